@@ -1,0 +1,517 @@
+//! The plan catalogue: zones, forms, indicators, units, ratios, targets and the
+//! scoring scheme, loaded from `templates/plan.toml` (or `--catalogue FILE`).
+//! No zone, form, indicator or target is known to the program except through it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::model::Period;
+use crate::text::normalize_name;
+
+/// The plan bundled with the program.
+pub const BUNDLED: &str = include_str!("../templates/plan.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    pub plan: Plan,
+    pub city: City,
+    pub units: Vec<Unit>,
+    pub zones: Vec<Zone>,
+    pub forms: Vec<Form>,
+    pub ratios: Vec<Ratio>,
+    pub targets: Vec<Target>,
+    pub scoring: Scoring,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub document: String,
+    pub name: String,
+    pub report_title: String,
+    pub report_file: String,
+    #[serde(deserialize_with = "de_period")]
+    pub start: Period,
+    #[serde(deserialize_with = "de_period")]
+    pub end: Period,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct City {
+    pub name: String,
+    pub reporter: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    pub name: String,
+    pub dimension: String,
+    pub factor: f64,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub code: String,
+    pub short: String,
+    pub full: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub level_at_start: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Frequency {
+    Monthly,
+    Annual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilledBy {
+    Zone,
+    City,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Current,
+    Prior,
+    Cumulative,
+    ReportedGrowth,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub role: Role,
+    pub label: String,
+    pub headers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Form {
+    pub number: String,
+    pub title: String,
+    pub frequency: Frequency,
+    pub filled_by: FilledBy,
+    pub columns: Vec<Column>,
+    pub indicators: Vec<Indicator>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Flow,
+    NewInYear,
+    Stock,
+    YesNo,
+    Reference,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub kind: Kind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub non_negative: bool,
+    #[serde(default)]
+    pub whole: bool,
+    #[serde(default)]
+    pub part_of: Option<String>,
+    #[serde(default)]
+    pub cumulative_required: bool,
+}
+
+impl Indicator {
+    /// The name without a leading `其中：`, for tables.
+    pub fn short_name(&self) -> &str {
+        self.name
+            .strip_prefix("其中：")
+            .or_else(|| self.name.strip_prefix("其中:"))
+            .unwrap_or(&self.name)
+    }
+
+    pub fn is_count(&self, cat: &Catalogue) -> bool {
+        cat.unit(&self.unit).is_some_and(|u| u.dimension == "计数")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatioScope {
+    #[default]
+    All,
+    City,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ratio {
+    pub id: String,
+    pub name: String,
+    pub numerator: Vec<String>,
+    pub denominator: Vec<String>,
+    #[serde(default)]
+    pub scope: RatioScope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetScope {
+    City,
+    EachZone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Growth,
+    AnnualTotal,
+    DeadlineTotal,
+    PlanCumulative,
+    Stock,
+    Ratio,
+    AboveCity,
+    ZoneCount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    Level,
+    Change,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub id: String,
+    pub text: String,
+    pub scope: TargetScope,
+    pub measure: String,
+    pub kind: TargetKind,
+    pub value: f64,
+    pub unit: String,
+    #[serde(default)]
+    pub deadline: Option<i32>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub compare: Option<Compare>,
+    #[serde(default)]
+    pub exclude_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring {
+    pub name: String,
+    pub cap: f64,
+    pub measures: Vec<ScoreMeasure>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreMeasure {
+    pub source: String,
+    pub label: String,
+    pub target: f64,
+    pub weight: f64,
+}
+
+fn de_period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+/// What a name written on a form (填报单位) stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reporter {
+    Zone(String),
+    City,
+}
+
+impl Catalogue {
+    /// The bundled plan.
+    pub fn bundled() -> Catalogue {
+        Catalogue::parse(BUNDLED, "templates/plan.toml").expect("the bundled catalogue is valid")
+    }
+
+    /// Loads and checks a catalogue file.
+    ///
+    /// # Errors
+    /// [`Error::Catalogue`] naming the file, the key and what is wrong.
+    pub fn load(path: &Path) -> Result<Catalogue, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Catalogue {
+            file: path.display().to_string(),
+            message: format!("无法读取：{e}"),
+        })?;
+        Catalogue::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks catalogue text; `file` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Catalogue`] on a syntax error, an unknown or missing key, or a
+    /// reference to an unknown zone, indicator, unit or ratio.
+    pub fn parse(text: &str, file: &str) -> Result<Catalogue, Error> {
+        let err = |message: String| Error::Catalogue { file: file.to_string(), message };
+        let cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        cat.check().map_err(err)?;
+        Ok(cat)
+    }
+
+    /// Cross-checks references inside the catalogue.
+    fn check(&self) -> Result<(), String> {
+        let mut seen = HashSet::new();
+        for u in &self.units {
+            if !(u.factor > 0.0) {
+                return Err(format!("units：单位“{}”的 factor 必须大于 0", u.name));
+            }
+        }
+        if self.zones.is_empty() {
+            return Err("zones：至少要有一个开发区".into());
+        }
+        for z in &self.zones {
+            if !seen.insert(z.code.clone()) {
+                return Err(format!("zones.code：开发区代码“{}”重复", z.code));
+            }
+        }
+        let mut codes = HashMap::new();
+        for f in &self.forms {
+            if !f.columns.iter().any(|c| c.role == Role::Current) {
+                return Err(format!("forms（{}）.columns：缺少 role = \"current\" 的列", f.number));
+            }
+            for i in &f.indicators {
+                if codes.insert(i.code.clone(), f.number.clone()).is_some() {
+                    return Err(format!("forms（{}）.indicators.code：指标代码“{}”重复", f.number, i.code));
+                }
+                if self.unit(&i.unit).is_none() {
+                    return Err(format!(
+                        "forms（{}）.indicators（{}）.unit：未知单位“{}”，应为 units 中的一个",
+                        f.number, i.code, i.unit
+                    ));
+                }
+            }
+            for i in &f.indicators {
+                if let Some(p) = &i.part_of {
+                    if !f.indicators.iter().any(|j| &j.code == p) {
+                        return Err(format!(
+                            "forms（{}）.indicators（{}）.part_of：“{}”不是本表的指标",
+                            f.number, i.code, p
+                        ));
+                    }
+                }
+            }
+        }
+        for r in &self.ratios {
+            for c in r.numerator.iter().chain(&r.denominator) {
+                if !codes.contains_key(c) {
+                    return Err(format!("ratios（{}）：未知指标代码“{}”", r.id, c));
+                }
+            }
+        }
+        for t in &self.targets {
+            let known = codes.contains_key(&t.measure) || self.ratio(&t.measure).is_some();
+            if !known {
+                return Err(format!("targets（{}）.measure：未知指标或比重“{}”", t.id, t.measure));
+            }
+            if let Some(r) = &t.reference {
+                if !codes.contains_key(r) {
+                    return Err(format!("targets（{}）.reference：未知指标代码“{}”", t.id, r));
+                }
+            }
+            if t.kind == TargetKind::AboveCity && (t.reference.is_none() || t.compare.is_none()) {
+                return Err(format!("targets（{}）：above_city 目标需要 reference 和 compare", t.id));
+            }
+            if t.kind == TargetKind::DeadlineTotal && t.deadline.is_none() {
+                return Err(format!("targets（{}）：deadline_total 目标需要 deadline", t.id));
+            }
+        }
+        for m in &self.scoring.measures {
+            let (what, code) = m.source.split_once(':').unwrap_or(("", ""));
+            let ok = match what {
+                "growth" | "value" => codes.contains_key(code),
+                "ratio" | "ratio_change" => self.ratio(code).is_some(),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!(
+                    "scoring.measures.source：“{}”无效，应为 growth:代码、value:代码、ratio:比重 或 ratio_change:比重",
+                    m.source
+                ));
+            }
+        }
+        if self.plan.end < self.plan.start {
+            return Err("plan.end：计划结束早于开始".into());
+        }
+        Ok(())
+    }
+
+    pub fn zone(&self, code: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.code == code)
+    }
+
+    pub fn form(&self, number: &str) -> Option<&Form> {
+        self.forms.iter().find(|f| f.number == number)
+    }
+
+    pub fn ratio(&self, id: &str) -> Option<&Ratio> {
+        self.ratios.iter().find(|r| r.id == id)
+    }
+
+    pub fn unit(&self, name: &str) -> Option<&Unit> {
+        let n = normalize_name(name);
+        self.units
+            .iter()
+            .find(|u| normalize_name(&u.name) == n || u.aliases.iter().any(|a| normalize_name(a) == n))
+    }
+
+    /// The indicator with this code and the form it is on.
+    pub fn indicator(&self, code: &str) -> Option<(&Form, &Indicator)> {
+        self.forms
+            .iter()
+            .find_map(|f| f.indicators.iter().find(|i| i.code == code).map(|i| (f, i)))
+    }
+
+    /// Every indicator, in form order.
+    pub fn indicators(&self) -> impl Iterator<Item = (&Form, &Indicator)> {
+        self.forms.iter().flat_map(|f| f.indicators.iter().map(move |i| (f, i)))
+    }
+
+    /// The forms a run for `period` needs: monthly forms always, annual forms
+    /// in December.
+    pub fn forms_for(&self, period: Period) -> impl Iterator<Item = &Form> {
+        self.forms
+            .iter()
+            .filter(move |f| f.frequency == Frequency::Monthly || period.is_december())
+    }
+
+    /// Who a 填报单位 text names: a zone (by full or short name or an alias,
+    /// ignoring spaces, punctuation width and a trailing 管委会 / 管理委员会) or
+    /// the city statistics bureau.
+    pub fn reporter(&self, written: &str) -> Option<Reporter> {
+        let key = reporter_key(written);
+        if key.is_empty() {
+            return None;
+        }
+        for z in &self.zones {
+            let names = [&z.full, &z.short].into_iter().chain(&z.aliases);
+            if names.into_iter().any(|n| reporter_key(n) == key) {
+                return Some(Reporter::Zone(z.code.clone()));
+            }
+        }
+        let city = [&self.city.reporter].into_iter().chain(&self.city.aliases);
+        city.into_iter()
+            .any(|n| reporter_key(n) == key)
+            .then_some(Reporter::City)
+    }
+
+    /// The forms a target's data come from.
+    pub fn target_forms(&self, t: &Target) -> Vec<&Form> {
+        let mut codes = Vec::new();
+        match self.ratio(&t.measure) {
+            Some(r) => codes.extend(r.numerator.iter().chain(&r.denominator)),
+            None => codes.push(&t.measure),
+        }
+        codes.extend(&t.reference);
+        let mut forms: Vec<&Form> = Vec::new();
+        for c in codes {
+            if let Some((f, _)) = self.indicator(c) {
+                if !forms.iter().any(|g| g.number == f.number) {
+                    forms.push(f);
+                }
+            }
+        }
+        forms
+    }
+
+    /// Whether a target is assessed in a monthly run: all its data come from
+    /// monthly forms.
+    pub fn target_is_monthly(&self, t: &Target) -> bool {
+        self.target_forms(t).iter().all(|f| f.frequency == Frequency::Monthly)
+    }
+
+    /// Months in the plan, e.g. 48 for 2017-01..2020-12.
+    pub fn plan_months(&self) -> i64 {
+        self.plan.end.months_since(self.plan.start)
+    }
+}
+
+/// A 填报单位 reduced for comparison.
+fn reporter_key(s: &str) -> String {
+    let mut n = normalize_name(s);
+    for suffix in ["管理委员会", "管委会"] {
+        if let Some(stripped) = n.strip_suffix(suffix) {
+            n = stripped.to_string();
+        }
+    }
+    n.chars().filter(|c| !matches!(c, '(' | ')' | '·' | '.' | ',' | '、' | '-')).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_catalogue_loads() {
+        let c = Catalogue::bundled();
+        assert_eq!(c.zones.len(), 5);
+        assert_eq!(c.forms.len(), 3);
+        assert_eq!(c.targets.len(), 27);
+        assert_eq!(c.plan_months(), 48);
+    }
+
+    #[test]
+    fn zone_names_in_every_spelling() {
+        let c = Catalogue::bundled();
+        for written in ["长兴开发区管委会", "长兴经济技术开发区", " 长兴 开发区 ", "长兴开发区管理委员会"] {
+            assert_eq!(c.reporter(written), Some(Reporter::Zone("CX".into())), "{written}");
+        }
+        assert_eq!(c.reporter("湖州市统计局"), Some(Reporter::City));
+        assert_eq!(c.reporter("德清开发区"), None);
+    }
+
+    #[test]
+    fn monthly_targets_are_derived_from_their_forms() {
+        let c = Catalogue::bundled();
+        let monthly: Vec<&str> = c
+            .targets
+            .iter()
+            .filter(|t| c.target_is_monthly(t))
+            .map(|t| t.id.as_str())
+            .collect();
+        assert_eq!(
+            monthly,
+            ["T01", "T02", "T03", "T04", "T10", "T12", "T13", "T18", "T19", "T21", "T25", "T26"]
+        );
+    }
+
+    #[test]
+    fn malformed_catalogue_names_file_and_key() {
+        let text = BUNDLED.replace("unit = \"亿美元\", kind = \"flow\", required = true, non_negative = true, part_of = \"A07\"", "unit = \"亿卢布\", kind = \"flow\"");
+        let e = Catalogue::parse(&text, "my.toml").unwrap_err().to_string();
+        assert!(e.contains("my.toml") && e.contains("A08") && e.contains("亿卢布"), "{e}");
+        let e = Catalogue::parse("[plan]\nnme = 1", "x.toml").unwrap_err().to_string();
+        assert!(e.contains("x.toml") && e.contains("nme"), "{e}");
+    }
+}

@@ -1,0 +1,188 @@
+//! A period's folder (or a list of files) → every file accounted for, every
+//! form checked, and duplicates found. Files are read in name order so that
+//! output is the same whatever the file system returns.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::catalog::{Catalogue, Reporter};
+use crate::error::Error;
+use crate::model::{Finding, Period, Severity, sort_findings};
+use crate::read::{self, Outcome};
+use crate::validate::{CheckedForm, check_form};
+
+/// What became of one file, for listings and the JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub file: String,
+    pub sha256: String,
+    /// used | ignored | rejected | unreadable
+    pub status: &'static str,
+    pub forms: Vec<FormSummary>,
+    /// Why it was ignored, rejected or unreadable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A form found in a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormSummary {
+    pub form: String,
+    pub sheet: String,
+    pub zone: Option<String>,
+    /// Who filled it in, as a name: the zone's short name or the city bureau.
+    pub reporter: Option<String>,
+    pub period: Option<Period>,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// The files of one period, read and checked.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub files: Vec<FileReport>,
+    pub forms: Vec<CheckedForm>,
+    /// File-level findings and every form's findings, sorted.
+    pub findings: Vec<Finding>,
+}
+
+impl Batch {
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_error()).count()
+    }
+}
+
+/// The files directly in a folder, sorted by name. Sub-folders are skipped.
+///
+/// # Errors
+/// [`Error::Input`] when the folder cannot be listed.
+pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Input { path: dir.display().to_string(), message: e.to_string() })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Reads and checks files. `display` turns a path into the name shown to
+/// users; `period` is the period the files must be for, when known.
+pub fn check_files(
+    files: &[PathBuf],
+    display: &dyn Fn(&Path) -> String,
+    period: Option<Period>,
+    cat: &Catalogue,
+) -> Batch {
+    let mut batch = Batch { files: Vec::new(), forms: Vec::new(), findings: Vec::new() };
+    for path in files {
+        let shown = display(path);
+        let file = read::read_file(path, &shown, cat);
+        let mut report = FileReport {
+            file: shown.clone(),
+            sha256: file.sha256.clone(),
+            status: match file.outcome {
+                Outcome::Read => "used",
+                Outcome::Ignored => "ignored",
+                Outcome::Unreadable => "unreadable",
+            },
+            forms: Vec::new(),
+            reason: file.findings.first().map(|f| f.message.clone()),
+        };
+        batch.findings.extend(file.findings.iter().cloned());
+        for fr in &file.forms {
+            let checked = check_form(fr, &shown, &file.sha256, period, cat);
+            report.forms.push(summary(&checked, cat));
+            batch.forms.push(checked);
+        }
+        batch.files.push(report);
+    }
+    mark_duplicates(&mut batch.forms);
+    let offsets = form_offsets(&batch.files);
+    for (report, start) in batch.files.iter_mut().zip(offsets) {
+        let forms = &batch.forms[start..start + report.forms.len()];
+        for (s, f) in report.forms.iter_mut().zip(forms) {
+            s.errors = f.findings.iter().filter(|x| x.is_error()).count();
+            s.warnings = f.findings.iter().filter(|x| x.severity == Severity::Warning).count();
+        }
+        if report.status == "used" && report.forms.iter().any(|s| s.errors > 0) {
+            report.status = "rejected";
+            report.reason = Some("报表有错误，未予采用".into());
+        }
+    }
+    for f in &batch.forms {
+        batch.findings.extend(f.findings.iter().cloned());
+    }
+    sort_findings(&mut batch.findings);
+    batch
+}
+
+fn form_offsets(files: &[FileReport]) -> Vec<usize> {
+    let mut at = 0;
+    files
+        .iter()
+        .map(|f| {
+            let s = at;
+            at += f.forms.len();
+            s
+        })
+        .collect()
+}
+
+fn summary(f: &CheckedForm, cat: &Catalogue) -> FormSummary {
+    FormSummary {
+        form: f.form.clone(),
+        sheet: f.sheet.clone(),
+        zone: f.zone().map(str::to_string),
+        reporter: f.reporter.as_ref().map(|r| match r {
+            Reporter::Zone(z) => cat.zone(z).map(|z| z.short.clone()).unwrap_or_else(|| z.clone()),
+            Reporter::City => cat.city.reporter.clone(),
+        }),
+        period: f.period,
+        errors: 0,
+        warnings: 0,
+    }
+}
+
+/// The same form from the same reporter for the same period twice: an error on
+/// each copy, naming the other file. Neither can be used until one is removed.
+fn mark_duplicates(forms: &mut [CheckedForm]) {
+    let mut groups: BTreeMap<(String, String, Option<Period>), Vec<usize>> = BTreeMap::new();
+    for (i, f) in forms.iter().enumerate() {
+        let Some(r) = &f.reporter else { continue };
+        let who = match r {
+            Reporter::Zone(z) => z.clone(),
+            Reporter::City => "city".into(),
+        };
+        groups.entry((f.form.clone(), who, f.period)).or_default().push(i);
+    }
+    for idx in groups.values().filter(|v| v.len() > 1) {
+        for &i in idx {
+            let others: Vec<String> = idx
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| format!("{}（工作表 {}）", forms[j].file, forms[j].sheet))
+                .collect();
+            let f = &forms[i];
+            let mut finding = Finding::file(
+                Severity::Error,
+                "form.duplicate",
+                &f.file,
+                format!(
+                    "同一单位同一期的 {} 收到了不止一份：本文件与 {} 重复。请删去或移走其中一份后再处理。",
+                    f.form,
+                    others.join("、")
+                ),
+            );
+            finding.sheet = Some(f.sheet.clone());
+            finding.zone = f.zone().map(str::to_string);
+            finding.form = Some(f.form.clone());
+            finding.found = Some(others.join("、"));
+            finding.expected = Some("每个单位每期每张表只报一份".into());
+            forms[i].findings.push(finding);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! zonestat: reads the development zones' statistics forms, checks them,
+//! consolidates them and assesses the plan's targets.
+//!
+//! Data flows one way: [`read`] → [`validate`] → [`folder`] (a period's files
+//! accounted for) → aggregate → assess → report.
+
+pub mod catalog;
+pub mod check;
+pub mod error;
+pub mod folder;
+pub mod model;
+pub mod output;
+pub mod read;
+pub mod text;
+pub mod validate;

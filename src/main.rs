@@ -1,0 +1,63 @@
+//! The command line: parse arguments, call the library, map the outcome to an
+//! exit code (0 all good, 1 ran but found errors or missing data, 2 could not run).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use zonestat::catalog::Catalogue;
+use zonestat::model::Period;
+
+#[derive(Parser)]
+#[command(name = "zonestat", version, about = "湖州市开发区统计报表检查、汇总与考核")]
+struct Cli {
+    /// 计划目录文件（开发区、报表、指标、目标）；默认使用内置的 2017-2020 年计划
+    #[arg(long, global = true, value_name = "FILE")]
+    catalogue: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// 检查报表文件或期别文件夹（YYYY-MM），列出识别结果和所有问题
+    Check {
+        /// 报表文件或期别文件夹
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// 应报的期别 YYYY-MM（默认取文件夹名）
+        #[arg(long)]
+        period: Option<Period>,
+        /// 另将结果写成 JSON 文件
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let cat = match &cli.catalogue {
+        Some(path) => Catalogue::load(path)?,
+        None => Catalogue::bundled(),
+    };
+    match cli.command {
+        Command::Check { paths, period, json } => {
+            let report = zonestat::check::check(&paths, period, &cat)?;
+            print!("{}", zonestat::check::render(&report));
+            if let Some(path) = json {
+                zonestat::check::write_json(&report, &path)?;
+            }
+            Ok(if report.errors() > 0 { 1 } else { 0 })
+        }
+    }
+}

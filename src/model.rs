@@ -1,0 +1,250 @@
+//! Domain types shared by every stage: periods, cell addresses, findings.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A reporting period: a year and the last month of the year-to-date span.
+/// A `1-2月` form is period `YYYY-02`; an annual form is `YYYY-12`.
+///
+/// # Examples
+/// ```
+/// use zonestat::model::Period;
+/// let p: Period = "2020-06".parse().unwrap();
+/// assert_eq!(p.to_string(), "2020-06");
+/// assert_eq!(p.label(), "2020年1-6月");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Period {
+    /// Builds a period, `None` when the month is not 1..=12.
+    pub fn new(year: i32, month: u32) -> Option<Period> {
+        ((1..=12).contains(&month) && (1900..=2999).contains(&year)).then_some(Period { year, month })
+    }
+
+    /// The December of the same year.
+    pub fn december(self) -> Period {
+        Period { year: self.year, month: 12 }
+    }
+
+    pub fn is_december(self) -> bool {
+        self.month == 12
+    }
+
+    /// Months from `start` (inclusive) to `self` (inclusive); 0 when before `start`.
+    pub fn months_since(self, start: Period) -> i64 {
+        let n = (self.year as i64 - start.year as i64) * 12 + self.month as i64 - start.month as i64 + 1;
+        n.max(0)
+    }
+
+    /// The period as people write it: `2020年1-6月`, `2020年1月`, or for a
+    /// December `2020年度` when `annual`.
+    pub fn label(self) -> String {
+        match self.month {
+            1 => format!("{}年1月", self.year),
+            m => format!("{}年1-{}月", self.year, m),
+        }
+    }
+
+    /// `2020年度` for an annual run, else [`Period::label`].
+    pub fn run_label(self) -> String {
+        if self.is_december() {
+            format!("{}年度", self.year)
+        } else {
+            self.label()
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+
+    /// Parses `YYYY-MM`.
+    fn from_str(s: &str) -> Result<Period, String> {
+        let bad = || format!("期别“{s}”应写成 YYYY-MM，例如 2020-06");
+        let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.is_empty() || m.len() > 2 {
+            return Err(bad());
+        }
+        let year = y.parse().map_err(|_| bad())?;
+        let month = m.parse().map_err(|_| bad())?;
+        Period::new(year, month).ok_or_else(bad)
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A cell position on a sheet, 0-based, as the sheet has it (not relative to
+/// the used range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    pub row: u32,
+    pub col: u32,
+}
+
+impl Cell {
+    pub fn new(row: u32, col: u32) -> Cell {
+        Cell { row, col }
+    }
+
+    /// The column letters: 0 → `A`, 25 → `Z`, 26 → `AA`.
+    pub fn column_name(col: u32) -> String {
+        let mut n = col + 1;
+        let mut out = Vec::new();
+        while n > 0 {
+            let r = (n - 1) % 26;
+            out.push(b'A' + r as u8);
+            n = (n - 1) / 26;
+        }
+        out.reverse();
+        String::from_utf8(out).expect("ASCII letters")
+    }
+}
+
+impl fmt::Display for Cell {
+    /// The A1 address a spreadsheet program shows.
+    ///
+    /// ```
+    /// use zonestat::model::Cell;
+    /// assert_eq!(Cell::new(6, 4).to_string(), "E7");
+    /// assert_eq!(Cell::new(0, 27).to_string(), "AB1");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", Cell::column_name(self.col), self.row + 1)
+    }
+}
+
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How serious a finding is. Errors reject the form; warnings and notes do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    /// The word shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "错误",
+            Severity::Warning => "警告",
+            Severity::Info => "提示",
+        }
+    }
+}
+
+/// One problem (or note) about an input, pinned to where it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Stable rule id, e.g. `value.negative`.
+    pub rule: &'static str,
+    /// Path shown to users: relative to the data folder where there is one.
+    pub file: String,
+    pub sheet: Option<String>,
+    pub cell: Option<Cell>,
+    pub zone: Option<String>,
+    pub form: Option<String>,
+    pub indicator: Option<String>,
+    /// Indicator name, for messages and reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicator_name: Option<String>,
+    /// The value column (its label), when the finding is about one column.
+    pub column: Option<String>,
+    /// The value found, as written.
+    pub found: Option<String>,
+    /// What was expected.
+    pub expected: Option<String>,
+    /// The whole message, in Chinese.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding about a whole file.
+    pub fn file(severity: Severity, rule: &'static str, file: &str, message: impl Into<String>) -> Finding {
+        Finding {
+            severity,
+            rule,
+            file: file.to_string(),
+            sheet: None,
+            cell: None,
+            zone: None,
+            form: None,
+            indicator: None,
+            indicator_name: None,
+            column: None,
+            found: None,
+            expected: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The location as `文件 sheet!A1`.
+    pub fn location(&self) -> String {
+        match (&self.sheet, &self.cell) {
+            (Some(s), Some(c)) => format!("{} {}!{}", self.file, s, c),
+            (Some(s), None) => format!("{} {}", self.file, s),
+            _ => self.file.clone(),
+        }
+    }
+
+    /// The sort key of listings: file, sheet, row, column, then rule.
+    pub fn sort_key(&self) -> (&str, &str, u32, u32, &str) {
+        let (r, c) = self.cell.map(|c| (c.row, c.col)).unwrap_or((0, 0));
+        (&self.file, self.sheet.as_deref().unwrap_or(""), r, c, self.rule)
+    }
+}
+
+/// Sorts findings by file, sheet, row, column (stable for equal keys).
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then(Ordering::Equal));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_names() {
+        assert_eq!(Cell::column_name(0), "A");
+        assert_eq!(Cell::column_name(25), "Z");
+        assert_eq!(Cell::column_name(26), "AA");
+        assert_eq!(Cell::column_name(16383), "XFD");
+    }
+
+    #[test]
+    fn period_parse_and_months() {
+        let p: Period = "2020-06".parse().unwrap();
+        assert_eq!(p.months_since("2017-01".parse().unwrap()), 42);
+        assert!("2020-13".parse::<Period>().is_err());
+        assert!("2020/06".parse::<Period>().is_err());
+        assert_eq!("2020-12".parse::<Period>().unwrap().run_label(), "2020年度");
+        assert_eq!("2020-02".parse::<Period>().unwrap().label(), "2020年1-2月");
+    }
+}

@@ -1,0 +1,267 @@
+//! A sheet → the form on it: which form, the reporting unit and period as
+//! written, the value columns found by their headers, and each indicator row
+//! found by its code or, when the 代码 column is gone, by its name.
+
+use crate::catalog::{Catalogue, Form, Role};
+use crate::model::Cell;
+use crate::read::workbook::{CellValue, Sheet};
+use crate::text::{normalize_name, parse_period};
+
+/// How far down a sheet the form number, title and header are looked for.
+const HEAD_ROWS: u32 = 20;
+
+/// A text found at a cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub text: String,
+    pub cell: Cell,
+}
+
+/// A value cell as read: what it holds, and its formula if it has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawValue {
+    pub cell: Cell,
+    pub value: CellValue,
+    pub formula: Option<String>,
+}
+
+/// One indicator row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowRead {
+    pub code: String,
+    pub row: u32,
+    /// The unit written in the row (None when there is no unit column or it is blank).
+    pub unit: Option<Located>,
+    /// The unit column's cell, when the form has one (for messages about a blank unit).
+    pub unit_cell: Option<Cell>,
+    pub values: Vec<(Role, RawValue)>,
+    /// 备注, when written.
+    pub note: Option<String>,
+}
+
+/// The form found on a sheet, as written, before any rule is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormRead {
+    pub sheet: String,
+    pub form: String,
+    /// Where the form number (or title) was found.
+    pub form_cell: Cell,
+    /// The 填报单位 text.
+    pub reporter: Option<Located>,
+    /// The period text.
+    pub period: Option<Located>,
+    /// The header row (None when not found: then nothing below was read).
+    pub header_row: Option<u32>,
+    /// Where the table's first cell is, for messages about the header.
+    pub header_anchor: Cell,
+    pub columns: Vec<(Role, u32)>,
+    pub has_code_column: bool,
+    pub rows: Vec<RowRead>,
+    /// Rows with values whose indicator is not on the form: (row, name as written).
+    pub unknown_rows: Vec<(u32, String)>,
+    /// Indicator codes found on two rows: (code, first row, second row).
+    pub duplicate_rows: Vec<(String, u32, u32)>,
+}
+
+/// Finds the form on a sheet, if there is one: by its number in the top rows,
+/// failing that by its title.
+pub fn find_form<'c>(sheet: &Sheet, cat: &'c Catalogue) -> Option<(&'c Form, Cell)> {
+    let top = sheet.first_row();
+    let last = sheet.end_row().min(top + HEAD_ROWS);
+    let mut by_title = None;
+    for row in top..last {
+        for col in 0..sheet.end_col() {
+            let at = Cell::new(row, col);
+            let CellValue::Text(t) = sheet.get(at) else { continue };
+            let n = normalize_name(t);
+            for f in &cat.forms {
+                if n.contains(&normalize_name(&f.number)) {
+                    return Some((f, at));
+                }
+                if by_title.is_none() && n.contains(&normalize_name(&f.title)) {
+                    by_title = Some((f, at));
+                }
+            }
+        }
+    }
+    by_title
+}
+
+/// Reads a form's layout and rows from a sheet.
+pub fn read_form(sheet: &Sheet, form: &Form, form_cell: Cell) -> FormRead {
+    let mut out = FormRead {
+        sheet: sheet.name.clone(),
+        form: form.number.clone(),
+        form_cell,
+        reporter: None,
+        period: None,
+        header_row: None,
+        header_anchor: Cell::new(sheet.first_row(), 0),
+        columns: Vec::new(),
+        has_code_column: false,
+        rows: Vec::new(),
+        unknown_rows: Vec::new(),
+        duplicate_rows: Vec::new(),
+    };
+    let header = find_header(sheet, form);
+    let head_end = header.as_ref().map(|h| h.row).unwrap_or(sheet.end_row().min(sheet.first_row() + HEAD_ROWS));
+    read_head(sheet, form, head_end, &mut out);
+    let Some(h) = header else { return out };
+    out.header_row = Some(h.row);
+    out.header_anchor = Cell::new(h.row, h.name_col.unwrap_or(0));
+    out.columns = h.values.clone();
+    out.has_code_column = h.code_col.is_some();
+    read_rows(sheet, form, &h, &mut out);
+    out
+}
+
+struct Header {
+    row: u32,
+    name_col: Option<u32>,
+    code_col: Option<u32>,
+    unit_col: Option<u32>,
+    note_col: Option<u32>,
+    values: Vec<(Role, u32)>,
+}
+
+fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
+    let top = sheet.first_row();
+    let last = sheet.end_row().min(top + HEAD_ROWS + 5);
+    let mut best: Option<Header> = None;
+    for row in top..last {
+        let mut h = Header { row, name_col: None, code_col: None, unit_col: None, note_col: None, values: Vec::new() };
+        for col in 0..sheet.end_col() {
+            let n = normalize_name(&sheet.text(Cell::new(row, col)));
+            if n.is_empty() {
+                continue;
+            }
+            match n.as_str() {
+                "指标名称" | "指标" | "项目" => h.name_col = h.name_col.or(Some(col)),
+                "代码" | "指标代码" => h.code_col = h.code_col.or(Some(col)),
+                "计量单位" | "单位" => h.unit_col = h.unit_col.or(Some(col)),
+                "备注" => h.note_col = h.note_col.or(Some(col)),
+                _ => {
+                    for c in &form.columns {
+                        let known = c.headers.iter().any(|x| normalize_name(x) == n);
+                        if known && !h.values.iter().any(|(r, _)| *r == c.role) {
+                            h.values.push((c.role, col));
+                        }
+                    }
+                }
+            }
+        }
+        if h.name_col.is_some() && !h.values.is_empty() {
+            let better = best.as_ref().is_none_or(|b| h.values.len() > b.values.len());
+            if better {
+                best = Some(h);
+            }
+            break;
+        }
+    }
+    best
+}
+
+/// The reporting unit and the period, above the header.
+fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
+    let title = normalize_name(&form.title);
+    for row in sheet.first_row()..head_end {
+        for col in 0..sheet.end_col() {
+            let at = Cell::new(row, col);
+            let text = sheet.text(at);
+            if text.is_empty() {
+                continue;
+            }
+            let n = normalize_name(&text);
+            if let Some(rest) = n.strip_prefix("填报单位") {
+                let rest = rest.trim_start_matches([':', '：']);
+                if out.reporter.is_none() {
+                    let written = if rest.is_empty() {
+                        // The name may stand in the next filled cell.
+                        (col + 1..sheet.end_col())
+                            .map(|c| Cell::new(row, c))
+                            .find(|c| !sheet.text(*c).is_empty())
+                            .map(|c| Located { text: sheet.text(c), cell: c })
+                    } else {
+                        let raw = text.split_once([':', '：']).map(|(_, r)| r.trim()).unwrap_or(rest);
+                        Some(Located { text: raw.to_string(), cell: at })
+                    };
+                    out.reporter = written;
+                }
+                continue;
+            }
+            if n.contains(&title) || n.contains(&normalize_name(&form.number)) || n.starts_with("制定机关") {
+                continue;
+            }
+            if out.period.is_none() && looks_like_period(&n) {
+                out.period = Some(Located { text, cell: at });
+            }
+        }
+    }
+    // A period written but unreadable is still reported as written.
+    if out.period.is_none() {
+        for row in sheet.first_row()..head_end {
+            for col in 0..sheet.end_col() {
+                let at = Cell::new(row, col);
+                let n = normalize_name(&sheet.text(at));
+                if n.starts_with("报告期") || n.starts_with("时间") || n.starts_with("期别") {
+                    out.period = Some(Located { text: sheet.text(at), cell: at });
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn looks_like_period(n: &str) -> bool {
+    parse_period(n).is_ok()
+        || (n.contains('年') && n.chars().filter(|c| c.is_ascii_digit()).count() >= 4 && n.chars().count() < 30)
+}
+
+fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
+    let names: Vec<(String, &str)> = form.indicators.iter().map(|i| (normalize_name(&i.name), i.code.as_str())).collect();
+    let mut seen: Vec<(String, u32)> = Vec::new();
+    for row in h.row + 1..sheet.end_row() {
+        let code_text = h.code_col.map(|c| sheet.text(Cell::new(row, c))).unwrap_or_default();
+        let name_text = h.name_col.map(|c| sheet.text(Cell::new(row, c))).unwrap_or_default();
+        let by_code = form
+            .indicators
+            .iter()
+            .find(|i| !code_text.is_empty() && normalize_name(&code_text) == normalize_name(&i.code))
+            .map(|i| i.code.as_str());
+        let by_name = || {
+            let n = normalize_name(&name_text);
+            names.iter().find(|(name, _)| !n.is_empty() && *name == n).map(|(_, c)| *c)
+        };
+        let Some(code) = by_code.or_else(by_name) else {
+            let has_value = h.values.iter().any(|(_, c)| matches!(sheet.get(Cell::new(row, *c)), CellValue::Number(_)));
+            if has_value && !name_text.is_empty() {
+                out.unknown_rows.push((row, name_text));
+            }
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(c, _)| c == code) {
+            out.duplicate_rows.push((code.to_string(), *first, row));
+            continue;
+        }
+        seen.push((code.to_string(), row));
+        let unit_cell = h.unit_col.map(|c| Cell::new(row, c));
+        let unit = unit_cell
+            .map(|c| Located { text: sheet.text(c), cell: c })
+            .filter(|l| !l.text.is_empty());
+        let values = h
+            .values
+            .iter()
+            .map(|(role, col)| {
+                let cell = Cell::new(row, *col);
+                let raw = RawValue {
+                    cell,
+                    value: sheet.get(cell).clone(),
+                    formula: sheet.formula(cell).map(str::to_string),
+                };
+                (*role, raw)
+            })
+            .collect();
+        let note = h.note_col.map(|c| sheet.text(Cell::new(row, c))).filter(|t| !t.is_empty());
+        out.rows.push(RowRead { code: code.to_string(), row, unit, unit_cell, values, note });
+    }
+}

@@ -1,0 +1,208 @@
+//! Text as the forms write it: names, numbers and periods in their many spellings.
+
+use crate::model::Period;
+
+/// Folds full-width ASCII forms and the ideographic space to ASCII.
+pub fn to_half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' | '\u{00A0}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '“' | '”' | '„' | '″' => '"',
+            '‘' | '’' => '\'',
+            '—' | '–' | '―' | '〜' => '-',
+            '。' => '.',
+            _ => c,
+        })
+        .collect()
+}
+
+/// A name reduced for matching: half-width, no white space, ASCII lower case,
+/// no leading `其中:`. Two spellings of one indicator name are equal after this.
+///
+/// ```
+/// use zonestat::text::normalize_name;
+/// assert_eq!(normalize_name("其中： 高新技术产业增加值"), normalize_name("高新技术产业增加值"));
+/// assert_eq!(normalize_name("新增＂国千＂“省千”人才"), normalize_name("新增\"国千\"\"省千\"人才"));
+/// ```
+pub fn normalize_name(s: &str) -> String {
+    let half: String = to_half_width(s)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    half.strip_prefix("其中:").map(str::to_string).unwrap_or(half)
+}
+
+/// A text cell's meaning as a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextValue {
+    /// A number; `percent` when it was written with a trailing `%`.
+    Number { value: f64, percent: bool },
+    /// `—`, `-`, `/`, `－`: not applicable.
+    NotApplicable,
+    /// Blank or white space only.
+    Blank,
+    /// Anything else.
+    Invalid,
+}
+
+/// Parses a number written as text: `1,234.5`, `１２３．４`, ` 56.7 `, `12.5%`.
+///
+/// ```
+/// use zonestat::text::{parse_text_value, TextValue};
+/// assert_eq!(parse_text_value("１２３．４"), TextValue::Number { value: 123.4, percent: false });
+/// assert_eq!(parse_text_value(" 1,234.5 "), TextValue::Number { value: 1234.5, percent: false });
+/// assert_eq!(parse_text_value("—"), TextValue::NotApplicable);
+/// ```
+pub fn parse_text_value(s: &str) -> TextValue {
+    let half = to_half_width(s);
+    let t: String = half.chars().filter(|c| !c.is_whitespace()).collect();
+    if t.is_empty() {
+        return TextValue::Blank;
+    }
+    if t.chars().all(|c| matches!(c, '-' | '/' | '\\')) {
+        return TextValue::NotApplicable;
+    }
+    let (body, percent) = match t.strip_suffix('%') {
+        Some(b) => (b, true),
+        None => (t.as_str(), false),
+    };
+    // Thousands separators only between digit groups.
+    let body = if body.contains(',') {
+        let int_part = body.split('.').next().unwrap_or("");
+        let groups: Vec<&str> = int_part.trim_start_matches(['-', '+']).split(',').collect();
+        let ok = groups.len() > 1
+            && !groups[0].is_empty()
+            && groups[0].len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3);
+        if !ok {
+            return TextValue::Invalid;
+        }
+        body.replace(',', "")
+    } else {
+        body.to_string()
+    };
+    let plain = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    if !plain || !body.chars().any(|c| c.is_ascii_digit()) {
+        return TextValue::Invalid;
+    }
+    match body.parse::<f64>() {
+        Ok(v) if v.is_finite() => TextValue::Number { value: v, percent },
+        _ => TextValue::Invalid,
+    }
+}
+
+/// Reads the period a form states: `2020年1-6月`, `2020年1—6月`, `2020年1~6月`,
+/// `2020年6月`, `2020年1-6月份`, `2020.6`, `2020年` / `2020年度` (annual: December).
+///
+/// # Errors
+/// A Chinese message saying why the text is not a period.
+///
+/// ```
+/// use zonestat::text::parse_period;
+/// assert_eq!(parse_period("2020年1—6月").unwrap().to_string(), "2020-06");
+/// assert_eq!(parse_period("2020年").unwrap().to_string(), "2020-12");
+/// assert_eq!(parse_period("2020.6").unwrap().to_string(), "2020-06");
+/// ```
+pub fn parse_period(text: &str) -> Result<Period, String> {
+    let t: String = to_half_width(text)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == '~' { '-' } else { c })
+        .collect();
+    let bad = || format!("无法识别的报告期“{}”，应写成如“2020年1-6月”", text.trim());
+    let chars: Vec<char> = t.chars().collect();
+    // Find a four-digit year followed by 年 or '.'.
+    let mut i = 0;
+    while i + 4 < chars.len() + 1 {
+        let is_year = i + 4 <= chars.len()
+            && chars[i..i + 4].iter().all(|c| c.is_ascii_digit())
+            && (i == 0 || !chars[i - 1].is_ascii_digit());
+        if is_year && i + 4 < chars.len() && matches!(chars[i + 4], '年' | '.') {
+            let year: i32 = chars[i..i + 4].iter().collect::<String>().parse().map_err(|_| bad())?;
+            let rest: String = chars[i + 5..].iter().collect();
+            return period_after_year(year, chars[i + 4], &rest).ok_or_else(bad);
+        }
+        i += 1;
+    }
+    Err(bad())
+}
+
+fn period_after_year(year: i32, sep: char, rest: &str) -> Option<Period> {
+    let digits = |s: &str| -> Option<(u32, usize)> {
+        let n: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if n.is_empty() || n.len() > 2 {
+            return None;
+        }
+        Some((n.parse().ok()?, n.len()))
+    };
+    if sep == '.' {
+        let (m, _) = digits(rest)?;
+        return Period::new(year, m);
+    }
+    let rest = rest.trim_end_matches(['份', ')', ']']);
+    if rest.is_empty() || rest == "度" || rest.starts_with("度") || rest == "全年" {
+        return Period::new(year, 12);
+    }
+    let (first, len) = digits(rest)?;
+    let after = &rest[len..];
+    if let Some(range) = after.strip_prefix('-') {
+        let (last, len2) = digits(range)?;
+        let tail = &range[len2..];
+        if first != 1 || !tail.starts_with('月') {
+            return None;
+        }
+        return Period::new(year, last);
+    }
+    if after.starts_with('月') {
+        return Period::new(year, first);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_in_every_spelling() {
+        for (text, want) in [
+            ("2020年1-6月", "2020-06"),
+            ("2020年1—6月", "2020-06"),
+            ("2020年1~6月", "2020-06"),
+            ("2020年1～6月", "2020-06"),
+            ("2020年6月", "2020-06"),
+            ("2020年1-6月份", "2020-06"),
+            ("2020.6", "2020-06"),
+            ("2020年1-2月", "2020-02"),
+            ("２０２０年１－６月", "2020-06"),
+            ("2020年", "2020-12"),
+            ("2020年度", "2020-12"),
+            ("时间：2020年1-12月", "2020-12"),
+        ] {
+            assert_eq!(parse_period(text).map(|p| p.to_string()), Ok(want.to_string()), "{text}");
+        }
+        for bad in ["", "六月", "2020年3-6月", "2020年13月", "20年6月"] {
+            assert!(parse_period(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_as_text() {
+        use TextValue::*;
+        assert_eq!(parse_text_value("12.5%"), Number { value: 12.5, percent: true });
+        assert_eq!(parse_text_value("１２３"), Number { value: 123.0, percent: false });
+        assert_eq!(parse_text_value("-3.5"), Number { value: -3.5, percent: false });
+        assert_eq!(parse_text_value("1,234,567"), Number { value: 1234567.0, percent: false });
+        for na in ["-", "—", "/", "－", "——", "--"] {
+            assert_eq!(parse_text_value(na), NotApplicable, "{na}");
+        }
+        assert_eq!(parse_text_value("   "), Blank);
+        for bad in ["约12", "12,34", "abc", "1.2.3", "N/A", "12元"] {
+            assert_eq!(parse_text_value(bad), Invalid, "{bad}");
+        }
+    }
+}

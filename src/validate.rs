@@ -1,0 +1,686 @@
+//! Forms as written → typed values in canonical units, and findings for every
+//! rule of FORMS.md. A form with an error finding is rejected by consolidation;
+//! warnings and notes do not reject.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalogue, FilledBy, Form, Indicator, Kind, Reporter, Role};
+use crate::model::{Cell, Finding, Period, Severity};
+use crate::read::workbook::format_number;
+use crate::read::{CellValue, FormRead, RawValue, RowRead};
+use crate::text::{TextValue, normalize_name, parse_period, parse_text_value};
+
+/// How far a zone's own growth figure may stray from the computed one, in
+/// percentage points, before a warning.
+pub const GROWTH_TOLERANCE_PP: f64 = 0.1;
+
+/// A value after parsing and unit conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Val {
+    Number(f64),
+    Bool(bool),
+}
+
+impl Val {
+    pub fn number(self) -> Option<f64> {
+        match self {
+            Val::Number(n) => Some(n),
+            Val::Bool(_) => None,
+        }
+    }
+    pub fn boolean(self) -> Option<bool> {
+        match self {
+            Val::Bool(b) => Some(b),
+            Val::Number(_) => None,
+        }
+    }
+}
+
+/// One indicator's values on a form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entry {
+    pub current: Option<Val>,
+    pub prior: Option<Val>,
+    pub cumulative: Option<Val>,
+    /// The zone's own growth figure, in percent.
+    pub reported_growth: Option<f64>,
+    /// Where each value stands.
+    pub cells: BTreeMap<Role, Cell>,
+    pub note: Option<String>,
+}
+
+impl Entry {
+    pub fn get(&self, role: Role) -> Option<Val> {
+        match role {
+            Role::Current => self.current,
+            Role::Prior => self.prior,
+            Role::Cumulative => self.cumulative,
+            Role::ReportedGrowth => self.reported_growth.map(Val::Number),
+        }
+    }
+    fn set(&mut self, role: Role, v: Option<Val>) {
+        match role {
+            Role::Current => self.current = v,
+            Role::Prior => self.prior = v,
+            Role::Cumulative => self.cumulative = v,
+            Role::ReportedGrowth => self.reported_growth = v.and_then(Val::number),
+        }
+    }
+}
+
+/// A form after the rules: who sent it, for which period, its values, and
+/// what is wrong with it.
+#[derive(Debug, Clone)]
+pub struct CheckedForm {
+    pub file: String,
+    pub sha256: String,
+    pub sheet: String,
+    pub form: String,
+    pub reporter: Option<Reporter>,
+    pub period: Option<Period>,
+    pub values: BTreeMap<String, Entry>,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckedForm {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(Finding::is_error)
+    }
+
+    /// The zone code, for a zone's form.
+    pub fn zone(&self) -> Option<&str> {
+        match &self.reporter {
+            Some(Reporter::Zone(z)) => Some(z),
+            _ => None,
+        }
+    }
+}
+
+/// Builds findings with the form's context filled in.
+struct Ctx<'a> {
+    file: &'a str,
+    sheet: &'a str,
+    form: &'a str,
+    zone: Option<String>,
+    out: Vec<Finding>,
+}
+
+impl Ctx<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        severity: Severity,
+        rule: &'static str,
+        cell: Option<Cell>,
+        indicator: Option<&Indicator>,
+        column: Option<&str>,
+        found: Option<String>,
+        expected: Option<String>,
+        message: String,
+    ) {
+        self.out.push(Finding {
+            severity,
+            rule,
+            file: self.file.to_string(),
+            sheet: Some(self.sheet.to_string()),
+            cell,
+            zone: self.zone.clone(),
+            form: Some(self.form.to_string()),
+            indicator: indicator.map(|i| i.code.clone()),
+            indicator_name: indicator.map(|i| i.name.clone()),
+            column: column.map(str::to_string),
+            found,
+            expected,
+            message,
+        });
+    }
+}
+
+/// Applies every rule to a form read from `file`. `expected_period` is the
+/// folder's period (or `--period`); a form for another period is an error.
+pub fn check_form(
+    read: &FormRead,
+    file: &str,
+    sha256: &str,
+    expected_period: Option<Period>,
+    cat: &Catalogue,
+) -> CheckedForm {
+    let form = cat.form(&read.form).expect("forms are found from the catalogue");
+    let mut ctx = Ctx { file, sheet: &read.sheet, form: &form.number, zone: None, out: Vec::new() };
+    let reporter = check_reporter(read, form, cat, &mut ctx);
+    if let Some(Reporter::Zone(z)) = &reporter {
+        ctx.zone = Some(z.clone());
+    }
+    let period = check_period(read, form, expected_period, &mut ctx);
+    let mut values = BTreeMap::new();
+    if read.header_row.is_none() {
+        ctx.push(
+            Severity::Error,
+            "form.header_missing",
+            Some(read.form_cell),
+            None,
+            None,
+            None,
+            Some("表头行含“指标名称”和各数值列".into()),
+            format!("{} 找不到表头行（应有“指标名称”“{}”等列），无法读取数据。", form.number, form.columns[0].label),
+        );
+    } else {
+        check_columns(read, form, &mut ctx);
+        for (code, first, second) in &read.duplicate_rows {
+            let ind = form.indicators.iter().find(|i| &i.code == code);
+            ctx.push(
+                Severity::Error,
+                "row.duplicate",
+                Some(Cell::new(*second, read.header_anchor.col)),
+                ind,
+                None,
+                None,
+                Some("每个指标只填一行".into()),
+                format!("指标 {code} 出现了两次（第 {} 行和第 {} 行），无法确定以哪一行为准。", first + 1, second + 1),
+            );
+        }
+        for (row, name) in &read.unknown_rows {
+            ctx.push(
+                Severity::Warning,
+                "row.unknown",
+                Some(Cell::new(*row, read.header_anchor.col)),
+                None,
+                None,
+                Some(name.clone()),
+                Some(format!("{} 的指标", form.number)),
+                format!("“{name}”不是 {} 的指标，这一行的数据未被使用。请核对指标名称是否被改动。", form.number),
+            );
+        }
+        for ind in &form.indicators {
+            match read.rows.iter().find(|r| r.code == ind.code) {
+                None => ctx.push(
+                    Severity::Error,
+                    "row.missing",
+                    None,
+                    Some(ind),
+                    None,
+                    None,
+                    Some(format!("{} {} 这一行", ind.code, ind.name)),
+                    format!("表中找不到指标 {} {}（按代码和名称都未找到）。请按表样补上这一行。", ind.code, ind.name),
+                ),
+                Some(row) => {
+                    let entry = check_row(row, ind, form, cat, &mut ctx);
+                    values.insert(ind.code.clone(), entry);
+                }
+            }
+        }
+        check_parts(form, &values, &mut ctx);
+    }
+    CheckedForm {
+        file: file.to_string(),
+        sha256: sha256.to_string(),
+        sheet: read.sheet.clone(),
+        form: form.number.clone(),
+        reporter,
+        period,
+        values,
+        findings: ctx.out,
+    }
+}
+
+fn check_reporter(read: &FormRead, form: &Form, cat: &Catalogue, ctx: &mut Ctx) -> Option<Reporter> {
+    let Some(written) = &read.reporter else {
+        ctx.push(
+            Severity::Error,
+            "form.reporter_missing",
+            None,
+            None,
+            None,
+            None,
+            Some("填报单位：开发区全称".into()),
+            "表头找不到“填报单位”，无法确定是哪个开发区的报表。".into(),
+        );
+        return None;
+    };
+    let names = || {
+        cat.zones.iter().map(|z| z.full.as_str()).chain([cat.city.reporter.as_str()]).collect::<Vec<_>>().join("、")
+    };
+    match cat.reporter(&written.text) {
+        None => {
+            ctx.push(
+                Severity::Error,
+                "form.zone_unknown",
+                Some(written.cell),
+                None,
+                None,
+                Some(written.text.clone()),
+                Some(names()),
+                format!("填报单位“{}”不是已知的开发区或统计局。应为：{}。", written.text, names()),
+            );
+            None
+        }
+        Some(r) => {
+            let fits = matches!((&r, form.filled_by), (Reporter::Zone(_), FilledBy::Zone) | (Reporter::City, FilledBy::City));
+            if !fits {
+                let who = match form.filled_by {
+                    FilledBy::Zone => "各开发区",
+                    FilledBy::City => cat.city.reporter.as_str(),
+                };
+                ctx.push(
+                    Severity::Error,
+                    "form.reporter_mismatch",
+                    Some(written.cell),
+                    None,
+                    None,
+                    Some(written.text.clone()),
+                    Some(who.to_string()),
+                    format!("{} 应由{}填报，但填报单位是“{}”。", form.number, who, written.text),
+                );
+                return None;
+            }
+            Some(r)
+        }
+    }
+}
+
+fn check_period(read: &FormRead, form: &Form, expected: Option<Period>, ctx: &mut Ctx) -> Option<Period> {
+    let Some(written) = &read.period else {
+        ctx.push(
+            Severity::Error,
+            "form.period_missing",
+            None,
+            None,
+            None,
+            None,
+            Some("如“2020年1-6月”".into()),
+            format!("{} 表头找不到报告期（如“2020年1-6月”）。", form.number),
+        );
+        return None;
+    };
+    match parse_period(&written.text) {
+        Err(message) => {
+            ctx.push(
+                Severity::Error,
+                "form.period_unreadable",
+                Some(written.cell),
+                None,
+                None,
+                Some(written.text.clone()),
+                Some("如“2020年1-6月”".into()),
+                message,
+            );
+            None
+        }
+        Ok(p) => {
+            if let Some(want) = expected {
+                if p != want {
+                    ctx.push(
+                        Severity::Error,
+                        "form.period_mismatch",
+                        Some(written.cell),
+                        None,
+                        None,
+                        Some(written.text.clone()),
+                        Some(want.label()),
+                        format!(
+                            "报告期是“{}”（{}），但本次处理的是 {}（{}）。是否放错了文件夹或填错了月份？",
+                            written.text,
+                            p,
+                            want,
+                            want.label()
+                        ),
+                    );
+                }
+            }
+            Some(p)
+        }
+    }
+}
+
+fn check_columns(read: &FormRead, form: &Form, ctx: &mut Ctx) {
+    for c in &form.columns {
+        if c.role == Role::ReportedGrowth || read.columns.iter().any(|(r, _)| *r == c.role) {
+            continue;
+        }
+        ctx.push(
+            Severity::Error,
+            "form.column_missing",
+            Some(read.header_anchor),
+            None,
+            Some(&c.label),
+            None,
+            Some(c.headers.join(" 或 ")),
+            format!("表头第 {} 行找不到“{}”列，这一列的数据无法读取。", read.header_anchor.row + 1, c.label),
+        );
+    }
+}
+
+/// The unit conversion factor from the unit written in the row to the canonical unit.
+fn row_factor(row: &RowRead, ind: &Indicator, cat: &Catalogue, ctx: &mut Ctx) -> Option<f64> {
+    let canonical = cat.unit(&ind.unit).expect("catalogue units are checked");
+    let Some(written) = &row.unit else {
+        if let Some(cell) = row.unit_cell {
+            ctx.push(
+                Severity::Warning,
+                "unit.missing",
+                Some(cell),
+                Some(ind),
+                None,
+                None,
+                Some(ind.unit.clone()),
+                format!("{} {} 的计量单位是空的，已按“{}”读取。", ind.code, ind.name, ind.unit),
+            );
+        }
+        return Some(1.0);
+    };
+    let Some(unit) = cat.unit(&written.text) else {
+        ctx.push(
+            Severity::Error,
+            "unit.unknown",
+            Some(written.cell),
+            Some(ind),
+            None,
+            Some(written.text.clone()),
+            Some(ind.unit.clone()),
+            format!("{} {} 的计量单位“{}”无法识别，应为“{}”。", ind.code, ind.name, written.text, ind.unit),
+        );
+        return None;
+    };
+    if unit.dimension != canonical.dimension {
+        ctx.push(
+            Severity::Error,
+            "unit.mismatch",
+            Some(written.cell),
+            Some(ind),
+            None,
+            Some(written.text.clone()),
+            Some(ind.unit.clone()),
+            format!(
+                "{} {} 的计量单位“{}”与指标不符（应为{}单位，如“{}”）。",
+                ind.code, ind.name, written.text, canonical.dimension, ind.unit
+            ),
+        );
+        return None;
+    }
+    // Multiply by an exact integer ratio, or divide by one: 287481 万元 / 10000 = 28.7481 亿元 exactly rounded.
+    Some(unit.factor / canonical.factor)
+}
+
+fn convert(v: f64, factor: f64) -> f64 {
+    if factor >= 1.0 { v * factor } else { v / (1.0 / factor).round() }
+}
+
+fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: &mut Ctx) -> Entry {
+    let mut entry = Entry { note: row.note.clone(), ..Entry::default() };
+    let factor = row_factor(row, ind, cat, ctx);
+    for (role, raw) in &row.values {
+        entry.cells.insert(*role, raw.cell);
+        let label = form.columns.iter().find(|c| c.role == *role).map(|c| c.label.as_str()).unwrap_or("");
+        let v = check_value(raw, *role, label, ind, cat, factor, ctx);
+        entry.set(*role, v);
+    }
+    // Whole-number and sign rules on the converted values.
+    for role in [Role::Current, Role::Prior, Role::Cumulative] {
+        let Some(Val::Number(n)) = entry.get(role) else { continue };
+        let Some(cell) = entry.cells.get(&role).copied() else { continue };
+        let label = form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("");
+        let raw = row.values.iter().find(|(r, _)| *r == role).map(|(_, v)| v.value.display());
+        if ind.non_negative && n < 0.0 {
+            ctx.push(
+                Severity::Error,
+                "value.negative",
+                Some(cell),
+                Some(ind),
+                Some(label),
+                raw.clone(),
+                Some("≥ 0".into()),
+                format!("{} {}“{}”为负数（{}），应大于或等于 0。", ind.code, ind.name, label, raw.clone().unwrap_or_default()),
+            );
+        }
+        if ind.whole && (n - n.round()).abs() > 1e-9 {
+            ctx.push(
+                Severity::Error,
+                "value.not_whole",
+                Some(cell),
+                Some(ind),
+                Some(label),
+                raw.clone(),
+                Some(format!("整数（单位：{}）", ind.unit)),
+                format!("{} {}“{}”应为整数（{}），但填的是 {}。", ind.code, ind.name, label, ind.unit, raw.unwrap_or_default()),
+            );
+        }
+    }
+    // Required values.
+    for role in [Role::Current, Role::Prior, Role::Cumulative] {
+        let needed = match role {
+            Role::Cumulative => ind.cumulative_required,
+            _ => ind.required,
+        };
+        let Some(raw) = row.values.iter().find(|(r, _)| *r == role).map(|(_, v)| v) else { continue };
+        if !needed || entry.get(role).is_some() || !is_blank_or_na(raw) {
+            continue;
+        }
+        let label = form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("");
+        let found = raw.value.display();
+        let what = if found.trim().is_empty() { "没有填写".to_string() } else { format!("填的是“{}”（不适用）", found.trim()) };
+        let expected = if ind.kind == Kind::YesNo { "“是”或“否”".to_string() } else { format!("数值（{}）", ind.unit) };
+        ctx.push(
+            Severity::Error,
+            "value.required",
+            Some(raw.cell),
+            Some(ind),
+            Some(label),
+            Some(found),
+            Some(expected.clone()),
+            format!("{} {}“{}”{}，此项必须填报{}。", ind.code, ind.name, label, what, expected),
+        );
+    }
+    // 累计 ≥ 本年.
+    if ind.kind == Kind::NewInYear {
+        if let (Some(Val::Number(year)), Some(Val::Number(cum))) = (entry.current, entry.cumulative) {
+            if cum + 1e-9 < year {
+                let cell = entry.cells.get(&Role::Cumulative).copied();
+                ctx.push(
+                    Severity::Error,
+                    "value.cumulative_below_year",
+                    cell,
+                    Some(ind),
+                    Some(label_of(form, Role::Cumulative)),
+                    Some(format_number(cum)),
+                    Some(format!("≥ 本年 {}", format_number(year))),
+                    format!(
+                        "{} {}“{}”为 {}，小于本年的 {}；累计数应不小于本年数。",
+                        ind.code,
+                        ind.name,
+                        label_of(form, Role::Cumulative),
+                        format_number(cum),
+                        format_number(year)
+                    ),
+                );
+            }
+        }
+    }
+    // The zone's own growth figure against the one computed from the values.
+    if let (Some(reported), Some(Val::Number(cur)), Some(Val::Number(prior))) =
+        (entry.reported_growth, entry.current, entry.prior)
+    {
+        if prior != 0.0 {
+            let computed = (cur - prior) / prior * 100.0;
+            if (reported - computed).abs() > GROWTH_TOLERANCE_PP + 1e-9 {
+                let cell = entry.cells.get(&Role::ReportedGrowth).copied();
+                ctx.push(
+                    Severity::Warning,
+                    "growth.mismatch",
+                    cell,
+                    Some(ind),
+                    Some(label_of(form, Role::ReportedGrowth)),
+                    Some(format_number(reported)),
+                    Some(format!("{computed:.1}")),
+                    format!(
+                        "{} {} 填报的同比增长 {}% 与按本期、上年同期计算的 {:.1}% 相差超过 {} 个百分点，请核对。",
+                        ind.code,
+                        ind.name,
+                        format_number(reported),
+                        computed,
+                        GROWTH_TOLERANCE_PP
+                    ),
+                );
+            }
+        }
+    }
+    entry
+}
+
+fn label_of(form: &Form, role: Role) -> &str {
+    form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("")
+}
+
+fn is_blank_or_na(raw: &RawValue) -> bool {
+    match &raw.value {
+        CellValue::Empty => raw.formula.is_none(),
+        CellValue::Text(t) => matches!(parse_text_value(t), TextValue::Blank | TextValue::NotApplicable),
+        _ => false,
+    }
+}
+
+/// Parses one value cell. `None` for blank, not applicable, or invalid (with a finding).
+fn check_value(
+    raw: &RawValue,
+    role: Role,
+    label: &str,
+    ind: &Indicator,
+    cat: &Catalogue,
+    factor: Option<f64>,
+    ctx: &mut Ctx,
+) -> Option<Val> {
+    let growth = role == Role::ReportedGrowth;
+    let found = raw.value.display();
+    let mut bad = |rule: &'static str, expected: String, message: String| {
+        ctx.push(Severity::Error, rule, Some(raw.cell), Some(ind), Some(label), Some(found.clone()), Some(expected), message);
+    };
+    let yes_no = ind.kind == Kind::YesNo && !growth && role != Role::Cumulative;
+    let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
+    let number = match &raw.value {
+        CellValue::Empty => {
+            if let Some(f) = &raw.formula {
+                if !growth {
+                    bad(
+                        "value.formula_no_result",
+                        "公式的计算结果".into(),
+                        format!(
+                            "{} {}“{}”是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
+                            ind.code,
+                            ind.name,
+                            label,
+                            f.trim_start_matches('=')
+                        ),
+                    );
+                }
+            }
+            return None;
+        }
+        CellValue::Error(e) => {
+            if !growth {
+                bad(
+                    "value.error",
+                    "数值".into(),
+                    format!("{} {}“{}”是错误值 {}，请修正公式或数据。", ind.code, ind.name, label, e),
+                );
+            }
+            return None;
+        }
+        CellValue::Bool(b) if yes_no => return Some(Val::Bool(*b)),
+        CellValue::Text(t) if yes_no => {
+            return match normalize_name(t).as_str() {
+                "是" | "√" => Some(Val::Bool(true)),
+                "否" | "×" => Some(Val::Bool(false)),
+                "" | "-" | "/" => None,
+                _ => {
+                    bad(
+                        "value.not_yes_no",
+                        "“是”或“否”".into(),
+                        format!("{} {}“{}”应填“是”或“否”，但填的是“{}”。", ind.code, ind.name, label, t.trim()),
+                    );
+                    None
+                }
+            };
+        }
+        _ if yes_no => {
+            bad(
+                "value.not_yes_no",
+                "“是”或“否”".into(),
+                format!("{} {}“{}”应填“是”或“否”，但填的是“{}”。", ind.code, ind.name, label, found),
+            );
+            return None;
+        }
+        CellValue::Number(n) => *n,
+        CellValue::Bool(_) => {
+            if !growth {
+                bad("value.not_number", format!("数值（{}）", ind.unit), format!("{} {}“{}”应为数值，但填的是逻辑值 {}。", ind.code, ind.name, label, found));
+            }
+            return None;
+        }
+        CellValue::Text(t) => match parse_text_value(t) {
+            TextValue::Blank | TextValue::NotApplicable => return None,
+            TextValue::Number { value, percent } => {
+                if percent && !growth && !percent_unit {
+                    bad(
+                        "value.not_number",
+                        format!("数值（{}）", ind.unit),
+                        format!("{} {}“{}”填的是百分数“{}”，应填{}为单位的数值。", ind.code, ind.name, label, t.trim(), ind.unit),
+                    );
+                    return None;
+                }
+                value
+            }
+            TextValue::Invalid => {
+                if growth {
+                    return None;
+                }
+                bad(
+                    "value.not_number",
+                    format!("数值（{}）", ind.unit),
+                    format!("{} {}“{}”填的“{}”不是数值，应填{}为单位的数字。", ind.code, ind.name, label, t.trim(), ind.unit),
+                );
+                return None;
+            }
+        },
+    };
+    if growth {
+        return Some(Val::Number(number));
+    }
+    factor.map(|f| Val::Number(convert(number, f)))
+}
+
+/// 其中 ≤ its total, in each column.
+fn check_parts(form: &Form, values: &BTreeMap<String, Entry>, ctx: &mut Ctx) {
+    for ind in &form.indicators {
+        let Some(total_code) = &ind.part_of else { continue };
+        let (Some(part), Some(total)) = (values.get(&ind.code), values.get(total_code)) else { continue };
+        let total_ind = form.indicators.iter().find(|i| &i.code == total_code).expect("checked catalogue");
+        for role in [Role::Current, Role::Prior, Role::Cumulative] {
+            let (Some(Val::Number(p)), Some(Val::Number(t))) = (part.get(role), total.get(role)) else { continue };
+            if p > t + 1e-9 * t.abs().max(1.0) {
+                let label = label_of(form, role);
+                ctx.push(
+                    Severity::Error,
+                    "value.part_exceeds_total",
+                    part.cells.get(&role).copied(),
+                    Some(ind),
+                    Some(label),
+                    Some(format_number(p)),
+                    Some(format!("≤ {} {} 的 {}", total_ind.code, total_ind.short_name(), format_number(t))),
+                    format!(
+                        "{} {}“{}”为 {}，大于其总数 {} {} 的 {}（{}）；“其中”项不能大于总数。",
+                        ind.code,
+                        ind.short_name(),
+                        label,
+                        format_number(p),
+                        total_ind.code,
+                        total_ind.short_name(),
+                        format_number(t),
+                        ind.unit
+                    ),
+                );
+            }
+        }
+    }
+}
