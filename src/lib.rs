@@ -4,8 +4,11 @@
 //! Data flows one way: [`read`] → [`validate`] → [`folder`] (a period's files
 //! accounted for) → aggregate → assess → report.
 
+pub mod aggregate;
+pub mod assess;
 pub mod catalog;
 pub mod check;
+pub mod consolidate;
 pub mod error;
 pub mod folder;
 pub mod model;

@@ -32,6 +32,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// 汇总一期的报表，考核计划目标，写出考核汇总表（xlsx）
+    Consolidate {
+        /// 数据文件夹（内含各期 YYYY-MM 文件夹）
+        data_dir: PathBuf,
+        /// 期别 YYYY-MM；12 月为年度考核
+        #[arg(long)]
+        period: Period,
+        /// 考核汇总表的文件名（默认：当前文件夹下的“开发区考核汇总表-2020年1-6月.xlsx”）
+        #[arg(short, long, value_name = "FILE.xlsx")]
+        output: Option<PathBuf>,
+        /// 另将汇总结果写成 JSON 文件
+        #[arg(long, value_name = "FILE.json")]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +72,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 zonestat::check::write_json(&report, &path)?;
             }
             Ok(if report.errors() > 0 { 1 } else { 0 })
+        }
+        Command::Consolidate { data_dir, period, output: _, json } => {
+            let c = zonestat::consolidate::consolidate(&data_dir, period, &cat)?;
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&zonestat::consolidate::summary_json(&c, &cat))?;
+                zonestat::output::write_atomic(&path, text.as_bytes())?;
+            }
+            Ok(if c.has_gaps() { 1 } else { 0 })
         }
     }
 }

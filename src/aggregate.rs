@@ -1,0 +1,283 @@
+//! Accepted forms → zone and city figures: values in canonical units, growth
+//! from values, ratios from sums, and the December history of earlier years.
+//! Missing data stays missing (`None`): it is never a zero.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalogue, FilledBy, Kind, RatioScope, Reporter, Role};
+use crate::folder::Batch;
+use crate::model::Period;
+use crate::validate::{CheckedForm, Val};
+
+/// One indicator's figures for a zone or the city.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct IndicatorFigure {
+    pub current: Option<Val>,
+    pub prior: Option<Val>,
+    /// Growth in percent, from the values (flows and references only).
+    pub growth: Option<f64>,
+    /// The 2017年以来累计 column (new-in-year indicators of the annual form).
+    pub cumulative: Option<f64>,
+}
+
+impl IndicatorFigure {
+    pub fn current_number(&self) -> Option<f64> {
+        self.current.and_then(Val::number)
+    }
+    pub fn prior_number(&self) -> Option<f64> {
+        self.prior.and_then(Val::number)
+    }
+}
+
+/// A ratio in percent, now and a year earlier, and the change in percentage points.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct RatioFigure {
+    pub current: Option<f64>,
+    pub prior: Option<f64>,
+    pub change: Option<f64>,
+}
+
+/// Everything known about a zone or the city for one period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    pub indicators: BTreeMap<String, IndicatorFigure>,
+    pub ratios: BTreeMap<String, RatioFigure>,
+}
+
+/// Growth in percent: (current / prior − 1) × 100; none when prior is 0 or missing.
+pub fn growth(current: Option<f64>, prior: Option<f64>) -> Option<f64> {
+    match (current, prior) {
+        (Some(c), Some(p)) if p != 0.0 => Some((c / p - 1.0) * 100.0),
+        _ => None,
+    }
+}
+
+/// Whether a zone's (or the city's) form was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormState {
+    Accepted,
+    Missing,
+    Rejected,
+}
+
+impl FormState {
+    pub fn label(self) -> &'static str {
+        match self {
+            FormState::Accepted => "已采用",
+            FormState::Missing => "未报送",
+            FormState::Rejected => "有错误未采用",
+        }
+    }
+}
+
+/// A form used in the run, for the sources list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    pub file: String,
+    pub sha256: String,
+    pub form: String,
+    pub sheet: String,
+    #[serde(skip)]
+    pub zone: Option<String>,
+}
+
+impl Source {
+    fn of(f: &CheckedForm) -> Source {
+        Source {
+            file: f.file.clone(),
+            sha256: f.sha256.clone(),
+            form: f.form.clone(),
+            sheet: f.sheet.clone(),
+            zone: f.zone().map(str::to_string),
+        }
+    }
+}
+
+/// A zone's standing in the run.
+#[derive(Debug, Clone)]
+pub struct ZoneResult {
+    pub code: String,
+    /// Accepted when every form the period needs was accepted; rejected when
+    /// one was received with errors; missing when one was not received.
+    pub status: FormState,
+    /// Each needed form's state, in catalogue order.
+    pub forms: Vec<(String, FormState)>,
+    pub sources: Vec<Source>,
+    pub figures: Figures,
+}
+
+/// The city's figures: sums over the zones whose forms were accepted, and the
+/// statistics bureau's reference values.
+#[derive(Debug, Clone, Default)]
+pub struct CityResult {
+    pub figures: Figures,
+    pub reference: BTreeMap<String, IndicatorFigure>,
+    /// Per form: every zone's form (or the bureau's) was accepted, so the sums are whole.
+    pub complete: BTreeMap<String, bool>,
+    pub sources: Vec<Source>,
+    /// State of each city-filled form.
+    pub forms: Vec<(String, FormState)>,
+}
+
+impl CityResult {
+    /// The figure for an indicator: a zone sum, or a reference value.
+    pub fn indicator(&self, code: &str) -> Option<&IndicatorFigure> {
+        self.figures.indicators.get(code).or_else(|| self.reference.get(code))
+    }
+}
+
+/// The figures of one period.
+#[derive(Debug, Clone)]
+pub struct PeriodFigures {
+    pub period: Period,
+    pub zones: Vec<ZoneResult>,
+    pub city: CityResult,
+}
+
+impl PeriodFigures {
+    pub fn zone(&self, code: &str) -> Option<&ZoneResult> {
+        self.zones.iter().find(|z| z.code == code)
+    }
+    /// Whether all the data of a form is on hand for the city.
+    pub fn form_complete(&self, form: &str) -> bool {
+        self.city.complete.get(form).copied().unwrap_or(false)
+    }
+}
+
+/// Aggregates a checked batch of one period. Only forms without errors for the
+/// period are used; a form that is not needed for the period is left out.
+pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigures {
+    let needed: Vec<&str> = cat.forms_for(period).map(|f| f.number.as_str()).collect();
+    let received = |form: &str, who: &Reporter| -> Vec<&CheckedForm> {
+        batch
+            .forms
+            .iter()
+            .filter(|f| f.form == form && f.reporter.as_ref() == Some(who) && f.period == Some(period))
+            .collect()
+    };
+    let state = |forms: &[&CheckedForm]| match forms {
+        [] => FormState::Missing,
+        [one] if !one.has_errors() => FormState::Accepted,
+        _ => FormState::Rejected,
+    };
+    let mut zones = Vec::new();
+    for z in &cat.zones {
+        let who = Reporter::Zone(z.code.clone());
+        let mut forms = Vec::new();
+        let mut sources = Vec::new();
+        let mut figures = Figures::default();
+        for f in cat.forms.iter().filter(|f| f.filled_by == FilledBy::Zone && needed.contains(&f.number.as_str())) {
+            let got = received(&f.number, &who);
+            let st = state(&got);
+            if st == FormState::Accepted {
+                sources.push(Source::of(got[0]));
+                for (code, entry) in &got[0].values {
+                    let ind = f.indicators.iter().find(|i| &i.code == code).expect("values come from the catalogue");
+                    figures.indicators.insert(code.clone(), zone_figure(entry.current, entry.prior, entry.cumulative, ind.kind));
+                }
+            }
+            forms.push((f.number.clone(), st));
+        }
+        let status = if forms.iter().all(|(_, s)| *s == FormState::Accepted) {
+            FormState::Accepted
+        } else if forms.iter().any(|(_, s)| *s == FormState::Rejected) {
+            FormState::Rejected
+        } else {
+            FormState::Missing
+        };
+        figures.ratios = ratios(&figures.indicators, &BTreeMap::new(), cat, false);
+        zones.push(ZoneResult { code: z.code.clone(), status, forms, sources, figures });
+    }
+    let mut city = CityResult::default();
+    for f in cat.forms.iter().filter(|f| needed.contains(&f.number.as_str())) {
+        match f.filled_by {
+            FilledBy::Zone => {
+                let accepted: Vec<&ZoneResult> = zones
+                    .iter()
+                    .filter(|z| z.forms.iter().any(|(n, s)| n == &f.number && *s == FormState::Accepted))
+                    .collect();
+                city.complete.insert(f.number.clone(), accepted.len() == zones.len());
+                for ind in f.indicators.iter().filter(|i| i.kind != Kind::YesNo) {
+                    let figs: Vec<&IndicatorFigure> = accepted.iter().filter_map(|z| z.figures.indicators.get(&ind.code)).collect();
+                    let sum = |get: &dyn Fn(&IndicatorFigure) -> Option<f64>| -> Option<f64> {
+                        if figs.is_empty() {
+                            return None;
+                        }
+                        figs.iter().map(|f| get(f)).sum::<Option<f64>>()
+                    };
+                    let cur = sum(&|f| f.current_number());
+                    let prior = sum(&|f| f.prior_number());
+                    let cum = sum(&|f| f.cumulative);
+                    let fig = zone_figure(cur.map(Val::Number), prior.map(Val::Number), cum.map(Val::Number), ind.kind);
+                    city.figures.indicators.insert(ind.code.clone(), fig);
+                }
+            }
+            FilledBy::City => {
+                let got = received(&f.number, &Reporter::City);
+                let st = state(&got);
+                city.complete.insert(f.number.clone(), st == FormState::Accepted);
+                city.forms.push((f.number.clone(), st));
+                if st == FormState::Accepted {
+                    city.sources.push(Source::of(got[0]));
+                    for (code, e) in &got[0].values {
+                        city.reference.insert(code.clone(), zone_figure(e.current, e.prior, None, Kind::Reference));
+                    }
+                }
+            }
+        }
+    }
+    city.figures.ratios = ratios(&city.figures.indicators, &city.reference, cat, true);
+    PeriodFigures { period, zones, city }
+}
+
+fn zone_figure(current: Option<Val>, prior: Option<Val>, cumulative: Option<Val>, kind: Kind) -> IndicatorFigure {
+    let growth = match kind {
+        Kind::Flow | Kind::Reference => growth(current.and_then(Val::number), prior.and_then(Val::number)),
+        _ => None,
+    };
+    let cumulative = match kind {
+        Kind::NewInYear => cumulative.and_then(Val::number),
+        _ => None,
+    };
+    IndicatorFigure { current, prior, growth, cumulative }
+}
+
+/// The ratios from sums of numerator and denominator indicators.
+fn ratios(
+    ind: &BTreeMap<String, IndicatorFigure>,
+    reference: &BTreeMap<String, IndicatorFigure>,
+    cat: &Catalogue,
+    city: bool,
+) -> BTreeMap<String, RatioFigure> {
+    let mut out = BTreeMap::new();
+    for r in &cat.ratios {
+        if r.scope == RatioScope::City && !city {
+            continue;
+        }
+        let get = |code: &String, role: Role| -> Option<f64> {
+            let f = ind.get(code).or_else(|| reference.get(code))?;
+            match role {
+                Role::Prior => f.prior_number(),
+                _ => f.current_number(),
+            }
+        };
+        let value = |role: Role| -> Option<f64> {
+            let num: Option<f64> = r.numerator.iter().map(|c| get(c, role)).sum();
+            let den: Option<f64> = r.denominator.iter().map(|c| get(c, role)).sum();
+            match (num, den) {
+                (Some(n), Some(d)) if d != 0.0 => Some(n / d * 100.0),
+                _ => None,
+            }
+        };
+        let (current, prior) = (value(Role::Current), value(Role::Prior));
+        let change = current.zip(prior).map(|(c, p)| c - p);
+        // A ratio with no data at all (e.g. R7 in a monthly run) is left out.
+        if current.is_some() || prior.is_some() || r.numerator.iter().chain(&r.denominator).all(|c| ind.contains_key(c) || reference.contains_key(c)) {
+            out.insert(r.id.clone(), RatioFigure { current, prior, change });
+        }
+    }
+    out
+}

@@ -1,0 +1,211 @@
+//! `zonestat consolidate`: a period's folder and the December history → the
+//! zones' and city's figures, the assessed targets and every finding.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::aggregate::{FormState, IndicatorFigure, PeriodFigures, aggregate};
+use crate::assess::{History, TargetRow, assess};
+use crate::catalog::{Catalogue, FilledBy, Kind};
+use crate::check::display_name;
+use crate::error::Error;
+use crate::folder::{self, FileReport};
+use crate::model::{Finding, Period, Severity, sort_findings};
+use crate::validate::Val;
+
+/// Everything a consolidation run found and computed.
+#[derive(Debug, Clone)]
+pub struct Consolidation {
+    pub period: Period,
+    pub annual: bool,
+    /// Every zone's forms and the city form were accepted.
+    pub complete: bool,
+    pub figures: PeriodFigures,
+    /// The December figures of earlier plan years (None: folder absent).
+    pub history: History,
+    pub targets: Vec<TargetRow>,
+    /// Files of the period's folder, each accounted for.
+    pub files: Vec<FileReport>,
+    /// Findings of the period's files, of the history files used, and of
+    /// missing data, sorted.
+    pub findings: Vec<Finding>,
+}
+
+impl Consolidation {
+    /// Whether data is missing or rejected anywhere the targets need it.
+    pub fn has_gaps(&self) -> bool {
+        !self.complete || self.findings.iter().any(Finding::is_error) || self.targets.iter().any(|t| t.status == crate::assess::Status::DataMissing)
+    }
+}
+
+/// Runs the consolidation of `period` over the data folder `data_dir`
+/// (which holds one `YYYY-MM` folder a period).
+///
+/// # Errors
+/// [`Error::Input`] when the data folder does not exist. A missing period
+/// folder is not an error: every zone is then missing.
+pub fn consolidate(data_dir: &Path, period: Period, cat: &Catalogue) -> Result<Consolidation, Error> {
+    if !data_dir.is_dir() {
+        return Err(Error::Input { path: data_dir.display().to_string(), message: "数据文件夹不存在".into() });
+    }
+    let (files, mut findings, figures) = read_period(data_dir, period, cat, true)?;
+    let mut history = History::new();
+    for year in cat.plan.start.year..period.year {
+        let p = Period { year, month: 12 };
+        let dir = data_dir.join(p.to_string());
+        if !dir.is_dir() {
+            findings.push(Finding::file(
+                Severity::Warning,
+                "history.missing",
+                &p.to_string(),
+                format!("找不到 {p} 文件夹（{year} 年 12 月的报表）：需要历年数据的累计和年均增长目标将显示为数据缺失。"),
+            ));
+            history.insert(year, None);
+            continue;
+        }
+        let (_, h_findings, h_figures) = read_period(data_dir, p, cat, false)?;
+        findings.extend(h_findings);
+        history.insert(year, Some(h_figures));
+    }
+    let targets = assess(&figures, &history, cat);
+    let complete = figures.zones.iter().all(|z| z.status == FormState::Accepted)
+        && figures.city.forms.iter().all(|(_, s)| *s == FormState::Accepted);
+    sort_findings(&mut findings);
+    Ok(Consolidation { period, annual: period.is_december(), complete, figures, history, targets, files, findings })
+}
+
+/// Reads one period folder. For the run's own period every finding is kept
+/// and missing forms become findings; for history only what the run uses.
+fn read_period(
+    data_dir: &Path,
+    period: Period,
+    cat: &Catalogue,
+    main: bool,
+) -> Result<(Vec<FileReport>, Vec<Finding>, PeriodFigures), Error> {
+    let dir = data_dir.join(period.to_string());
+    let paths: Vec<PathBuf> = if dir.is_dir() { folder::list_files(&dir)? } else { Vec::new() };
+    let batch = folder::check_files(&paths, &display_name, Some(period), cat);
+    let figures = aggregate(&batch, period, cat);
+    let mut findings: Vec<Finding> = if main {
+        batch.findings.clone()
+    } else {
+        // History: the errors of the monthly zone forms it takes its sums from.
+        batch
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .filter(|f| f.form.as_deref().is_none_or(|n| cat.form(n).is_some_and(|x| x.filled_by == FilledBy::Zone)))
+            .cloned()
+            .collect()
+    };
+    if main && !dir.is_dir() {
+        findings.push(Finding::file(
+            Severity::Error,
+            "period.folder_missing",
+            &period.to_string(),
+            format!("数据文件夹中没有 {period} 文件夹：本期没有收到任何报表。"),
+        ));
+    }
+    for z in &figures.zones {
+        for (form, state) in &z.forms {
+            let needed_here = main || cat.form(form).is_some_and(|f| f.frequency == crate::catalog::Frequency::Monthly);
+            if *state == FormState::Missing && needed_here {
+                let short = cat.zone(&z.code).map(|x| x.short.as_str()).unwrap_or(&z.code);
+                let mut f = Finding::file(
+                    Severity::Error,
+                    "zone.form_missing",
+                    &period.to_string(),
+                    format!("{period} 文件夹中没有{short}的 {form}（{}）：{short}按未报送处理。", period.label()),
+                );
+                f.zone = Some(z.code.clone());
+                f.form = Some(form.clone());
+                findings.push(f);
+            }
+        }
+    }
+    if main {
+        for (form, state) in &figures.city.forms {
+            if *state == FormState::Missing {
+                let mut f = Finding::file(
+                    Severity::Error,
+                    "city.form_missing",
+                    &period.to_string(),
+                    format!("{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。", cat.city.reporter),
+                );
+                f.form = Some(form.clone());
+                findings.push(f);
+            }
+        }
+    }
+    Ok((batch.files, findings, figures))
+}
+
+/// The default workbook name: `开发区考核汇总表-2020年1-6月.xlsx`, `…-2020年度.xlsx`.
+pub fn default_report_name(period: Period, cat: &Catalogue) -> String {
+    format!("{}-{}.xlsx", cat.plan.report_file, period.run_label())
+}
+
+fn num(v: Option<f64>) -> Value {
+    v.map(Value::from).unwrap_or(Value::Null)
+}
+
+fn val(v: Option<Val>) -> Value {
+    match v {
+        Some(Val::Number(n)) => Value::from(n),
+        Some(Val::Bool(b)) => Value::Bool(b),
+        None => Value::Null,
+    }
+}
+
+fn indicator_json(f: &IndicatorFigure, kind: Kind) -> Value {
+    let mut m = Map::new();
+    m.insert("current".into(), val(f.current));
+    m.insert("prior".into(), val(f.prior));
+    match kind {
+        Kind::Flow => {
+            m.insert("growth".into(), num(f.growth));
+        }
+        Kind::NewInYear | Kind::Stock => {
+            m.insert("cumulative".into(), num(f.cumulative));
+        }
+        Kind::YesNo | Kind::Reference => {}
+    }
+    Value::Object(m)
+}
+
+/// The JSON summary (SUMMARY.md).
+pub fn summary_json(c: &Consolidation, cat: &Catalogue) -> Value {
+    let kind = |code: &str| cat.indicator(code).map(|(_, i)| i.kind).unwrap_or(Kind::Flow);
+    let indicators = |m: &std::collections::BTreeMap<String, IndicatorFigure>| -> Value {
+        Value::Object(m.iter().map(|(k, f)| (k.clone(), indicator_json(f, kind(k)))).collect())
+    };
+    let mut zones = Map::new();
+    for z in &c.figures.zones {
+        zones.insert(
+            z.code.clone(),
+            json!({
+                "status": z.status,
+                "forms": z.forms.iter().map(|(f, s)| json!({"form": f, "status": s})).collect::<Vec<_>>(),
+                "sources": z.sources,
+                "indicators": indicators(&z.figures.indicators),
+                "ratios": z.figures.ratios,
+            }),
+        );
+    }
+    json!({
+        "period": c.period,
+        "annual": c.annual,
+        "complete": c.complete,
+        "zones": zones,
+        "city": {
+            "indicators": indicators(&c.figures.city.figures.indicators),
+            "ratios": c.figures.city.figures.ratios,
+            "reference": indicators(&c.figures.city.reference),
+            "sources": c.figures.city.sources,
+        },
+        "targets": c.targets,
+        "files": c.files,
+        "findings": c.findings,
+    })
+}
