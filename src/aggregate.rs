@@ -125,7 +125,10 @@ pub struct CityResult {
 impl CityResult {
     /// The figure for an indicator: a zone sum, or a reference value.
     pub fn indicator(&self, code: &str) -> Option<&IndicatorFigure> {
-        self.figures.indicators.get(code).or_else(|| self.reference.get(code))
+        self.figures
+            .indicators
+            .get(code)
+            .or_else(|| self.reference.get(code))
     }
 }
 
@@ -151,16 +154,26 @@ impl PeriodFigures {
 /// period are used; a form that is not needed for the period is left out.
 pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigures {
     let needed: Vec<&str> = cat.forms_for(period).map(|f| f.number.as_str()).collect();
+    // A reporter's forms for the period; when there are none, its forms that
+    // state another period (or none): received, but with an error.
     let received = |form: &str, who: &Reporter| -> Vec<&CheckedForm> {
-        batch
+        let theirs = batch
             .forms
             .iter()
-            .filter(|f| f.form == form && f.reporter.as_ref() == Some(who) && f.period == Some(period))
-            .collect()
+            .filter(|f| f.form == form && f.reporter.as_ref() == Some(who));
+        let exact: Vec<&CheckedForm> = theirs
+            .clone()
+            .filter(|f| f.period == Some(period))
+            .collect();
+        if exact.is_empty() {
+            theirs.collect()
+        } else {
+            exact
+        }
     };
     let state = |forms: &[&CheckedForm]| match forms {
         [] => FormState::Missing,
-        [one] if !one.has_errors() => FormState::Accepted,
+        [one] if !one.has_errors() && one.period == Some(period) => FormState::Accepted,
         _ => FormState::Rejected,
     };
     let mut zones = Vec::new();
@@ -169,14 +182,25 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
         let mut forms = Vec::new();
         let mut sources = Vec::new();
         let mut figures = Figures::default();
-        for f in cat.forms.iter().filter(|f| f.filled_by == FilledBy::Zone && needed.contains(&f.number.as_str())) {
+        for f in cat
+            .forms
+            .iter()
+            .filter(|f| f.filled_by == FilledBy::Zone && needed.contains(&f.number.as_str()))
+        {
             let got = received(&f.number, &who);
             let st = state(&got);
             if st == FormState::Accepted {
                 sources.push(Source::of(got[0]));
                 for (code, entry) in &got[0].values {
-                    let ind = f.indicators.iter().find(|i| &i.code == code).expect("values come from the catalogue");
-                    figures.indicators.insert(code.clone(), zone_figure(entry.current, entry.prior, entry.cumulative, ind.kind));
+                    let ind = f
+                        .indicators
+                        .iter()
+                        .find(|i| &i.code == code)
+                        .expect("values come from the catalogue");
+                    figures.indicators.insert(
+                        code.clone(),
+                        zone_figure(entry.current, entry.prior, entry.cumulative, ind.kind),
+                    );
                 }
             }
             forms.push((f.number.clone(), st));
@@ -189,19 +213,37 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
             FormState::Missing
         };
         figures.ratios = ratios(&figures.indicators, &BTreeMap::new(), cat, false);
-        zones.push(ZoneResult { code: z.code.clone(), status, forms, sources, figures });
+        zones.push(ZoneResult {
+            code: z.code.clone(),
+            status,
+            forms,
+            sources,
+            figures,
+        });
     }
     let mut city = CityResult::default();
-    for f in cat.forms.iter().filter(|f| needed.contains(&f.number.as_str())) {
+    for f in cat
+        .forms
+        .iter()
+        .filter(|f| needed.contains(&f.number.as_str()))
+    {
         match f.filled_by {
             FilledBy::Zone => {
                 let accepted: Vec<&ZoneResult> = zones
                     .iter()
-                    .filter(|z| z.forms.iter().any(|(n, s)| n == &f.number && *s == FormState::Accepted))
+                    .filter(|z| {
+                        z.forms
+                            .iter()
+                            .any(|(n, s)| n == &f.number && *s == FormState::Accepted)
+                    })
                     .collect();
-                city.complete.insert(f.number.clone(), accepted.len() == zones.len());
+                city.complete
+                    .insert(f.number.clone(), accepted.len() == zones.len());
                 for ind in f.indicators.iter().filter(|i| i.kind != Kind::YesNo) {
-                    let figs: Vec<&IndicatorFigure> = accepted.iter().filter_map(|z| z.figures.indicators.get(&ind.code)).collect();
+                    let figs: Vec<&IndicatorFigure> = accepted
+                        .iter()
+                        .filter_map(|z| z.figures.indicators.get(&ind.code))
+                        .collect();
                     let sum = |get: &dyn Fn(&IndicatorFigure) -> Option<f64>| -> Option<f64> {
                         if figs.is_empty() {
                             return None;
@@ -211,38 +253,63 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
                     let cur = sum(&|f| f.current_number());
                     let prior = sum(&|f| f.prior_number());
                     let cum = sum(&|f| f.cumulative);
-                    let fig = zone_figure(cur.map(Val::Number), prior.map(Val::Number), cum.map(Val::Number), ind.kind);
+                    let fig = zone_figure(
+                        cur.map(Val::Number),
+                        prior.map(Val::Number),
+                        cum.map(Val::Number),
+                        ind.kind,
+                    );
                     city.figures.indicators.insert(ind.code.clone(), fig);
                 }
             }
             FilledBy::City => {
                 let got = received(&f.number, &Reporter::City);
                 let st = state(&got);
-                city.complete.insert(f.number.clone(), st == FormState::Accepted);
+                city.complete
+                    .insert(f.number.clone(), st == FormState::Accepted);
                 city.forms.push((f.number.clone(), st));
                 if st == FormState::Accepted {
                     city.sources.push(Source::of(got[0]));
                     for (code, e) in &got[0].values {
-                        city.reference.insert(code.clone(), zone_figure(e.current, e.prior, None, Kind::Reference));
+                        city.reference.insert(
+                            code.clone(),
+                            zone_figure(e.current, e.prior, None, Kind::Reference),
+                        );
                     }
                 }
             }
         }
     }
     city.figures.ratios = ratios(&city.figures.indicators, &city.reference, cat, true);
-    PeriodFigures { period, zones, city }
+    PeriodFigures {
+        period,
+        zones,
+        city,
+    }
 }
 
-fn zone_figure(current: Option<Val>, prior: Option<Val>, cumulative: Option<Val>, kind: Kind) -> IndicatorFigure {
+fn zone_figure(
+    current: Option<Val>,
+    prior: Option<Val>,
+    cumulative: Option<Val>,
+    kind: Kind,
+) -> IndicatorFigure {
     let growth = match kind {
-        Kind::Flow | Kind::Reference => growth(current.and_then(Val::number), prior.and_then(Val::number)),
+        Kind::Flow | Kind::Reference => {
+            growth(current.and_then(Val::number), prior.and_then(Val::number))
+        }
         _ => None,
     };
     let cumulative = match kind {
         Kind::NewInYear => cumulative.and_then(Val::number),
         _ => None,
     };
-    IndicatorFigure { current, prior, growth, cumulative }
+    IndicatorFigure {
+        current,
+        prior,
+        growth,
+        cumulative,
+    }
 }
 
 /// The ratios from sums of numerator and denominator indicators.
@@ -275,8 +342,21 @@ fn ratios(
         let (current, prior) = (value(Role::Current), value(Role::Prior));
         let change = current.zip(prior).map(|(c, p)| c - p);
         // A ratio with no data at all (e.g. R7 in a monthly run) is left out.
-        if current.is_some() || prior.is_some() || r.numerator.iter().chain(&r.denominator).all(|c| ind.contains_key(c) || reference.contains_key(c)) {
-            out.insert(r.id.clone(), RatioFigure { current, prior, change });
+        if current.is_some()
+            || prior.is_some()
+            || r.numerator
+                .iter()
+                .chain(&r.denominator)
+                .all(|c| ind.contains_key(c) || reference.contains_key(c))
+        {
+            out.insert(
+                r.id.clone(),
+                RatioFigure {
+                    current,
+                    prior,
+                    change,
+                },
+            );
         }
     }
     out

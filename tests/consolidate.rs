@@ -35,7 +35,10 @@ fn differences(actual: &Value, expected: &Value) -> Vec<String> {
     for (z, ez) in expected["zones"].as_object().unwrap() {
         let az = &actual["zones"][z];
         if az["status"] != ez["status"] {
-            diffs.push(format!("zone {z} status {} != {}", az["status"], ez["status"]));
+            diffs.push(format!(
+                "zone {z} status {} != {}",
+                az["status"], ez["status"]
+            ));
         }
         for sect in ["indicators", "ratios"] {
             for (code, ev) in ez[sect].as_object().into_iter().flatten() {
@@ -60,18 +63,28 @@ fn differences(actual: &Value, expected: &Value) -> Vec<String> {
     }
     let targets = actual["targets"].as_array().unwrap();
     for et in expected["targets"].as_array().unwrap() {
-        let Some(at) = targets.iter().find(|t| t["id"] == et["id"] && t["zone"] == et["zone"]) else {
+        let Some(at) = targets
+            .iter()
+            .find(|t| t["id"] == et["id"] && t["zone"] == et["zone"])
+        else {
             diffs.push(format!("target {} {} absent", et["id"], et["zone"]));
             continue;
         };
         for f in ["status", "actual", "target", "completion", "schedule"] {
             if !close(&at[f], &et[f]) {
-                diffs.push(format!("target {} {} {f}: {} != {}", et["id"], et["zone"], at[f], et[f]));
+                diffs.push(format!(
+                    "target {} {} {f}: {} != {}",
+                    et["id"], et["zone"], at[f], et[f]
+                ));
             }
         }
     }
     if targets.len() != expected["targets"].as_array().unwrap().len() {
-        diffs.push(format!("{} targets, expected {}", targets.len(), expected["targets"].as_array().unwrap().len()));
+        diffs.push(format!(
+            "{} targets, expected {}",
+            targets.len(),
+            expected["targets"].as_array().unwrap().len()
+        ));
     }
     diffs
 }
@@ -87,10 +100,16 @@ fn run(data: &Path, period: &str) -> (zonestat::consolidate::Consolidation, Valu
 fn reproduces_the_independent_reference_summaries() {
     for period in ["2019-12", "2020-06", "2020-12"] {
         let (c, actual) = run(&fixtures().join("data"), period);
-        let text = std::fs::read_to_string(fixtures().join(format!("expected/{period}.json"))).unwrap();
+        let text =
+            std::fs::read_to_string(fixtures().join(format!("expected/{period}.json"))).unwrap();
         let expected: Value = serde_json::from_str(&text).unwrap();
         let diffs = differences(&actual, &expected);
-        assert!(diffs.is_empty(), "{period}: {} differences:\n{}", diffs.len(), diffs.join("\n"));
+        assert!(
+            diffs.is_empty(),
+            "{period}: {} differences:\n{}",
+            diffs.len(),
+            diffs.join("\n")
+        );
         assert!(!c.has_gaps(), "{period}: {:?}", c.findings);
     }
 }
@@ -154,10 +173,24 @@ fn a_missing_and_a_corrupted_zone_make_city_targets_data_missing() {
     assert_eq!(target(&json, "T19", Some("WX"))["status"], "达标");
     assert_eq!(target(&json, "T19", Some("NX"))["status"], "数据缺失");
     assert_eq!(target(&json, "T19", None)["status"], "数据缺失");
-    let rules: Vec<(&str, &str)> = c.findings.iter().map(|f| (f.rule, f.file.as_str())).collect();
-    assert!(rules.contains(&("file.unreadable", "2020-06/附件1-长兴2020年6月.xlsx")), "{rules:?}");
-    assert!(rules.iter().any(|(r, _)| *r == "zone.form_missing"), "{rules:?}");
-    let truncated = c.files.iter().find(|f| f.file.ends_with("附件1-长兴2020年6月.xlsx")).unwrap();
+    let rules: Vec<(&str, &str)> = c
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.file.as_str()))
+        .collect();
+    assert!(
+        rules.contains(&("file.unreadable", "2020-06/附件1-长兴2020年6月.xlsx")),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().any(|(r, _)| *r == "zone.form_missing"),
+        "{rules:?}"
+    );
+    let truncated = c
+        .files
+        .iter()
+        .find(|f| f.file.ends_with("附件1-长兴2020年6月.xlsx"))
+        .unwrap();
     assert_eq!(truncated.status, "unreadable");
 }
 
@@ -166,17 +199,36 @@ fn a_zone_form_with_an_error_is_rejected_not_summed() {
     let tmp = copy_data();
     // The same form sent twice: neither copy can be trusted until one is removed.
     let dir = tmp.path().join("2020-06");
-    std::fs::copy(dir.join("湖州开发区6月报表.xlsx"), dir.join("湖州开发区6月报表(重发).xlsx")).unwrap();
+    std::fs::copy(
+        dir.join("湖州开发区6月报表.xlsx"),
+        dir.join("湖州开发区6月报表(重发).xlsx"),
+    )
+    .unwrap();
     let (c, json) = run(tmp.path(), "2020-06");
     assert_eq!(json["zones"]["HZ"]["status"], "rejected");
-    assert!(json["zones"]["HZ"]["indicators"].as_object().unwrap().is_empty());
-    let city_a01 = json["city"]["indicators"]["A01"]["current"].as_f64().unwrap();
+    assert!(
+        json["zones"]["HZ"]["indicators"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    let city_a01 = json["city"]["indicators"]["A01"]["current"]
+        .as_f64()
+        .unwrap();
     let others: f64 = ["CX", "WX", "NX", "AJ"]
         .iter()
-        .map(|z| json["zones"][*z]["indicators"]["A01"]["current"].as_f64().unwrap())
+        .map(|z| {
+            json["zones"][*z]["indicators"]["A01"]["current"]
+                .as_f64()
+                .unwrap()
+        })
         .sum();
     assert!((city_a01 - others).abs() < 1e-9, "{city_a01} {others}");
-    let dups: Vec<_> = c.findings.iter().filter(|f| f.rule == "form.duplicate").collect();
+    let dups: Vec<_> = c
+        .findings
+        .iter()
+        .filter(|f| f.rule == "form.duplicate")
+        .collect();
     assert_eq!(dups.len(), 2);
     assert!(dups[0].message.contains("湖州开发区6月报表"));
     assert_eq!(target(&json, "T01", None)["status"], "数据缺失");
@@ -195,7 +247,11 @@ fn a_missing_december_folder_leaves_cumulative_targets_without_data() {
     assert!(t04["note"].as_str().unwrap().contains("2018-12"), "{t04}");
     // Year-to-date targets do not need the history.
     assert_eq!(target(&json, "T01", None)["status"], "达标");
-    assert!(c.findings.iter().any(|f| f.rule == "history.missing" && f.file == "2018-12"));
+    assert!(
+        c.findings
+            .iter()
+            .any(|f| f.rule == "history.missing" && f.file == "2018-12")
+    );
 
     let (_, annual) = run(tmp.path(), "2020-12");
     assert_eq!(target(&annual, "T01", None)["status"], "数据缺失");
@@ -213,4 +269,26 @@ fn a_missing_city_form_only_affects_targets_that_need_it() {
     assert_eq!(target(&json, "T25", Some("HZ"))["status"], "数据缺失");
     assert_eq!(target(&json, "T01", None)["status"], "达标");
     assert!(c.findings.iter().any(|f| f.rule == "city.form_missing"));
+}
+
+#[test]
+fn a_form_for_another_month_rejects_the_zone_instead_of_hiding_it() {
+    let tmp = copy_data();
+    let june = tmp.path().join("2020-06");
+    std::fs::remove_file(june.join("湖州开发区6月报表.xlsx")).unwrap();
+    std::fs::copy(
+        tmp.path().join("2020-12/湖州开发区12月报表.xlsx"),
+        june.join("湖州开发区12月报表.xlsx"),
+    )
+    .unwrap();
+    let (c, json) = run(tmp.path(), "2020-06");
+    assert_eq!(json["zones"]["HZ"]["status"], "rejected");
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.rule == "form.period_mismatch")
+        .expect("period finding");
+    assert_eq!(f.file, "2020-06/湖州开发区12月报表.xlsx");
+    assert_eq!(f.cell.map(|c| c.to_string()).as_deref(), Some("D4"));
+    assert_eq!(f.zone.as_deref(), Some("HZ"));
 }
