@@ -46,7 +46,9 @@ impl CheckReport {
 /// [`Error::Input`] when a path does not exist or a folder cannot be listed.
 pub fn check(paths: &[PathBuf], period: Option<Period>, cat: &Catalogue) -> Result<CheckReport, Error> {
     let mut report = CheckReport { files: Vec::new(), findings: Vec::new() };
-    for path in paths {
+    for given in paths {
+        // `.` or `..` has no name to take the period from: use the folder's own.
+        let path = &given.canonicalize().unwrap_or_else(|_| given.clone());
         let (files, folder_p) = if path.is_dir() {
             (folder::list_files(path)?, folder_period(path))
         } else if path.is_file() {

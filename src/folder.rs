@@ -90,7 +90,12 @@ pub fn check_files(
                 Outcome::Unreadable => "unreadable",
             },
             forms: Vec::new(),
-            reason: file.findings.first().map(|f| f.message.clone()),
+            // The error that stopped the file, not a note before it (such as
+            // the extension not matching); a file that was read has none.
+            reason: match file.outcome {
+                Outcome::Read => None,
+                _ => file.findings.iter().find(|f| f.is_error()).or(file.findings.first()).map(|f| f.message.clone()),
+            },
         };
         batch.findings.extend(file.findings.iter().cloned());
         for fr in &file.forms {

@@ -504,7 +504,12 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
     {
         if prior != 0.0 {
             let computed = (cur - prior) / prior * 100.0;
-            if (reported - computed).abs() > GROWTH_TOLERANCE_PP + 1e-9 {
+            let off = |r: f64| (r - computed).abs() > GROWTH_TOLERANCE_PP + 1e-9;
+            // `10.6%` typed into a cell is kept as 0.106 shown as a percentage:
+            // a figure that agrees once taken as a fraction is that.
+            if off(reported) && !off(reported * 100.0) {
+                entry.reported_growth = Some(reported * 100.0);
+            } else if off(reported) {
                 let cell = entry.cells.get(&Role::ReportedGrowth).copied();
                 ctx.push(
                     Severity::Warning,

@@ -176,11 +176,13 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
                 let rest = rest.trim_start_matches([':', '：']);
                 if out.reporter.is_none() {
                     let written = if rest.is_empty() {
-                        // The name may stand in the next filled cell.
+                        // The name may stand in the next filled cell; when that
+                        // is the period, the name was left out.
                         (col + 1..sheet.end_col())
                             .map(|c| Cell::new(row, c))
                             .find(|c| !sheet.text(*c).is_empty())
                             .map(|c| Located { text: sheet.text(c), cell: c })
+                            .filter(|l| !looks_like_period(&normalize_name(&l.text)))
                     } else {
                         let raw = text.split_once([':', '：']).map(|(_, r)| r.trim()).unwrap_or(rest);
                         Some(Located { text: raw.to_string(), cell: at })

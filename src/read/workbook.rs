@@ -213,6 +213,13 @@ pub enum OpenError {
 /// [`OpenError::Password`] for protected workbooks, [`OpenError::Damaged`] with
 /// the parser's words for anything it cannot read.
 pub fn open(bytes: Vec<u8>, kind: FileType) -> Result<Vec<Sheet>, OpenError> {
+    // calamine panics on some damaged files (a truncated .xls trips an assertion
+    // in its compound-file reader); one bad file must not stop the run.
+    std::panic::catch_unwind(|| open_unguarded(bytes, kind))
+        .unwrap_or_else(|_| Err(OpenError::Damaged("文件结构不完整".into())))
+}
+
+fn open_unguarded(bytes: Vec<u8>, kind: FileType) -> Result<Vec<Sheet>, OpenError> {
     let cursor = Cursor::new(bytes);
     let mut book: Sheets<Cursor<Vec<u8>>> = match kind {
         FileType::Xlsx | FileType::OtherZip => {

@@ -1,0 +1,353 @@
+//! Reading the sample forms: every form of every sample period is read
+//! without an error, its values equal the reference summaries, and the layouts
+//! that vary (shifted header, renamed sheet, two forms in a workbook, no 代码
+//! column, .xls content under an .xlsx name) are read at the right cells.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+use zonestat::catalog::Role;
+use zonestat::check::{display_name, folder_period};
+use zonestat::folder::{Batch, check_files, list_files};
+use zonestat::model::Severity;
+use zonestat::validate::{Entry, Val};
+
+fn batch(p: &str) -> Batch {
+    let dir = data(p);
+    let files = list_files(&dir).expect("fixture folder");
+    check_files(&files, &display_name, folder_period(&dir), &cat())
+}
+
+fn check_path(path: &Path, expected: Option<&str>) -> Checked {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    check_bytes(std::fs::read(path).expect("fixture"), &name, expected)
+}
+
+fn expected(p: &str) -> Value {
+    let path = fixtures().join("expected").join(format!("{p}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("expected summary")).expect("JSON")
+}
+
+fn same(got: Option<Val>, want: &Value) -> bool {
+    match (got, want) {
+        (None, Value::Null) => true,
+        (Some(Val::Bool(b)), Value::Bool(w)) => b == *w,
+        (Some(Val::Number(x)), Value::Number(w)) => {
+            let w = w.as_f64().expect("number");
+            x == w || (x - w).abs() <= 1e-9 * w.abs()
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn every_sample_form_reads_without_error() {
+    for p in PERIODS {
+        let b = batch(p);
+        let problems: Vec<_> = b
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .collect();
+        assert!(problems.is_empty(), "{p}:\n{}", describe(problems));
+        for f in &b.files {
+            assert_eq!(f.status, "used", "{p}: {}", f.file);
+            assert_eq!(f.reason, None, "{p}: {}", f.file);
+        }
+        let mut got: Vec<(String, String)> = b
+            .forms
+            .iter()
+            .map(|f| (f.form.clone(), f.zone().unwrap_or("city").to_string()))
+            .collect();
+        got.sort();
+        let mut want: Vec<(String, String)> = vec![("湖开统3表".into(), "city".into())];
+        for z in ["HZ", "CX", "WX", "NX", "AJ"] {
+            want.push(("湖开统1表".into(), z.into()));
+            if p.ends_with("-12") {
+                want.push(("湖开统2表".into(), z.into()));
+            }
+        }
+        want.sort();
+        assert_eq!(got, want, "{p}: forms found");
+        for f in &b.forms {
+            assert_eq!(f.period, Some(period(p)), "{p}: {} {}", f.file, f.form);
+            let expected_rows = cat().form(&f.form).unwrap().indicators.len();
+            assert_eq!(f.values.len(), expected_rows, "{p}: {} {}", f.file, f.form);
+        }
+    }
+}
+
+#[test]
+fn zone_values_equal_the_reference_summaries() {
+    for p in ["2019-12", "2020-06", "2020-12"] {
+        let b = batch(p);
+        let exp = expected(p);
+        let mut wrong = Vec::new();
+        for (zone, ez) in exp["zones"].as_object().expect("zones") {
+            let ours: BTreeMap<&str, &Entry> = b
+                .forms
+                .iter()
+                .filter(|f| f.zone() == Some(zone.as_str()))
+                .flat_map(|f| f.values.iter().map(|(k, v)| (k.as_str(), v)))
+                .collect();
+            let want = ez["indicators"].as_object().expect("indicators");
+            let codes: Vec<&str> = want.keys().map(String::as_str).collect();
+            assert_eq!(
+                ours.keys().copied().collect::<Vec<_>>(),
+                codes,
+                "{p} {zone}: indicators read"
+            );
+            for (code, ev) in want {
+                let e = ours[code.as_str()];
+                for (field, got) in [
+                    ("current", e.current),
+                    ("prior", e.prior),
+                    ("cumulative", e.cumulative),
+                ] {
+                    let w = ev.get(field).unwrap_or(&Value::Null);
+                    if !same(got, w) {
+                        wrong.push(format!(
+                            "{p} {zone} {code}.{field}: read {got:?}, expected {w}"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+}
+
+#[test]
+fn city_reference_form_reads_not_applicable_as_absent() {
+    let c = check_path(
+        &data("2020-06").join("全市对比基数2020年6月.xlsx"),
+        Some("2020-06"),
+    );
+    let f = c.form();
+    assert!(f.findings.is_empty(), "{}", describe(&f.findings));
+    assert_eq!(f.reporter, Some(zonestat::catalog::Reporter::City));
+    assert_eq!(f.values["C01"].current, Some(Val::Number(2.114)));
+    assert_eq!(f.values["C02"].current, Some(Val::Number(272.0)));
+    // `—` in 上年同期: not applicable, and C02 is not required.
+    assert_eq!(f.values["C02"].prior, None);
+    assert_eq!(f.values["C03"].prior, Some(Val::Number(41.702)));
+}
+
+#[test]
+fn xls_content_under_an_xlsx_name_reads_the_same_values() {
+    let src = data("2020-06").join("吴兴开发区主要指标202006.xls");
+    let dir = PeriodDir::new("2020-06");
+    let renamed = dir.copy(&src, "附件1.xlsx");
+    let cat = cat();
+    let p = Some(period("2020-06"));
+    let original = check_files(std::slice::from_ref(&src), &display_name, p, &cat);
+    let b = check_files(&[renamed], &display_name, p, &cat);
+    assert_eq!(
+        keys(&b.findings),
+        [("file.extension_mismatch".to_string(), Severity::Info, None)],
+        "{}",
+        describe(&b.findings)
+    );
+    assert_eq!(b.findings[0].file, "2020-06/附件1.xlsx");
+    assert_eq!(b.files[0].status, "used");
+    // A note is no reason: the file is used.
+    assert_eq!(b.files[0].reason, None);
+    assert_eq!(b.forms.len(), 1);
+    assert_eq!(b.forms[0].zone(), Some("WX"));
+    assert_eq!(b.forms[0].values, original.forms[0].values);
+    assert_eq!(b.forms[0].values.len(), 16);
+}
+
+/// The .ods sample has two blank rows above the form: every address must
+/// count them.
+#[test]
+fn shifted_header_is_found_and_addressed_on_the_sheet() {
+    let c = check_path(&data("2020-06").join("南浔6月.ods"), Some("2020-06"));
+    assert!(c.findings().is_empty(), "{}", describe(c.findings()));
+    let fr = &c.file.forms[0];
+    assert_eq!(fr.form_cell.to_string(), "G4");
+    assert_eq!(fr.header_row, Some(6));
+    let reporter = fr.reporter.as_ref().expect("reporter");
+    assert_eq!(
+        (reporter.text.as_str(), reporter.cell.to_string()),
+        ("南浔经济开发区", "A6".to_string())
+    );
+    let written = fr.period.as_ref().expect("period");
+    assert_eq!(
+        (written.text.as_str(), written.cell.to_string()),
+        ("2020年6月", "D6".to_string())
+    );
+    let f = c.form();
+    assert_eq!(f.values["A01"].cells[&Role::Current].to_string(), "E9");
+    assert_eq!(f.values["A16"].cells[&Role::Prior].to_string(), "F24");
+    assert_eq!(f.values["A01"].reported_growth, Some(11.4));
+    // Full-width digits written as text.
+    assert_eq!(f.values["A14"].current, Some(Val::Number(99.0)));
+    assert_eq!(f.values["A14"].prior, Some(Val::Number(92.0)));
+
+    // Checked against another month, the finding points at the period cell.
+    let c = check_path(&data("2020-06").join("南浔6月.ods"), Some("2020-05"));
+    assert_eq!(
+        keys(c.findings()),
+        [(
+            "form.period_mismatch".to_string(),
+            Severity::Error,
+            Some("D6".to_string())
+        )]
+    );
+}
+
+/// `bad/nx-2020-06-negative.ods` is the .ods sample with A05 本期 made negative.
+#[test]
+fn value_finding_in_a_shifted_form_points_at_its_cell() {
+    let c = check_path(
+        &fixtures().join("bad/nx-2020-06-negative.ods"),
+        Some("2020-06"),
+    );
+    assert_eq!(
+        keys(c.findings()),
+        [
+            (
+                "growth.mismatch".to_string(),
+                Severity::Warning,
+                Some("G13".to_string())
+            ),
+            (
+                "value.negative".to_string(),
+                Severity::Error,
+                Some("E13".to_string())
+            ),
+        ],
+        "{}",
+        describe(c.findings())
+    );
+    let neg = c
+        .findings()
+        .into_iter()
+        .find(|f| f.rule == "value.negative")
+        .unwrap();
+    assert_eq!(neg.sheet.as_deref(), Some("湖开统1表"));
+    assert_eq!(neg.zone.as_deref(), Some("NX"));
+    assert_eq!(neg.indicator.as_deref(), Some("A05"));
+    assert_eq!(neg.location(), "nx-2020-06-negative.ods 湖开统1表!E13");
+}
+
+#[test]
+fn renamed_sheet_beside_an_instructions_sheet() {
+    let c = check_path(
+        &data("2020-06").join("附件1-长兴2020年6月.xlsx"),
+        Some("2020-06"),
+    );
+    assert!(c.findings().is_empty(), "{}", describe(c.findings()));
+    let f = c.form();
+    assert_eq!(f.sheet, "Sheet1");
+    assert_eq!(f.zone(), Some("CX"));
+    assert_eq!(c.file.forms[0].form_cell.to_string(), "G2");
+    // 144106 万元 → 亿元.
+    assert_eq!(f.values["A06"].current, Some(Val::Number(14.4106)));
+    // Numbers written as text.
+    assert_eq!(f.values["A02"].current, Some(Val::Number(382.7629)));
+    // The growth column holds formulas with no saved result: no value, no finding.
+    let row = c.file.forms[0]
+        .rows
+        .iter()
+        .find(|r| r.code == "A01")
+        .unwrap();
+    let (_, growth) = row
+        .values
+        .iter()
+        .find(|(r, _)| *r == Role::ReportedGrowth)
+        .unwrap();
+    assert_eq!(growth.formula.as_deref(), Some("ROUND((E7-F7)/F7*100,1)"));
+    assert_eq!(f.values["A01"].reported_growth, None);
+}
+
+#[test]
+fn workbook_with_two_forms() {
+    let c = check_path(
+        &data("2020-12").join("安吉开发区统计月报2020-12.xlsx"),
+        Some("2020-12"),
+    );
+    assert!(c.findings().is_empty(), "{}", describe(c.findings()));
+    let got: Vec<(&str, &str, Option<&str>)> = c
+        .forms
+        .iter()
+        .map(|f| (f.sheet.as_str(), f.form.as_str(), f.zone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("湖开统1表", "湖开统1表", Some("AJ")),
+            ("湖开统2表", "湖开统2表", Some("AJ"))
+        ]
+    );
+    for f in &c.forms {
+        assert_eq!(f.period, Some(period("2020-12")));
+    }
+    // 1表: a blank row inside the table, a blank column E, text with spaces, growth as `13.4%`.
+    let m = &c.forms[0].values;
+    assert_eq!(m["A07"].cells[&Role::Current].to_string(), "F14");
+    assert_eq!(m["A11"].current, Some(Val::Number(1.685)));
+    assert_eq!(m["A01"].reported_growth, Some(13.4));
+    // 2表: yes/no rows and `—` in 累计.
+    let a = &c.forms[1].values;
+    assert_eq!(a["B13"].current, Some(Val::Bool(false)));
+    assert_eq!(a["B14"].current, Some(Val::Bool(true)));
+    assert_eq!(a["B03"].cumulative, None);
+    assert_eq!(a["B09"].cumulative, Some(Val::Number(33.0)));
+}
+
+#[test]
+fn rows_without_code_column_are_matched_by_name_in_any_order() {
+    let c = check_path(
+        &data("2020-06").join("吴兴开发区主要指标202006.xls"),
+        Some("2020-06"),
+    );
+    assert!(c.findings().is_empty(), "{}", describe(c.findings()));
+    let fr = &c.file.forms[0];
+    assert!(!fr.has_code_column);
+    assert_eq!(fr.rows.len(), 16);
+    let f = c.form();
+    assert_eq!(f.values["A13"].cells[&Role::Current].to_string(), "D7");
+    assert_eq!(f.values["A01"].cells[&Role::Current].to_string(), "D16");
+    assert_eq!(f.values["A01"].current, Some(Val::Number(46.22)));
+}
+
+#[test]
+fn formula_with_saved_result_reads_its_result() {
+    let c = check_path(
+        &data("2020-06").join("湖州开发区6月报表.xlsx"),
+        Some("2020-06"),
+    );
+    assert!(c.findings().is_empty(), "{}", describe(c.findings()));
+    let row = c.file.forms[0]
+        .rows
+        .iter()
+        .find(|r| r.code == "A02")
+        .unwrap();
+    let (_, cur) = row
+        .values
+        .iter()
+        .find(|(r, _)| *r == Role::Current)
+        .unwrap();
+    assert_eq!(cur.formula.as_deref(), Some("219.5161+146.344"));
+    let f = c.form();
+    assert_eq!(f.values["A02"].current, Some(Val::Number(365.8601)));
+    assert_eq!(f.values["A01"].reported_growth, Some(10.6));
+}
+
+#[test]
+fn unit_written_as_wan_yuan_is_converted_exactly() {
+    let c = check_path(
+        &data("2020-12").join("附件1-长兴2020年12月.xlsx"),
+        Some("2020-12"),
+    );
+    let f = c.form();
+    assert!(f.findings.is_empty(), "{}", describe(&f.findings));
+    // 287481 万元 = 28.7481 亿元, to the last bit.
+    assert_eq!(f.values["A06"].current, Some(Val::Number(28.7481)));
+}
