@@ -38,6 +38,9 @@ pub struct Plan {
     pub start: Period,
     #[serde(deserialize_with = "de_period")]
     pub end: Period,
+    /// The signature line printed under every form.
+    #[serde(default)]
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +111,12 @@ pub struct Form {
     pub title: String,
     pub frequency: Frequency,
     pub filled_by: FilledBy,
+    /// 制定机关, printed under the form number.
+    #[serde(default)]
+    pub issuer: String,
+    /// The 说明 line at the foot of the form.
+    #[serde(default)]
+    pub notes: String,
     pub columns: Vec<Column>,
     pub indicators: Vec<Indicator>,
 }
@@ -274,7 +283,10 @@ impl Catalogue {
     /// [`Error::Catalogue`] on a syntax error, an unknown or missing key, or a
     /// reference to an unknown zone, indicator, unit or ratio.
     pub fn parse(text: &str, file: &str) -> Result<Catalogue, Error> {
-        let err = |message: String| Error::Catalogue { file: file.to_string(), message };
+        let err = |message: String| Error::Catalogue {
+            file: file.to_string(),
+            message,
+        };
         let cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         cat.check().map_err(err)?;
         Ok(cat)
@@ -299,11 +311,17 @@ impl Catalogue {
         let mut codes = HashMap::new();
         for f in &self.forms {
             if !f.columns.iter().any(|c| c.role == Role::Current) {
-                return Err(format!("forms（{}）.columns：缺少 role = \"current\" 的列", f.number));
+                return Err(format!(
+                    "forms（{}）.columns：缺少 role = \"current\" 的列",
+                    f.number
+                ));
             }
             for i in &f.indicators {
                 if codes.insert(i.code.clone(), f.number.clone()).is_some() {
-                    return Err(format!("forms（{}）.indicators.code：指标代码“{}”重复", f.number, i.code));
+                    return Err(format!(
+                        "forms（{}）.indicators.code：指标代码“{}”重复",
+                        f.number, i.code
+                    ));
                 }
                 if self.unit(&i.unit).is_none() {
                     return Err(format!(
@@ -333,18 +351,30 @@ impl Catalogue {
         for t in &self.targets {
             let known = codes.contains_key(&t.measure) || self.ratio(&t.measure).is_some();
             if !known {
-                return Err(format!("targets（{}）.measure：未知指标或比重“{}”", t.id, t.measure));
+                return Err(format!(
+                    "targets（{}）.measure：未知指标或比重“{}”",
+                    t.id, t.measure
+                ));
             }
             if let Some(r) = &t.reference {
                 if !codes.contains_key(r) {
-                    return Err(format!("targets（{}）.reference：未知指标代码“{}”", t.id, r));
+                    return Err(format!(
+                        "targets（{}）.reference：未知指标代码“{}”",
+                        t.id, r
+                    ));
                 }
             }
             if t.kind == TargetKind::AboveCity && (t.reference.is_none() || t.compare.is_none()) {
-                return Err(format!("targets（{}）：above_city 目标需要 reference 和 compare", t.id));
+                return Err(format!(
+                    "targets（{}）：above_city 目标需要 reference 和 compare",
+                    t.id
+                ));
             }
             if t.kind == TargetKind::DeadlineTotal && t.deadline.is_none() {
-                return Err(format!("targets（{}）：deadline_total 目标需要 deadline", t.id));
+                return Err(format!(
+                    "targets（{}）：deadline_total 目标需要 deadline",
+                    t.id
+                ));
             }
         }
         for m in &self.scoring.measures {
@@ -381,9 +411,9 @@ impl Catalogue {
 
     pub fn unit(&self, name: &str) -> Option<&Unit> {
         let n = normalize_name(name);
-        self.units
-            .iter()
-            .find(|u| normalize_name(&u.name) == n || u.aliases.iter().any(|a| normalize_name(a) == n))
+        self.units.iter().find(|u| {
+            normalize_name(&u.name) == n || u.aliases.iter().any(|a| normalize_name(a) == n)
+        })
     }
 
     /// The indicator with this code and the form it is on.
@@ -395,7 +425,9 @@ impl Catalogue {
 
     /// Every indicator, in form order.
     pub fn indicators(&self) -> impl Iterator<Item = (&Form, &Indicator)> {
-        self.forms.iter().flat_map(|f| f.indicators.iter().map(move |i| (f, i)))
+        self.forms
+            .iter()
+            .flat_map(|f| f.indicators.iter().map(move |i| (f, i)))
     }
 
     /// The forms a run for `period` needs: monthly forms always, annual forms
@@ -448,7 +480,9 @@ impl Catalogue {
     /// Whether a target is assessed in a monthly run: all its data come from
     /// monthly forms.
     pub fn target_is_monthly(&self, t: &Target) -> bool {
-        self.target_forms(t).iter().all(|f| f.frequency == Frequency::Monthly)
+        self.target_forms(t)
+            .iter()
+            .all(|f| f.frequency == Frequency::Monthly)
     }
 
     /// Months in the plan, e.g. 48 for 2017-01..2020-12.
@@ -465,7 +499,9 @@ fn reporter_key(s: &str) -> String {
             n = stripped.to_string();
         }
     }
-    n.chars().filter(|c| !matches!(c, '(' | ')' | '·' | '.' | ',' | '、' | '-')).collect()
+    n.chars()
+        .filter(|c| !matches!(c, '(' | ')' | '·' | '.' | ',' | '、' | '-'))
+        .collect()
 }
 
 #[cfg(test)]
@@ -484,8 +520,17 @@ mod tests {
     #[test]
     fn zone_names_in_every_spelling() {
         let c = Catalogue::bundled();
-        for written in ["长兴开发区管委会", "长兴经济技术开发区", " 长兴 开发区 ", "长兴开发区管理委员会"] {
-            assert_eq!(c.reporter(written), Some(Reporter::Zone("CX".into())), "{written}");
+        for written in [
+            "长兴开发区管委会",
+            "长兴经济技术开发区",
+            " 长兴 开发区 ",
+            "长兴开发区管理委员会",
+        ] {
+            assert_eq!(
+                c.reporter(written),
+                Some(Reporter::Zone("CX".into())),
+                "{written}"
+            );
         }
         assert_eq!(c.reporter("湖州市统计局"), Some(Reporter::City));
         assert_eq!(c.reporter("德清开发区"), None);
@@ -502,7 +547,9 @@ mod tests {
             .collect();
         assert_eq!(
             monthly,
-            ["T01", "T02", "T03", "T04", "T10", "T12", "T13", "T18", "T19", "T21", "T25", "T26"]
+            [
+                "T01", "T02", "T03", "T04", "T10", "T12", "T13", "T18", "T19", "T21", "T25", "T26"
+            ]
         );
     }
 
@@ -510,8 +557,13 @@ mod tests {
     fn malformed_catalogue_names_file_and_key() {
         let text = BUNDLED.replace("unit = \"亿美元\", kind = \"flow\", required = true, non_negative = true, part_of = \"A07\"", "unit = \"亿卢布\", kind = \"flow\"");
         let e = Catalogue::parse(&text, "my.toml").unwrap_err().to_string();
-        assert!(e.contains("my.toml") && e.contains("A08") && e.contains("亿卢布"), "{e}");
-        let e = Catalogue::parse("[plan]\nnme = 1", "x.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("my.toml") && e.contains("A08") && e.contains("亿卢布"),
+            "{e}"
+        );
+        let e = Catalogue::parse("[plan]\nnme = 1", "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.toml") && e.contains("nme"), "{e}");
     }
 }

@@ -14,5 +14,6 @@ pub mod folder;
 pub mod model;
 pub mod output;
 pub mod read;
+pub mod template;
 pub mod text;
 pub mod validate;

@@ -32,6 +32,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// 生成空白报表（按计划目录的表样），发给各开发区填报
+    Template {
+        /// 期别 YYYY-MM（填入报告期和填报单位）；不写则生成通用空白表
+        #[arg(long)]
+        period: Option<Period>,
+        /// 开发区代码（如 HZ）、all（全部开发区和市统计局）或 city（市统计局）
+        #[arg(long, default_value = "all")]
+        zone: String,
+        /// 只生成某张表：序号（1、2、3）或表号（湖开统1表）
+        #[arg(long)]
+        form: Option<String>,
+        /// 输出文件夹
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        output: PathBuf,
+    },
     /// 汇总一期的报表，考核计划目标，写出考核汇总表（xlsx）
     Consolidate {
         /// 数据文件夹（内含各期 YYYY-MM 文件夹）
@@ -72,6 +87,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 zonestat::check::write_json(&report, &path)?;
             }
             Ok(if report.errors() > 0 { 1 } else { 0 })
+        }
+        Command::Template { period, zone, form, output } => {
+            let req = zonestat::template::request(&cat, period, &zone, form.as_deref(), output)?;
+            let created = zonestat::template::creation_time();
+            for path in zonestat::template::write_templates(&req, &cat, &created)? {
+                println!("已生成 {}", path.display());
+            }
+            Ok(0)
         }
         Command::Consolidate { data_dir, period, output: _, json } => {
             let c = zonestat::consolidate::consolidate(&data_dir, period, &cat)?;

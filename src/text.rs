@@ -31,7 +31,9 @@ pub fn normalize_name(s: &str) -> String {
         .filter(|c| !c.is_whitespace())
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    half.strip_prefix("其中:").map(str::to_string).unwrap_or(half)
+    half.strip_prefix("其中:")
+        .map(str::to_string)
+        .unwrap_or(half)
 }
 
 /// A text cell's meaning as a value.
@@ -122,7 +124,11 @@ pub fn parse_period(text: &str) -> Result<Period, String> {
             && chars[i..i + 4].iter().all(|c| c.is_ascii_digit())
             && (i == 0 || !chars[i - 1].is_ascii_digit());
         if is_year && i + 4 < chars.len() && matches!(chars[i + 4], '年' | '.') {
-            let year: i32 = chars[i..i + 4].iter().collect::<String>().parse().map_err(|_| bad())?;
+            let year: i32 = chars[i..i + 4]
+                .iter()
+                .collect::<String>()
+                .parse()
+                .map_err(|_| bad())?;
             let rest: String = chars[i + 5..].iter().collect();
             return period_after_year(year, chars[i + 4], &rest).ok_or_else(bad);
         }
@@ -183,7 +189,11 @@ mod tests {
             ("2020年度", "2020-12"),
             ("时间：2020年1-12月", "2020-12"),
         ] {
-            assert_eq!(parse_period(text).map(|p| p.to_string()), Ok(want.to_string()), "{text}");
+            assert_eq!(
+                parse_period(text).map(|p| p.to_string()),
+                Ok(want.to_string()),
+                "{text}"
+            );
         }
         for bad in ["", "六月", "2020年3-6月", "2020年13月", "20年6月"] {
             assert!(parse_period(bad).is_err(), "{bad}");
@@ -193,10 +203,34 @@ mod tests {
     #[test]
     fn numbers_as_text() {
         use TextValue::*;
-        assert_eq!(parse_text_value("12.5%"), Number { value: 12.5, percent: true });
-        assert_eq!(parse_text_value("１２３"), Number { value: 123.0, percent: false });
-        assert_eq!(parse_text_value("-3.5"), Number { value: -3.5, percent: false });
-        assert_eq!(parse_text_value("1,234,567"), Number { value: 1234567.0, percent: false });
+        assert_eq!(
+            parse_text_value("12.5%"),
+            Number {
+                value: 12.5,
+                percent: true
+            }
+        );
+        assert_eq!(
+            parse_text_value("１２３"),
+            Number {
+                value: 123.0,
+                percent: false
+            }
+        );
+        assert_eq!(
+            parse_text_value("-3.5"),
+            Number {
+                value: -3.5,
+                percent: false
+            }
+        );
+        assert_eq!(
+            parse_text_value("1,234,567"),
+            Number {
+                value: 1234567.0,
+                percent: false
+            }
+        );
         for na in ["-", "—", "/", "－", "——", "--"] {
             assert_eq!(parse_text_value(na), NotApplicable, "{na}");
         }
@@ -205,4 +239,22 @@ mod tests {
             assert_eq!(parse_text_value(bad), Invalid, "{bad}");
         }
     }
+}
+
+/// The width of text in spreadsheet column units: a CJK (full-width) character
+/// counts about twice an ASCII one. rust_xlsxwriter's autofit counts CJK as
+/// narrow, so column widths for Chinese text are computed with this.
+///
+/// ```
+/// use zonestat::text::display_width;
+/// assert!(display_width("规模以上工业增加值") > 2.0 * display_width("A01 12.5"));
+/// ```
+pub fn display_width(s: &str) -> f64 {
+    s.lines()
+        .map(|line| {
+            line.chars()
+                .map(|c| if (c as u32) < 0x2E80 { 1.1 } else { 2.1 })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
 }
