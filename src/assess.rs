@@ -22,8 +22,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] =
-        [Status::Met, Status::OnSchedule, Status::Behind, Status::NotMet, Status::NotDue, Status::DataMissing];
+    pub const ALL: [Status; 6] = [
+        Status::Met,
+        Status::OnSchedule,
+        Status::Behind,
+        Status::NotMet,
+        Status::NotDue,
+        Status::DataMissing,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -72,7 +78,13 @@ pub fn assess(now: &PeriodFigures, history: &History, cat: &Catalogue) -> Vec<Ta
         if !annual && !cat.target_is_monthly(t) {
             continue;
         }
-        let a = Assessor { t, now, history, cat, forms: cat.target_forms(t) };
+        let a = Assessor {
+            t,
+            now,
+            history,
+            cat,
+            forms: cat.target_forms(t),
+        };
         match t.scope {
             TargetScope::City => rows.push(a.city()),
             TargetScope::EachZone => {
@@ -134,8 +146,12 @@ impl Assessor<'_> {
 
     /// Why the data are not whole, or None when they are.
     fn missing_city(&self) -> Option<String> {
-        let missing: Vec<&str> =
-            self.forms.iter().filter(|f| !self.now.form_complete(&f.number)).map(|f| f.number.as_str()).collect();
+        let missing: Vec<&str> = self
+            .forms
+            .iter()
+            .filter(|f| !self.now.form_complete(&f.number))
+            .map(|f| f.number.as_str())
+            .collect();
         (!missing.is_empty()).then(|| format!("{} 不全", missing.join("、")))
     }
 
@@ -156,7 +172,9 @@ impl Assessor<'_> {
         let city_bad: Vec<&str> = self
             .forms
             .iter()
-            .filter(|f| f.filled_by == crate::catalog::FilledBy::City && !self.now.form_complete(&f.number))
+            .filter(|f| {
+                f.filled_by == crate::catalog::FilledBy::City && !self.now.form_complete(&f.number)
+            })
             .map(|f| f.number.as_str())
             .collect();
         let mut all = bad;
@@ -181,13 +199,20 @@ impl Assessor<'_> {
             row.note = format!("数据缺失：{why}");
             return row;
         }
-        let figs = &self.now.zone(zone).expect("zones come from the catalogue").figures;
+        let figs = &self
+            .now
+            .zone(zone)
+            .expect("zones come from the catalogue")
+            .figures;
         self.fill(&mut row, figs, Some(zone));
         row
     }
 
     fn value_of(&self, figs: &Figures, code: &str) -> Option<crate::aggregate::IndicatorFigure> {
-        figs.indicators.get(code).copied().or_else(|| self.now.city.reference.get(code).copied())
+        figs.indicators
+            .get(code)
+            .copied()
+            .or_else(|| self.now.city.reference.get(code).copied())
     }
 
     fn fill(&self, row: &mut TargetRow, figs: &Figures, zone: Option<&str>) {
@@ -202,9 +227,15 @@ impl Assessor<'_> {
             TargetKind::Growth => {
                 if !p.is_december() {
                     let g = self.value_of(figs, &t.measure).and_then(|f| f.growth);
-                    let Some(g) = g else { return missing(row, "无法计算增速") };
+                    let Some(g) = g else {
+                        return missing(row, "无法计算增速");
+                    };
                     row.actual = Some(g);
-                    row.status = if g >= value { Status::Met } else { Status::NotMet };
+                    row.status = if g >= value {
+                        Status::Met
+                    } else {
+                        Status::NotMet
+                    };
                     return;
                 }
                 // Annual: geometric mean of the yearly growths since the plan started.
@@ -214,7 +245,8 @@ impl Assessor<'_> {
                     let g = if year == p.year {
                         self.value_of(figs, &t.measure).and_then(|f| f.growth)
                     } else {
-                        self.history_figures(year, zone).and_then(|f| f.indicators.get(&t.measure).and_then(|i| i.growth))
+                        self.history_figures(year, zone)
+                            .and_then(|f| f.indicators.get(&t.measure).and_then(|i| i.growth))
                     };
                     row.yearly.push((year, g));
                     match g {
@@ -232,15 +264,23 @@ impl Assessor<'_> {
                 if let Some(g) = this_year {
                     row.note = format!("本年增长 {g:.2}%");
                 }
-                row.status = if avg >= value { Status::Met } else { Status::NotMet };
+                row.status = if avg >= value {
+                    Status::Met
+                } else {
+                    Status::NotMet
+                };
             }
             TargetKind::AnnualTotal | TargetKind::DeadlineTotal => {
-                let Some(actual) = self.value_of(figs, &t.measure).and_then(|f| f.current_number()) else {
+                let Some(actual) = self
+                    .value_of(figs, &t.measure)
+                    .and_then(|f| f.current_number())
+                else {
                     return missing(row, "本期数缺失");
                 };
                 row.actual = Some(actual);
                 row.completion = Some(actual / value * 100.0);
-                let before_deadline = t.kind == TargetKind::DeadlineTotal && t.deadline.is_some_and(|d| p.year < d);
+                let before_deadline =
+                    t.kind == TargetKind::DeadlineTotal && t.deadline.is_some_and(|d| p.year < d);
                 if before_deadline {
                     row.status = Status::NotDue;
                     row.note = format!("{} 年考核", t.deadline.unwrap_or_default());
@@ -248,7 +288,11 @@ impl Assessor<'_> {
                 }
                 row.schedule = Some(p.month as f64 / 12.0 * 100.0);
                 row.status = if p.is_december() {
-                    if actual >= value { Status::Met } else { Status::NotMet }
+                    if actual >= value {
+                        Status::Met
+                    } else {
+                        Status::NotMet
+                    }
                 } else if row.completion >= row.schedule {
                     Status::OnSchedule
                 } else {
@@ -259,12 +303,16 @@ impl Assessor<'_> {
                 let monthly = self.forms.iter().all(|f| f.frequency == Frequency::Monthly);
                 let cumulative = if monthly {
                     // Decembers of the earlier plan years plus this period's year-to-date.
-                    let mut sum = self.value_of(figs, &t.measure).and_then(|f| f.current_number());
+                    let mut sum = self
+                        .value_of(figs, &t.measure)
+                        .and_then(|f| f.current_number());
                     let mut gaps = Vec::new();
                     for year in self.cat.plan.start.year..p.year {
-                        let v = self
-                            .history_figures(year, zone)
-                            .and_then(|f| f.indicators.get(&t.measure).and_then(|i| i.current_number()));
+                        let v = self.history_figures(year, zone).and_then(|f| {
+                            f.indicators
+                                .get(&t.measure)
+                                .and_then(|i| i.current_number())
+                        });
                         if v.is_none() {
                             gaps.push(format!("{year}-12"));
                         }
@@ -277,7 +325,9 @@ impl Assessor<'_> {
                 } else {
                     self.value_of(figs, &t.measure).and_then(|f| f.cumulative)
                 };
-                let Some(c) = cumulative else { return missing(row, "累计数缺失") };
+                let Some(c) = cumulative else {
+                    return missing(row, "累计数缺失");
+                };
                 row.actual = Some(c);
                 row.completion = Some(c / value * 100.0);
                 let elapsed = p.months_since(self.cat.plan.start) as f64;
@@ -294,31 +344,55 @@ impl Assessor<'_> {
                 };
             }
             TargetKind::Stock => {
-                let Some(v) = self.value_of(figs, &t.measure).and_then(|f| f.current_number()) else {
+                let Some(v) = self
+                    .value_of(figs, &t.measure)
+                    .and_then(|f| f.current_number())
+                else {
                     return missing(row, "年末数缺失");
                 };
                 row.actual = Some(v);
-                row.status = if v >= value { Status::Met } else { Status::NotMet };
+                row.status = if v >= value {
+                    Status::Met
+                } else {
+                    Status::NotMet
+                };
             }
             TargetKind::Ratio => {
                 let Some(v) = figs.ratios.get(&t.measure).and_then(|r| r.current) else {
                     return missing(row, "比重无法计算（分母为 0 或数据缺失）");
                 };
                 row.actual = Some(v);
-                row.status = if v >= value { Status::Met } else { Status::NotMet };
+                row.status = if v >= value {
+                    Status::Met
+                } else {
+                    Status::NotMet
+                };
             }
             TargetKind::AboveCity => {
                 let r = figs.ratios.get(&t.measure).copied().unwrap_or_default();
-                let reference = t.reference.as_deref().and_then(|c| self.now.city.reference.get(c)).copied();
+                let reference = t
+                    .reference
+                    .as_deref()
+                    .and_then(|c| self.now.city.reference.get(c))
+                    .copied();
                 let ref_cur = reference.and_then(|f| f.current_number());
                 let ref_prior = reference.and_then(|f| f.prior_number());
                 let margin = match t.compare {
-                    Some(Compare::Change) => r.change.zip(ref_cur.zip(ref_prior).map(|(c, p)| c - p)).map(|(a, b)| a - b),
+                    Some(Compare::Change) => r
+                        .change
+                        .zip(ref_cur.zip(ref_prior).map(|(c, p)| c - p))
+                        .map(|(a, b)| a - b),
                     _ => r.current.zip(ref_cur).map(|(a, b)| a - b),
                 };
-                let Some(m) = margin else { return missing(row, "比重或全市对比基数缺失") };
+                let Some(m) = margin else {
+                    return missing(row, "比重或全市对比基数缺失");
+                };
                 row.actual = Some(m);
-                row.status = if m >= value { Status::Met } else { Status::NotMet };
+                row.status = if m >= value {
+                    Status::Met
+                } else {
+                    Status::NotMet
+                };
             }
             TargetKind::ZoneCount => {
                 let mut count = 0;
@@ -338,7 +412,11 @@ impl Assessor<'_> {
                     }
                 }
                 row.actual = Some(count as f64);
-                row.status = if count as f64 >= value { Status::Met } else { Status::NotMet };
+                row.status = if count as f64 >= value {
+                    Status::Met
+                } else {
+                    Status::NotMet
+                };
             }
         }
     }
@@ -347,11 +425,17 @@ impl Assessor<'_> {
     fn history_figures(&self, year: i32, zone: Option<&str>) -> Option<&Figures> {
         let h = self.history.get(&year)?.as_ref()?;
         match zone {
-            None => self.forms.iter().all(|f| h.form_complete(&f.number)).then_some(&h.city.figures),
+            None => self
+                .forms
+                .iter()
+                .all(|f| h.form_complete(&f.number))
+                .then_some(&h.city.figures),
             Some(z) => {
                 let zr = h.zone(z)?;
                 let ok = self.forms.iter().all(|f| {
-                    zr.forms.iter().any(|(n, s)| n == &f.number && *s == crate::aggregate::FormState::Accepted)
+                    zr.forms
+                        .iter()
+                        .any(|(n, s)| n == &f.number && *s == crate::aggregate::FormState::Accepted)
                 });
                 ok.then_some(&zr.figures)
             }

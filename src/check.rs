@@ -19,7 +19,10 @@ pub fn folder_period(dir: &Path) -> Option<Period> {
 
 /// The name shown for a file: `2020-06/附件1.xlsx` (its folder and name).
 pub fn display_name(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     match path.parent().and_then(|p| p.file_name()) {
         Some(dir) => format!("{}/{}", dir.to_string_lossy(), name),
         None => name,
@@ -44,8 +47,15 @@ impl CheckReport {
 ///
 /// # Errors
 /// [`Error::Input`] when a path does not exist or a folder cannot be listed.
-pub fn check(paths: &[PathBuf], period: Option<Period>, cat: &Catalogue) -> Result<CheckReport, Error> {
-    let mut report = CheckReport { files: Vec::new(), findings: Vec::new() };
+pub fn check(
+    paths: &[PathBuf],
+    period: Option<Period>,
+    cat: &Catalogue,
+) -> Result<CheckReport, Error> {
+    let mut report = CheckReport {
+        files: Vec::new(),
+        findings: Vec::new(),
+    };
     for given in paths {
         // `.` or `..` has no name to take the period from: use the folder's own.
         let path = &given.canonicalize().unwrap_or_else(|_| given.clone());
@@ -54,7 +64,10 @@ pub fn check(paths: &[PathBuf], period: Option<Period>, cat: &Catalogue) -> Resu
         } else if path.is_file() {
             (vec![path.clone()], path.parent().and_then(folder_period))
         } else {
-            return Err(Error::Input { path: path.display().to_string(), message: "文件或文件夹不存在".into() });
+            return Err(Error::Input {
+                path: path.display().to_string(),
+                message: "文件或文件夹不存在".into(),
+            });
         };
         let batch: Batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
         report.files.extend(batch.files);
@@ -78,13 +91,23 @@ pub fn render(report: &CheckReport) -> String {
         };
         let _ = writeln!(out, "  [{status}] {}", f.file);
         for s in &f.forms {
-            let who = s.reporter.clone().unwrap_or_else(|| "（填报单位未识别）".into());
-            let when = s.period.map(|p| p.to_string()).unwrap_or_else(|| "（报告期未识别）".into());
+            let who = s
+                .reporter
+                .clone()
+                .unwrap_or_else(|| "（填报单位未识别）".into());
+            let when = s
+                .period
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "（报告期未识别）".into());
             let tally = match (s.errors, s.warnings) {
                 (0, 0) => "无问题".to_string(),
                 (e, w) => format!("错误 {e} 条，警告 {w} 条"),
             };
-            let _ = writeln!(out, "      {} {} {} 工作表“{}”：{}", s.form, who, when, s.sheet, tally);
+            let _ = writeln!(
+                out,
+                "      {} {} {} 工作表“{}”：{}",
+                s.form, who, when, s.sheet, tally
+            );
         }
         if f.forms.is_empty() {
             if let Some(r) = &f.reason {

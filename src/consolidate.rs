@@ -35,7 +35,12 @@ pub struct Consolidation {
 impl Consolidation {
     /// Whether data is missing or rejected anywhere the targets need it.
     pub fn has_gaps(&self) -> bool {
-        !self.complete || self.findings.iter().any(Finding::is_error) || self.targets.iter().any(|t| t.status == crate::assess::Status::DataMissing)
+        !self.complete
+            || self.findings.iter().any(Finding::is_error)
+            || self
+                .targets
+                .iter()
+                .any(|t| t.status == crate::assess::Status::DataMissing)
     }
 }
 
@@ -45,9 +50,16 @@ impl Consolidation {
 /// # Errors
 /// [`Error::Input`] when the data folder does not exist. A missing period
 /// folder is not an error: every zone is then missing.
-pub fn consolidate(data_dir: &Path, period: Period, cat: &Catalogue) -> Result<Consolidation, Error> {
+pub fn consolidate(
+    data_dir: &Path,
+    period: Period,
+    cat: &Catalogue,
+) -> Result<Consolidation, Error> {
     if !data_dir.is_dir() {
-        return Err(Error::Input { path: data_dir.display().to_string(), message: "数据文件夹不存在".into() });
+        return Err(Error::Input {
+            path: data_dir.display().to_string(),
+            message: "数据文件夹不存在".into(),
+        });
     }
     let (files, mut findings, figures) = read_period(data_dir, period, cat, true)?;
     let mut history = History::new();
@@ -69,10 +81,26 @@ pub fn consolidate(data_dir: &Path, period: Period, cat: &Catalogue) -> Result<C
         history.insert(year, Some(h_figures));
     }
     let targets = assess(&figures, &history, cat);
-    let complete = figures.zones.iter().all(|z| z.status == FormState::Accepted)
-        && figures.city.forms.iter().all(|(_, s)| *s == FormState::Accepted);
+    let complete = figures
+        .zones
+        .iter()
+        .all(|z| z.status == FormState::Accepted)
+        && figures
+            .city
+            .forms
+            .iter()
+            .all(|(_, s)| *s == FormState::Accepted);
     sort_findings(&mut findings);
-    Ok(Consolidation { period, annual: period.is_december(), complete, figures, history, targets, files, findings })
+    Ok(Consolidation {
+        period,
+        annual: period.is_december(),
+        complete,
+        figures,
+        history,
+        targets,
+        files,
+        findings,
+    })
 }
 
 /// Reads one period folder. For the run's own period every finding is kept
@@ -84,7 +112,11 @@ fn read_period(
     main: bool,
 ) -> Result<(Vec<FileReport>, Vec<Finding>, PeriodFigures), Error> {
     let dir = data_dir.join(period.to_string());
-    let paths: Vec<PathBuf> = if dir.is_dir() { folder::list_files(&dir)? } else { Vec::new() };
+    let paths: Vec<PathBuf> = if dir.is_dir() {
+        folder::list_files(&dir)?
+    } else {
+        Vec::new()
+    };
     let batch = folder::check_files(&paths, &display_name, Some(period), cat);
     let figures = aggregate(&batch, period, cat);
     let mut findings: Vec<Finding> = if main {
@@ -95,7 +127,11 @@ fn read_period(
             .findings
             .iter()
             .filter(|f| f.is_error())
-            .filter(|f| f.form.as_deref().is_none_or(|n| cat.form(n).is_some_and(|x| x.filled_by == FilledBy::Zone)))
+            .filter(|f| {
+                f.form
+                    .as_deref()
+                    .is_none_or(|n| cat.form(n).is_some_and(|x| x.filled_by == FilledBy::Zone))
+            })
             .cloned()
             .collect()
     };
@@ -109,14 +145,23 @@ fn read_period(
     }
     for z in &figures.zones {
         for (form, state) in &z.forms {
-            let needed_here = main || cat.form(form).is_some_and(|f| f.frequency == crate::catalog::Frequency::Monthly);
+            let needed_here = main
+                || cat
+                    .form(form)
+                    .is_some_and(|f| f.frequency == crate::catalog::Frequency::Monthly);
             if *state == FormState::Missing && needed_here {
-                let short = cat.zone(&z.code).map(|x| x.short.as_str()).unwrap_or(&z.code);
+                let short = cat
+                    .zone(&z.code)
+                    .map(|x| x.short.as_str())
+                    .unwrap_or(&z.code);
                 let mut f = Finding::file(
                     Severity::Error,
                     "zone.form_missing",
                     &period.to_string(),
-                    format!("{period} 文件夹中没有{short}的 {form}（{}）：{short}按未报送处理。", period.label()),
+                    format!(
+                        "{period} 文件夹中没有{short}的 {form}（{}）：{short}按未报送处理。",
+                        period.label()
+                    ),
                 );
                 f.zone = Some(z.code.clone());
                 f.form = Some(form.clone());
@@ -131,7 +176,10 @@ fn read_period(
                     Severity::Error,
                     "city.form_missing",
                     &period.to_string(),
-                    format!("{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。", cat.city.reporter),
+                    format!(
+                        "{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。",
+                        cat.city.reporter
+                    ),
                 );
                 f.form = Some(form.clone());
                 findings.push(f);
@@ -176,9 +224,17 @@ fn indicator_json(f: &IndicatorFigure, kind: Kind) -> Value {
 
 /// The JSON summary (SUMMARY.md).
 pub fn summary_json(c: &Consolidation, cat: &Catalogue) -> Value {
-    let kind = |code: &str| cat.indicator(code).map(|(_, i)| i.kind).unwrap_or(Kind::Flow);
+    let kind = |code: &str| {
+        cat.indicator(code)
+            .map(|(_, i)| i.kind)
+            .unwrap_or(Kind::Flow)
+    };
     let indicators = |m: &std::collections::BTreeMap<String, IndicatorFigure>| -> Value {
-        Value::Object(m.iter().map(|(k, f)| (k.clone(), indicator_json(f, kind(k)))).collect())
+        Value::Object(
+            m.iter()
+                .map(|(k, f)| (k.clone(), indicator_json(f, kind(k))))
+                .collect(),
+        )
     };
     let mut zones = Map::new();
     for z in &c.figures.zones {

@@ -59,7 +59,10 @@ impl Batch {
 /// # Errors
 /// [`Error::Input`] when the folder cannot be listed.
 pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::Input { path: dir.display().to_string(), message: e.to_string() })?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Input {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -77,7 +80,11 @@ pub fn check_files(
     period: Option<Period>,
     cat: &Catalogue,
 ) -> Batch {
-    let mut batch = Batch { files: Vec::new(), forms: Vec::new(), findings: Vec::new() };
+    let mut batch = Batch {
+        files: Vec::new(),
+        forms: Vec::new(),
+        findings: Vec::new(),
+    };
     for path in files {
         let shown = display(path);
         let file = read::read_file(path, &shown, cat);
@@ -94,7 +101,12 @@ pub fn check_files(
             // the extension not matching); a file that was read has none.
             reason: match file.outcome {
                 Outcome::Read => None,
-                _ => file.findings.iter().find(|f| f.is_error()).or(file.findings.first()).map(|f| f.message.clone()),
+                _ => file
+                    .findings
+                    .iter()
+                    .find(|f| f.is_error())
+                    .or(file.findings.first())
+                    .map(|f| f.message.clone()),
             },
         };
         batch.findings.extend(file.findings.iter().cloned());
@@ -111,7 +123,11 @@ pub fn check_files(
         let forms = &batch.forms[start..start + report.forms.len()];
         for (s, f) in report.forms.iter_mut().zip(forms) {
             s.errors = f.findings.iter().filter(|x| x.is_error()).count();
-            s.warnings = f.findings.iter().filter(|x| x.severity == Severity::Warning).count();
+            s.warnings = f
+                .findings
+                .iter()
+                .filter(|x| x.severity == Severity::Warning)
+                .count();
         }
         if report.status == "used" && report.forms.iter().any(|s| s.errors > 0) {
             report.status = "rejected";
@@ -143,7 +159,10 @@ fn summary(f: &CheckedForm, cat: &Catalogue) -> FormSummary {
         sheet: f.sheet.clone(),
         zone: f.zone().map(str::to_string),
         reporter: f.reporter.as_ref().map(|r| match r {
-            Reporter::Zone(z) => cat.zone(z).map(|z| z.short.clone()).unwrap_or_else(|| z.clone()),
+            Reporter::Zone(z) => cat
+                .zone(z)
+                .map(|z| z.short.clone())
+                .unwrap_or_else(|| z.clone()),
             Reporter::City => cat.city.reporter.clone(),
         }),
         period: f.period,
@@ -162,7 +181,10 @@ fn mark_duplicates(forms: &mut [CheckedForm]) {
             Reporter::Zone(z) => z.clone(),
             Reporter::City => "city".into(),
         };
-        groups.entry((f.form.clone(), who, f.period)).or_default().push(i);
+        groups
+            .entry((f.form.clone(), who, f.period))
+            .or_default()
+            .push(i);
     }
     for idx in groups.values().filter(|v| v.len() > 1) {
         for &i in idx {

@@ -24,12 +24,16 @@ pub struct Period {
 impl Period {
     /// Builds a period, `None` when the month is not 1..=12.
     pub fn new(year: i32, month: u32) -> Option<Period> {
-        ((1..=12).contains(&month) && (1900..=2999).contains(&year)).then_some(Period { year, month })
+        ((1..=12).contains(&month) && (1900..=2999).contains(&year))
+            .then_some(Period { year, month })
     }
 
     /// The December of the same year.
     pub fn december(self) -> Period {
-        Period { year: self.year, month: 12 }
+        Period {
+            year: self.year,
+            month: 12,
+        }
     }
 
     pub fn is_december(self) -> bool {
@@ -38,7 +42,9 @@ impl Period {
 
     /// Months from `start` (inclusive) to `self` (inclusive); 0 when before `start`.
     pub fn months_since(self, start: Period) -> i64 {
-        let n = (self.year as i64 - start.year as i64) * 12 + self.month as i64 - start.month as i64 + 1;
+        let n = (self.year as i64 - start.year as i64) * 12 + self.month as i64
+            - start.month as i64
+            + 1;
         n.max(0)
     }
 
@@ -183,7 +189,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding about a whole file.
-    pub fn file(severity: Severity, rule: &'static str, file: &str, message: impl Into<String>) -> Finding {
+    pub fn file(
+        severity: Severity,
+        rule: &'static str,
+        file: &str,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
             severity,
             rule,
@@ -217,7 +228,13 @@ impl Finding {
     /// The sort key of listings: file, sheet, row, column, then rule.
     pub fn sort_key(&self) -> (&str, &str, u32, u32, &str) {
         let (r, c) = self.cell.map(|c| (c.row, c.col)).unwrap_or((0, 0));
-        (&self.file, self.sheet.as_deref().unwrap_or(""), r, c, self.rule)
+        (
+            &self.file,
+            self.sheet.as_deref().unwrap_or(""),
+            r,
+            c,
+            self.rule,
+        )
     }
 }
 

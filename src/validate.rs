@@ -148,8 +148,16 @@ pub fn check_form(
     expected_period: Option<Period>,
     cat: &Catalogue,
 ) -> CheckedForm {
-    let form = cat.form(&read.form).expect("forms are found from the catalogue");
-    let mut ctx = Ctx { file, sheet: &read.sheet, form: &form.number, zone: None, out: Vec::new() };
+    let form = cat
+        .form(&read.form)
+        .expect("forms are found from the catalogue");
+    let mut ctx = Ctx {
+        file,
+        sheet: &read.sheet,
+        form: &form.number,
+        zone: None,
+        out: Vec::new(),
+    };
     let reporter = check_reporter(read, form, cat, &mut ctx);
     if let Some(Reporter::Zone(z)) = &reporter {
         ctx.zone = Some(z.clone());
@@ -165,7 +173,10 @@ pub fn check_form(
             None,
             None,
             Some("表头行含“指标名称”和各数值列".into()),
-            format!("{} 找不到表头行（应有“指标名称”“{}”等列），无法读取数据。", form.number, form.columns[0].label),
+            format!(
+                "{} 找不到表头行（应有“指标名称”“{}”等列），无法读取数据。",
+                form.number, form.columns[0].label
+            ),
         );
     } else {
         check_columns(read, form, &mut ctx);
@@ -179,7 +190,11 @@ pub fn check_form(
                 None,
                 None,
                 Some("每个指标只填一行".into()),
-                format!("指标 {code} 出现了两次（第 {} 行和第 {} 行），无法确定以哪一行为准。", first + 1, second + 1),
+                format!(
+                    "指标 {code} 出现了两次（第 {} 行和第 {} 行），无法确定以哪一行为准。",
+                    first + 1,
+                    second + 1
+                ),
             );
         }
         for (row, name) in &read.unknown_rows {
@@ -191,7 +206,10 @@ pub fn check_form(
                 None,
                 Some(name.clone()),
                 Some(format!("{} 的指标", form.number)),
-                format!("“{name}”不是 {} 的指标，这一行的数据未被使用。请核对指标名称是否被改动。", form.number),
+                format!(
+                    "“{name}”不是 {} 的指标，这一行的数据未被使用。请核对指标名称是否被改动。",
+                    form.number
+                ),
             );
         }
         for ind in &form.indicators {
@@ -204,7 +222,10 @@ pub fn check_form(
                     None,
                     None,
                     Some(format!("{} {} 这一行", ind.code, ind.name)),
-                    format!("表中找不到指标 {} {}（按代码和名称都未找到）。请按表样补上这一行。", ind.code, ind.name),
+                    format!(
+                        "表中找不到指标 {} {}（按代码和名称都未找到）。请按表样补上这一行。",
+                        ind.code, ind.name
+                    ),
                 ),
                 Some(row) => {
                     let entry = check_row(row, ind, form, cat, &mut ctx);
@@ -226,7 +247,12 @@ pub fn check_form(
     }
 }
 
-fn check_reporter(read: &FormRead, form: &Form, cat: &Catalogue, ctx: &mut Ctx) -> Option<Reporter> {
+fn check_reporter(
+    read: &FormRead,
+    form: &Form,
+    cat: &Catalogue,
+    ctx: &mut Ctx,
+) -> Option<Reporter> {
     let Some(written) = &read.reporter else {
         ctx.push(
             Severity::Error,
@@ -241,7 +267,12 @@ fn check_reporter(read: &FormRead, form: &Form, cat: &Catalogue, ctx: &mut Ctx) 
         return None;
     };
     let names = || {
-        cat.zones.iter().map(|z| z.full.as_str()).chain([cat.city.reporter.as_str()]).collect::<Vec<_>>().join("、")
+        cat.zones
+            .iter()
+            .map(|z| z.full.as_str())
+            .chain([cat.city.reporter.as_str()])
+            .collect::<Vec<_>>()
+            .join("、")
     };
     match cat.reporter(&written.text) {
         None => {
@@ -253,12 +284,19 @@ fn check_reporter(read: &FormRead, form: &Form, cat: &Catalogue, ctx: &mut Ctx) 
                 None,
                 Some(written.text.clone()),
                 Some(names()),
-                format!("填报单位“{}”不是已知的开发区或统计局。应为：{}。", written.text, names()),
+                format!(
+                    "填报单位“{}”不是已知的开发区或统计局。应为：{}。",
+                    written.text,
+                    names()
+                ),
             );
             None
         }
         Some(r) => {
-            let fits = matches!((&r, form.filled_by), (Reporter::Zone(_), FilledBy::Zone) | (Reporter::City, FilledBy::City));
+            let fits = matches!(
+                (&r, form.filled_by),
+                (Reporter::Zone(_), FilledBy::Zone) | (Reporter::City, FilledBy::City)
+            );
             if !fits {
                 let who = match form.filled_by {
                     FilledBy::Zone => "各开发区",
@@ -272,7 +310,10 @@ fn check_reporter(read: &FormRead, form: &Form, cat: &Catalogue, ctx: &mut Ctx) 
                     None,
                     Some(written.text.clone()),
                     Some(who.to_string()),
-                    format!("{} 应由{}填报，但填报单位是“{}”。", form.number, who, written.text),
+                    format!(
+                        "{} 应由{}填报，但填报单位是“{}”。",
+                        form.number, who, written.text
+                    ),
                 );
                 return None;
             }
@@ -281,7 +322,12 @@ fn check_reporter(read: &FormRead, form: &Form, cat: &Catalogue, ctx: &mut Ctx) 
     }
 }
 
-fn check_period(read: &FormRead, form: &Form, expected: Option<Period>, ctx: &mut Ctx) -> Option<Period> {
+fn check_period(
+    read: &FormRead,
+    form: &Form,
+    expected: Option<Period>,
+    ctx: &mut Ctx,
+) -> Option<Period> {
     let Some(written) = &read.period else {
         ctx.push(
             Severity::Error,
@@ -348,7 +394,11 @@ fn check_columns(read: &FormRead, form: &Form, ctx: &mut Ctx) {
             Some(&c.label),
             None,
             Some(c.headers.join(" 或 ")),
-            format!("表头第 {} 行找不到“{}”列，这一列的数据无法读取。", read.header_anchor.row + 1, c.label),
+            format!(
+                "表头第 {} 行找不到“{}”列，这一列的数据无法读取。",
+                read.header_anchor.row + 1,
+                c.label
+            ),
         );
     }
 }
@@ -366,7 +416,10 @@ fn row_factor(row: &RowRead, ind: &Indicator, cat: &Catalogue, ctx: &mut Ctx) ->
                 None,
                 None,
                 Some(ind.unit.clone()),
-                format!("{} {} 的计量单位是空的，已按“{}”读取。", ind.code, ind.name, ind.unit),
+                format!(
+                    "{} {} 的计量单位是空的，已按“{}”读取。",
+                    ind.code, ind.name, ind.unit
+                ),
             );
         }
         return Some(1.0);
@@ -380,7 +433,10 @@ fn row_factor(row: &RowRead, ind: &Indicator, cat: &Catalogue, ctx: &mut Ctx) ->
             None,
             Some(written.text.clone()),
             Some(ind.unit.clone()),
-            format!("{} {} 的计量单位“{}”无法识别，应为“{}”。", ind.code, ind.name, written.text, ind.unit),
+            format!(
+                "{} {} 的计量单位“{}”无法识别，应为“{}”。",
+                ind.code, ind.name, written.text, ind.unit
+            ),
         );
         return None;
     };
@@ -405,24 +461,49 @@ fn row_factor(row: &RowRead, ind: &Indicator, cat: &Catalogue, ctx: &mut Ctx) ->
 }
 
 fn convert(v: f64, factor: f64) -> f64 {
-    if factor >= 1.0 { v * factor } else { v / (1.0 / factor).round() }
+    if factor >= 1.0 {
+        v * factor
+    } else {
+        v / (1.0 / factor).round()
+    }
 }
 
 fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: &mut Ctx) -> Entry {
-    let mut entry = Entry { note: row.note.clone(), ..Entry::default() };
+    let mut entry = Entry {
+        note: row.note.clone(),
+        ..Entry::default()
+    };
     let factor = row_factor(row, ind, cat, ctx);
     for (role, raw) in &row.values {
         entry.cells.insert(*role, raw.cell);
-        let label = form.columns.iter().find(|c| c.role == *role).map(|c| c.label.as_str()).unwrap_or("");
+        let label = form
+            .columns
+            .iter()
+            .find(|c| c.role == *role)
+            .map(|c| c.label.as_str())
+            .unwrap_or("");
         let v = check_value(raw, *role, label, ind, cat, factor, ctx);
         entry.set(*role, v);
     }
     // Whole-number and sign rules on the converted values.
     for role in [Role::Current, Role::Prior, Role::Cumulative] {
-        let Some(Val::Number(n)) = entry.get(role) else { continue };
-        let Some(cell) = entry.cells.get(&role).copied() else { continue };
-        let label = form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("");
-        let raw = row.values.iter().find(|(r, _)| *r == role).map(|(_, v)| v.value.display());
+        let Some(Val::Number(n)) = entry.get(role) else {
+            continue;
+        };
+        let Some(cell) = entry.cells.get(&role).copied() else {
+            continue;
+        };
+        let label = form
+            .columns
+            .iter()
+            .find(|c| c.role == role)
+            .map(|c| c.label.as_str())
+            .unwrap_or("");
+        let raw = row
+            .values
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, v)| v.value.display());
         if ind.non_negative && n < 0.0 {
             ctx.push(
                 Severity::Error,
@@ -432,7 +513,13 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
                 Some(label),
                 raw.clone(),
                 Some("≥ 0".into()),
-                format!("{} {}“{}”为负数（{}），应大于或等于 0。", ind.code, ind.name, label, raw.clone().unwrap_or_default()),
+                format!(
+                    "{} {}“{}”为负数（{}），应大于或等于 0。",
+                    ind.code,
+                    ind.name,
+                    label,
+                    raw.clone().unwrap_or_default()
+                ),
             );
         }
         if ind.whole && (n - n.round()).abs() > 1e-9 {
@@ -444,7 +531,14 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
                 Some(label),
                 raw.clone(),
                 Some(format!("整数（单位：{}）", ind.unit)),
-                format!("{} {}“{}”应为整数（{}），但填的是 {}。", ind.code, ind.name, label, ind.unit, raw.unwrap_or_default()),
+                format!(
+                    "{} {}“{}”应为整数（{}），但填的是 {}。",
+                    ind.code,
+                    ind.name,
+                    label,
+                    ind.unit,
+                    raw.unwrap_or_default()
+                ),
             );
         }
     }
@@ -454,14 +548,29 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             Role::Cumulative => ind.cumulative_required,
             _ => ind.required,
         };
-        let Some(raw) = row.values.iter().find(|(r, _)| *r == role).map(|(_, v)| v) else { continue };
+        let Some(raw) = row.values.iter().find(|(r, _)| *r == role).map(|(_, v)| v) else {
+            continue;
+        };
         if !needed || entry.get(role).is_some() || !is_blank_or_na(raw) {
             continue;
         }
-        let label = form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("");
+        let label = form
+            .columns
+            .iter()
+            .find(|c| c.role == role)
+            .map(|c| c.label.as_str())
+            .unwrap_or("");
         let found = raw.value.display();
-        let what = if found.trim().is_empty() { "没有填写".to_string() } else { format!("填的是“{}”（不适用）", found.trim()) };
-        let expected = if ind.kind == Kind::YesNo { "“是”或“否”".to_string() } else { format!("数值（{}）", ind.unit) };
+        let what = if found.trim().is_empty() {
+            "没有填写".to_string()
+        } else {
+            format!("填的是“{}”（不适用）", found.trim())
+        };
+        let expected = if ind.kind == Kind::YesNo {
+            "“是”或“否”".to_string()
+        } else {
+            format!("数值（{}）", ind.unit)
+        };
         ctx.push(
             Severity::Error,
             "value.required",
@@ -470,12 +579,16 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             Some(label),
             Some(found),
             Some(expected.clone()),
-            format!("{} {}“{}”{}，此项必须填报{}。", ind.code, ind.name, label, what, expected),
+            format!(
+                "{} {}“{}”{}，此项必须填报{}。",
+                ind.code, ind.name, label, what, expected
+            ),
         );
     }
     // 累计 ≥ 本年.
     if ind.kind == Kind::NewInYear {
-        if let (Some(Val::Number(year)), Some(Val::Number(cum))) = (entry.current, entry.cumulative) {
+        if let (Some(Val::Number(year)), Some(Val::Number(cum))) = (entry.current, entry.cumulative)
+        {
             if cum + 1e-9 < year {
                 let cell = entry.cells.get(&Role::Cumulative).copied();
                 ctx.push(
@@ -535,13 +648,20 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
 }
 
 fn label_of(form: &Form, role: Role) -> &str {
-    form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("")
+    form.columns
+        .iter()
+        .find(|c| c.role == role)
+        .map(|c| c.label.as_str())
+        .unwrap_or("")
 }
 
 fn is_blank_or_na(raw: &RawValue) -> bool {
     match &raw.value {
         CellValue::Empty => raw.formula.is_none(),
-        CellValue::Text(t) => matches!(parse_text_value(t), TextValue::Blank | TextValue::NotApplicable),
+        CellValue::Text(t) => matches!(
+            parse_text_value(t),
+            TextValue::Blank | TextValue::NotApplicable
+        ),
         _ => false,
     }
 }
@@ -559,7 +679,16 @@ fn check_value(
     let growth = role == Role::ReportedGrowth;
     let found = raw.value.display();
     let mut bad = |rule: &'static str, expected: String, message: String| {
-        ctx.push(Severity::Error, rule, Some(raw.cell), Some(ind), Some(label), Some(found.clone()), Some(expected), message);
+        ctx.push(
+            Severity::Error,
+            rule,
+            Some(raw.cell),
+            Some(ind),
+            Some(label),
+            Some(found.clone()),
+            Some(expected),
+            message,
+        );
     };
     let yes_no = ind.kind == Kind::YesNo && !growth && role != Role::Cumulative;
     let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
@@ -587,7 +716,10 @@ fn check_value(
                 bad(
                     "value.error",
                     "数值".into(),
-                    format!("{} {}“{}”是错误值 {}，请修正公式或数据。", ind.code, ind.name, label, e),
+                    format!(
+                        "{} {}“{}”是错误值 {}，请修正公式或数据。",
+                        ind.code, ind.name, label, e
+                    ),
                 );
             }
             return None;
@@ -602,7 +734,13 @@ fn check_value(
                     bad(
                         "value.not_yes_no",
                         "“是”或“否”".into(),
-                        format!("{} {}“{}”应填“是”或“否”，但填的是“{}”。", ind.code, ind.name, label, t.trim()),
+                        format!(
+                            "{} {}“{}”应填“是”或“否”，但填的是“{}”。",
+                            ind.code,
+                            ind.name,
+                            label,
+                            t.trim()
+                        ),
                     );
                     None
                 }
@@ -612,14 +750,24 @@ fn check_value(
             bad(
                 "value.not_yes_no",
                 "“是”或“否”".into(),
-                format!("{} {}“{}”应填“是”或“否”，但填的是“{}”。", ind.code, ind.name, label, found),
+                format!(
+                    "{} {}“{}”应填“是”或“否”，但填的是“{}”。",
+                    ind.code, ind.name, label, found
+                ),
             );
             return None;
         }
         CellValue::Number(n) => *n,
         CellValue::Bool(_) => {
             if !growth {
-                bad("value.not_number", format!("数值（{}）", ind.unit), format!("{} {}“{}”应为数值，但填的是逻辑值 {}。", ind.code, ind.name, label, found));
+                bad(
+                    "value.not_number",
+                    format!("数值（{}）", ind.unit),
+                    format!(
+                        "{} {}“{}”应为数值，但填的是逻辑值 {}。",
+                        ind.code, ind.name, label, found
+                    ),
+                );
             }
             return None;
         }
@@ -630,7 +778,14 @@ fn check_value(
                     bad(
                         "value.not_number",
                         format!("数值（{}）", ind.unit),
-                        format!("{} {}“{}”填的是百分数“{}”，应填{}为单位的数值。", ind.code, ind.name, label, t.trim(), ind.unit),
+                        format!(
+                            "{} {}“{}”填的是百分数“{}”，应填{}为单位的数值。",
+                            ind.code,
+                            ind.name,
+                            label,
+                            t.trim(),
+                            ind.unit
+                        ),
                     );
                     return None;
                 }
@@ -643,7 +798,14 @@ fn check_value(
                 bad(
                     "value.not_number",
                     format!("数值（{}）", ind.unit),
-                    format!("{} {}“{}”填的“{}”不是数值，应填{}为单位的数字。", ind.code, ind.name, label, t.trim(), ind.unit),
+                    format!(
+                        "{} {}“{}”填的“{}”不是数值，应填{}为单位的数字。",
+                        ind.code,
+                        ind.name,
+                        label,
+                        t.trim(),
+                        ind.unit
+                    ),
                 );
                 return None;
             }
@@ -658,11 +820,22 @@ fn check_value(
 /// 其中 ≤ its total, in each column.
 fn check_parts(form: &Form, values: &BTreeMap<String, Entry>, ctx: &mut Ctx) {
     for ind in &form.indicators {
-        let Some(total_code) = &ind.part_of else { continue };
-        let (Some(part), Some(total)) = (values.get(&ind.code), values.get(total_code)) else { continue };
-        let total_ind = form.indicators.iter().find(|i| &i.code == total_code).expect("checked catalogue");
+        let Some(total_code) = &ind.part_of else {
+            continue;
+        };
+        let (Some(part), Some(total)) = (values.get(&ind.code), values.get(total_code)) else {
+            continue;
+        };
+        let total_ind = form
+            .indicators
+            .iter()
+            .find(|i| &i.code == total_code)
+            .expect("checked catalogue");
         for role in [Role::Current, Role::Prior, Role::Cumulative] {
-            let (Some(Val::Number(p)), Some(Val::Number(t))) = (part.get(role), total.get(role)) else { continue };
+            let (Some(Val::Number(p)), Some(Val::Number(t))) = (part.get(role), total.get(role))
+            else {
+                continue;
+            };
             if p > t + 1e-9 * t.abs().max(1.0) {
                 let label = label_of(form, role);
                 ctx.push(
@@ -672,7 +845,12 @@ fn check_parts(form: &Form, values: &BTreeMap<String, Entry>, ctx: &mut Ctx) {
                     Some(ind),
                     Some(label),
                     Some(format_number(p)),
-                    Some(format!("≤ {} {} 的 {}", total_ind.code, total_ind.short_name(), format_number(t))),
+                    Some(format!(
+                        "≤ {} {} 的 {}",
+                        total_ind.code,
+                        total_ind.short_name(),
+                        format_number(t)
+                    )),
                     format!(
                         "{} {}“{}”为 {}，大于其总数 {} {} 的 {}（{}）；“其中”项不能大于总数。",
                         ind.code,

@@ -72,7 +72,9 @@ pub fn find_form<'c>(sheet: &Sheet, cat: &'c Catalogue) -> Option<(&'c Form, Cel
     for row in top..last {
         for col in 0..sheet.end_col() {
             let at = Cell::new(row, col);
-            let CellValue::Text(t) = sheet.get(at) else { continue };
+            let CellValue::Text(t) = sheet.get(at) else {
+                continue;
+            };
             let n = normalize_name(t);
             for f in &cat.forms {
                 if n.contains(&normalize_name(&f.number)) {
@@ -104,7 +106,10 @@ pub fn read_form(sheet: &Sheet, form: &Form, form_cell: Cell) -> FormRead {
         duplicate_rows: Vec::new(),
     };
     let header = find_header(sheet, form);
-    let head_end = header.as_ref().map(|h| h.row).unwrap_or(sheet.end_row().min(sheet.first_row() + HEAD_ROWS));
+    let head_end = header
+        .as_ref()
+        .map(|h| h.row)
+        .unwrap_or(sheet.end_row().min(sheet.first_row() + HEAD_ROWS));
     read_head(sheet, form, head_end, &mut out);
     let Some(h) = header else { return out };
     out.header_row = Some(h.row);
@@ -129,7 +134,14 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
     let last = sheet.end_row().min(top + HEAD_ROWS + 5);
     let mut best: Option<Header> = None;
     for row in top..last {
-        let mut h = Header { row, name_col: None, code_col: None, unit_col: None, note_col: None, values: Vec::new() };
+        let mut h = Header {
+            row,
+            name_col: None,
+            code_col: None,
+            unit_col: None,
+            note_col: None,
+            values: Vec::new(),
+        };
         for col in 0..sheet.end_col() {
             let n = normalize_name(&sheet.text(Cell::new(row, col)));
             if n.is_empty() {
@@ -151,7 +163,9 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
             }
         }
         if h.name_col.is_some() && !h.values.is_empty() {
-            let better = best.as_ref().is_none_or(|b| h.values.len() > b.values.len());
+            let better = best
+                .as_ref()
+                .is_none_or(|b| h.values.len() > b.values.len());
             if better {
                 best = Some(h);
             }
@@ -181,17 +195,29 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
                         (col + 1..sheet.end_col())
                             .map(|c| Cell::new(row, c))
                             .find(|c| !sheet.text(*c).is_empty())
-                            .map(|c| Located { text: sheet.text(c), cell: c })
+                            .map(|c| Located {
+                                text: sheet.text(c),
+                                cell: c,
+                            })
                             .filter(|l| !looks_like_period(&normalize_name(&l.text)))
                     } else {
-                        let raw = text.split_once([':', '：']).map(|(_, r)| r.trim()).unwrap_or(rest);
-                        Some(Located { text: raw.to_string(), cell: at })
+                        let raw = text
+                            .split_once([':', '：'])
+                            .map(|(_, r)| r.trim())
+                            .unwrap_or(rest);
+                        Some(Located {
+                            text: raw.to_string(),
+                            cell: at,
+                        })
                     };
                     out.reporter = written;
                 }
                 continue;
             }
-            if n.contains(&title) || n.contains(&normalize_name(&form.number)) || n.starts_with("制定机关") {
+            if n.contains(&title)
+                || n.contains(&normalize_name(&form.number))
+                || n.starts_with("制定机关")
+            {
                 continue;
             }
             if out.period.is_none() && looks_like_period(&n) {
@@ -205,8 +231,12 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
             for col in 0..sheet.end_col() {
                 let at = Cell::new(row, col);
                 let n = normalize_name(&sheet.text(at));
-                if n.starts_with("报告期") || n.starts_with("时间") || n.starts_with("期别") {
-                    out.period = Some(Located { text: sheet.text(at), cell: at });
+                if n.starts_with("报告期") || n.starts_with("时间") || n.starts_with("期别")
+                {
+                    out.period = Some(Located {
+                        text: sheet.text(at),
+                        cell: at,
+                    });
                     return;
                 }
             }
@@ -216,26 +246,46 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
 
 fn looks_like_period(n: &str) -> bool {
     parse_period(n).is_ok()
-        || (n.contains('年') && n.chars().filter(|c| c.is_ascii_digit()).count() >= 4 && n.chars().count() < 30)
+        || (n.contains('年')
+            && n.chars().filter(|c| c.is_ascii_digit()).count() >= 4
+            && n.chars().count() < 30)
 }
 
 fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
-    let names: Vec<(String, &str)> = form.indicators.iter().map(|i| (normalize_name(&i.name), i.code.as_str())).collect();
+    let names: Vec<(String, &str)> = form
+        .indicators
+        .iter()
+        .map(|i| (normalize_name(&i.name), i.code.as_str()))
+        .collect();
     let mut seen: Vec<(String, u32)> = Vec::new();
     for row in h.row + 1..sheet.end_row() {
-        let code_text = h.code_col.map(|c| sheet.text(Cell::new(row, c))).unwrap_or_default();
-        let name_text = h.name_col.map(|c| sheet.text(Cell::new(row, c))).unwrap_or_default();
+        let code_text = h
+            .code_col
+            .map(|c| sheet.text(Cell::new(row, c)))
+            .unwrap_or_default();
+        let name_text = h
+            .name_col
+            .map(|c| sheet.text(Cell::new(row, c)))
+            .unwrap_or_default();
         let by_code = form
             .indicators
             .iter()
-            .find(|i| !code_text.is_empty() && normalize_name(&code_text) == normalize_name(&i.code))
+            .find(|i| {
+                !code_text.is_empty() && normalize_name(&code_text) == normalize_name(&i.code)
+            })
             .map(|i| i.code.as_str());
         let by_name = || {
             let n = normalize_name(&name_text);
-            names.iter().find(|(name, _)| !n.is_empty() && *name == n).map(|(_, c)| *c)
+            names
+                .iter()
+                .find(|(name, _)| !n.is_empty() && *name == n)
+                .map(|(_, c)| *c)
         };
         let Some(code) = by_code.or_else(by_name) else {
-            let has_value = h.values.iter().any(|(_, c)| matches!(sheet.get(Cell::new(row, *c)), CellValue::Number(_)));
+            let has_value = h
+                .values
+                .iter()
+                .any(|(_, c)| matches!(sheet.get(Cell::new(row, *c)), CellValue::Number(_)));
             if has_value && !name_text.is_empty() {
                 out.unknown_rows.push((row, name_text));
             }
@@ -248,7 +298,10 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
         seen.push((code.to_string(), row));
         let unit_cell = h.unit_col.map(|c| Cell::new(row, c));
         let unit = unit_cell
-            .map(|c| Located { text: sheet.text(c), cell: c })
+            .map(|c| Located {
+                text: sheet.text(c),
+                cell: c,
+            })
             .filter(|l| !l.text.is_empty());
         let values = h
             .values
@@ -263,7 +316,17 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
                 (*role, raw)
             })
             .collect();
-        let note = h.note_col.map(|c| sheet.text(Cell::new(row, c))).filter(|t| !t.is_empty());
-        out.rows.push(RowRead { code: code.to_string(), row, unit, unit_cell, values, note });
+        let note = h
+            .note_col
+            .map(|c| sheet.text(Cell::new(row, c)))
+            .filter(|t| !t.is_empty());
+        out.rows.push(RowRead {
+            code: code.to_string(),
+            row,
+            unit,
+            unit_cell,
+            values,
+            note,
+        });
     }
 }

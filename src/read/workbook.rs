@@ -41,7 +41,10 @@ const OLE2_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 pub fn sniff(bytes: &[u8]) -> FileType {
     if bytes.starts_with(&OLE2_MAGIC) {
         // An encrypted OOXML package is an OLE2 file with an EncryptionInfo stream.
-        let needle: Vec<u8> = "EncryptionInfo".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let needle: Vec<u8> = "EncryptionInfo"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
             return FileType::EncryptedXlsx;
         }
@@ -222,17 +225,23 @@ pub fn open(bytes: Vec<u8>, kind: FileType) -> Result<Vec<Sheet>, OpenError> {
 fn open_unguarded(bytes: Vec<u8>, kind: FileType) -> Result<Vec<Sheet>, OpenError> {
     let cursor = Cursor::new(bytes);
     let mut book: Sheets<Cursor<Vec<u8>>> = match kind {
-        FileType::Xlsx | FileType::OtherZip => {
-            Sheets::Xlsx(open_workbook_from_rs::<Xlsx<_>, _>(cursor).map_err(|e| classify(e.to_string()))?)
-        }
-        FileType::Xls => Sheets::Xls(open_workbook_from_rs::<Xls<_>, _>(cursor).map_err(|e| classify(e.to_string()))?),
-        FileType::Ods => Sheets::Ods(open_workbook_from_rs::<Ods<_>, _>(cursor).map_err(|e| classify(e.to_string()))?),
+        FileType::Xlsx | FileType::OtherZip => Sheets::Xlsx(
+            open_workbook_from_rs::<Xlsx<_>, _>(cursor).map_err(|e| classify(e.to_string()))?,
+        ),
+        FileType::Xls => Sheets::Xls(
+            open_workbook_from_rs::<Xls<_>, _>(cursor).map_err(|e| classify(e.to_string()))?,
+        ),
+        FileType::Ods => Sheets::Ods(
+            open_workbook_from_rs::<Ods<_>, _>(cursor).map_err(|e| classify(e.to_string()))?,
+        ),
         FileType::EncryptedXlsx => return Err(OpenError::Password),
         FileType::Other => return Err(OpenError::Damaged("不是电子表格文件".into())),
     };
     let mut sheets = Vec::new();
     for name in book.sheet_names() {
-        let range = book.worksheet_range(&name).map_err(|e| classify(e.to_string()))?;
+        let range = book
+            .worksheet_range(&name)
+            .map_err(|e| classify(e.to_string()))?;
         let formulas = book.worksheet_formula(&name).unwrap_or_default();
         sheets.push(convert(name, &range, &formulas));
     }
