@@ -14,6 +14,8 @@ pub mod folder;
 pub mod model;
 pub mod output;
 pub mod read;
+pub mod report;
+pub mod score;
 pub mod template;
 pub mod text;
 pub mod validate;

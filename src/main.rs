@@ -96,12 +96,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Consolidate { data_dir, period, output: _, json } => {
+        Command::Consolidate { data_dir, period, output, json } => {
             let c = zonestat::consolidate::consolidate(&data_dir, period, &cat)?;
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&zonestat::consolidate::summary_json(&c, &cat))?;
                 zonestat::output::write_atomic(&path, text.as_bytes())?;
             }
+            let path = output
+                .unwrap_or_else(|| PathBuf::from(zonestat::consolidate::default_report_name(period, &cat)));
+            zonestat::report::write_report(&c, &cat, &path, zonestat::report::MadeAt::from_env())?;
+            print!("{}", zonestat::report::summary_text(&c, &cat, &path));
             Ok(if c.has_gaps() { 1 } else { 0 })
         }
     }

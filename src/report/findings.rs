@@ -1,0 +1,93 @@
+//! 数据问题: every finding of the run, one a row, where it is and what it
+//! says; or a line saying there are none.
+
+use rust_xlsxwriter::Worksheet;
+
+use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::{Ctx, FINDINGS};
+use crate::model::Severity;
+
+const LAST: u16 = 8;
+
+pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
+    let findings = &ctx.c.findings;
+    let mut s = Sheet::new(FINDINGS)?;
+    s.fix(3, 30.0);
+    s.fix(7, 20.0);
+    s.fix(LAST, 52.0);
+    s.title(0, LAST, &format!("数据问题（{}）", ctx.label()))?;
+    let count = |sev: Severity| findings.iter().filter(|f| f.severity == sev).count();
+    let summary = format!(
+        "共 {} 条：错误 {} 条（有错误的报表不予采用），警告 {} 条（报表照常采用，请核实），提示 {} 条。按文件、工作表、单元格排列。",
+        findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    s.merged(1, 0, LAST, &summary, &fmt::note(), true)?;
+    let head = 2;
+    s.headers(
+        head,
+        0,
+        &[
+            "序号",
+            "级别",
+            "规则",
+            "文件",
+            "工作表",
+            "单元格",
+            "开发区",
+            "指标",
+            "说明",
+        ],
+    )?;
+    if findings.is_empty() {
+        s.merged(
+            head + 1,
+            0,
+            LAST,
+            "本期没有发现数据问题。",
+            &fmt::text(),
+            false,
+        )?;
+    }
+    for (row, (i, f)) in (head + 1..).zip(findings.iter().enumerate()) {
+        s.number(row, 0, Some(i as f64 + 1.0), Num::Count, Tone::Plain)?;
+        s.text(
+            row,
+            1,
+            f.severity.label(),
+            &fmt::toned(fmt::center(), Tone::of_severity(f.severity)),
+        )?;
+        s.text(row, 2, f.rule, &fmt::text())?;
+        s.wrapped(row, 3, &f.file, &fmt::wrap())?;
+        s.text(row, 4, f.sheet.as_deref().unwrap_or(""), &fmt::text())?;
+        s.text(
+            row,
+            5,
+            &f.cell.map(|c| c.to_string()).unwrap_or_default(),
+            &fmt::center(),
+        )?;
+        s.text(
+            row,
+            6,
+            f.zone.as_deref().map(|z| ctx.short(z)).unwrap_or(""),
+            &fmt::text(),
+        )?;
+        let indicator = match (&f.indicator, &f.indicator_name) {
+            (Some(c), Some(n)) => format!("{c} {n}"),
+            (Some(c), None) => c.clone(),
+            _ => String::new(),
+        };
+        s.wrapped(row, 7, &indicator, &fmt::wrap())?;
+        s.wrapped(row, LAST, &f.message, &fmt::wrap())?;
+    }
+    s.finish(
+        &ctx.page_header(),
+        Setup {
+            freeze_row: head + 1,
+            freeze_col: 0,
+            repeat: Some((head, head)),
+        },
+    )
+}

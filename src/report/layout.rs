@@ -1,0 +1,525 @@
+//! Cell formats, column widths measured for Chinese text, and the page setup
+//! every sheet shares (A4 landscape, one page wide, page numbers).
+
+use std::collections::BTreeMap;
+
+use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Formula, Worksheet, XlsxError};
+
+use crate::assess::Status;
+use crate::catalog::Catalogue;
+use crate::model::Severity;
+
+pub(super) type Res<T> = Result<T, XlsxError>;
+
+/// The body font: the usual one of Chinese office documents. A program that
+/// lacks it substitutes its own CJK font.
+const FONT: &str = "宋体";
+const FONT_SIZE: f64 = 11.0;
+/// What a missing value shows.
+pub(super) const MISSING: &str = "—";
+/// Width units of a CJK character and of an ASCII one at the body font
+/// (a unit is the width of a digit of the default font).
+const WIDE: f64 = 2.1;
+const NARROW: f64 = 1.1;
+const PADDING: f64 = 1.6;
+/// Header texts wider than this wrap onto a second line instead of widening the column.
+const HEADER_MAX: f64 = 13.0;
+/// Points a wrapped line takes.
+const LINE_HEIGHT: f64 = 14.0;
+
+/// How a number is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Num {
+    /// Money and other amounts: two decimals with thousands separators.
+    Amount,
+    /// Things counted (the 计数 dimension): whole numbers.
+    Count,
+    /// Percentages and percentage points: two decimals.
+    Pct,
+    /// Completion and schedule: one decimal.
+    Pct1,
+    /// As written (target values: 10, 8.5, 0.5).
+    General,
+}
+
+impl Num {
+    fn code(self) -> &'static str {
+        match self {
+            Num::Amount => "#,##0.00",
+            Num::Count => "#,##0",
+            Num::Pct => "0.00",
+            Num::Pct1 => "0.0",
+            Num::General => "General",
+        }
+    }
+
+    /// The format for a value in `unit`: counts whole, percentages and
+    /// percentage points (units not in the catalogue) as percentages,
+    /// everything else as an amount.
+    pub(super) fn of_unit(cat: &Catalogue, unit: &str) -> Num {
+        match cat.unit(unit).map(|u| u.dimension.as_str()) {
+            Some("计数") => Num::Count,
+            Some("人民币") | Some("美元") => Num::Amount,
+            _ => Num::Pct,
+        }
+    }
+
+    /// The text a spreadsheet shows, for measuring.
+    fn shown(self, v: f64) -> String {
+        let s = match self {
+            Num::Amount => format!("{v:.2}"),
+            Num::Count => format!("{v:.0}"),
+            Num::Pct => format!("{v:.2}"),
+            Num::Pct1 => format!("{v:.1}"),
+            Num::General => format!("{v}"),
+        };
+        let digits = s
+            .trim_start_matches('-')
+            .split('.')
+            .next()
+            .map_or(0, str::len);
+        let commas = if matches!(self, Num::Amount | Num::Count) {
+            (digits.saturating_sub(1)) / 3
+        } else {
+            0
+        };
+        format!("{s}{}", ",".repeat(commas))
+    }
+}
+
+/// A cell's colour, by what it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tone {
+    Plain,
+    Good,
+    Bad,
+    Warn,
+    Grey,
+}
+
+impl Tone {
+    pub(super) fn of(status: Status) -> Tone {
+        match status {
+            Status::Met => Tone::Good,
+            Status::NotMet | Status::Behind => Tone::Bad,
+            Status::DataMissing => Tone::Grey,
+            Status::OnSchedule | Status::NotDue => Tone::Plain,
+        }
+    }
+
+    pub(super) fn of_severity(s: Severity) -> Tone {
+        match s {
+            Severity::Error => Tone::Bad,
+            Severity::Warning => Tone::Warn,
+            Severity::Info => Tone::Plain,
+        }
+    }
+
+    /// Excel's own "good", "bad", "neutral" cell styles, and a grey.
+    fn apply(self, f: Format) -> Format {
+        let (fill, font) = match self {
+            Tone::Plain => return f,
+            Tone::Good => (0xC6EFCE, 0x006100),
+            Tone::Bad => (0xFFC7CE, 0x9C0006),
+            Tone::Warn => (0xFFEB9C, 0x9C5700),
+            Tone::Grey => (0xD9D9D9, 0x404040),
+        };
+        f.set_background_color(Color::RGB(fill))
+            .set_font_color(Color::RGB(font))
+    }
+}
+
+/// The formats, built on demand (rust_xlsxwriter shares equal formats).
+pub(super) mod fmt {
+    use super::*;
+
+    pub fn base() -> Format {
+        Format::new()
+            .set_font_name(FONT)
+            .set_font_size(FONT_SIZE)
+            .set_align(FormatAlign::VerticalCenter)
+    }
+
+    /// A table cell: thin grey borders.
+    pub fn cell() -> Format {
+        base()
+            .set_border(FormatBorder::Thin)
+            .set_border_color(Color::RGB(0x999999))
+    }
+
+    pub fn text() -> Format {
+        cell()
+    }
+
+    pub fn wrap() -> Format {
+        cell().set_text_wrap()
+    }
+
+    pub fn center() -> Format {
+        cell().set_align(FormatAlign::Center)
+    }
+
+    pub fn toned(f: Format, tone: Tone) -> Format {
+        tone.apply(f)
+    }
+
+    /// A status word: centred, bold, coloured.
+    pub fn status(s: Status) -> Format {
+        Tone::of(s).apply(center().set_bold())
+    }
+
+    pub fn number(n: Num) -> Format {
+        cell()
+            .set_num_format(n.code())
+            .set_align(FormatAlign::Right)
+    }
+
+    pub fn missing() -> Format {
+        cell()
+            .set_align(FormatAlign::Center)
+            .set_font_color(Color::RGB(0x808080))
+    }
+
+    pub fn header() -> Format {
+        cell()
+            .set_bold()
+            .set_background_color(Color::RGB(0xDDEBF7))
+            .set_align(FormatAlign::Center)
+            .set_text_wrap()
+    }
+
+    /// A row label in a key-value block.
+    pub fn label() -> Format {
+        cell().set_bold().set_background_color(Color::RGB(0xF2F2F2))
+    }
+
+    pub fn title() -> Format {
+        base()
+            .set_font_name("黑体")
+            .set_font_size(16)
+            .set_bold()
+            .set_align(FormatAlign::Center)
+    }
+
+    pub fn section() -> Format {
+        base().set_font_name("黑体").set_font_size(12).set_bold()
+    }
+
+    /// A remark under a table.
+    pub fn note() -> Format {
+        base()
+            .set_font_size(10)
+            .set_font_color(Color::RGB(0x404040))
+            .set_text_wrap()
+            .set_align(FormatAlign::Top)
+    }
+
+    /// The red line of an incomplete run.
+    pub fn alarm() -> Format {
+        base()
+            .set_bold()
+            .set_font_size(12)
+            .set_font_color(Color::White)
+            .set_background_color(Color::RGB(0xC00000))
+            .set_text_wrap()
+    }
+
+    /// The green line of a complete run.
+    pub fn fine() -> Format {
+        base()
+            .set_bold()
+            .set_font_size(12)
+            .set_font_color(Color::RGB(0x006100))
+            .set_background_color(Color::RGB(0xC6EFCE))
+            .set_text_wrap()
+    }
+}
+
+/// Display width of a text in column-width units; the widest line counts.
+pub(super) fn text_width(s: &str) -> f64 {
+    s.lines()
+        .map(|line| {
+            line.chars()
+                .map(|c| {
+                    if (c as u32) < 0x1100 && c != '—' {
+                        NARROW
+                    } else {
+                        WIDE
+                    }
+                })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Lines a text takes when wrapped in `width` units (a rough count, on the safe side).
+pub(super) fn lines_in(s: &str, width: f64) -> usize {
+    let usable = (width - 0.8).max(1.0);
+    s.lines()
+        .map(|l| ((text_width(l) / usable).ceil() as usize).max(1))
+        .sum::<usize>()
+        .max(1)
+}
+
+/// How a sheet is printed and frozen.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Setup {
+    /// Rows above this one (and columns left of `freeze_col`) stay in view.
+    pub freeze_row: u32,
+    pub freeze_col: u16,
+    /// Rows repeated at the top of every printed page.
+    pub repeat: Option<(u32, u32)>,
+}
+
+/// A worksheet being written, with the widest content of each column.
+pub(super) struct Sheet {
+    pub ws: Worksheet,
+    measured: BTreeMap<u16, f64>,
+    fixed: BTreeMap<u16, f64>,
+    heights: BTreeMap<u32, f64>,
+    /// Merged wrapped texts, sized once the widths are known.
+    spans: Vec<(u32, u16, u16, String)>,
+    breaks: Vec<u32>,
+}
+
+impl Sheet {
+    pub fn new(name: &str) -> Res<Sheet> {
+        let mut ws = Worksheet::new();
+        ws.set_name(name)?;
+        Ok(Sheet {
+            ws,
+            measured: BTreeMap::new(),
+            fixed: BTreeMap::new(),
+            heights: BTreeMap::new(),
+            spans: Vec::new(),
+            breaks: Vec::new(),
+        })
+    }
+
+    /// Gives a column a set width (for wrapped text) instead of a measured one.
+    pub fn fix(&mut self, col: u16, width: f64) {
+        self.fixed.insert(col, width);
+    }
+
+    fn measure(&mut self, col: u16, w: f64) {
+        let w = w + PADDING;
+        let e = self.measured.entry(col).or_insert(0.0);
+        if w > *e {
+            *e = w;
+        }
+    }
+
+    /// Asks for a row at least `lines` lines high.
+    pub fn lines(&mut self, row: u32, lines: usize) {
+        let h = lines as f64 * LINE_HEIGHT + 3.0;
+        let e = self.heights.entry(row).or_insert(0.0);
+        if h > *e {
+            *e = h;
+        }
+    }
+
+    pub fn page_break(&mut self, row: u32) {
+        self.breaks.push(row);
+    }
+
+    pub fn text(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
+        self.ws.write_string_with_format(row, col, s, f)?;
+        if !self.fixed.contains_key(&col) {
+            self.measure(col, text_width(s));
+        }
+        Ok(())
+    }
+
+    /// Text in a column of set width that wraps; the row is made high enough
+    /// to hold it (LibreOffice does not size rows of a file on opening).
+    pub fn wrapped(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
+        self.ws.write_string_with_format(row, col, s, f)?;
+        match self.fixed.get(&col).copied() {
+            Some(w) => {
+                let lines = lines_in(s, w);
+                if lines > 1 {
+                    self.lines(row, lines);
+                }
+            }
+            None => self.measure(col, text_width(s)),
+        }
+        Ok(())
+    }
+
+    /// A header cell: long headers wrap rather than widen the column.
+    pub fn header(&mut self, row: u32, col: u16, s: &str) -> Res<()> {
+        self.ws
+            .write_string_with_format(row, col, s, &fmt::header())?;
+        if !self.fixed.contains_key(&col) {
+            self.measure(col, text_width(s).min(HEADER_MAX));
+        }
+        self.spans.push((row, col, col, s.to_string()));
+        Ok(())
+    }
+
+    /// A header row from `col` on.
+    pub fn headers(&mut self, row: u32, col: u16, names: &[&str]) -> Res<()> {
+        for (i, s) in names.iter().enumerate() {
+            self.header(row, col + i as u16, s)?;
+        }
+        Ok(())
+    }
+
+    /// A number, or "—" when it is missing (never 0).
+    pub fn number(&mut self, row: u32, col: u16, v: Option<f64>, n: Num, tone: Tone) -> Res<()> {
+        match v {
+            Some(v) if v.is_finite() => {
+                self.ws
+                    .write_number_with_format(row, col, v, &tone.apply(fmt::number(n)))?;
+                self.measure(col, n.shown(v).len() as f64 * NARROW);
+                Ok(())
+            }
+            _ => self.text(row, col, MISSING, &tone.apply(fmt::missing())),
+        }
+    }
+
+    /// An empty bordered cell (a value that does not apply).
+    pub fn blank(&mut self, row: u32, col: u16) -> Res<()> {
+        self.ws.write_blank(row, col, &fmt::cell())?;
+        Ok(())
+    }
+
+    /// A formula with its computed result stored, so that a reader which
+    /// does not recalculate still shows the number.
+    pub fn formula(
+        &mut self,
+        row: u32,
+        col: u16,
+        formula: &str,
+        result: f64,
+        n: Num,
+        tone: Tone,
+    ) -> Res<()> {
+        let f = Formula::new(formula).set_result(format!("{result}"));
+        self.ws
+            .write_formula_with_format(row, col, f, &tone.apply(fmt::number(n)))?;
+        self.measure(col, n.shown(result).len() as f64 * NARROW);
+        Ok(())
+    }
+
+    /// A formula in a custom number format (e.g. a count of "是").
+    pub fn formula_custom(
+        &mut self,
+        row: u32,
+        col: u16,
+        formula: &str,
+        result: f64,
+        code: &str,
+        shown: &str,
+    ) -> Res<()> {
+        let f = Formula::new(formula).set_result(format!("{result}"));
+        let format = fmt::number(Num::Count).set_num_format(code);
+        self.ws.write_formula_with_format(row, col, f, &format)?;
+        self.measure(col, text_width(shown));
+        Ok(())
+    }
+
+    /// Text across columns `c1..=c2`; when `wrap`, the row grows to hold it
+    /// (spreadsheet programs do not size rows for merged cells).
+    pub fn merged(
+        &mut self,
+        row: u32,
+        c1: u16,
+        c2: u16,
+        s: &str,
+        f: &Format,
+        wrap: bool,
+    ) -> Res<()> {
+        if c1 == c2 {
+            return if wrap {
+                self.wrapped(row, c1, s, f)
+            } else {
+                self.text(row, c1, s, f)
+            };
+        }
+        self.ws.merge_range(row, c1, row, c2, s, f)?;
+        if wrap {
+            self.spans.push((row, c1, c2, s.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Text down rows `r1..=r2` of one column (a group's shared label).
+    pub fn merged_down(&mut self, r1: u32, r2: u32, col: u16, s: &str, f: &Format) -> Res<()> {
+        if r1 == r2 {
+            return self.wrapped(r1, col, s, f);
+        }
+        self.ws.merge_range(r1, col, r2, col, s, f)?;
+        Ok(())
+    }
+
+    /// A title line across `c1..=c2`.
+    pub fn title(&mut self, row: u32, c2: u16, s: &str) -> Res<()> {
+        self.ws.merge_range(row, 0, row, c2, s, &fmt::title())?;
+        self.heights.insert(row, 30.0);
+        Ok(())
+    }
+
+    /// Applies widths, row heights and the page setup.
+    pub fn finish(mut self, header: &str, setup: Setup) -> Res<Worksheet> {
+        let mut widths = self.measured.clone();
+        widths.extend(self.fixed.iter().map(|(c, w)| (*c, *w)));
+        for (col, w) in &widths {
+            self.ws.set_column_width(*col, w.clamp(4.0, 80.0))?;
+        }
+        for (row, c1, c2, text) in std::mem::take(&mut self.spans) {
+            let width: f64 = (c1..=c2)
+                .map(|c| widths.get(&c).copied().unwrap_or(8.43).clamp(4.0, 80.0))
+                .sum();
+            let lines = lines_in(&text, width);
+            if c1 < c2 || lines > 1 {
+                self.lines(row, lines);
+            }
+        }
+        for (row, h) in &self.heights {
+            self.ws.set_row_height(*row, *h)?;
+        }
+        let ws = &mut self.ws;
+        ws.set_paper_size(9);
+        ws.set_landscape();
+        ws.set_print_fit_to_pages(1, 0);
+        ws.set_print_center_horizontally(true);
+        ws.set_margins(0.5, 0.5, 0.7, 0.7, 0.3, 0.3);
+        ws.set_header(format!("&L&9{}", header.replace('&', "&&")));
+        ws.set_footer("&C第 &P 页 共 &N 页");
+        if setup.freeze_row > 0 || setup.freeze_col > 0 {
+            ws.set_freeze_panes(setup.freeze_row, setup.freeze_col)?;
+        }
+        if let Some((a, b)) = setup.repeat {
+            ws.set_repeat_rows(a, b)?;
+        }
+        let mut breaks = self.breaks.clone();
+        breaks.sort();
+        breaks.dedup();
+        if !breaks.is_empty() {
+            ws.set_page_breaks(&breaks)?;
+        }
+        Ok(self.ws)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_text_is_measured_wide() {
+        assert!((text_width("规上工业增加值") - 7.0 * WIDE).abs() < 1e-9);
+        assert!((text_width("A01") - 3.0 * NARROW).abs() < 1e-9);
+        assert!((text_width("R&D经费") - (3.0 * NARROW + 2.0 * WIDE)).abs() < 1e-9);
+        assert_eq!(lines_in("短", 10.0), 1);
+        assert_eq!(lines_in(&"字".repeat(20), 12.0), 4);
+    }
+
+    #[test]
+    fn numbers_are_measured_as_shown() {
+        assert_eq!(Num::Amount.shown(1209.0), "1209.00,");
+        assert_eq!(Num::Count.shown(5.0), "5");
+        assert_eq!(Num::Pct1.shown(133.14), "133.1");
+    }
+}

@@ -1,0 +1,361 @@
+//! The assessment workbook (考核汇总表): a consolidation → an xlsx file for
+//! people who read on screen and print. The only module that knows
+//! rust_xlsxwriter.
+//!
+//! Sheets, in order: 封面 (cover: period, plan, completeness, target counts,
+//! sources), 目标考核 (one row a target and zone), 图表, 全市汇总,
+//! 分区对比 (zones side by side; city totals and ratios as formulas), 综合评价,
+//! one sheet a zone, 数据问题. Formulas carry their computed results, so a
+//! reader that does not recalculate still shows every number. The same inputs
+//! and the same [`MadeAt`] give the same bytes.
+
+mod charts;
+mod city;
+mod compare;
+mod cover;
+mod findings;
+mod layout;
+mod scores;
+mod targets;
+mod zone;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
+
+use crate::aggregate::{FormState, ZoneResult};
+use crate::catalog::{Catalogue, FilledBy, Form, Indicator};
+use crate::consolidate::Consolidation;
+use crate::error::Error;
+use crate::score::{ZoneScore, score};
+
+/// The program and version printed on the cover.
+pub const MADE_BY: &str = concat!("zonestat ", env!("CARGO_PKG_VERSION"));
+
+/// Names of the fixed sheets.
+pub(crate) const COVER: &str = "封面";
+pub(crate) const TARGETS: &str = "目标考核";
+pub(crate) const CHARTS: &str = "图表";
+pub(crate) const CITY: &str = "全市汇总";
+pub(crate) const COMPARE: &str = "分区对比";
+pub(crate) const SCORES: &str = "综合评价";
+pub(crate) const FINDINGS: &str = "数据问题";
+
+/// When a workbook was made: printed on the cover and stored as the file's
+/// creation time. Taken from `SOURCE_DATE_EPOCH` when set, so that a run can
+/// be repeated byte for byte.
+///
+/// # Examples
+/// ```
+/// use zonestat::report::MadeAt;
+/// let t = MadeAt::from_unix(1_609_459_200); // 2021-01-01 00:00 UTC
+/// assert_eq!(t.label(), "2021年1月1日 08:00（北京时间）");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MadeAt {
+    unix: i64,
+}
+
+impl MadeAt {
+    /// Seconds since 1970-01-01 00:00 UTC.
+    pub fn from_unix(unix: i64) -> MadeAt {
+        MadeAt { unix }
+    }
+
+    /// `SOURCE_DATE_EPOCH` (seconds since 1970, UTC) when it is set to a
+    /// number, else the current time.
+    pub fn from_env() -> MadeAt {
+        let fixed = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok());
+        match fixed {
+            Some(unix) => MadeAt { unix },
+            None => MadeAt::now(),
+        }
+    }
+
+    pub fn now() -> MadeAt {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        MadeAt { unix }
+    }
+
+    pub fn unix(self) -> i64 {
+        self.unix
+    }
+
+    /// The time as printed on the cover, in Beijing time (UTC+8), where the
+    /// workbook is read.
+    pub fn label(self) -> String {
+        let local = self.unix + 8 * 3600;
+        let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+        let secs = local.rem_euclid(86_400);
+        format!(
+            "{y}年{m}月{d}日 {:02}:{:02}（北京时间）",
+            secs / 3600,
+            secs % 3600 / 60
+        )
+    }
+}
+
+/// The Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Writes the assessment workbook of a consolidation to `path`, atomically.
+///
+/// # Errors
+/// [`Error::Output`] naming `path` when the workbook cannot be built or the
+/// file cannot be written.
+///
+/// # Examples
+/// ```no_run
+/// use zonestat::{catalog::Catalogue, consolidate, report};
+/// let cat = Catalogue::bundled();
+/// let c = consolidate::consolidate("data".as_ref(), "2020-12".parse().unwrap(), &cat).unwrap();
+/// report::write_report(&c, &cat, "考核汇总表.xlsx".as_ref(), report::MadeAt::from_env()).unwrap();
+/// ```
+pub fn write_report(
+    c: &Consolidation,
+    cat: &Catalogue,
+    path: &Path,
+    made_at: MadeAt,
+) -> Result<(), Error> {
+    let bytes = build(c, cat, made_at).map_err(|e| Error::Output {
+        path: path.display().to_string(),
+        message: format!("无法生成工作簿：{e}"),
+    })?;
+    crate::output::write_atomic(path, &bytes)
+}
+
+/// The workbook's bytes.
+///
+/// # Errors
+/// [`Error::Output`] when the workbook cannot be built (e.g. a catalogue name
+/// that is not a valid sheet name).
+pub fn workbook_bytes(
+    c: &Consolidation,
+    cat: &Catalogue,
+    made_at: MadeAt,
+) -> Result<Vec<u8>, Error> {
+    build(c, cat, made_at).map_err(|e| Error::Output {
+        path: cat.plan.report_file.clone(),
+        message: format!("无法生成工作簿：{e}"),
+    })
+}
+
+/// The short Chinese summary printed after a run: period, zones accepted,
+/// targets by status, the workbook's path and the count of problems.
+pub fn summary_text(c: &Consolidation, cat: &Catalogue, path: &Path) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let accepted = c
+        .figures
+        .zones
+        .iter()
+        .filter(|z| z.status == FormState::Accepted)
+        .count();
+    let _ = writeln!(
+        out,
+        "{}：{}（期别 {}）",
+        cat.plan.report_title,
+        c.period.run_label(),
+        c.period
+    );
+    let _ = writeln!(out, "开发区报表：{accepted}/{} 个已采用", cat.zones.len());
+    for state in [FormState::Missing, FormState::Rejected] {
+        for z in c.figures.zones.iter().filter(|z| z.status == state) {
+            let short = cat
+                .zone(&z.code)
+                .map_or(z.code.as_str(), |x| x.short.as_str());
+            let why = crate::score::exclusion_reason(c, &z.code).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}：{short}（{why}）",
+                if state == FormState::Missing {
+                    "未报送"
+                } else {
+                    "有错误未采用"
+                }
+            );
+        }
+    }
+    for (form, st) in c
+        .figures
+        .city
+        .forms
+        .iter()
+        .filter(|(_, s)| *s != FormState::Accepted)
+    {
+        let _ = writeln!(out, "  {}：{form}{}", cat.city.reporter, st.label());
+    }
+    let city_rows: Vec<_> = c.targets.iter().filter(|t| t.zone.is_none()).collect();
+    let counts: Vec<String> = crate::assess::Status::ALL
+        .iter()
+        .map(|s| (s, city_rows.iter().filter(|t| t.status == *s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{} {n}", s.label()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "目标考核（{} 项）：{}",
+        city_rows.len(),
+        counts.join("，")
+    );
+    let errors = c.findings.iter().filter(|f| f.is_error()).count();
+    let warnings = c
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::model::Severity::Warning)
+        .count();
+    let _ = writeln!(out, "数据问题：错误 {errors} 条，警告 {warnings} 条");
+    let _ = writeln!(out, "考核汇总表：{}", path.display());
+    if c.has_gaps() {
+        let _ = writeln!(
+            out,
+            "注意：数据不完整，考核结果仅供参考（详见汇总表“封面”和“数据问题”）。"
+        );
+    }
+    out
+}
+
+/// What every sheet writer reads.
+pub(crate) struct Ctx<'a> {
+    pub c: &'a Consolidation,
+    pub cat: &'a Catalogue,
+    pub scores: Vec<ZoneScore>,
+    pub made_at: MadeAt,
+}
+
+impl Ctx<'_> {
+    /// The zone's short name (its sheet name too).
+    pub fn short<'b>(&'b self, code: &'b str) -> &'b str {
+        self.cat
+            .zone(code)
+            .map(|z| z.short.as_str())
+            .unwrap_or(code)
+    }
+
+    /// The period as people write it: `2020年1-6月`, `2020年度`.
+    pub fn label(&self) -> String {
+        self.c.period.run_label()
+    }
+
+    /// The zones' forms the run needs, in catalogue order.
+    pub fn zone_forms(&self) -> Vec<&Form> {
+        self.cat
+            .forms_for(self.c.period)
+            .filter(|f| f.filled_by == FilledBy::Zone)
+            .collect()
+    }
+
+    /// The indicators of the zones' forms the run needs.
+    pub fn zone_indicators(&self) -> Vec<(&Form, &Indicator)> {
+        self.zone_forms()
+            .into_iter()
+            .flat_map(|f| f.indicators.iter().map(move |i| (f, i)))
+            .collect()
+    }
+
+    pub fn zone(&self, code: &str) -> Option<&ZoneResult> {
+        self.c.figures.zone(code)
+    }
+
+    /// Zones whose forms were all accepted.
+    pub fn accepted(&self) -> usize {
+        self.c
+            .figures
+            .zones
+            .iter()
+            .filter(|z| z.status == FormState::Accepted)
+            .count()
+    }
+
+    /// The page header: title and period.
+    pub fn page_header(&self) -> String {
+        format!("{}（{}）", self.cat.plan.report_title, self.label())
+    }
+}
+
+/// A valid sheet name from a zone's short name.
+pub(crate) fn sheet_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .collect();
+    cleaned.trim_matches('\'').chars().take(31).collect()
+}
+
+fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>, XlsxError> {
+    let ctx = Ctx {
+        c,
+        cat,
+        scores: score(c, cat),
+        made_at,
+    };
+    let mut wb = Workbook::new();
+    let created = ExcelDateTime::from_timestamp(made_at.unix())?;
+    let props = DocProperties::new()
+        .set_title(format!("{}（{}）", cat.plan.report_title, ctx.label()))
+        .set_subject(&cat.plan.name)
+        .set_author(MADE_BY)
+        .set_comment(format!("{}，依据{}", MADE_BY, cat.plan.document))
+        .set_creation_datetime(&created);
+    wb.set_properties(&props);
+
+    // 分区对比 first: 全市汇总 refers to its city cells.
+    let (compare, places) = compare::sheet(&ctx)?;
+    let sheets = [
+        cover::sheet(&ctx)?,
+        targets::sheet(&ctx)?,
+        charts::sheet(&ctx, &places)?,
+        city::sheet(&ctx, &places)?,
+        compare,
+        scores::sheet(&ctx)?,
+    ];
+    for ws in sheets {
+        wb.push_worksheet(ws);
+    }
+    for z in &cat.zones {
+        wb.push_worksheet(zone::sheet(&ctx, &z.code)?);
+    }
+    wb.push_worksheet(findings::sheet(&ctx)?);
+    wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_at_prints_beijing_time() {
+        assert_eq!(
+            MadeAt::from_unix(0).label(),
+            "1970年1月1日 08:00（北京时间）"
+        );
+        // 2020-02-29 23:59:59 UTC is 1 March in Beijing.
+        assert_eq!(
+            MadeAt::from_unix(1_583_020_799).label(),
+            "2020年3月1日 07:59（北京时间）"
+        );
+    }
+
+    #[test]
+    fn zone_names_make_valid_sheet_names() {
+        assert_eq!(sheet_name("湖州开发区"), "湖州开发区");
+        assert_eq!(sheet_name("A/B:C"), "A_B_C");
+    }
+}

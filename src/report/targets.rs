@@ -1,0 +1,145 @@
+//! 目标考核: one row a target (and a zone, for the each-zone targets, then
+//! their city row "3/5"), the status by colour.
+
+use rust_xlsxwriter::Worksheet;
+
+use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::{Ctx, TARGETS};
+use crate::assess::{Status, TargetRow};
+use crate::catalog::{Target, TargetKind, TargetScope};
+
+const COLS: u16 = 10;
+
+/// Whether a target's rows have completion and schedule.
+pub(super) fn has_completion(t: &Target) -> bool {
+    matches!(
+        t.kind,
+        TargetKind::AnnualTotal | TargetKind::DeadlineTotal | TargetKind::PlanCumulative
+    )
+}
+
+/// The remark of a row: the assessment's note, and for an average growth
+/// the growth of each year.
+fn remark(row: &TargetRow) -> String {
+    let mut parts = Vec::new();
+    if !row.yearly.is_empty() {
+        let years: Vec<String> = row
+            .yearly
+            .iter()
+            .map(|(y, g)| match g {
+                Some(g) => format!("{y}年 {g:.2}%"),
+                None => format!("{y}年 —"),
+            })
+            .collect();
+        parts.push(format!(
+            "实际值为 {}—{} 年年均增长；各年增长：{}",
+            row.yearly[0].0,
+            row.yearly[row.yearly.len() - 1].0,
+            years.join("，")
+        ));
+    }
+    // "本年增长" repeats what the yearly list already says.
+    let repeats = row.note.starts_with("本年增长") && !row.yearly.is_empty();
+    if !row.note.is_empty() && !repeats {
+        parts.push(row.note.clone());
+    }
+    parts.join("。")
+}
+
+pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
+    let cat = ctx.cat;
+    let c = ctx.c;
+    let mut s = Sheet::new(TARGETS)?;
+    s.fix(0, 6.0);
+    s.fix(1, 32.0);
+    s.fix(9, 34.0);
+    s.title(0, COLS - 1, &format!("计划目标考核情况（{}）", ctx.label()))?;
+    let note = format!(
+        "依据{}《{}》。完成率 = 实际值 ÷ 目标值；时间进度：累计目标为已过月数 ÷ 计划期 {} 个月，年度目标为已过月数 ÷ 12。年均增长为 {} 年以来各年增长的几何平均。颜色：绿色达标，红色未达标或进度滞后，灰色数据缺失。",
+        cat.plan.document,
+        cat.plan.name,
+        cat.plan_months(),
+        cat.plan.start.year
+    );
+    s.merged(1, 0, COLS - 1, &note, &fmt::note(), true)?;
+    let header_row = 2;
+    s.headers(
+        header_row,
+        0,
+        &[
+            "编号",
+            "目标（计划原文）",
+            "范围",
+            "目标值",
+            "单位",
+            "实际值",
+            "完成率(%)",
+            "时间进度(%)",
+            "状态",
+            "说明",
+        ],
+    )?;
+
+    let mut row = header_row + 1;
+    let mut i = 0;
+    while i < c.targets.len() {
+        let id = &c.targets[i].id;
+        let group: Vec<&TargetRow> = c.targets[i..].iter().take_while(|r| &r.id == id).collect();
+        let Some(t) = cat.targets.iter().find(|t| &t.id == id) else {
+            i += group.len();
+            continue;
+        };
+        let first = row;
+        for r in &group {
+            let city_of_each = t.scope == TargetScope::EachZone && r.zone.is_none();
+            let scope = match &r.zone {
+                Some(z) => ctx.short(z).to_string(),
+                None if city_of_each => "全市（达标个数）".to_string(),
+                None => "全市".to_string(),
+            };
+            s.text(row, 2, &scope, &fmt::text())?;
+            let num = Num::of_unit(cat, &t.unit);
+            if city_of_each {
+                s.number(row, 3, Some(r.target), Num::General, Tone::Plain)?;
+                s.text(row, 4, "个开发区", &fmt::center())?;
+                let shown = r
+                    .actual
+                    .map_or("—".to_string(), |a| format!("{a:.0}/{}", r.target));
+                s.text(
+                    row,
+                    5,
+                    &shown,
+                    &fmt::text().set_align(rust_xlsxwriter::FormatAlign::Right),
+                )?;
+            } else {
+                s.number(row, 3, Some(r.target), Num::General, Tone::Plain)?;
+                s.text(row, 4, &t.unit, &fmt::center())?;
+                s.number(row, 5, r.actual, num, Tone::Plain)?;
+            }
+            if has_completion(t) && !city_of_each {
+                s.number(row, 6, r.completion, Num::Pct1, Tone::Plain)?;
+                match (r.schedule, r.status) {
+                    (None, Status::NotDue) => s.text(row, 7, "未到期", &fmt::center())?,
+                    (v, _) => s.number(row, 7, v, Num::Pct1, Tone::Plain)?,
+                }
+            } else {
+                s.blank(row, 6)?;
+                s.blank(row, 7)?;
+            }
+            s.text(row, 8, r.status.label(), &fmt::status(r.status))?;
+            s.wrapped(row, 9, &remark(r), &fmt::wrap())?;
+            row += 1;
+        }
+        s.merged_down(first, row - 1, 0, &t.id, &fmt::center())?;
+        s.merged_down(first, row - 1, 1, &t.text, &fmt::wrap())?;
+        i += group.len();
+    }
+    s.finish(
+        &ctx.page_header(),
+        Setup {
+            freeze_row: header_row + 1,
+            freeze_col: 0,
+            repeat: Some((header_row, header_row)),
+        },
+    )
+}
