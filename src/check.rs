@@ -34,6 +34,9 @@ pub fn display_name(path: &Path) -> String {
 pub struct CheckReport {
     pub files: Vec<FileReport>,
     pub findings: Vec<Finding>,
+    /// Every form read, for feedback workbooks.
+    #[serde(skip)]
+    pub forms: Vec<crate::validate::CheckedForm>,
 }
 
 impl CheckReport {
@@ -55,6 +58,7 @@ pub fn check(
     let mut report = CheckReport {
         files: Vec::new(),
         findings: Vec::new(),
+        forms: Vec::new(),
     };
     for given in paths {
         // `.` or `..` has no name to take the period from: use the folder's own.
@@ -71,6 +75,7 @@ pub fn check(
         };
         let batch: Batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
         report.files.extend(batch.files);
+        report.forms.extend(batch.forms);
         report.findings.extend(batch.findings);
     }
     // Duplicates across separately named files of one folder are found per

@@ -12,7 +12,7 @@ use crate::check::display_name;
 use crate::error::Error;
 use crate::folder::{self, FileReport};
 use crate::model::{Finding, Period, Severity, sort_findings};
-use crate::validate::Val;
+use crate::validate::{CheckedForm, Val};
 
 /// Everything a consolidation run found and computed.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct Consolidation {
     /// Findings of the period's files, of the history files used, and of
     /// missing data, sorted.
     pub findings: Vec<Finding>,
+    /// The period's forms as checked (for feedback workbooks).
+    pub forms: Vec<CheckedForm>,
 }
 
 impl Consolidation {
@@ -61,7 +63,12 @@ pub fn consolidate(
             message: "数据文件夹不存在".into(),
         });
     }
-    let (files, mut findings, figures) = read_period(data_dir, period, cat, true)?;
+    let PeriodRead {
+        files,
+        mut findings,
+        figures,
+        forms,
+    } = read_period(data_dir, period, cat, true)?;
     let mut history = History::new();
     for year in cat.plan.start.year..period.year {
         let p = Period { year, month: 12 };
@@ -76,9 +83,9 @@ pub fn consolidate(
             history.insert(year, None);
             continue;
         }
-        let (_, h_findings, h_figures) = read_period(data_dir, p, cat, false)?;
-        findings.extend(h_findings);
-        history.insert(year, Some(h_figures));
+        let past = read_period(data_dir, p, cat, false)?;
+        findings.extend(past.findings);
+        history.insert(year, Some(past.figures));
     }
     let targets = assess(&figures, &history, cat);
     let complete = figures
@@ -100,7 +107,16 @@ pub fn consolidate(
         targets,
         files,
         findings,
+        forms,
     })
+}
+
+/// One period folder, read.
+struct PeriodRead {
+    files: Vec<FileReport>,
+    findings: Vec<Finding>,
+    figures: PeriodFigures,
+    forms: Vec<CheckedForm>,
 }
 
 /// Reads one period folder. For the run's own period every finding is kept
@@ -110,7 +126,7 @@ fn read_period(
     period: Period,
     cat: &Catalogue,
     main: bool,
-) -> Result<(Vec<FileReport>, Vec<Finding>, PeriodFigures), Error> {
+) -> Result<PeriodRead, Error> {
     let dir = data_dir.join(period.to_string());
     let paths: Vec<PathBuf> = if dir.is_dir() {
         folder::list_files(&dir)?
@@ -186,7 +202,12 @@ fn read_period(
             }
         }
     }
-    Ok((batch.files, findings, figures))
+    Ok(PeriodRead {
+        files: batch.files,
+        findings,
+        figures,
+        forms: batch.forms,
+    })
 }
 
 /// The default workbook name: `开发区考核汇总表-2020年1-6月.xlsx`, `…-2020年度.xlsx`.

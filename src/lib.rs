@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod check;
 pub mod consolidate;
 pub mod error;
+pub mod feedback;
 pub mod folder;
 pub mod model;
 pub mod output;

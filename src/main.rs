@@ -9,7 +9,11 @@ use zonestat::catalog::Catalogue;
 use zonestat::model::Period;
 
 #[derive(Parser)]
-#[command(name = "zonestat", version, about = "湖州市开发区统计报表检查、汇总与考核")]
+#[command(
+    name = "zonestat",
+    version,
+    about = "湖州市开发区统计报表检查、汇总与考核"
+)]
 struct Cli {
     /// 计划目录文件（开发区、报表、指标、目标）；默认使用内置的 2017-2020 年计划
     #[arg(long, global = true, value_name = "FILE")]
@@ -31,6 +35,9 @@ enum Command {
         /// 另将结果写成 JSON 文件
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// 为有问题的开发区在此文件夹写出反馈表（反馈-开发区-期别.xlsx），可直接发回
+        #[arg(long, value_name = "DIR")]
+        feedback: Option<PathBuf>,
     },
     /// 生成空白报表（按计划目录的表样），发给各开发区填报
     Template {
@@ -60,6 +67,9 @@ enum Command {
         /// 另将汇总结果写成 JSON 文件
         #[arg(long, value_name = "FILE.json")]
         json: Option<PathBuf>,
+        /// 为有问题的开发区在此文件夹写出反馈表（反馈-开发区-期别.xlsx）
+        #[arg(long, value_name = "DIR")]
+        feedback: Option<PathBuf>,
     },
 }
 
@@ -80,15 +90,33 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         None => Catalogue::bundled(),
     };
     match cli.command {
-        Command::Check { paths, period, json } => {
+        Command::Check {
+            paths,
+            period,
+            json,
+            feedback,
+        } => {
             let report = zonestat::check::check(&paths, period, &cat)?;
             print!("{}", zonestat::check::render(&report));
             if let Some(path) = json {
                 zonestat::check::write_json(&report, &path)?;
             }
+            if let Some(dir) = feedback {
+                let created = zonestat::template::creation_time();
+                for path in
+                    zonestat::feedback::write_feedback(&report.forms, period, &cat, &dir, &created)?
+                {
+                    println!("已写出反馈表 {}", path.display());
+                }
+            }
             Ok(if report.errors() > 0 { 1 } else { 0 })
         }
-        Command::Template { period, zone, form, output } => {
+        Command::Template {
+            period,
+            zone,
+            form,
+            output,
+        } => {
             let req = zonestat::template::request(&cat, period, &zone, form.as_deref(), output)?;
             let created = zonestat::template::creation_time();
             for path in zonestat::template::write_templates(&req, &cat, &created)? {
@@ -96,15 +124,36 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
-        Command::Consolidate { data_dir, period, output, json } => {
+        Command::Consolidate {
+            data_dir,
+            period,
+            output,
+            json,
+            feedback,
+        } => {
             let c = zonestat::consolidate::consolidate(&data_dir, period, &cat)?;
+            if let Some(dir) = feedback {
+                let created = zonestat::template::creation_time();
+                for path in zonestat::feedback::write_feedback(
+                    &c.forms,
+                    Some(period),
+                    &cat,
+                    &dir,
+                    &created,
+                )? {
+                    println!("已写出反馈表 {}", path.display());
+                }
+            }
             if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&zonestat::consolidate::summary_json(&c, &cat))?;
+                let text =
+                    serde_json::to_string_pretty(&zonestat::consolidate::summary_json(&c, &cat))?;
                 zonestat::output::write_atomic(&path, text.as_bytes())?;
             }
-            let path = output
-                .unwrap_or_else(|| PathBuf::from(zonestat::consolidate::default_report_name(period, &cat)));
-            zonestat::report::write_report(&c, &cat, &path, zonestat::report::MadeAt::from_env())?;
+            let path = output.unwrap_or_else(|| {
+                PathBuf::from(zonestat::consolidate::default_report_name(period, &cat))
+            });
+            let made_at = zonestat::report::MadeAt::from_env();
+            zonestat::report::write_report(&c, &cat, &path, made_at)?;
             print!("{}", zonestat::report::summary_text(&c, &cat, &path));
             Ok(if c.has_gaps() { 1 } else { 0 })
         }

@@ -83,6 +83,8 @@ pub struct CheckedForm {
     pub period: Option<Period>,
     pub values: BTreeMap<String, Entry>,
     pub findings: Vec<Finding>,
+    /// The form as written, for feedback workbooks that show the zone its own values.
+    pub raw: FormRead,
 }
 
 impl CheckedForm {
@@ -244,6 +246,7 @@ pub fn check_form(
         period,
         values,
         findings: ctx.out,
+        raw: read.clone(),
     }
 }
 
