@@ -15,6 +15,9 @@ pub enum Error {
     /// The period could not be told (no `--period`, and the folder name is not `YYYY-MM`).
     #[error("{0}")]
     Period(String),
+    /// The settings file `zonestat.toml` cannot be read or is malformed.
+    #[error("设置文件 {file} 有误：{message}")]
+    Settings { file: String, message: String },
     /// An output file could not be written.
     #[error("无法写出 {path}：{message}")]
     Output { path: String, message: String },

@@ -17,6 +17,7 @@ pub mod output;
 pub mod read;
 pub mod report;
 pub mod score;
+pub mod settings;
 pub mod template;
 pub mod text;
 pub mod validate;

@@ -1,0 +1,178 @@
+//! The working folder's settings, `zonestat.toml`: where the data folder, the
+//! inbox and the outputs are, which catalogue to use, and how to send mail.
+//! Every setting can also be given as a flag, which wins over the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The settings file's name, looked for in the current folder.
+pub const FILE_NAME: &str = "zonestat.toml";
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The data folder: one `YYYY-MM` folder a period.
+    pub data: PathBuf,
+    /// Where received workbooks are dropped.
+    pub inbox: PathBuf,
+    /// Where workbooks, summaries and feedback are written.
+    pub output: PathBuf,
+    /// Another plan catalogue; empty for the bundled one.
+    pub catalogue: Option<PathBuf>,
+    pub mail: Mail,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            data: PathBuf::from("数据"),
+            inbox: PathBuf::from("收件箱"),
+            output: PathBuf::from("汇总表"),
+            catalogue: None,
+            mail: Mail::default(),
+        }
+    }
+}
+
+/// How the connection to the mail server is secured.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS (usually port 587 or 25).
+    #[default]
+    Starttls,
+    /// TLS from the start (usually port 465).
+    Tls,
+    /// No encryption (only for a server on the local network).
+    None,
+}
+
+/// `[mail]`: the SMTP server and the recipients. The password is never stored
+/// here: it comes from the environment variable `ZONESTAT_SMTP_PASSWORD`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mail {
+    pub host: String,
+    pub port: Option<u16>,
+    pub security: Security,
+    pub user: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+}
+
+impl Settings {
+    /// Reads `zonestat.toml` from `dir` when it exists; defaults otherwise.
+    /// Relative paths in the file are taken from `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Settings`] naming the file and the key when it is malformed.
+    pub fn load(dir: &Path) -> Result<Settings, Error> {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            return Ok(Settings::default().relative_to(dir));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Settings {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let s: Settings = toml::from_str(&text).map_err(|e| Error::Settings {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if text.contains("password") {
+            return Err(Error::Settings {
+                file: path.display().to_string(),
+                message: "不要把邮箱密码写在设置文件里：请用环境变量 ZONESTAT_SMTP_PASSWORD 提供"
+                    .into(),
+            });
+        }
+        Ok(s.relative_to(dir))
+    }
+
+    fn relative_to(mut self, dir: &Path) -> Settings {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && dir != Path::new("") && dir != Path::new(".") {
+                *p = dir.join(&*p);
+            }
+        };
+        fix(&mut self.data);
+        fix(&mut self.inbox);
+        fix(&mut self.output);
+        if let Some(c) = &mut self.catalogue {
+            fix(c);
+        }
+        self
+    }
+}
+
+/// The commented settings file `zonestat init` writes.
+pub const TEMPLATE: &str = r#"# zonestat 设置文件。命令行参数优先于这里的设置。
+# 路径可以是相对路径（相对于本文件所在的文件夹）。
+
+# 数据文件夹：每期一个 YYYY-MM 子文件夹，存放已归档的报表
+data = "数据"
+# 收件箱：把邮件附件（各开发区报来的报表）放到这里，zonestat intake / run 会识别并归档
+inbox = "收件箱"
+# 输出文件夹：考核汇总表、JSON 汇总和反馈表写到这里
+output = "汇总表"
+# 另用一份计划目录文件时填写，例如 catalogue = "plan-2021.toml"
+# catalogue = ""
+
+[mail]
+# 发送考核汇总表的邮件服务器（zonestat send / run --send）
+host = ""
+# 端口：tls 通常为 465，starttls 通常为 587
+# port = 465
+# 加密方式：starttls、tls 或 none
+security = "starttls"
+# 登录用户名；密码不要写在这里，请设置环境变量 ZONESTAT_SMTP_PASSWORD
+user = ""
+# 发件人，例如 "湖州市商务局统计科 <tongji@example.com>"
+from = ""
+# 收件人和抄送
+to = []
+cc = []
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_init_template_parses_to_the_defaults() {
+        let s: Settings = toml::from_str(TEMPLATE).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn malformed_settings_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "[mail]\nhots = \"x\"\n").unwrap();
+        let e = Settings::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("zonestat.toml") && e.contains("hots"), "{e}");
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "[mail]\nhost = \"x\"\n# password = \"1\"\n",
+        )
+        .unwrap();
+        assert!(
+            Settings::load(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("ZONESTAT_SMTP_PASSWORD")
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_settings_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "data = \"d\"\n").unwrap();
+        let s = Settings::load(dir.path()).unwrap();
+        assert_eq!(s.data, dir.path().join("d"));
+        assert_eq!(s.inbox, dir.path().join("收件箱"));
+    }
+}
