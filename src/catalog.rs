@@ -25,6 +25,29 @@ pub struct Catalogue {
     pub ratios: Vec<Ratio>,
     pub targets: Vec<Target>,
     pub scoring: Scoring,
+    /// How much a workbook may ask of the reader; absent in older catalogues.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Thresholds of the plausibility checks across periods.
+    #[serde(default)]
+    pub checks: Checks,
+}
+
+/// Thresholds of the cross-period and plausibility warnings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checks {
+    /// How far (in %) a 上年同期 value may differ from what the zone reported
+    /// for that period last year.
+    pub prior_tolerance_pct: f64,
+    /// A growth rate beyond ± this (in %) is flagged for an explanation.
+    pub growth_alert_pct: f64,
+}
+
+impl Default for Checks {
+    fn default() -> Checks {
+        Checks { prior_tolerance_pct: 0.5, growth_alert_pct: 50.0 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +270,78 @@ pub struct ScoreMeasure {
     pub weight: f64,
 }
 
+/// Limits on what one input file may ask of the reader, checked before and
+/// while it is parsed. Each has a default, so `[limits]` and any of its keys
+/// may be left out. Sizes are in MiB (1 MiB = 1,048,576 bytes).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The largest file read at all.
+    pub max_file_mb: u64,
+    /// The most a workbook may expand to: for an xlsx/ods package the total
+    /// uncompressed size of its parts; for an xls the text it holds.
+    pub max_unzipped_mb: u64,
+    /// The highest compression ratio of a package part larger than 1 MiB
+    /// uncompressed (a "zip bomb" is a small file that inflates enormously).
+    pub max_compression_ratio: u64,
+    /// The most parts (files) a package may hold.
+    pub max_zip_entries: u64,
+    /// Rows read from each sheet, counted from row 1; cells below are counted
+    /// and reported, not read.
+    pub max_rows: u32,
+    /// Columns read from each sheet, counted from column A.
+    pub max_columns: u32,
+    /// The most cells a workbook may hold once read. For xls and ods this is the
+    /// rectangular range the parser allocates, empty cells included.
+    pub max_cells: u64,
+    /// The deepest nesting of XML elements in a package part.
+    pub max_xml_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_file_mb: 50,
+            max_unzipped_mb: 100,
+            max_compression_ratio: 100,
+            max_zip_entries: 10_000,
+            max_rows: 1_000,
+            max_columns: 100,
+            max_cells: 1_000_000,
+            max_xml_depth: 100,
+        }
+    }
+}
+
+impl Limits {
+    pub const MIB: u64 = 1 << 20;
+
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_mb.saturating_mul(Limits::MIB)
+    }
+
+    pub fn max_unzipped_bytes(&self) -> u64 {
+        self.max_unzipped_mb.saturating_mul(Limits::MIB)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let fields = [
+            ("max_file_mb", self.max_file_mb),
+            ("max_unzipped_mb", self.max_unzipped_mb),
+            ("max_compression_ratio", self.max_compression_ratio),
+            ("max_zip_entries", self.max_zip_entries),
+            ("max_rows", u64::from(self.max_rows)),
+            ("max_columns", u64::from(self.max_columns)),
+            ("max_cells", self.max_cells),
+            ("max_xml_depth", u64::from(self.max_xml_depth)),
+        ];
+        match fields.iter().find(|(_, v)| *v == 0) {
+            Some((name, _)) => Err(format!("limits.{name}：必须大于 0")),
+            None => Ok(()),
+        }
+    }
+}
+
 fn de_period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map_err(serde::de::Error::custom)
@@ -391,6 +486,7 @@ impl Catalogue {
                 ));
             }
         }
+        self.limits.check()?;
         if self.plan.end < self.plan.start {
             return Err("plan.end：计划结束早于开始".into());
         }
@@ -551,6 +647,29 @@ mod tests {
                 "T01", "T02", "T03", "T04", "T10", "T12", "T13", "T18", "T19", "T21", "T25", "T26"
             ]
         );
+    }
+
+    #[test]
+    fn limits_default_when_absent_and_are_checked() {
+        let c = Catalogue::bundled();
+        assert_eq!(c.limits, Limits::default());
+        let start = BUNDLED.find("[limits]").expect("bundled [limits]");
+        let without = &BUNDLED[..start];
+        assert_eq!(
+            Catalogue::parse(without, "old.toml").unwrap().limits,
+            Limits::default()
+        );
+        let some = format!("{without}\n[limits]\nmax_rows = 50\n");
+        let c = Catalogue::parse(&some, "x.toml").unwrap();
+        assert_eq!((c.limits.max_rows, c.limits.max_file_mb), (50, 50));
+        let e = Catalogue::parse(&format!("{without}\n[limits]\nmax_cells = 0\n"), "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limits.max_cells"), "{e}");
+        let e = Catalogue::parse(&format!("{without}\n[limits]\nmax_sheets = 3\n"), "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_sheets"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::catalog::Catalogue;
 use crate::error::Error;
+use crate::crossperiod::{OtherPeriods, cross_checks};
 use crate::folder::{self, Batch, FileReport};
 use crate::model::{Finding, Period, Severity};
 use crate::output::write_atomic;
@@ -73,7 +74,14 @@ pub fn check(
                 message: "文件或文件夹不存在".into(),
             });
         };
-        let batch: Batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
+        let mut batch: Batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
+        // The folder's neighbours (same month last year, last month) sit beside it.
+        let data_dir = if path.is_dir() { path.parent() } else { path.parent().and_then(Path::parent) };
+        if let Some(data_dir) = data_dir {
+            let mut others = OtherPeriods::new(data_dir, cat);
+            batch.findings.extend(cross_checks(&batch.forms, &mut others, cat));
+            crate::model::sort_findings(&mut batch.findings);
+        }
         report.files.extend(batch.files);
         report.forms.extend(batch.forms);
         report.findings.extend(batch.findings);

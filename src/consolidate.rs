@@ -9,6 +9,7 @@ use crate::aggregate::{FormState, IndicatorFigure, PeriodFigures, aggregate};
 use crate::assess::{History, TargetRow, assess};
 use crate::catalog::{Catalogue, FilledBy, Kind};
 use crate::check::display_name;
+use crate::crossperiod::{OtherPeriods, cross_checks};
 use crate::error::Error;
 use crate::folder::{self, FileReport};
 use crate::model::{Finding, Period, Severity, sort_findings};
@@ -69,6 +70,8 @@ pub fn consolidate(
         figures,
         forms,
     } = read_period(data_dir, period, cat, true)?;
+    let mut others = OtherPeriods::new(data_dir, cat);
+    findings.extend(cross_checks(&forms, &mut others, cat));
     let mut history = History::new();
     for year in cat.plan.start.year..period.year {
         let p = Period { year, month: 12 };

@@ -1,12 +1,13 @@
 //! The command line: parse arguments, call the library, map the outcome to an
 //! exit code (0 all good, 1 ran but found errors or missing data, 2 could not run).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use zonestat::catalog::Catalogue;
 use zonestat::model::Period;
+use zonestat::settings::Settings;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +55,46 @@ enum Command {
         #[arg(short, long, value_name = "DIR", default_value = ".")]
         output: PathBuf,
     },
+    /// 在当前文件夹（或指定文件夹）建立工作环境：设置文件 zonestat.toml、数据、收件箱和输出文件夹
+    Init {
+        /// 工作文件夹
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// 把收件箱里的报表识别后归档到数据文件夹（YYYY-MM/湖开统1表-开发区-期别.xlsx）
+    Intake {
+        /// 收件箱文件夹（默认取 zonestat.toml 的 inbox）
+        inbox: Option<PathBuf>,
+        /// 数据文件夹（默认取 zonestat.toml 的 data）
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// 为留在收件箱的有错报表写出反馈表的文件夹
+        #[arg(long, value_name = "DIR")]
+        feedback: Option<PathBuf>,
+    },
+    /// 查看一期的报送情况：各开发区和市统计局的各张报表已收到、未报送或有错误
+    Status {
+        /// 数据文件夹（默认取 zonestat.toml 的 data）
+        data: Option<PathBuf>,
+        /// 期别 YYYY-MM（默认为最近一期）
+        #[arg(long)]
+        period: Option<Period>,
+    },
+    /// 日常一条命令：收件箱归档 → 报送情况 → 汇总考核 → 写出汇总表、JSON 和反馈表
+    Run {
+        /// 期别 YYYY-MM（默认为数据文件夹中最近一期）
+        #[arg(long)]
+        period: Option<Period>,
+        /// 数据文件夹（默认取 zonestat.toml 的 data）
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// 收件箱（默认取 zonestat.toml 的 inbox）
+        #[arg(long)]
+        inbox: Option<PathBuf>,
+        /// 输出文件夹（默认取 zonestat.toml 的 output）
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// 汇总一期的报表，考核计划目标，写出考核汇总表（xlsx）
     Consolidate {
         /// 数据文件夹（内含各期 YYYY-MM 文件夹）
@@ -85,7 +126,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let cat = match &cli.catalogue {
+    let settings = Settings::load(Path::new("."))?;
+    let cat = match cli.catalogue.as_ref().or(settings.catalogue.as_ref()) {
         Some(path) => Catalogue::load(path)?,
         None => Catalogue::bundled(),
     };
@@ -123,6 +165,53 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 println!("已生成 {}", path.display());
             }
             Ok(0)
+        }
+        Command::Init { dir } => {
+            let made = zonestat::routine::init(&dir)?;
+            for p in &made {
+                println!("已建立 {}", p.display());
+            }
+            if made.is_empty() {
+                println!("{} 已有设置文件和文件夹，未作改动。", dir.display());
+            }
+            println!("下一步：把收到的报表放进收件箱，然后运行 zonestat run。");
+            Ok(0)
+        }
+        Command::Intake { inbox, data, feedback } => {
+            let inbox = inbox.unwrap_or(settings.inbox);
+            let data = data.unwrap_or(settings.data);
+            let report = zonestat::intake::intake(&inbox, &data, &cat)?;
+            print!("{}", zonestat::intake::render(&report));
+            for p in &report.periods {
+                print!("{}", zonestat::status::render(&zonestat::status::status(&data, *p, &cat)?));
+            }
+            if let Some(dir) = feedback {
+                let created = zonestat::template::creation_time();
+                for path in zonestat::feedback::write_feedback(&report.held_forms, None, &cat, &dir, &created)? {
+                    println!("已写出反馈表 {}", path.display());
+                }
+            }
+            let held = report.entries.iter().any(|e| {
+                matches!(e.action, zonestat::intake::Action::Held | zonestat::intake::Action::Conflict)
+            });
+            Ok(if held { 1 } else { 0 })
+        }
+        Command::Status { data, period } => {
+            let data = data.unwrap_or(settings.data);
+            let period = period
+                .or_else(|| zonestat::routine::latest_period(&data))
+                .ok_or_else(|| anyhow::anyhow!("{} 中没有任何一期的报表，请用 --period 指定期别", data.display()))?;
+            let table = zonestat::status::status(&data, period, &cat)?;
+            print!("{}", zonestat::status::render(&table));
+            Ok(if table.outstanding().next().is_some() { 1 } else { 0 })
+        }
+        Command::Run { period, data, inbox, output } => {
+            let mut s = settings;
+            s.data = data.unwrap_or(s.data);
+            s.inbox = inbox.unwrap_or(s.inbox);
+            s.output = output.unwrap_or(s.output);
+            let outcome = zonestat::routine::run(&s, period, &cat, &mut |line| println!("{line}"))?;
+            Ok(if outcome.consolidation.has_gaps() { 1 } else { 0 })
         }
         Command::Consolidate {
             data_dir,

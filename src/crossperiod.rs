@@ -1,0 +1,231 @@
+//! Plausibility checks that look beyond one form: against what the zone
+//! reported for the same period last year, for the previous month, and for
+//! last year's cumulative column; and growth rates too large to pass without
+//! an explanation. All are warnings: they never reject a form.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Catalogue, Form, Frequency, Indicator, Kind, Role};
+use crate::check::display_name;
+use crate::folder;
+use crate::model::{Cell, Finding, Period, Severity};
+use crate::read::workbook::format_number;
+use crate::validate::{CheckedForm, Entry, Val};
+
+/// Other periods' forms, read on demand from the data folder and kept.
+pub struct OtherPeriods<'a> {
+    data: PathBuf,
+    cat: &'a Catalogue,
+    cache: BTreeMap<Period, Vec<CheckedForm>>,
+}
+
+impl<'a> OtherPeriods<'a> {
+    pub fn new(data: &Path, cat: &'a Catalogue) -> OtherPeriods<'a> {
+        OtherPeriods { data: data.to_path_buf(), cat, cache: BTreeMap::new() }
+    }
+
+    /// The error-free form `form` of `zone` for `period`, when its folder is on hand.
+    fn form(&mut self, period: Period, form: &str, zone: &crate::catalog::Reporter) -> Option<&CheckedForm> {
+        if !self.cache.contains_key(&period) {
+            let dir = self.data.join(period.to_string());
+            let files = if dir.is_dir() { folder::list_files(&dir).unwrap_or_default() } else { Vec::new() };
+            let batch = folder::check_files(&files, &display_name, Some(period), self.cat);
+            self.cache.insert(period, batch.forms);
+        }
+        self.cache[&period]
+            .iter()
+            .find(|f| f.form == form && f.reporter.as_ref() == Some(zone) && f.period == Some(period) && !f.has_errors())
+    }
+}
+
+fn number(e: Option<&Entry>, role: Role) -> Option<f64> {
+    e.and_then(|e| e.get(role)).and_then(Val::number)
+}
+
+struct Out<'f> {
+    form: &'f CheckedForm,
+    findings: Vec<Finding>,
+}
+
+impl Out<'_> {
+    fn warn(&mut self, rule: &'static str, ind: &Indicator, cell: Option<Cell>, column: &str, found: String, expected: String, message: String) {
+        self.findings.push(Finding {
+            severity: Severity::Warning,
+            rule,
+            file: self.form.file.clone(),
+            sheet: Some(self.form.sheet.clone()),
+            cell,
+            zone: self.form.zone().map(str::to_string),
+            form: Some(self.form.form.clone()),
+            indicator: Some(ind.code.clone()),
+            indicator_name: Some(ind.name.clone()),
+            column: Some(column.to_string()),
+            found: Some(found),
+            expected: Some(expected),
+            message,
+        });
+    }
+}
+
+fn label(form: &Form, role: Role) -> &str {
+    form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("")
+}
+
+/// The warnings for `forms` (one period's forms), looking up other periods in `others`.
+pub fn cross_checks(forms: &[CheckedForm], others: &mut OtherPeriods, cat: &Catalogue) -> Vec<Finding> {
+    let mut all = Vec::new();
+    for f in forms {
+        let (Some(period), Some(who)) = (f.period, f.reporter.clone()) else { continue };
+        let Some(form) = cat.form(&f.form) else { continue };
+        let mut out = Out { form: f, findings: Vec::new() };
+        growth_alerts(f, form, cat, &mut out);
+        // Last year's form for the same period.
+        let last_year = Period { year: period.year - 1, month: period.month };
+        if let Some(last) = others.form(last_year, &f.form, &who).cloned() {
+            prior_differs(f, &last, form, cat, last_year, &mut out);
+            if form.frequency == Frequency::Annual {
+                cumulative_chain(f, Some(&last), form, &mut out);
+            }
+        } else if form.frequency == Frequency::Annual && period.year == cat.plan.start.year {
+            cumulative_chain(f, None, form, &mut out);
+        }
+        // The previous month of a year-to-date form.
+        if form.frequency == Frequency::Monthly && period.month > 1 {
+            let before = Period { year: period.year, month: period.month - 1 };
+            if let Some(prev) = others.form(before, &f.form, &who).cloned() {
+                ytd_decreased(f, &prev, form, before, &mut out);
+            }
+        }
+        all.extend(out.findings);
+    }
+    all
+}
+
+fn growth_alerts(f: &CheckedForm, form: &Form, cat: &Catalogue, out: &mut Out) {
+    let limit = cat.checks.growth_alert_pct;
+    for ind in form.indicators.iter().filter(|i| i.kind == Kind::Flow) {
+        let e = f.values.get(&ind.code);
+        let (Some(c), Some(p)) = (number(e, Role::Current), number(e, Role::Prior)) else { continue };
+        if p == 0.0 {
+            continue;
+        }
+        let g = (c / p - 1.0) * 100.0;
+        if g.abs() <= limit {
+            continue;
+        }
+        let note = e.and_then(|e| e.note.clone());
+        let why = match &note {
+            Some(n) => format!("备注说明：“{n}”。"),
+            None => "请核对数据，并在备注栏说明原因。".to_string(),
+        };
+        out.warn(
+            "growth.extreme",
+            ind,
+            e.and_then(|e| e.cells.get(&Role::Current).copied()),
+            label(form, Role::Current),
+            format!("{g:.1}%"),
+            format!("增速在 ±{limit}% 以内，或有说明"),
+            format!("{} {} 同比增长 {g:.1}%，超出 ±{limit}%。{why}", ind.code, ind.name),
+        );
+    }
+}
+
+fn prior_differs(f: &CheckedForm, last: &CheckedForm, form: &Form, cat: &Catalogue, when: Period, out: &mut Out) {
+    let tol = cat.checks.prior_tolerance_pct;
+    for ind in form.indicators.iter().filter(|i| i.kind != Kind::YesNo) {
+        let prior = number(f.values.get(&ind.code), Role::Prior);
+        let reported = number(last.values.get(&ind.code), Role::Current);
+        let (Some(p), Some(r)) = (prior, reported) else { continue };
+        let diff = if r == 0.0 { if p == 0.0 { 0.0 } else { f64::INFINITY } } else { (p - r).abs() / r.abs() * 100.0 };
+        if diff <= tol + 1e-9 {
+            continue;
+        }
+        let when_label = if form.frequency == Frequency::Annual { format!("{} 年", when.year) } else { when.label() };
+        out.warn(
+            "cross.prior_differs",
+            ind,
+            f.values.get(&ind.code).and_then(|e| e.cells.get(&Role::Prior).copied()),
+            label(form, Role::Prior),
+            format_number(p),
+            format!("{}（{} 报送的{}）", format_number(r), when_label, label(form, Role::Current)),
+            format!(
+                "{} {}“{}”为 {}，与去年报送的 {}（{}）相差 {:.1}%，超过 {}%。如按可比口径调整过，请在备注中说明。",
+                ind.code,
+                ind.name,
+                label(form, Role::Prior),
+                format_number(p),
+                format_number(r),
+                when_label,
+                diff,
+                tol
+            ),
+        );
+    }
+}
+
+fn cumulative_chain(f: &CheckedForm, last: Option<&CheckedForm>, form: &Form, out: &mut Out) {
+    for ind in form.indicators.iter().filter(|i| i.kind == Kind::NewInYear) {
+        let e = f.values.get(&ind.code);
+        let (Some(cum), Some(year)) = (number(e, Role::Cumulative), number(e, Role::Current)) else { continue };
+        let before = match last {
+            Some(l) => match number(l.values.get(&ind.code), Role::Cumulative) {
+                Some(b) => b,
+                None => continue,
+            },
+            None => 0.0,
+        };
+        let want = before + year;
+        if (cum - want).abs() <= 1e-9 * want.abs().max(1.0) {
+            continue;
+        }
+        let how = match last {
+            Some(_) => format!("去年累计 {} + 本年 {}", format_number(before), format_number(year)),
+            None => format!("计划第一年，累计应等于本年 {}", format_number(year)),
+        };
+        out.warn(
+            "cross.cumulative_chain",
+            ind,
+            e.and_then(|e| e.cells.get(&Role::Cumulative).copied()),
+            label(form, Role::Cumulative),
+            format_number(cum),
+            format!("{}（{how}）", format_number(want)),
+            format!(
+                "{} {}“{}”为 {}，应为 {}（{how}）。请核对累计数。",
+                ind.code,
+                ind.name,
+                label(form, Role::Cumulative),
+                format_number(cum),
+                format_number(want)
+            ),
+        );
+    }
+}
+
+fn ytd_decreased(f: &CheckedForm, prev: &CheckedForm, form: &Form, before: Period, out: &mut Out) {
+    for ind in form.indicators.iter().filter(|i| i.kind == Kind::Flow) {
+        let now = number(f.values.get(&ind.code), Role::Current);
+        let then = number(prev.values.get(&ind.code), Role::Current);
+        let (Some(n), Some(t)) = (now, then) else { continue };
+        if n + 1e-9 >= t {
+            continue;
+        }
+        out.warn(
+            "cross.ytd_decreased",
+            ind,
+            f.values.get(&ind.code).and_then(|e| e.cells.get(&Role::Current).copied()),
+            label(form, Role::Current),
+            format_number(n),
+            format!("≥ {}（{}）", format_number(t), before.label()),
+            format!(
+                "{} {}“{}”为 {}，小于上月报送的 {}（{}）；累计数一般不会减少，请核对。",
+                ind.code,
+                ind.name,
+                label(form, Role::Current),
+                format_number(n),
+                format_number(t),
+                before.label()
+            ),
+        );
+    }
+}

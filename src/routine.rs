@@ -1,0 +1,126 @@
+//! `zonestat init` and `zonestat run`: the clerk's routine in one command —
+//! intake → who has reported → consolidate the period → workbook, summary and
+//! feedback in the output folder.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::catalog::Catalogue;
+use crate::consolidate::{Consolidation, consolidate, default_report_name, summary_json};
+use crate::error::Error;
+use crate::intake::{IntakeReport, intake};
+use crate::model::Period;
+use crate::output::write_atomic;
+use crate::settings::{FILE_NAME, Settings, TEMPLATE};
+use crate::status::{StatusTable, status};
+
+/// Writes a commented `zonestat.toml` and the folders it names into `dir`.
+/// An existing settings file is kept.
+///
+/// # Errors
+/// [`Error::Output`] when a folder or the file cannot be made.
+pub fn init(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let err = |p: &Path| {
+        let p = p.display().to_string();
+        move |e: std::io::Error| Error::Output { path: p.clone(), message: e.to_string() }
+    };
+    std::fs::create_dir_all(dir).map_err(err(dir))?;
+    let mut made = Vec::new();
+    let file = dir.join(FILE_NAME);
+    if !file.exists() {
+        write_atomic(&file, TEMPLATE.as_bytes())?;
+        made.push(file);
+    }
+    let s = Settings::load(dir)?;
+    for folder in [&s.data, &s.inbox, &s.output] {
+        if !folder.exists() {
+            std::fs::create_dir_all(folder).map_err(err(folder))?;
+            made.push(folder.clone());
+        }
+    }
+    Ok(made)
+}
+
+/// The latest period folder (`YYYY-MM`) of the data folder that holds a file.
+pub fn latest_period(data: &Path) -> Option<Period> {
+    std::fs::read_dir(data)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let p: Period = e.file_name().to_str()?.parse().ok()?;
+            let has_file = std::fs::read_dir(e.path()).ok()?.filter_map(Result::ok).any(|f| f.path().is_file());
+            has_file.then_some(p)
+        })
+        .max()
+}
+
+/// What `run` did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub intake: IntakeReport,
+    pub status: StatusTable,
+    pub consolidation: Consolidation,
+    pub workbook: PathBuf,
+    pub summary: PathBuf,
+    pub feedback: Vec<PathBuf>,
+}
+
+/// A bar on the terminal while work goes on; nothing when output is redirected.
+fn bar(len: u64) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "));
+    pb
+}
+
+/// Runs the routine with the settings given (flags already merged in).
+/// `say` receives the plain progress lines.
+///
+/// # Errors
+/// [`Error`] when a folder cannot be read or an output cannot be written.
+pub fn run(s: &Settings, period: Option<Period>, cat: &Catalogue, say: &mut dyn FnMut(&str)) -> Result<RunOutcome, Error> {
+    let pb = bar(4);
+    pb.set_message("收件箱归档");
+    say(&format!("一、收件箱归档：{}", s.inbox.display()));
+    std::fs::create_dir_all(&s.inbox).map_err(|e| Error::Output { path: s.inbox.display().to_string(), message: e.to_string() })?;
+    let report = intake(&s.inbox, &s.data, cat)?;
+    say(&crate::intake::render(&report));
+    pb.inc(1);
+
+    let Some(period) = period.or_else(|| latest_period(&s.data)) else {
+        pb.finish_and_clear();
+        return Err(Error::Period(format!(
+            "数据文件夹 {} 中还没有任何一期的报表；请先把报表放进收件箱，或用 --period 指定期别。",
+            s.data.display()
+        )));
+    };
+    pb.set_message("报送情况");
+    let table = status(&s.data, period, cat)?;
+    say(&format!("二、{}", crate::status::render(&table)));
+    pb.inc(1);
+
+    pb.set_message("汇总考核");
+    let c = consolidate(&s.data, period, cat)?;
+    pb.inc(1);
+
+    pb.set_message("写出汇总表");
+    std::fs::create_dir_all(&s.output).map_err(|e| Error::Output { path: s.output.display().to_string(), message: e.to_string() })?;
+    let workbook = s.output.join(default_report_name(period, cat));
+    crate::report::write_report(&c, cat, &workbook, crate::report::MadeAt::from_env())?;
+    let summary = workbook.with_extension("json");
+    let text = serde_json::to_string_pretty(&summary_json(&c, cat)).expect("serialisable");
+    write_atomic(&summary, text.as_bytes())?;
+    let created = crate::template::creation_time();
+    let mut forms = c.forms.clone();
+    forms.extend(report.held_forms.iter().cloned());
+    let feedback = crate::feedback::write_feedback(&forms, Some(period), cat, &s.output.join("反馈"), &created)?;
+    pb.inc(1);
+    pb.finish_and_clear();
+    say(&format!("三、{}", crate::report::summary_text(&c, cat, &workbook)));
+    say(&format!("JSON 汇总：{}", summary.display()));
+    for f in &feedback {
+        say(&format!("反馈表：{}", f.display()));
+    }
+    Ok(RunOutcome { intake: report, status: table, consolidation: c, workbook, summary, feedback })
+}
