@@ -49,6 +49,14 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Each file with the forms read from it.
+    pub fn by_file(&self) -> impl Iterator<Item = (&FileReport, &[CheckedForm])> {
+        self.files
+            .iter()
+            .zip(form_offsets(&self.files))
+            .map(|(f, start)| (f, &self.forms[start..start + f.forms.len()]))
+    }
+
     pub fn errors(&self) -> usize {
         self.findings.iter().filter(|f| f.is_error()).count()
     }
@@ -141,7 +149,8 @@ pub fn check_files(
     batch
 }
 
-fn form_offsets(files: &[FileReport]) -> Vec<usize> {
+/// Where each file's forms start in the batch's list of forms.
+pub fn form_offsets(files: &[FileReport]) -> Vec<usize> {
     let mut at = 0;
     files
         .iter()

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::catalog::{Catalogue, Reporter};
-use crate::error::Error;
 use crate::crossperiod::{OtherPeriods, cross_checks};
+use crate::error::Error;
 use crate::folder::{self, Batch};
 use crate::model::{Finding, Period};
 use crate::read::{FileType, sha256_hex};
@@ -110,11 +110,17 @@ pub fn utc_stamp(secs: i64) -> (String, String) {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Output { path: path.display().to_string(), message: e.to_string() }
+    move |e| Error::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// Who filled a form in, as a short name for file names.
@@ -132,7 +138,13 @@ pub fn canonical_name(forms: &[&CheckedForm], who: &str, period: Period, kind: F
     numbers.sort();
     numbers.dedup();
     let ext = kind.extension().unwrap_or("xlsx");
-    format!("{}-{}-{}.{}", numbers.join("+"), crate::template::sanitize(who), period, ext)
+    format!(
+        "{}-{}-{}.{}",
+        numbers.join("+"),
+        crate::template::sanitize(who),
+        period,
+        ext
+    )
 }
 
 /// A form's identity: form number, reporter, period.
@@ -154,8 +166,18 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
     let mut report = IntakeReport::default();
     let mut filed_cache: BTreeMap<Period, Batch> = BTreeMap::new();
     for path in folder::list_files(inbox)? {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let shown = format!("{}/{}", inbox.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), name);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let shown = format!(
+            "{}/{}",
+            inbox
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            name
+        );
         let batch = folder::check_files(std::slice::from_ref(&path), &|_| shown.clone(), None, cat);
         let file = &batch.files[0];
         let (time, stamp) = utc_stamp(now_secs());
@@ -164,7 +186,13 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
             time,
             file: shown.clone(),
             sha256: file.sha256.clone(),
-            form: (!forms.is_empty()).then(|| forms.iter().map(|f| f.form.as_str()).collect::<Vec<_>>().join("+")),
+            form: (!forms.is_empty()).then(|| {
+                forms
+                    .iter()
+                    .map(|f| f.form.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            }),
             zone: forms.first().and_then(|f| f.zone().map(str::to_string)),
             period: forms.first().and_then(|f| f.period),
             action: Action::Ignored,
@@ -175,8 +203,12 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
             report.entries.push(entry);
             continue;
         }
-        let one_reporter = forms.iter().all(|f| f.reporter.is_some() && f.reporter == forms[0].reporter);
-        let one_period = forms.iter().all(|f| f.period.is_some() && f.period == forms[0].period);
+        let one_reporter = forms
+            .iter()
+            .all(|f| f.reporter.is_some() && f.reporter == forms[0].reporter);
+        let one_period = forms
+            .iter()
+            .all(|f| f.period.is_some() && f.period == forms[0].period);
         if batch.errors() > 0 || forms.is_empty() || !one_reporter || !one_period {
             entry.action = Action::Held;
             entry.reason = Some(match batch.findings.iter().find(|f| f.is_error()) {
@@ -195,15 +227,20 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         if !filed_cache.contains_key(&period) {
             let files = folder::list_files(&dir)?;
-            filed_cache.insert(period, folder::check_files(&files, &|p| p.display().to_string(), None, cat));
+            filed_cache.insert(
+                period,
+                folder::check_files(&files, &|p| p.display().to_string(), None, cat),
+            );
         }
         let filed = &filed_cache[&period];
-        let bytes = std::fs::read(&path).map_err(|e| Error::Input { path: path.display().to_string(), message: e.to_string() })?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::Input {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let new_keys: Vec<Key> = forms.iter().map(|f| key(f)).collect();
         // Filed files that hold any of the same forms.
         let mut overlapping: Vec<PathBuf> = Vec::new();
-        for (fr, start) in filed.files.iter().zip(offsets(filed)) {
-            let theirs = &filed.forms[start..start + fr.forms.len()];
+        for (fr, theirs) in filed.by_file() {
             if theirs.iter().any(|f| new_keys.contains(&key(f))) {
                 overlapping.push(PathBuf::from(&fr.file));
                 if fr.sha256 == file.sha256 {
@@ -212,7 +249,10 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
                 }
                 if !theirs.iter().all(|f| new_keys.contains(&key(f))) {
                     entry.action = Action::Conflict;
-                    entry.reason = Some(format!("已归档的 {} 还含有本文件没有的报表，不能整份替换", fr.file));
+                    entry.reason = Some(format!(
+                        "已归档的 {} 还含有本文件没有的报表，不能整份替换",
+                        fr.file
+                    ));
                 }
             }
         }
@@ -245,8 +285,14 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
         remove_from_inbox(&path)?;
         // Plausibility against the periods already filed (warnings only).
         let mut others = OtherPeriods::new(data, cat);
-        report.findings.extend(cross_checks(&batch.forms, &mut others, cat));
-        entry.action = if overlapping.is_empty() { Action::Filed } else { Action::Replaced };
+        report
+            .findings
+            .extend(cross_checks(&batch.forms, &mut others, cat));
+        entry.action = if overlapping.is_empty() {
+            Action::Filed
+        } else {
+            Action::Replaced
+        };
         entry.to = Some(relative(data, &target));
         append_log(&log_path, &entry)?;
         report.entries.push(entry);
@@ -264,20 +310,11 @@ fn batch_kind(bytes: &[u8]) -> FileType {
     crate::read::workbook::sniff(bytes)
 }
 
-fn offsets(b: &Batch) -> Vec<usize> {
-    let mut at = 0;
-    b.files
-        .iter()
-        .map(|f| {
-            let s = at;
-            at += f.forms.len();
-            s
-        })
-        .collect()
-}
-
 fn relative(base: &Path, p: &Path) -> String {
-    p.strip_prefix(base).unwrap_or(p).to_string_lossy().into_owned()
+    p.strip_prefix(base)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Writes `bytes` to `target` through a temporary file, flushes it, renames it
@@ -304,8 +341,14 @@ fn store_verified(bytes: &[u8], sha: &str, target: &Path) -> Result<(), Error> {
 fn supersede(old: &Path, dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
     let to_dir = dir.join(SUPERSEDED);
     std::fs::create_dir_all(&to_dir).map_err(io_err(&to_dir))?;
-    let stem = old.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = old.extension().map(|s| format!(".{}", s.to_string_lossy())).unwrap_or_default();
+    let stem = old
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = old
+        .extension()
+        .map(|s| format!(".{}", s.to_string_lossy()))
+        .unwrap_or_default();
     let mut to = to_dir.join(format!("{stem}-{stamp}{ext}"));
     let mut n = 2;
     while to.exists() {
@@ -321,7 +364,11 @@ fn remove_from_inbox(path: &Path) -> Result<(), Error> {
 }
 
 fn append_log(log: &Path, e: &Entry) -> Result<(), Error> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(io_err(log))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io_err(log))?;
     let line = serde_json::to_string(e).expect("serialisable");
     writeln!(f, "{line}").map_err(io_err(log))?;
     f.sync_all().map_err(io_err(log))
@@ -330,9 +377,10 @@ fn append_log(log: &Path, e: &Entry) -> Result<(), Error> {
 /// Logs a file left in the inbox once, not again at every run.
 fn log_once(log: &Path, logged: &str, e: &Entry) -> Result<(), Error> {
     let action = serde_json::to_string(&e.action).expect("serialisable");
-    let seen = logged
-        .lines()
-        .any(|l| l.contains(&format!("\"sha256\":\"{}\"", e.sha256)) && l.contains(&format!("\"action\":{action}")));
+    let seen = logged.lines().any(|l| {
+        l.contains(&format!("\"sha256\":\"{}\"", e.sha256))
+            && l.contains(&format!("\"action\":{action}"))
+    });
     if seen { Ok(()) } else { append_log(log, e) }
 }
 

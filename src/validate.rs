@@ -502,6 +502,7 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             .find(|c| c.role == role)
             .map(|c| c.label.as_str())
             .unwrap_or("");
+        let subject = subject(ind, label);
         let raw = row
             .values
             .iter()
@@ -517,10 +518,7 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
                 raw.clone(),
                 Some("≥ 0".into()),
                 format!(
-                    "{} {}“{}”为负数（{}），应大于或等于 0。",
-                    ind.code,
-                    ind.name,
-                    label,
+                    "{subject}为负数（{}），应大于或等于 0。",
                     raw.clone().unwrap_or_default()
                 ),
             );
@@ -535,10 +533,7 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
                 raw.clone(),
                 Some(format!("整数（单位：{}）", ind.unit)),
                 format!(
-                    "{} {}“{}”应为整数（{}），但填的是 {}。",
-                    ind.code,
-                    ind.name,
-                    label,
+                    "{subject}应为整数（{}），但填的是 {}。",
                     ind.unit,
                     raw.unwrap_or_default()
                 ),
@@ -564,6 +559,7 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             .map(|c| c.label.as_str())
             .unwrap_or("");
         let found = raw.value.display();
+        let subject = subject(ind, label);
         let what = if found.trim().is_empty() {
             "没有填写".to_string()
         } else {
@@ -582,10 +578,7 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             Some(label),
             Some(found),
             Some(expected.clone()),
-            format!(
-                "{} {}“{}”{}，此项必须填报{}。",
-                ind.code, ind.name, label, what, expected
-            ),
+            format!("{subject}{}，此项必须填报{}。", what, expected),
         );
     }
     // 累计 ≥ 本年.
@@ -603,10 +596,8 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
                     Some(format_number(cum)),
                     Some(format!("≥ 本年 {}", format_number(year))),
                     format!(
-                        "{} {}“{}”为 {}，小于本年的 {}；累计数应不小于本年数。",
-                        ind.code,
-                        ind.name,
-                        label_of(form, Role::Cumulative),
+                        "{}为 {}，小于本年的 {}；累计数应不小于本年数。",
+                        subject(ind, label_of(form, Role::Cumulative)),
                         format_number(cum),
                         format_number(year)
                     ),
@@ -650,6 +641,11 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
     entry
 }
 
+/// How a message names a value: `A06 地方财政收入“1-本月累计”`.
+fn subject(ind: &Indicator, label: &str) -> String {
+    format!("{} {}“{}”", ind.code, ind.name, label)
+}
+
 fn label_of(form: &Form, role: Role) -> &str {
     form.columns
         .iter()
@@ -681,6 +677,7 @@ fn check_value(
 ) -> Option<Val> {
     let growth = role == Role::ReportedGrowth;
     let found = raw.value.display();
+    let subject = subject(ind, label);
     let mut bad = |rule: &'static str, expected: String, message: String| {
         ctx.push(
             Severity::Error,
@@ -703,10 +700,7 @@ fn check_value(
                         "value.formula_no_result",
                         "公式的计算结果".into(),
                         format!(
-                            "{} {}“{}”是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
-                            ind.code,
-                            ind.name,
-                            label,
+                            "{subject}是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
                             f.trim_start_matches('=')
                         ),
                     );
@@ -719,10 +713,7 @@ fn check_value(
                 bad(
                     "value.error",
                     "数值".into(),
-                    format!(
-                        "{} {}“{}”是错误值 {}，请修正公式或数据。",
-                        ind.code, ind.name, label, e
-                    ),
+                    format!("{subject}是错误值 {}，请修正公式或数据。", e),
                 );
             }
             return None;
@@ -737,13 +728,7 @@ fn check_value(
                     bad(
                         "value.not_yes_no",
                         "“是”或“否”".into(),
-                        format!(
-                            "{} {}“{}”应填“是”或“否”，但填的是“{}”。",
-                            ind.code,
-                            ind.name,
-                            label,
-                            t.trim()
-                        ),
+                        format!("{subject}应填“是”或“否”，但填的是“{}”。", t.trim()),
                     );
                     None
                 }
@@ -753,10 +738,7 @@ fn check_value(
             bad(
                 "value.not_yes_no",
                 "“是”或“否”".into(),
-                format!(
-                    "{} {}“{}”应填“是”或“否”，但填的是“{}”。",
-                    ind.code, ind.name, label, found
-                ),
+                format!("{subject}应填“是”或“否”，但填的是“{}”。", found),
             );
             return None;
         }
@@ -766,10 +748,7 @@ fn check_value(
                 bad(
                     "value.not_number",
                     format!("数值（{}）", ind.unit),
-                    format!(
-                        "{} {}“{}”应为数值，但填的是逻辑值 {}。",
-                        ind.code, ind.name, label, found
-                    ),
+                    format!("{subject}应为数值，但填的是逻辑值 {}。", found),
                 );
             }
             return None;
@@ -782,10 +761,7 @@ fn check_value(
                         "value.not_number",
                         format!("数值（{}）", ind.unit),
                         format!(
-                            "{} {}“{}”填的是百分数“{}”，应填{}为单位的数值。",
-                            ind.code,
-                            ind.name,
-                            label,
+                            "{subject}填的是百分数“{}”，应填{}为单位的数值。",
                             t.trim(),
                             ind.unit
                         ),
@@ -802,10 +778,7 @@ fn check_value(
                     "value.not_number",
                     format!("数值（{}）", ind.unit),
                     format!(
-                        "{} {}“{}”填的“{}”不是数值，应填{}为单位的数字。",
-                        ind.code,
-                        ind.name,
-                        label,
+                        "{subject}填的“{}”不是数值，应填{}为单位的数字。",
                         t.trim(),
                         ind.unit
                     ),
