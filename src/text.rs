@@ -253,7 +253,13 @@ pub fn display_width(s: &str) -> f64 {
     s.lines()
         .map(|line| {
             line.chars()
-                .map(|c| if (c as u32) < 0x2E80 { 1.1 } else { 2.1 })
+                .map(|c| {
+                    if (c as u32) < 0x1100 && c != '—' {
+                        1.1
+                    } else {
+                        2.1
+                    }
+                })
                 .sum::<f64>()
         })
         .fold(0.0, f64::max)

@@ -7,20 +7,15 @@ use std::collections::BTreeMap;
 use rust_xlsxwriter::Worksheet;
 
 use super::compare::Places;
-use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::layout::{Num, Res, Setup, Sheet, Tone, a1, fmt, sum_expr};
 use super::{CITY, Ctx};
 use crate::catalog::Kind;
-use crate::model::Cell;
 use crate::validate::Val;
 
 const CUR: u16 = 3;
 const PRIOR: u16 = 4;
 const CHANGE: u16 = 5;
 const CUMULATIVE: u16 = 6;
-
-fn a1(row: u32, col: u16) -> String {
-    Cell::new(row, col as u32).to_string()
-}
 
 pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     let cat = ctx.cat;
@@ -233,18 +228,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         &["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"],
     )?;
     row += 1;
-    let expr = |codes: &[String], col: u16| -> Option<String> {
-        let cells: Option<Vec<String>> = codes
-            .iter()
-            .map(|c| rows.get(c).map(|r| a1(*r, col)))
-            .collect();
-        let cells = cells?;
-        Some(if cells.len() == 1 {
-            cells[0].clone()
-        } else {
-            format!("({})", cells.join("+"))
-        })
-    };
+    let expr = |codes: &[String], col: u16| sum_expr(codes, &rows, col);
     for r in &cat.ratios {
         let Some(fig) = city.figures.ratios.get(&r.id) else {
             continue;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rust_xlsxwriter::Worksheet;
 
-use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::layout::{Num, Res, Setup, Sheet, Tone, a1, fmt, sum_expr};
 use super::{COMPARE, Ctx};
 use crate::aggregate::{Figures, IndicatorFigure};
 use crate::assess::Status;
@@ -35,11 +35,6 @@ impl Places {
     pub fn city_ref(&self, row: u32) -> String {
         format!("'{}'!{}", COMPARE, Cell::new(row, self.city_col as u32))
     }
-}
-
-/// The A1 address on this sheet.
-fn a1(row: u32, col: u16) -> String {
-    Cell::new(row, col as u32).to_string()
 }
 
 /// The measures the zones are ranked on: the city growth targets' indicators.
@@ -251,18 +246,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
         .iter()
         .filter(|r| r.scope == RatioScope::All)
         .collect();
-    let expr = |codes: &[String], rows: &BTreeMap<String, u32>, col: u16| -> Option<String> {
-        let cells: Option<Vec<String>> = codes
-            .iter()
-            .map(|c| rows.get(c).map(|r| a1(*r, col)))
-            .collect();
-        let cells = cells?;
-        Some(if cells.len() == 1 {
-            cells[0].clone()
-        } else {
-            format!("({})", cells.join("+"))
-        })
-    };
+    let expr = sum_expr;
     section(&mut s, &mut row, &next_title("比重（%）"))?;
     let mut ratio_rows = BTreeMap::new();
     for r in &ratios {

@@ -19,6 +19,7 @@ const FONT_SIZE: f64 = 11.0;
 pub(super) const MISSING: &str = "—";
 /// Width units of a CJK character and of an ASCII one at the body font
 /// (a unit is the width of a digit of the default font).
+#[cfg(test)]
 const WIDE: f64 = 2.1;
 const NARROW: f64 = 1.1;
 const PADDING: f64 = 1.6;
@@ -237,19 +238,27 @@ pub(super) mod fmt {
 
 /// Display width of a text in column-width units; the widest line counts.
 pub(super) fn text_width(s: &str) -> f64 {
-    s.lines()
-        .map(|line| {
-            line.chars()
-                .map(|c| {
-                    if (c as u32) < 0x1100 && c != '—' {
-                        NARROW
-                    } else {
-                        WIDE
-                    }
-                })
-                .sum::<f64>()
-        })
-        .fold(0.0, f64::max)
+    crate::text::display_width(s)
+}
+
+/// The A1 address of a cell on a sheet.
+pub(super) fn a1(row: u32, col: u16) -> String {
+    crate::model::Cell::new(row, col as u32).to_string()
+}
+
+/// A formula term summing the cells of some indicators in one column:
+/// `E7` or `(E7+E8)`; None when an indicator has no row.
+pub(super) fn sum_expr(codes: &[String], rows: &BTreeMap<String, u32>, col: u16) -> Option<String> {
+    let cells: Option<Vec<String>> = codes
+        .iter()
+        .map(|c| rows.get(c).map(|r| a1(*r, col)))
+        .collect();
+    let cells = cells?;
+    Some(if cells.len() == 1 {
+        cells[0].clone()
+    } else {
+        format!("({})", cells.join("+"))
+    })
 }
 
 /// Lines a text takes when wrapped in `width` units (a rough count, on the safe side).

@@ -4,13 +4,9 @@
 
 use rust_xlsxwriter::Worksheet;
 
-use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::layout::{Num, Res, Setup, Sheet, Tone, a1, fmt};
 use super::{Ctx, SCORES};
 use crate::model::Cell;
-
-fn a1(row: u32, col: u16) -> String {
-    Cell::new(row, col as u32).to_string()
-}
 
 fn abs(row: u32, col: u16) -> String {
     format!("${}${}", Cell::column_name(col as u32), row + 1)
