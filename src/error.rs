@@ -21,4 +21,56 @@ pub enum Error {
     /// An output file could not be written.
     #[error("无法写出 {path}：{message}")]
     Output { path: String, message: String },
+    /// The mail settings cannot make a message: no SMTP server, sender or
+    /// recipients, an address that does not parse, a login name without a
+    /// password (or the reverse), or no period for the subject. Checked
+    /// before any connection is made, so nothing was sent.
+    #[error("邮件设置有误：{0}")]
+    MailSettings(String),
+    /// The SMTP server cannot be reached: the name does not resolve, the
+    /// connection is refused or times out, or the server turns the session
+    /// away. Nothing was sent.
+    #[error(
+        "无法连接邮件服务器 {server}：{message}。请检查 zonestat.toml 中 [mail] 的 host 和 port（或 --smtp-host、--smtp-port）、网络连接和防火墙。邮件没有发出。"
+    )]
+    MailConnect { server: String, message: String },
+    /// The encrypted connection failed: TLS handshake refused or garbled
+    /// (often `security = "tls"` against a plain port, or the reverse), a
+    /// certificate that does not verify, or no STARTTLS offered. Nothing was
+    /// sent, and no password left the machine.
+    #[error(
+        "与邮件服务器 {server} 建立加密连接失败：{message}。请检查 [mail] 的 security 与端口是否相配（tls 通常用 465 端口，starttls 通常用 587 端口，none 不加密）以及服务器名称是否与证书一致。邮件没有发出。"
+    )]
+    MailTls { server: String, message: String },
+    /// The server refused the login (or wants one that was not given).
+    /// Nothing was sent.
+    #[error(
+        "邮件服务器 {server} 拒绝登录（用户 {user}）：{message}。请检查 [mail] 的 user（或 --user）和环境变量 ZONESTAT_SMTP_PASSWORD 中的密码；有的邮箱要用“授权码”代替登录密码。邮件没有发出。"
+    )]
+    MailAuth {
+        server: String,
+        user: String,
+        message: String,
+    },
+    /// The server refused one recipient. The transaction was abandoned
+    /// before the message was handed over, so no recipient got it.
+    #[error(
+        "邮件服务器 {server} 拒绝了收件人 {address}：{message}。请检查这个地址（[mail] 的 to、cc 或 --to、--cc）。邮件没有发给任何人。"
+    )]
+    MailRecipient {
+        server: String,
+        address: String,
+        message: String,
+    },
+    /// The server refused the sender or the message itself (size, content,
+    /// policy). Nothing was sent.
+    #[error("邮件服务器 {server} 拒收：{message}。邮件没有发出。")]
+    MailRefused { server: String, message: String },
+    /// The connection broke after the whole message was handed over but
+    /// before the server confirmed it: it may or may not have been
+    /// delivered, so the program does not send it again by itself.
+    #[error(
+        "邮件已交给服务器 {server}，但没有收到确认：{message}。邮件可能已经发出，也可能没有：请先向收件人确认是否收到，再决定是否重新发送。"
+    )]
+    MailUncertain { server: String, message: String },
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod feedback;
 pub mod folder;
 pub mod intake;
+pub mod mail;
 pub mod model;
 pub mod output;
 pub mod read;

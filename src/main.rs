@@ -112,6 +112,63 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         feedback: Option<PathBuf>,
     },
+    /// 用电子邮件发送考核汇总表（收件人和邮件服务器取自 zonestat.toml 的 [mail]，密码取自环境变量 ZONESTAT_SMTP_PASSWORD）
+    Send {
+        /// 考核汇总表（xlsx）
+        report: PathBuf,
+        /// 汇总结果 JSON（consolidate --json 写出的），用来写邮件正文；默认取考核汇总表旁边的同名 .json 文件
+        #[arg(long, value_name = "FILE.json")]
+        summary: Option<PathBuf>,
+        /// 不发送，把完整的邮件写到这个文件（.eml，可用邮件程序打开检查）
+        #[arg(long, value_name = "FILE.eml")]
+        dry_run: Option<PathBuf>,
+        #[command(flatten)]
+        mail: MailArgs,
+    },
+}
+
+/// The mail flags; each replaces its `[mail]` setting in zonestat.toml.
+#[derive(clap::Args)]
+struct MailArgs {
+    /// 收件人（可写多次；写了就不用设置文件里的 to）
+    #[arg(long, value_name = "ADDR")]
+    to: Vec<String>,
+    /// 抄送（可写多次；写了就不用设置文件里的 cc）
+    #[arg(long, value_name = "ADDR")]
+    cc: Vec<String>,
+    /// 邮件主题（默认：湖州市开发区考核汇总表（2020年1-6月））
+    #[arg(long, value_name = "TEXT")]
+    subject: Option<String>,
+    /// 邮件服务器（SMTP）
+    #[arg(long, value_name = "HOST")]
+    smtp_host: Option<String>,
+    /// 邮件服务器端口（默认 tls 465、starttls 587、none 25）
+    #[arg(long, value_name = "PORT")]
+    smtp_port: Option<u16>,
+    /// 加密方式：starttls、tls 或 none
+    #[arg(long, value_name = "starttls|tls|none")]
+    security: Option<zonestat::settings::Security>,
+    /// 登录用户名（密码只从环境变量 ZONESTAT_SMTP_PASSWORD 读取）
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// 发件人
+    #[arg(long, value_name = "ADDR")]
+    from: Option<String>,
+}
+
+impl MailArgs {
+    fn overrides(self) -> zonestat::mail::MailOverrides {
+        zonestat::mail::MailOverrides {
+            host: self.smtp_host,
+            port: self.smtp_port,
+            security: self.security,
+            user: self.user,
+            from: self.from,
+            to: self.to,
+            cc: self.cc,
+            subject: self.subject,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -245,6 +302,23 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             zonestat::report::write_report(&c, &cat, &path, made_at)?;
             print!("{}", zonestat::report::summary_text(&c, &cat, &path));
             Ok(if c.has_gaps() { 1 } else { 0 })
+        }
+        Command::Send {
+            report,
+            summary,
+            dry_run,
+            mail,
+        } => {
+            let options = zonestat::mail::MailOptions::new(&settings.mail, mail.overrides());
+            let outcome = zonestat::mail::send_file(
+                &report,
+                summary.as_deref(),
+                &options,
+                dry_run.as_deref(),
+                &cat,
+            )?;
+            print!("{}", zonestat::mail::outcome_text(&outcome));
+            Ok(0)
         }
     }
 }

@@ -1,0 +1,302 @@
+//! The message itself: headers, the text body and the workbook attached so
+//! that its Chinese file name survives every common mail program.
+//!
+//! lettre's `ContentDisposition::attachment` writes a non-ASCII name only as
+//! RFC 2231 continuations (`filename*0*=utf-8''…`) and puts no `name=` on the
+//! Content-Type. Programs that read neither continuations nor RFC 2231
+//! (older Outlook, several webmail services) then show `ATT00001.bin` or
+//! mojibake. So the attachment's two headers are written here:
+//!
+//! ```text
+//! Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;
+//!  name="=?UTF-8?B?5byA5Y+R5Yy66ICD5qC45rGH5oC76KGoLTIwMjDlubQxLTbmnIgueGxzeA==?="
+//! Content-Disposition: attachment;
+//!  filename*=UTF-8''%E5%BC%80%E5%8F%91...%E6%9C%88.xlsx
+//! ```
+//!
+//! `filename*=` (RFC 2231, one parameter, no continuations: those are what
+//! the fewest readers understand) is what standard readers use; `name=` with
+//! RFC 2047 encoded-words is the fallback Outlook and webmail read. Only a
+//! name too long for one 998-byte line is split into `filename*0*=`, `*1*`….
+
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+
+use crate::error::Error;
+
+/// The xlsx MIME type.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A message ready to go: its bytes and its envelope.
+pub(crate) struct Composed {
+    pub bytes: Vec<u8>,
+    pub from: Address,
+    /// To, then Cc, each address once.
+    pub recipients: Vec<Address>,
+}
+
+/// The parts of a message, already checked.
+pub(crate) struct Parts<'a> {
+    pub from: &'a Mailbox,
+    pub to: &'a [Mailbox],
+    pub cc: &'a [Mailbox],
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub file_name: &'a str,
+    pub attachment: Vec<u8>,
+}
+
+/// Builds the message.
+///
+/// # Errors
+/// [`Error::MailSettings`] when lettre refuses the headers (it checks the
+/// sender and recipients again).
+pub(crate) fn compose(p: Parts) -> Result<Composed, Error> {
+    let mut b = Message::builder()
+        .from(p.from.clone())
+        .subject(p.subject)
+        .message_id(Some(message_id(p.from)))
+        .user_agent(crate::report::MADE_BY.to_string());
+    for m in p.to {
+        b = b.to(m.clone());
+    }
+    for m in p.cc {
+        b = b.cc(m.clone());
+    }
+    let attachment = SinglePart::builder()
+        .header(AttachmentType::new(p.file_name))
+        .header(AttachmentDisposition::new(p.file_name))
+        .body(Body::new(p.attachment));
+    let message = b
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(p.body.to_string()))
+                .singlepart(attachment),
+        )
+        .map_err(|e| Error::MailSettings(format!("无法组成邮件：{e}")))?;
+    let mut recipients: Vec<Address> = Vec::new();
+    for m in p.to.iter().chain(p.cc) {
+        if !recipients.contains(&m.email) {
+            recipients.push(m.email.clone());
+        }
+    }
+    Ok(Composed {
+        bytes: message.formatted(),
+        from: p.from.email.clone(),
+        recipients,
+    })
+}
+
+/// `<time.pid@sender-domain>`: unique enough, and in the sender's domain as
+/// spam filters like.
+fn message_id(from: &Mailbox) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "<{nanos:x}.{:x}.zonestat@{}>",
+        std::process::id(),
+        from.email.domain()
+    )
+}
+
+/// Content-Type of the attachment, with the RFC 2047 `name=` fallback.
+#[derive(Debug, Clone)]
+struct AttachmentType(String);
+
+impl AttachmentType {
+    fn new(file_name: &str) -> AttachmentType {
+        let words = encoded_words(file_name);
+        AttachmentType(format!("{XLSX};\r\n name=\"{}\"", words.join("\r\n ")))
+    }
+}
+
+impl Header for AttachmentType {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Type")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Err("written only".into())
+    }
+
+    fn display(&self) -> HeaderValue {
+        // Pre-encoded: plain ASCII, folded above.
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+    }
+}
+
+/// Content-Disposition of the attachment, with the RFC 2231 `filename*=`.
+#[derive(Debug, Clone)]
+struct AttachmentDisposition(String);
+
+impl AttachmentDisposition {
+    fn new(file_name: &str) -> AttachmentDisposition {
+        AttachmentDisposition(format!(
+            "attachment;\r\n {}",
+            rfc2231("filename", file_name).join(";\r\n ")
+        ))
+    }
+}
+
+impl Header for AttachmentDisposition {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Disposition")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Err("written only".into())
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+    }
+}
+
+/// RFC 2231 parameters for `value`: `key*=UTF-8''%E5…` when it fits on a
+/// line, else `key*0*=UTF-8''…`, `key*1*=…` of at most 78 characters each.
+pub(crate) fn rfc2231(key: &str, value: &str) -> Vec<String> {
+    // attribute-char: printable ASCII except specials, space, `*`, `'`, `%`.
+    let keep = |b: u8| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b);
+    let pieces: Vec<String> = value
+        .as_bytes()
+        .iter()
+        .map(|&b| {
+            if keep(b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let whole = format!("{key}*=UTF-8''{}", pieces.concat());
+    if whole.len() + 2 <= 998 {
+        return vec![whole];
+    }
+    let mut out = Vec::new();
+    let mut line = format!("{key}*0*=UTF-8''");
+    for p in pieces {
+        if line.len() + p.len() + 2 > 78 {
+            out.push(std::mem::replace(
+                &mut line,
+                format!("{key}*{}*=", out.len() + 1),
+            ));
+        }
+        line.push_str(&p);
+    }
+    out.push(line);
+    out
+}
+
+/// RFC 2047 base64 encoded-words for `value`, each at most 75 characters and
+/// holding whole characters.
+pub(crate) fn encoded_words(value: &str) -> Vec<String> {
+    // 45 bytes → 60 base64 characters + 12 for `=?UTF-8?B?` and `?=`.
+    const MAX_BYTES: usize = 45;
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in value.chars() {
+        if chunk.len() + c.len_utf8() > MAX_BYTES {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() || words.is_empty() {
+        words.push(chunk);
+    }
+    words
+        .iter()
+        .map(|w| format!("=?UTF-8?B?{}?=", base64(w.as_bytes())))
+        .collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "开发区考核汇总表-2020年1-6月.xlsx";
+
+    #[test]
+    fn base64_matches_the_rfc_4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn the_report_name_is_one_encoded_word_and_one_parameter() {
+        let words = encoded_words(NAME);
+        assert_eq!(
+            words,
+            ["=?UTF-8?B?5byA5Y+R5Yy66ICD5qC45rGH5oC76KGoLTIwMjDlubQxLTbmnIgueGxzeA==?="]
+        );
+        let params = rfc2231("filename", NAME);
+        assert_eq!(params.len(), 1);
+        assert!(
+            params[0].starts_with("filename*=UTF-8''%E5%BC%80%E5%8F%91")
+                && params[0].ends_with("-2020%E5%B9%B41-6%E6%9C%88.xlsx"),
+            "{params:?}"
+        );
+    }
+
+    #[test]
+    fn long_names_are_split_without_breaking_characters() {
+        let long = "很长的文件名".repeat(40) + ".xlsx";
+        let words = encoded_words(&long);
+        assert!(words.len() > 1 && words.iter().all(|w| w.len() <= 75));
+        let params = rfc2231("filename", &long);
+        assert!(params.len() > 1 && params.iter().all(|p| p.len() <= 78));
+        assert!(params[0].starts_with("filename*0*=UTF-8''"));
+        assert!(params[1].starts_with("filename*1*=%"));
+        // The pieces, joined and decoded, give the name back.
+        let joined: String = params
+            .iter()
+            .map(|p| {
+                let v = p.split_once("*=").unwrap().1;
+                v.strip_prefix("UTF-8''").unwrap_or(v).to_string()
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let mut rest = joined.as_bytes();
+        while let Some((&b, tail)) = rest.split_first() {
+            if b == b'%' {
+                let hex = std::str::from_utf8(&tail[..2]).unwrap();
+                bytes.push(u8::from_str_radix(hex, 16).unwrap());
+                rest = &tail[2..];
+            } else {
+                bytes.push(b);
+                rest = tail;
+            }
+        }
+        assert_eq!(String::from_utf8(bytes).unwrap(), long);
+    }
+}

@@ -1,0 +1,240 @@
+//! One SMTP session, driven step by step so that a failure can say which
+//! step failed and what to check: connect (and TLS) → STARTTLS → login →
+//! MAIL FROM → RCPT TO each → DATA → message → QUIT.
+//!
+//! There is exactly one transaction and no retry: a refused recipient
+//! abandons the transaction before DATA (so nobody gets the message), and a
+//! connection lost after the message was handed over is reported as
+//! uncertain rather than sent again.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
+use lettre::transport::smtp::response::Response;
+
+use super::MailOptions;
+use super::message::Composed;
+use crate::error::Error;
+use crate::settings::Security;
+
+type SmtpError = lettre::transport::smtp::Error;
+
+/// Sends `m` over one SMTP session; the server's reply to the message.
+pub(crate) fn deliver(o: &MailOptions, m: &Composed) -> Result<String, Error> {
+    let port = o.port();
+    let server = format!("{}:{port}", o.host);
+    let connect = |message: String| Error::MailConnect {
+        server: server.clone(),
+        message,
+    };
+    let tls_failed = |message: String| Error::MailTls {
+        server: server.clone(),
+        message,
+    };
+    let addrs: Vec<SocketAddr> = (o.host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| connect(format!("找不到这台服务器（{e}）")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(connect("找不到这台服务器".into()));
+    }
+    let hello = ClientId::default();
+    let tls = match o.security {
+        Security::None => None,
+        Security::Tls | Security::Starttls => Some(
+            TlsParameters::new(o.host.clone())
+                .map_err(|e| tls_failed(format!("无法准备加密连接（{}）", reply(&e))))?,
+        ),
+    };
+    let wrapper = if o.security == Security::Tls {
+        tls.as_ref()
+    } else {
+        None
+    };
+    let mut conn = SmtpConnection::connect(&addrs[..], Some(o.timeout), &hello, wrapper, None)
+        .map_err(|e| classify_connect(&server, o.security, &e))?;
+
+    // From here on every failure goes through `fail`: nothing half-done stays open.
+    if o.security == Security::Starttls {
+        if !conn.can_starttls() {
+            return fail(
+                &mut conn,
+                tls_failed("服务器没有提供 STARTTLS（它可能只接受 tls，或不支持加密）".into()),
+            );
+        }
+        if let Err(e) = conn.starttls(tls.as_ref().expect("TLS parameters"), &hello) {
+            return fail(&mut conn, tls_failed(reply(&e)));
+        }
+    }
+    if let Some(password) = &o.password {
+        let creds = Credentials::new(o.user.clone(), password.clone());
+        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds) {
+            let message = if e.status().is_some() {
+                format!("服务器回复 {}", reply(&e))
+            } else if e.is_client() {
+                "服务器不接受 PLAIN 或 LOGIN 登录方式（有的服务器只在加密连接上提供登录）".into()
+            } else {
+                reply(&e)
+            };
+            return fail(
+                &mut conn,
+                Error::MailAuth {
+                    server: server.clone(),
+                    user: o.user.clone(),
+                    message,
+                },
+            );
+        }
+    }
+
+    let mut params = Vec::new();
+    let non_ascii =
+        !m.from.to_string().is_ascii() || m.recipients.iter().any(|a| !a.to_string().is_ascii());
+    if non_ascii {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            return fail(
+                &mut conn,
+                Error::MailSettings(format!(
+                    "服务器 {server} 不支持含中文的邮件地址（SMTPUTF8）：请改用英文地址"
+                )),
+            );
+        }
+        params.push(MailParameter::SmtpUtfEight);
+    }
+    if let Err(e) = conn.command(Mail::new(Some(m.from.clone()), params)) {
+        let err = if e.status().is_some_and(|c| c.to_string() == "530") {
+            Error::MailAuth {
+                server: server.clone(),
+                user: o.user.clone(),
+                message: format!(
+                    "服务器要求先登录（{}）：请在 [mail] 的 user 中填写用户名并设置 ZONESTAT_SMTP_PASSWORD",
+                    reply(&e)
+                ),
+            }
+        } else {
+            Error::MailRefused {
+                server: server.clone(),
+                message: format!(
+                    "不接受发件人 {}（{}）：请检查 [mail] 的 from 是否是这个账号的地址",
+                    m.from,
+                    reply(&e)
+                ),
+            }
+        };
+        return fail(&mut conn, err);
+    }
+    for to in &m.recipients {
+        if let Err(e) = conn.command(Rcpt::new(to.clone(), vec![])) {
+            let err = Error::MailRecipient {
+                server: server.clone(),
+                address: to.to_string(),
+                message: reply(&e),
+            };
+            return fail(&mut conn, err);
+        }
+    }
+    if let Err(e) = conn.command(Data) {
+        let err = Error::MailRefused {
+            server: server.clone(),
+            message: format!("不接受邮件内容（{}）", reply(&e)),
+        };
+        return fail(&mut conn, err);
+    }
+    match conn.message(&m.bytes) {
+        Ok(r) => {
+            // Sent: a failing QUIT changes nothing.
+            let _ = conn.quit();
+            Ok(response_text(&r))
+        }
+        Err(e) if e.status().is_some() => fail(
+            &mut conn,
+            Error::MailRefused {
+                server: server.clone(),
+                message: format!("拒收了这封邮件（{}）", reply(&e)),
+            },
+        ),
+        Err(e) => fail(
+            &mut conn,
+            Error::MailUncertain {
+                server: server.clone(),
+                message: reply(&e),
+            },
+        ),
+    }
+}
+
+/// Says QUIT and closes the connection, then returns `e`.
+fn fail<T>(conn: &mut SmtpConnection, e: Error) -> Result<T, Error> {
+    conn.abort();
+    Err(e)
+}
+
+/// What went wrong before the session was open. With TLS from the start the
+/// handshake is the first exchange, so a garbled or refused handshake after
+/// a good TCP connection is a TLS failure.
+fn classify_connect(server: &str, security: Security, e: &SmtpError) -> Error {
+    let connect = |message: String| Error::MailConnect {
+        server: server.to_string(),
+        message,
+    };
+    let tls_failed = |message: String| Error::MailTls {
+        server: server.to_string(),
+        message,
+    };
+    if e.status().is_some() {
+        return connect(format!("服务器拒绝了连接（{}）", reply(e)));
+    }
+    match io_kind(e) {
+        Some(ErrorKind::ConnectionRefused) => connect(format!(
+            "连接被拒绝，这个端口上没有邮件服务（{}）",
+            reply(e)
+        )),
+        Some(ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            connect(format!("服务器没有回应（{}）", reply(e)))
+        }
+        Some(
+            ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::AddrNotAvailable
+            | ErrorKind::NetworkDown,
+        ) => connect(format!("网络不通（{}）", reply(e))),
+        Some(ErrorKind::InvalidData) if security != Security::None => tls_failed(reply(e)),
+        _ if security == Security::Tls => tls_failed(reply(e)),
+        _ => connect(format!("服务器没有按 SMTP 协议回应（{}）", reply(e))),
+    }
+}
+
+/// The innermost I/O error kind behind an SMTP error.
+fn io_kind(e: &SmtpError) -> Option<ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut kind = None;
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+        }
+        source = s.source();
+    }
+    kind
+}
+
+/// An SMTP error as a user reads it: the server's code and words when it
+/// answered, else the failure itself.
+fn reply(e: &SmtpError) -> String {
+    match (e.status(), std::error::Error::source(e)) {
+        (Some(code), Some(text)) => format!("{code} {text}"),
+        (Some(code), None) => code.to_string(),
+        (None, Some(inner)) => inner.to_string(),
+        (None, None) => e.to_string(),
+    }
+}
+
+fn response_text(r: &Response) -> String {
+    let words: Vec<&str> = r.message().collect();
+    format!("{} {}", r.code(), words.join(" "))
+        .trim()
+        .to_string()
+}

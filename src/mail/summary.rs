@@ -1,0 +1,496 @@
+//! What the mail's body says about a run: period, completeness, targets by
+//! status, the zones missing or rejected and the targets behind schedule or
+//! not met. Built from the in-memory [`Consolidation`] right after a run, or
+//! from the JSON summary `consolidate --json` wrote; both give the same text.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::aggregate::FormState;
+use crate::assess::Status;
+use crate::catalog::{Catalogue, FilledBy, TargetScope};
+use crate::consolidate::Consolidation;
+use crate::error::Error;
+use crate::model::{Period, Severity};
+
+/// The facts the mail's body reports, with the catalogue's names resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub period: Period,
+    /// The workbook's title, e.g. 湖州市开发区转型升级创新发展考核汇总表.
+    pub title: String,
+    /// Who fills in the city forms (湖州市统计局).
+    pub city_reporter: String,
+    /// Zones in the catalogue, and those whose forms were all accepted.
+    pub zones: usize,
+    pub accepted: usize,
+    /// Whatever keeps the results from being whole, one item a line:
+    /// `长兴开发区：湖开统1表未报送`.
+    pub gaps: Vec<String>,
+    /// Every form accepted, no error anywhere, no target without data.
+    pub whole: bool,
+    /// City-level target rows by status, in [`Status::ALL`] order, zeros left out.
+    pub counts: Vec<(Status, usize)>,
+    /// City-level target rows assessed.
+    pub targets: usize,
+    /// One line a target behind schedule, not met, or without data.
+    pub behind: Vec<String>,
+    pub not_met: Vec<String>,
+    pub data_missing: Vec<String>,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// One target row, as the run or the JSON has it.
+struct Row {
+    id: String,
+    zone: Option<String>,
+    actual: Option<f64>,
+    target: f64,
+    completion: Option<f64>,
+    schedule: Option<f64>,
+    status: Status,
+    note: String,
+}
+
+/// One finding, reduced to what the summary counts.
+struct Found {
+    severity: Severity,
+    rule: String,
+    zone: Option<String>,
+    form: Option<String>,
+}
+
+/// The run's facts before names are resolved.
+struct Facts {
+    period: Period,
+    /// Zone code → each needed form and its state.
+    zones: Vec<(String, Vec<(String, FormState)>)>,
+    /// City forms not accepted, with their state.
+    city: Vec<(String, FormState)>,
+    rows: Vec<Row>,
+    findings: Vec<Found>,
+    complete: bool,
+}
+
+impl Summary {
+    /// The summary of a consolidation just run.
+    pub fn from_run(c: &Consolidation, cat: &Catalogue) -> Summary {
+        let facts = Facts {
+            period: c.period,
+            zones: c
+                .figures
+                .zones
+                .iter()
+                .map(|z| (z.code.clone(), z.forms.clone()))
+                .collect(),
+            city: c
+                .figures
+                .city
+                .forms
+                .iter()
+                .filter(|(_, s)| *s != FormState::Accepted)
+                .cloned()
+                .collect(),
+            rows: c
+                .targets
+                .iter()
+                .map(|t| Row {
+                    id: t.id.clone(),
+                    zone: t.zone.clone(),
+                    actual: t.actual,
+                    target: t.target,
+                    completion: t.completion,
+                    schedule: t.schedule,
+                    status: t.status,
+                    note: t.note.clone(),
+                })
+                .collect(),
+            findings: c
+                .findings
+                .iter()
+                .map(|f| Found {
+                    severity: f.severity,
+                    rule: f.rule.to_string(),
+                    zone: f.zone.clone(),
+                    form: f.form.clone(),
+                })
+                .collect(),
+            complete: c.complete,
+        };
+        facts.summary(cat)
+    }
+
+    /// Reads the JSON summary that `consolidate --json` wrote.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the file when it cannot be read or is not a
+    /// zonestat summary.
+    pub fn load(path: &Path, cat: &Catalogue) -> Result<Summary, Error> {
+        let err = |message: String| Error::Input {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| err(format!("不是有效的 JSON 文件（{e}）")))?;
+        Summary::from_json(&value, cat).map_err(|m| {
+            err(format!(
+                "不是 zonestat consolidate --json 写出的汇总结果：{m}"
+            ))
+        })
+    }
+
+    /// Reads the summary from the JSON value [`crate::consolidate::summary_json`] makes.
+    fn from_json(v: &Value, cat: &Catalogue) -> Result<Summary, String> {
+        let period: Period = v["period"]
+            .as_str()
+            .ok_or("缺少 period")?
+            .parse()
+            .map_err(|e: String| e)?;
+        let complete = v["complete"].as_bool().ok_or("缺少 complete")?;
+        let state = |s: &Value| -> Result<FormState, String> {
+            match s.as_str() {
+                Some("accepted") => Ok(FormState::Accepted),
+                Some("missing") => Ok(FormState::Missing),
+                Some("rejected") => Ok(FormState::Rejected),
+                _ => Err(format!("报表状态 {s} 不可识别")),
+            }
+        };
+        let text = |x: &Value| x.as_str().map(str::to_string);
+        let mut zones = Vec::new();
+        let zone_map = v["zones"].as_object().ok_or("缺少 zones")?;
+        // Catalogue order first, as the run has them; codes the catalogue does not know after.
+        let mut codes: Vec<&String> = cat
+            .zones
+            .iter()
+            .filter_map(|z| zone_map.get_key_value(&z.code).map(|(k, _)| k))
+            .collect();
+        codes.extend(zone_map.keys().filter(|k| cat.zone(k).is_none()));
+        for code in codes {
+            let forms = zone_map[code]["forms"]
+                .as_array()
+                .ok_or("开发区缺少 forms")?
+                .iter()
+                .map(|f| Ok((text(&f["form"]).ok_or("缺少 form")?, state(&f["status"])?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            zones.push((code.clone(), forms));
+        }
+        let findings = v["findings"]
+            .as_array()
+            .ok_or("缺少 findings")?
+            .iter()
+            .map(|f| {
+                let severity = match f["severity"].as_str() {
+                    Some("error") => Severity::Error,
+                    Some("warning") => Severity::Warning,
+                    _ => Severity::Info,
+                };
+                Found {
+                    severity,
+                    rule: text(&f["rule"]).unwrap_or_default(),
+                    zone: text(&f["zone"]),
+                    form: text(&f["form"]),
+                }
+            })
+            .collect::<Vec<_>>();
+        // The JSON has no state for city forms: a form the period needs is
+        // missing when its `city.form_missing` finding is there, rejected when
+        // it has another error.
+        let city = cat
+            .forms_for(period)
+            .filter(|f| f.filled_by == FilledBy::City)
+            .filter_map(|f| {
+                let errors: Vec<&Found> = findings
+                    .iter()
+                    .filter(|x| {
+                        x.severity == Severity::Error
+                            && x.zone.is_none()
+                            && x.form.as_deref() == Some(f.number.as_str())
+                    })
+                    .collect();
+                if errors.iter().any(|x| x.rule == "city.form_missing") {
+                    Some((f.number.clone(), FormState::Missing))
+                } else if !errors.is_empty() {
+                    Some((f.number.clone(), FormState::Rejected))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let number = |x: &Value| x.as_f64();
+        let rows = v["targets"]
+            .as_array()
+            .ok_or("缺少 targets")?
+            .iter()
+            .map(|t| {
+                let label = t["status"].as_str().unwrap_or_default();
+                let status = Status::ALL
+                    .into_iter()
+                    .find(|s| s.label() == label)
+                    .ok_or_else(|| format!("目标状态“{label}”不可识别"))?;
+                Ok(Row {
+                    id: text(&t["id"]).ok_or("目标缺少 id")?,
+                    zone: text(&t["zone"]),
+                    actual: number(&t["actual"]),
+                    target: number(&t["target"]).unwrap_or(f64::NAN),
+                    completion: number(&t["completion"]),
+                    schedule: number(&t["schedule"]),
+                    status,
+                    note: text(&t["note"]).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Facts {
+            period,
+            zones,
+            city,
+            rows,
+            findings,
+            complete,
+        }
+        .summary(cat))
+    }
+
+    /// The period as people write it: `2020年1-6月`, `2020年度`.
+    pub fn label(&self) -> String {
+        self.period.run_label()
+    }
+
+    /// The mail's body: a few lines a person reads before opening the
+    /// workbook `file_name`.
+    pub fn body(&self, file_name: &str) -> String {
+        let mut out = String::from("您好：\n\n");
+        let _ = writeln!(
+            out,
+            "附件是{}（{}，期别 {}），请查收。\n",
+            self.title,
+            self.label(),
+            self.period
+        );
+        out.push_str("一、数据情况\n");
+        if self.whole {
+            let _ = writeln!(
+                out,
+                "数据完整：{}/{} 个开发区和{}本期应报的报表均已收到并通过检查。",
+                self.accepted, self.zones, self.city_reporter
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "数据不完整，考核结果仅供参考：{}/{} 个开发区的报表已采用，全市合计只含这些开发区。",
+                self.accepted, self.zones
+            );
+            for g in &self.gaps {
+                let _ = writeln!(out, "  · {g}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "数据问题：错误 {} 条，警告 {} 条。\n",
+            self.errors, self.warnings
+        );
+        let _ = writeln!(out, "二、目标考核（共 {} 项）", self.targets);
+        if self.counts.is_empty() {
+            out.push_str("本期没有需要考核的目标。\n");
+        } else {
+            let counts: Vec<String> = self
+                .counts
+                .iter()
+                .map(|(s, n)| format!("{} {n} 项", s.label()))
+                .collect();
+            let _ = writeln!(out, "{}。", counts.join("，"));
+        }
+        for (status, lines) in [
+            (Status::Behind, &self.behind),
+            (Status::NotMet, &self.not_met),
+            (Status::DataMissing, &self.data_missing),
+        ] {
+            if lines.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "{}（{} 项）：", status.label(), lines.len());
+            for l in lines {
+                let _ = writeln!(out, "  · {l}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n各项目标的完成情况、各开发区对比、综合评价和数据问题详见附件“{file_name}”。\n"
+        );
+        out.push_str(&signature());
+        out
+    }
+}
+
+/// The body when there is no summary: it names the attachment and says where
+/// the results are.
+pub fn plain_body(file_name: &str) -> String {
+    format!(
+        "您好：\n\n附件是考核汇总表“{file_name}”，请查收。\n\n数据完整性和各项目标的完成情况请见附件的“封面”和“目标考核”工作表。\n\n{}",
+        signature()
+    )
+}
+
+fn signature() -> String {
+    format!(
+        "（本邮件由 {} 根据考核汇总结果自动生成。）\n",
+        crate::report::MADE_BY
+    )
+}
+
+impl Facts {
+    fn summary(self, cat: &Catalogue) -> Summary {
+        let short = |code: &str| cat.zone(code).map_or(code.to_string(), |z| z.short.clone());
+        let errors_of = |zone: Option<&str>, form: &str| {
+            self.findings
+                .iter()
+                .filter(|f| {
+                    f.severity == Severity::Error
+                        && f.zone.as_deref() == zone
+                        && f.form.as_deref() == Some(form)
+                })
+                .count()
+        };
+        let mut gaps = Vec::new();
+        let mut accepted = 0;
+        for (code, forms) in &self.zones {
+            let parts: Vec<String> = forms
+                .iter()
+                .filter(|(_, s)| *s != FormState::Accepted)
+                .map(|(form, s)| match (s, errors_of(Some(code), form)) {
+                    (FormState::Rejected, n) if n > 0 => {
+                        format!("{form}{}（{n} 处错误）", s.label())
+                    }
+                    _ => format!("{form}{}", s.label()),
+                })
+                .collect();
+            if parts.is_empty() {
+                accepted += 1;
+            } else {
+                gaps.push(format!("{}：{}", short(code), parts.join("；")));
+            }
+        }
+        for (form, s) in &self.city {
+            gaps.push(format!("{}：{form}{}", cat.city.reporter, s.label()));
+        }
+        let city_rows: Vec<&Row> = self.rows.iter().filter(|r| r.zone.is_none()).collect();
+        let counts = Status::ALL
+            .into_iter()
+            .map(|s| (s, city_rows.iter().filter(|r| r.status == s).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let lines = |status: Status| -> Vec<String> {
+            city_rows
+                .iter()
+                .filter(|r| r.status == status)
+                .map(|r| self.target_line(r, cat))
+                .collect()
+        };
+        let errors = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        let warnings = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+        let data_missing = lines(Status::DataMissing);
+        Summary {
+            period: self.period,
+            title: cat.plan.report_title.clone(),
+            city_reporter: cat.city.reporter.clone(),
+            zones: self.zones.len(),
+            accepted,
+            whole: self.complete && gaps.is_empty() && errors == 0 && data_missing.is_empty(),
+            gaps,
+            targets: city_rows.len(),
+            counts,
+            behind: lines(Status::Behind),
+            not_met: lines(Status::NotMet),
+            data_missing,
+            errors,
+            warnings,
+        }
+    }
+
+    /// `T03 到2020年进出口总额达到51亿美元以上：完成 57.9%，序时进度 50%`.
+    fn target_line(&self, r: &Row, cat: &Catalogue) -> String {
+        let t = cat.targets.iter().find(|t| t.id == r.id);
+        let name = match t {
+            Some(t) => format!("{} {}", r.id, t.text),
+            None => r.id.clone(),
+        };
+        let unit = t.map_or("", |t| t.unit.as_str());
+        let each_zone = t.is_some_and(|t| t.scope == TargetScope::EachZone);
+        let mut facts = Vec::new();
+        if each_zone {
+            if !r.note.is_empty() {
+                facts.push(r.note.clone());
+            }
+            let short = |code: &str| cat.zone(code).map_or(code.to_string(), |z| z.short.clone());
+            for (status, what) in [
+                (Status::NotMet, "未达标"),
+                (Status::Behind, "进度滞后"),
+                (Status::DataMissing, "数据缺失"),
+            ] {
+                let zones: Vec<String> = self
+                    .rows
+                    .iter()
+                    .filter(|z| z.id == r.id && z.status == status)
+                    .filter_map(|z| z.zone.as_deref().map(short))
+                    .collect();
+                if !zones.is_empty() {
+                    facts.push(format!("{what}：{}", zones.join("、")));
+                }
+            }
+        } else if r.status == Status::DataMissing {
+            if !r.note.is_empty() {
+                facts.push(r.note.clone());
+            }
+        } else {
+            if let Some(a) = r.actual {
+                facts.push(format!("实际 {}{unit}", number(a)));
+            }
+            if r.target.is_finite() {
+                facts.push(format!("目标 {}{unit}", number(r.target)));
+            }
+            if let Some(c) = r.completion {
+                facts.push(format!("完成 {}%", number(c)));
+            }
+            if let Some(s) = r.schedule {
+                facts.push(format!("序时进度 {}%", number(s)));
+            }
+        }
+        if facts.is_empty() {
+            name
+        } else {
+            format!("{name}：{}", facts.join("，"))
+        }
+    }
+}
+
+/// A figure as the body prints it: at most two decimals, no trailing zeros.
+fn number(v: f64) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_lose_trailing_zeros() {
+        assert_eq!(number(50.0), "50");
+        assert_eq!(number(57.873), "57.87");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(-0.0461), "-0.05");
+        assert_eq!(number(-0.001), "0");
+    }
+}
