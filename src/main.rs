@@ -94,6 +94,14 @@ enum Command {
         /// 输出文件夹（默认取 zonestat.toml 的 output）
         #[arg(long)]
         output: Option<PathBuf>,
+        /// 汇总完整时，用电子邮件发送考核汇总表（设置见 zonestat.toml 的 [mail]）
+        #[arg(long)]
+        send: bool,
+        /// 数据不完整时也发送（邮件正文会写明缺报和有错误的单位）
+        #[arg(long)]
+        send_incomplete: bool,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// 汇总一期的报表，考核计划目标，写出考核汇总表（xlsx）
     Consolidate {
@@ -234,22 +242,38 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("下一步：把收到的报表放进收件箱，然后运行 zonestat run。");
             Ok(0)
         }
-        Command::Intake { inbox, data, feedback } => {
+        Command::Intake {
+            inbox,
+            data,
+            feedback,
+        } => {
             let inbox = inbox.unwrap_or(settings.inbox);
             let data = data.unwrap_or(settings.data);
             let report = zonestat::intake::intake(&inbox, &data, &cat)?;
             print!("{}", zonestat::intake::render(&report));
             for p in &report.periods {
-                print!("{}", zonestat::status::render(&zonestat::status::status(&data, *p, &cat)?));
+                print!(
+                    "{}",
+                    zonestat::status::render(&zonestat::status::status(&data, *p, &cat)?)
+                );
             }
             if let Some(dir) = feedback {
                 let created = zonestat::template::creation_time();
-                for path in zonestat::feedback::write_feedback(&report.held_forms, None, &cat, &dir, &created)? {
+                for path in zonestat::feedback::write_feedback(
+                    &report.held_forms,
+                    None,
+                    &cat,
+                    &dir,
+                    &created,
+                )? {
                     println!("已写出反馈表 {}", path.display());
                 }
             }
             let held = report.entries.iter().any(|e| {
-                matches!(e.action, zonestat::intake::Action::Held | zonestat::intake::Action::Conflict)
+                matches!(
+                    e.action,
+                    zonestat::intake::Action::Held | zonestat::intake::Action::Conflict
+                )
             });
             Ok(if held { 1 } else { 0 })
         }
@@ -257,18 +281,49 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let data = data.unwrap_or(settings.data);
             let period = period
                 .or_else(|| zonestat::routine::latest_period(&data))
-                .ok_or_else(|| anyhow::anyhow!("{} 中没有任何一期的报表，请用 --period 指定期别", data.display()))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} 中没有任何一期的报表，请用 --period 指定期别",
+                        data.display()
+                    )
+                })?;
             let table = zonestat::status::status(&data, period, &cat)?;
             print!("{}", zonestat::status::render(&table));
-            Ok(if table.outstanding().next().is_some() { 1 } else { 0 })
+            Ok(if table.outstanding().next().is_some() {
+                1
+            } else {
+                0
+            })
         }
-        Command::Run { period, data, inbox, output } => {
+        Command::Run {
+            period,
+            data,
+            inbox,
+            output,
+            send,
+            send_incomplete,
+            mail,
+        } => {
             let mut s = settings;
             s.data = data.unwrap_or(s.data);
             s.inbox = inbox.unwrap_or(s.inbox);
             s.output = output.unwrap_or(s.output);
             let outcome = zonestat::routine::run(&s, period, &cat, &mut |line| println!("{line}"))?;
-            Ok(if outcome.consolidation.has_gaps() { 1 } else { 0 })
+            if send || send_incomplete {
+                let options = zonestat::mail::MailOptions::new(&s.mail, mail.overrides());
+                let sent = zonestat::routine::send(&outcome, &options, send_incomplete, &cat)?;
+                match sent {
+                    Some(o) => print!("{}", zonestat::mail::outcome_text(&o)),
+                    None => println!(
+                        "数据不完整，考核汇总表没有发送。补齐数据后重新运行；确需先发送请加 --send-incomplete。"
+                    ),
+                }
+            }
+            Ok(if outcome.consolidation.has_gaps() {
+                1
+            } else {
+                0
+            })
         }
         Command::Consolidate {
             data_dir,

@@ -23,7 +23,10 @@ use crate::status::{StatusTable, status};
 pub fn init(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let err = |p: &Path| {
         let p = p.display().to_string();
-        move |e: std::io::Error| Error::Output { path: p.clone(), message: e.to_string() }
+        move |e: std::io::Error| Error::Output {
+            path: p.clone(),
+            message: e.to_string(),
+        }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
     let mut made = Vec::new();
@@ -50,7 +53,10 @@ pub fn latest_period(data: &Path) -> Option<Period> {
         .filter(|e| e.path().is_dir())
         .filter_map(|e| {
             let p: Period = e.file_name().to_str()?.parse().ok()?;
-            let has_file = std::fs::read_dir(e.path()).ok()?.filter_map(Result::ok).any(|f| f.path().is_file());
+            let has_file = std::fs::read_dir(e.path())
+                .ok()?
+                .filter_map(Result::ok)
+                .any(|f| f.path().is_file());
             has_file.then_some(p)
         })
         .max()
@@ -70,7 +76,11 @@ pub struct RunOutcome {
 /// A bar on the terminal while work goes on; nothing when output is redirected.
 fn bar(len: u64) -> ProgressBar {
     let pb = ProgressBar::new(len);
-    pb.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     pb
 }
 
@@ -79,11 +89,19 @@ fn bar(len: u64) -> ProgressBar {
 ///
 /// # Errors
 /// [`Error`] when a folder cannot be read or an output cannot be written.
-pub fn run(s: &Settings, period: Option<Period>, cat: &Catalogue, say: &mut dyn FnMut(&str)) -> Result<RunOutcome, Error> {
+pub fn run(
+    s: &Settings,
+    period: Option<Period>,
+    cat: &Catalogue,
+    say: &mut dyn FnMut(&str),
+) -> Result<RunOutcome, Error> {
     let pb = bar(4);
     pb.set_message("收件箱归档");
     say(&format!("一、收件箱归档：{}", s.inbox.display()));
-    std::fs::create_dir_all(&s.inbox).map_err(|e| Error::Output { path: s.inbox.display().to_string(), message: e.to_string() })?;
+    std::fs::create_dir_all(&s.inbox).map_err(|e| Error::Output {
+        path: s.inbox.display().to_string(),
+        message: e.to_string(),
+    })?;
     let report = intake(&s.inbox, &s.data, cat)?;
     say(&crate::intake::render(&report));
     pb.inc(1);
@@ -105,7 +123,10 @@ pub fn run(s: &Settings, period: Option<Period>, cat: &Catalogue, say: &mut dyn 
     pb.inc(1);
 
     pb.set_message("写出汇总表");
-    std::fs::create_dir_all(&s.output).map_err(|e| Error::Output { path: s.output.display().to_string(), message: e.to_string() })?;
+    std::fs::create_dir_all(&s.output).map_err(|e| Error::Output {
+        path: s.output.display().to_string(),
+        message: e.to_string(),
+    })?;
     let workbook = s.output.join(default_report_name(period, cat));
     crate::report::write_report(&c, cat, &workbook, crate::report::MadeAt::from_env())?;
     let summary = workbook.with_extension("json");
@@ -114,13 +135,47 @@ pub fn run(s: &Settings, period: Option<Period>, cat: &Catalogue, say: &mut dyn 
     let created = crate::template::creation_time();
     let mut forms = c.forms.clone();
     forms.extend(report.held_forms.iter().cloned());
-    let feedback = crate::feedback::write_feedback(&forms, Some(period), cat, &s.output.join("反馈"), &created)?;
+    let feedback = crate::feedback::write_feedback(
+        &forms,
+        Some(period),
+        cat,
+        &s.output.join("反馈"),
+        &created,
+    )?;
     pb.inc(1);
     pb.finish_and_clear();
-    say(&format!("三、{}", crate::report::summary_text(&c, cat, &workbook)));
+    say(&format!(
+        "三、{}",
+        crate::report::summary_text(&c, cat, &workbook)
+    ));
     say(&format!("JSON 汇总：{}", summary.display()));
     for f in &feedback {
         say(&format!("反馈表：{}", f.display()));
     }
-    Ok(RunOutcome { intake: report, status: table, consolidation: c, workbook, summary, feedback })
+    Ok(RunOutcome {
+        intake: report,
+        status: table,
+        consolidation: c,
+        workbook,
+        summary,
+        feedback,
+    })
+}
+
+/// Mails the run's workbook: only a run without gaps, unless `incomplete` is
+/// allowed. Returns None when it was not sent for being incomplete.
+///
+/// # Errors
+/// The mail errors of [`crate::mail::send_report`]; nothing is sent twice.
+pub fn send(
+    outcome: &RunOutcome,
+    options: &crate::mail::MailOptions,
+    incomplete: bool,
+    cat: &Catalogue,
+) -> Result<Option<crate::mail::SendOutcome>, Error> {
+    if outcome.consolidation.has_gaps() && !incomplete {
+        return Ok(None);
+    }
+    let summary = crate::mail::Summary::from_run(&outcome.consolidation, cat);
+    crate::mail::send_report(&outcome.workbook, Some(&summary), options).map(Some)
 }

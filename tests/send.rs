@@ -936,3 +936,72 @@ fn an_incomplete_run_says_so_and_names_what_is_missing() {
         assert!(body.contains(words), "body lacks “{words}”:\n{body}");
     }
 }
+
+/// A working folder whose data folder holds the sample forms (less `without`).
+fn working_folder(without: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(data_dir()).unwrap() {
+        let from = entry.unwrap().path();
+        let to = dir.path().join("数据").join(from.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(&from).unwrap() {
+            let f = f.unwrap().path();
+            if Some(f.file_name().unwrap().to_str().unwrap()) != without {
+                std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+#[test]
+fn run_send_mails_a_complete_consolidation() {
+    let dir = working_folder(None);
+    let server = Server::start(Plan::default());
+    settings(dir.path(), server.port, "none", USER);
+    let out = zonestat(
+        dir.path(),
+        &["run", "--period", "2020-06", "--send"],
+        Some(PASSWORD),
+    );
+    let seen = server.finish();
+    assert_eq!(out.status.code(), Some(0), "{}\n{seen:#?}", show(&out));
+    let bytes = std::fs::read(dir.path().join("汇总表").join(NAME)).unwrap();
+    assert_eq!((seen.count("MAIL"), seen.count("DATA")), (1, 1));
+    assert_is_the_report(&parse(&seen.messages[0]), &bytes);
+}
+
+#[test]
+fn run_send_holds_back_an_incomplete_consolidation_unless_told() {
+    let dir = working_folder(Some("南浔6月.ods"));
+    // A closed port: any attempt to send would fail with exit status 2.
+    settings(dir.path(), closed_port(), "none", USER);
+    let out = zonestat(
+        dir.path(),
+        &["run", "--period", "2020-06", "--send"],
+        Some(PASSWORD),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("考核汇总表没有发送"),
+        "{}",
+        show(&out)
+    );
+    assert!(dir.path().join("汇总表").join(NAME).is_file());
+
+    let server = Server::start(Plan::default());
+    settings(dir.path(), server.port, "none", USER);
+    let out = zonestat(
+        dir.path(),
+        &["run", "--period", "2020-06", "--send-incomplete"],
+        Some(PASSWORD),
+    );
+    let seen = server.finish();
+    assert_eq!(out.status.code(), Some(1), "{}\n{seen:#?}", show(&out));
+    let p = parse(&seen.messages[0]);
+    assert!(
+        p.body.contains("南浔开发区"),
+        "the body names the missing zone:\n{}",
+        p.body
+    );
+}
