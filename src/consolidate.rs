@@ -71,7 +71,6 @@ pub fn consolidate(
         forms,
     } = read_period(data_dir, period, cat, true)?;
     let mut others = OtherPeriods::new(data_dir, cat);
-    findings.extend(cross_checks(&forms, &mut others, cat));
     let mut history = History::new();
     for year in cat.plan.start.year..period.year {
         let p = Period { year, month: 12 };
@@ -89,7 +88,10 @@ pub fn consolidate(
         let past = read_period(data_dir, p, cat, false)?;
         findings.extend(past.findings);
         history.insert(year, Some(past.figures));
+        // The cross-period checks reuse what was read, not the files again.
+        others.insert(p, past.forms);
     }
+    findings.extend(cross_checks(&forms, &mut others, cat));
     let targets = assess(&figures, &history, cat);
     let complete = figures
         .zones

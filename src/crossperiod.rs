@@ -22,20 +22,41 @@ pub struct OtherPeriods<'a> {
 
 impl<'a> OtherPeriods<'a> {
     pub fn new(data: &Path, cat: &'a Catalogue) -> OtherPeriods<'a> {
-        OtherPeriods { data: data.to_path_buf(), cat, cache: BTreeMap::new() }
+        OtherPeriods {
+            data: data.to_path_buf(),
+            cat,
+            cache: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a period already read.
+    pub fn insert(&mut self, period: Period, forms: Vec<CheckedForm>) {
+        self.cache.insert(period, forms);
     }
 
     /// The error-free form `form` of `zone` for `period`, when its folder is on hand.
-    fn form(&mut self, period: Period, form: &str, zone: &crate::catalog::Reporter) -> Option<&CheckedForm> {
+    fn form(
+        &mut self,
+        period: Period,
+        form: &str,
+        zone: &crate::catalog::Reporter,
+    ) -> Option<&CheckedForm> {
         if !self.cache.contains_key(&period) {
             let dir = self.data.join(period.to_string());
-            let files = if dir.is_dir() { folder::list_files(&dir).unwrap_or_default() } else { Vec::new() };
+            let files = if dir.is_dir() {
+                folder::list_files(&dir).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             let batch = folder::check_files(&files, &display_name, Some(period), self.cat);
             self.cache.insert(period, batch.forms);
         }
-        self.cache[&period]
-            .iter()
-            .find(|f| f.form == form && f.reporter.as_ref() == Some(zone) && f.period == Some(period) && !f.has_errors())
+        self.cache[&period].iter().find(|f| {
+            f.form == form
+                && f.reporter.as_ref() == Some(zone)
+                && f.period == Some(period)
+                && !f.has_errors()
+        })
     }
 }
 
@@ -49,7 +70,16 @@ struct Out<'f> {
 }
 
 impl Out<'_> {
-    fn warn(&mut self, rule: &'static str, ind: &Indicator, cell: Option<Cell>, column: &str, found: String, expected: String, message: String) {
+    fn warn(
+        &mut self,
+        rule: &'static str,
+        ind: &Indicator,
+        cell: Option<Cell>,
+        column: &str,
+        found: String,
+        expected: String,
+        message: String,
+    ) {
         self.findings.push(Finding {
             severity: Severity::Warning,
             rule,
@@ -69,19 +99,37 @@ impl Out<'_> {
 }
 
 fn label(form: &Form, role: Role) -> &str {
-    form.columns.iter().find(|c| c.role == role).map(|c| c.label.as_str()).unwrap_or("")
+    form.columns
+        .iter()
+        .find(|c| c.role == role)
+        .map(|c| c.label.as_str())
+        .unwrap_or("")
 }
 
 /// The warnings for `forms` (one period's forms), looking up other periods in `others`.
-pub fn cross_checks(forms: &[CheckedForm], others: &mut OtherPeriods, cat: &Catalogue) -> Vec<Finding> {
+pub fn cross_checks(
+    forms: &[CheckedForm],
+    others: &mut OtherPeriods,
+    cat: &Catalogue,
+) -> Vec<Finding> {
     let mut all = Vec::new();
     for f in forms {
-        let (Some(period), Some(who)) = (f.period, f.reporter.clone()) else { continue };
-        let Some(form) = cat.form(&f.form) else { continue };
-        let mut out = Out { form: f, findings: Vec::new() };
+        let (Some(period), Some(who)) = (f.period, f.reporter.clone()) else {
+            continue;
+        };
+        let Some(form) = cat.form(&f.form) else {
+            continue;
+        };
+        let mut out = Out {
+            form: f,
+            findings: Vec::new(),
+        };
         growth_alerts(f, form, cat, &mut out);
         // Last year's form for the same period.
-        let last_year = Period { year: period.year - 1, month: period.month };
+        let last_year = Period {
+            year: period.year - 1,
+            month: period.month,
+        };
         if let Some(last) = others.form(last_year, &f.form, &who).cloned() {
             prior_differs(f, &last, form, cat, last_year, &mut out);
             if form.frequency == Frequency::Annual {
@@ -92,7 +140,10 @@ pub fn cross_checks(forms: &[CheckedForm], others: &mut OtherPeriods, cat: &Cata
         }
         // The previous month of a year-to-date form.
         if form.frequency == Frequency::Monthly && period.month > 1 {
-            let before = Period { year: period.year, month: period.month - 1 };
+            let before = Period {
+                year: period.year,
+                month: period.month - 1,
+            };
             if let Some(prev) = others.form(before, &f.form, &who).cloned() {
                 ytd_decreased(f, &prev, form, before, &mut out);
             }
@@ -106,7 +157,9 @@ fn growth_alerts(f: &CheckedForm, form: &Form, cat: &Catalogue, out: &mut Out) {
     let limit = cat.checks.growth_alert_pct;
     for ind in form.indicators.iter().filter(|i| i.kind == Kind::Flow) {
         let e = f.values.get(&ind.code);
-        let (Some(c), Some(p)) = (number(e, Role::Current), number(e, Role::Prior)) else { continue };
+        let (Some(c), Some(p)) = (number(e, Role::Current), number(e, Role::Prior)) else {
+            continue;
+        };
         if p == 0.0 {
             continue;
         }
@@ -126,22 +179,42 @@ fn growth_alerts(f: &CheckedForm, form: &Form, cat: &Catalogue, out: &mut Out) {
             label(form, Role::Current),
             format!("{g:.1}%"),
             format!("增速在 ±{limit}% 以内，或有说明"),
-            format!("{} {} 同比增长 {g:.1}%，超出 ±{limit}%。{why}", ind.code, ind.name),
+            format!(
+                "{} {} 同比增长 {g:.1}%，超出 ±{limit}%。{why}",
+                ind.code, ind.name
+            ),
         );
     }
 }
 
-fn prior_differs(f: &CheckedForm, last: &CheckedForm, form: &Form, cat: &Catalogue, when: Period, out: &mut Out) {
+fn prior_differs(
+    f: &CheckedForm,
+    last: &CheckedForm,
+    form: &Form,
+    cat: &Catalogue,
+    when: Period,
+    out: &mut Out,
+) {
     let tol = cat.checks.prior_tolerance_pct;
     for ind in form.indicators.iter().filter(|i| i.kind != Kind::YesNo) {
         let prior = number(f.values.get(&ind.code), Role::Prior);
         let reported = number(last.values.get(&ind.code), Role::Current);
-        let (Some(p), Some(r)) = (prior, reported) else { continue };
-        let diff = if r == 0.0 { if p == 0.0 { 0.0 } else { f64::INFINITY } } else { (p - r).abs() / r.abs() * 100.0 };
+        let (Some(p), Some(r)) = (prior, reported) else {
+            continue;
+        };
+        let diff = if r == 0.0 {
+            if p == 0.0 { 0.0 } else { f64::INFINITY }
+        } else {
+            (p - r).abs() / r.abs() * 100.0
+        };
         if diff <= tol + 1e-9 {
             continue;
         }
-        let when_label = if form.frequency == Frequency::Annual { format!("{} 年", when.year) } else { when.label() };
+        let when_label = if form.frequency == Frequency::Annual {
+            format!("{} 年", when.year)
+        } else {
+            when.label()
+        };
         out.warn(
             "cross.prior_differs",
             ind,
@@ -167,7 +240,10 @@ fn prior_differs(f: &CheckedForm, last: &CheckedForm, form: &Form, cat: &Catalog
 fn cumulative_chain(f: &CheckedForm, last: Option<&CheckedForm>, form: &Form, out: &mut Out) {
     for ind in form.indicators.iter().filter(|i| i.kind == Kind::NewInYear) {
         let e = f.values.get(&ind.code);
-        let (Some(cum), Some(year)) = (number(e, Role::Cumulative), number(e, Role::Current)) else { continue };
+        let (Some(cum), Some(year)) = (number(e, Role::Cumulative), number(e, Role::Current))
+        else {
+            continue;
+        };
         let before = match last {
             Some(l) => match number(l.values.get(&ind.code), Role::Cumulative) {
                 Some(b) => b,
@@ -180,7 +256,11 @@ fn cumulative_chain(f: &CheckedForm, last: Option<&CheckedForm>, form: &Form, ou
             continue;
         }
         let how = match last {
-            Some(_) => format!("去年累计 {} + 本年 {}", format_number(before), format_number(year)),
+            Some(_) => format!(
+                "去年累计 {} + 本年 {}",
+                format_number(before),
+                format_number(year)
+            ),
             None => format!("计划第一年，累计应等于本年 {}", format_number(year)),
         };
         out.warn(
@@ -206,14 +286,18 @@ fn ytd_decreased(f: &CheckedForm, prev: &CheckedForm, form: &Form, before: Perio
     for ind in form.indicators.iter().filter(|i| i.kind == Kind::Flow) {
         let now = number(f.values.get(&ind.code), Role::Current);
         let then = number(prev.values.get(&ind.code), Role::Current);
-        let (Some(n), Some(t)) = (now, then) else { continue };
+        let (Some(n), Some(t)) = (now, then) else {
+            continue;
+        };
         if n + 1e-9 >= t {
             continue;
         }
         out.warn(
             "cross.ytd_decreased",
             ind,
-            f.values.get(&ind.code).and_then(|e| e.cells.get(&Role::Current).copied()),
+            f.values
+                .get(&ind.code)
+                .and_then(|e| e.cells.get(&Role::Current).copied()),
             label(form, Role::Current),
             format_number(n),
             format!("≥ {}（{}）", format_number(t), before.label()),

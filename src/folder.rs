@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::catalog::{Catalogue, Reporter};
@@ -84,7 +85,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// users; `period` is the period the files must be for, when known.
 pub fn check_files(
     files: &[PathBuf],
-    display: &dyn Fn(&Path) -> String,
+    display: &(dyn Fn(&Path) -> String + Sync),
     period: Option<Period>,
     cat: &Catalogue,
 ) -> Batch {
@@ -93,36 +94,45 @@ pub fn check_files(
         forms: Vec::new(),
         findings: Vec::new(),
     };
-    for path in files {
-        let shown = display(path);
-        let file = read::read_file(path, &shown, cat);
-        let mut report = FileReport {
-            file: shown.clone(),
-            sha256: file.sha256.clone(),
-            status: match file.outcome {
-                Outcome::Read => "used",
-                Outcome::Ignored => "ignored",
-                Outcome::Unreadable => "unreadable",
-            },
-            forms: Vec::new(),
-            // The error that stopped the file, not a note before it (such as
-            // the extension not matching); a file that was read has none.
-            reason: match file.outcome {
-                Outcome::Read => None,
-                _ => file
-                    .findings
-                    .iter()
-                    .find(|f| f.is_error())
-                    .or(file.findings.first())
-                    .map(|f| f.message.clone()),
-            },
-        };
-        batch.findings.extend(file.findings.iter().cloned());
-        for fr in &file.forms {
-            let checked = check_form(fr, &shown, &file.sha256, period, cat);
-            report.forms.push(summary(&checked, cat));
-            batch.forms.push(checked);
-        }
+    // Files are read in parallel; results come back in the files' order.
+    let read: Vec<(FileReport, Vec<Finding>, Vec<CheckedForm>)> = files
+        .par_iter()
+        .map(|path| {
+            let shown = display(path);
+            let file = read::read_file(path, &shown, cat);
+            let mut report = FileReport {
+                file: shown.clone(),
+                sha256: file.sha256.clone(),
+                status: match file.outcome {
+                    Outcome::Read => "used",
+                    Outcome::Ignored => "ignored",
+                    Outcome::Unreadable => "unreadable",
+                },
+                forms: Vec::new(),
+                // The error that stopped the file, not a note before it (such as
+                // the extension not matching); a file that was read has none.
+                reason: match file.outcome {
+                    Outcome::Read => None,
+                    _ => file
+                        .findings
+                        .iter()
+                        .find(|f| f.is_error())
+                        .or(file.findings.first())
+                        .map(|f| f.message.clone()),
+                },
+            };
+            let mut forms = Vec::new();
+            for fr in &file.forms {
+                let checked = check_form(fr, &shown, &file.sha256, period, cat);
+                report.forms.push(summary(&checked, cat));
+                forms.push(checked);
+            }
+            (report, file.findings, forms)
+        })
+        .collect();
+    for (report, findings, forms) in read {
+        batch.findings.extend(findings);
+        batch.forms.extend(forms);
         batch.files.push(report);
     }
     mark_duplicates(&mut batch.forms);

@@ -13,7 +13,7 @@ use crate::intake::{IntakeReport, intake};
 use crate::model::Period;
 use crate::output::write_atomic;
 use crate::settings::{FILE_NAME, Settings, TEMPLATE};
-use crate::status::{StatusTable, status};
+use crate::status::StatusTable;
 
 /// Writes a commented `zonestat.toml` and the folders it names into `dir`.
 /// An existing settings file is kept.
@@ -113,13 +113,12 @@ pub fn run(
             s.data.display()
         )));
     };
-    pb.set_message("报送情况");
-    let table = status(&s.data, period, cat)?;
-    say(&format!("二、{}", crate::status::render(&table)));
-    pb.inc(1);
-
     pb.set_message("汇总考核");
     let c = consolidate(&s.data, period, cat)?;
+    pb.inc(1);
+    pb.set_message("报送情况");
+    let table = crate::status::table(&c.figures, cat);
+    say(&format!("二、{}", crate::status::render(&table)));
     pb.inc(1);
 
     pb.set_message("写出汇总表");

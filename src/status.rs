@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::aggregate::{FormState, aggregate};
+use crate::aggregate::{FormState, PeriodFigures, aggregate};
 use crate::catalog::{Catalogue, FilledBy};
 use crate::check::display_name;
 use crate::error::Error;
@@ -35,7 +35,9 @@ pub struct StatusTable {
 impl StatusTable {
     /// Rows with a form not yet accepted.
     pub fn outstanding(&self) -> impl Iterator<Item = &StatusRow> {
-        self.rows.iter().filter(|r| r.forms.iter().any(|(_, s)| *s != FormState::Accepted))
+        self.rows
+            .iter()
+            .filter(|r| r.forms.iter().any(|(_, s)| *s != FormState::Accepted))
     }
 }
 
@@ -45,23 +47,43 @@ impl StatusTable {
 /// [`Error::Input`] when the folder exists but cannot be listed.
 pub fn status(data: &Path, period: Period, cat: &Catalogue) -> Result<StatusTable, Error> {
     let dir = data.join(period.to_string());
-    let files = if dir.is_dir() { folder::list_files(&dir)? } else { Vec::new() };
+    let files = if dir.is_dir() {
+        folder::list_files(&dir)?
+    } else {
+        Vec::new()
+    };
     let batch = folder::check_files(&files, &display_name, Some(period), cat);
-    let figures = aggregate(&batch, period, cat);
+    Ok(table(&aggregate(&batch, period, cat), cat))
+}
+
+/// The table from a period's figures (a consolidation has them already).
+pub fn table(figures: &PeriodFigures, cat: &Catalogue) -> StatusTable {
+    let period = figures.period;
     let forms: Vec<String> = cat.forms_for(period).map(|f| f.number.clone()).collect();
     let mut rows: Vec<StatusRow> = figures
         .zones
         .iter()
         .map(|z| StatusRow {
             code: z.code.clone(),
-            name: cat.zone(&z.code).map(|x| x.short.clone()).unwrap_or_default(),
+            name: cat
+                .zone(&z.code)
+                .map(|x| x.short.clone())
+                .unwrap_or_default(),
             forms: z.forms.clone(),
         })
         .collect();
     if cat.forms_for(period).any(|f| f.filled_by == FilledBy::City) {
-        rows.push(StatusRow { code: "city".into(), name: cat.city.reporter.clone(), forms: figures.city.forms.clone() });
+        rows.push(StatusRow {
+            code: "city".into(),
+            name: cat.city.reporter.clone(),
+            forms: figures.city.forms.clone(),
+        });
     }
-    Ok(StatusTable { period, forms, rows })
+    StatusTable {
+        period,
+        forms,
+        rows,
+    }
 }
 
 /// The table as text: a column per form, `—` where a reporter does not send that form.
@@ -97,6 +119,9 @@ pub fn render(t: &StatusTable) -> String {
 
 /// Pads text to a display width, counting a CJK character as two columns.
 fn pad(s: &str, width: usize) -> String {
-    let w: usize = s.chars().map(|c| if (c as u32) < 0x2E80 { 1 } else { 2 }).sum();
+    let w: usize = s
+        .chars()
+        .map(|c| if (c as u32) < 0x2E80 { 1 } else { 2 })
+        .sum();
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
