@@ -46,7 +46,10 @@ pub struct Checks {
 
 impl Default for Checks {
     fn default() -> Checks {
-        Checks { prior_tolerance_pct: 0.5, growth_alert_pct: 50.0 }
+        Checks {
+            prior_tolerance_pct: 0.5,
+            growth_alert_pct: 50.0,
+        }
     }
 }
 
@@ -281,7 +284,7 @@ pub struct Limits {
     /// The most a workbook may expand to: for an xlsx/ods package the total
     /// uncompressed size of its parts; for an xls the text it holds.
     pub max_unzipped_mb: u64,
-    /// The highest compression ratio of a package part larger than 1 MiB
+    /// The highest compression ratio of a package part larger than 10 MiB
     /// uncompressed (a "zip bomb" is a small file that inflates enormously).
     pub max_compression_ratio: u64,
     /// The most parts (files) a package may hold.
@@ -391,7 +394,7 @@ impl Catalogue {
     fn check(&self) -> Result<(), String> {
         let mut seen = HashSet::new();
         for u in &self.units {
-            if !(u.factor > 0.0) {
+            if u.factor.is_nan() || u.factor <= 0.0 {
                 return Err(format!("units：单位“{}”的 factor 必须大于 0", u.name));
             }
         }
@@ -426,13 +429,13 @@ impl Catalogue {
                 }
             }
             for i in &f.indicators {
-                if let Some(p) = &i.part_of {
-                    if !f.indicators.iter().any(|j| &j.code == p) {
-                        return Err(format!(
-                            "forms（{}）.indicators（{}）.part_of：“{}”不是本表的指标",
-                            f.number, i.code, p
-                        ));
-                    }
+                if let Some(p) = &i.part_of
+                    && !f.indicators.iter().any(|j| &j.code == p)
+                {
+                    return Err(format!(
+                        "forms（{}）.indicators（{}）.part_of：“{}”不是本表的指标",
+                        f.number, i.code, p
+                    ));
                 }
             }
         }
@@ -451,13 +454,13 @@ impl Catalogue {
                     t.id, t.measure
                 ));
             }
-            if let Some(r) = &t.reference {
-                if !codes.contains_key(r) {
-                    return Err(format!(
-                        "targets（{}）.reference：未知指标代码“{}”",
-                        t.id, r
-                    ));
-                }
+            if let Some(r) = &t.reference
+                && !codes.contains_key(r)
+            {
+                return Err(format!(
+                    "targets（{}）.reference：未知指标代码“{}”",
+                    t.id, r
+                ));
             }
             if t.kind == TargetKind::AboveCity && (t.reference.is_none() || t.compare.is_none()) {
                 return Err(format!(
@@ -564,10 +567,10 @@ impl Catalogue {
         codes.extend(&t.reference);
         let mut forms: Vec<&Form> = Vec::new();
         for c in codes {
-            if let Some((f, _)) = self.indicator(c) {
-                if !forms.iter().any(|g| g.number == f.number) {
-                    forms.push(f);
-                }
+            if let Some((f, _)) = self.indicator(c)
+                && !forms.iter().any(|g| g.number == f.number)
+            {
+                forms.push(f);
             }
         }
         forms

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::catalog::Catalogue;
-use crate::error::Error;
 use crate::crossperiod::{OtherPeriods, cross_checks};
+use crate::error::Error;
 use crate::folder::{self, Batch, FileReport};
 use crate::model::{Finding, Period, Severity};
 use crate::output::write_atomic;
@@ -76,10 +76,16 @@ pub fn check(
         };
         let mut batch: Batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
         // The folder's neighbours (same month last year, last month) sit beside it.
-        let data_dir = if path.is_dir() { path.parent() } else { path.parent().and_then(Path::parent) };
+        let data_dir = if path.is_dir() {
+            path.parent()
+        } else {
+            path.parent().and_then(Path::parent)
+        };
         if let Some(data_dir) = data_dir {
             let mut others = OtherPeriods::new(data_dir, cat);
-            batch.findings.extend(cross_checks(&batch.forms, &mut others, cat));
+            batch
+                .findings
+                .extend(cross_checks(&batch.forms, &mut others, cat));
             crate::model::sort_findings(&mut batch.findings);
         }
         report.files.extend(batch.files);
@@ -122,10 +128,10 @@ pub fn render(report: &CheckReport) -> String {
                 s.form, who, when, s.sheet, tally
             );
         }
-        if f.forms.is_empty() {
-            if let Some(r) = &f.reason {
-                let _ = writeln!(out, "      {r}");
-            }
+        if f.forms.is_empty()
+            && let Some(r) = &f.reason
+        {
+            let _ = writeln!(out, "      {r}");
         }
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();

@@ -70,6 +70,7 @@ struct Out<'f> {
 }
 
 impl Out<'_> {
+    #[allow(clippy::too_many_arguments)]
     fn warn(
         &mut self,
         rule: &'static str,

@@ -195,7 +195,7 @@ fn list_sheet(wb: &mut rust_xlsxwriter::Workbook, group: &[&CheckedForm]) -> Res
         .and_then(|f| f.raw.reporter.as_ref())
         .map(|l| l.text.clone())
         .unwrap_or_default();
-    ws.write_string_with_format(0, 0, &format!("报表问题清单：{zone_name}"), &title)?;
+    ws.write_string_with_format(0, 0, format!("报表问题清单：{zone_name}"), &title)?;
     ws.write_string(1, 0, "请按下表逐项修改原报表后重新报送。前面的工作表是按标准表样重绘的原报表，有问题的单元格已标红并附批注。")?;
     let headers = [
         "序号",

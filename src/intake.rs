@@ -225,14 +225,19 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
         let who = reporter_name(forms[0], cat).unwrap_or_default();
         let dir = data.join(period.to_string());
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        if !filed_cache.contains_key(&period) {
-            let files = folder::list_files(&dir)?;
-            filed_cache.insert(
-                period,
-                folder::check_files(&files, &|p| p.display().to_string(), None, cat),
-            );
-        }
-        let filed = &filed_cache[&period];
+        let filed = match filed_cache.entry(period) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let files = folder::list_files(&dir)?;
+                e.insert(folder::check_files(
+                    &files,
+                    &|p| p.display().to_string(),
+                    None,
+                    cat,
+                ))
+            }
+        };
+        let filed: &Batch = filed;
         let bytes = std::fs::read(&path).map_err(|e| Error::Input {
             path: path.display().to_string(),
             message: e.to_string(),

@@ -426,15 +426,15 @@ fn validation(ind: &Indicator, unit: &str, is_count: bool) -> DataValidation {
             .expect("short")
     } else if is_count {
         v.allow_whole_number(DataValidationRule::GreaterThanOrEqualTo(0))
-            .set_input_message(&format!("请填写大于或等于 0 的整数（{unit}）。"))
+            .set_input_message(format!("请填写大于或等于 0 的整数（{unit}）。"))
             .expect("short")
-            .set_error_message(&format!("本项应为大于或等于 0 的整数（{unit}）。"))
+            .set_error_message(format!("本项应为大于或等于 0 的整数（{unit}）。"))
             .expect("short")
     } else {
         v.allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0))
-            .set_input_message(&format!("请填写大于或等于 0 的数值，单位：{unit}。"))
+            .set_input_message(format!("请填写大于或等于 0 的数值，单位：{unit}。"))
             .expect("short")
-            .set_error_message(&format!("本项应为大于或等于 0 的数值，单位：{unit}。"))
+            .set_error_message(format!("本项应为大于或等于 0 的数值，单位：{unit}。"))
             .expect("short")
     };
     v.set_input_title(&ind.code)

@@ -169,6 +169,30 @@ fn period_after_year(year: i32, sep: char, rest: &str) -> Option<Period> {
     None
 }
 
+/// The width of text in spreadsheet column units: a CJK (full-width) character
+/// counts about twice an ASCII one. rust_xlsxwriter's autofit counts CJK as
+/// narrow, so column widths for Chinese text are computed with this.
+///
+/// ```
+/// use zonestat::text::display_width;
+/// assert!(display_width("规模以上工业增加值") > 2.0 * display_width("A01 12.5"));
+/// ```
+pub fn display_width(s: &str) -> f64 {
+    s.lines()
+        .map(|line| {
+            line.chars()
+                .map(|c| {
+                    if (c as u32) < 0x1100 && c != '—' {
+                        1.1
+                    } else {
+                        2.1
+                    }
+                })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,28 +263,4 @@ mod tests {
             assert_eq!(parse_text_value(bad), Invalid, "{bad}");
         }
     }
-}
-
-/// The width of text in spreadsheet column units: a CJK (full-width) character
-/// counts about twice an ASCII one. rust_xlsxwriter's autofit counts CJK as
-/// narrow, so column widths for Chinese text are computed with this.
-///
-/// ```
-/// use zonestat::text::display_width;
-/// assert!(display_width("规模以上工业增加值") > 2.0 * display_width("A01 12.5"));
-/// ```
-pub fn display_width(s: &str) -> f64 {
-    s.lines()
-        .map(|line| {
-            line.chars()
-                .map(|c| {
-                    if (c as u32) < 0x1100 && c != '—' {
-                        1.1
-                    } else {
-                        2.1
-                    }
-                })
-                .sum::<f64>()
-        })
-        .fold(0.0, f64::max)
 }

@@ -359,9 +359,10 @@ fn check_period(
             None
         }
         Ok(p) => {
-            if let Some(want) = expected {
-                if p != want {
-                    ctx.push(
+            if let Some(want) = expected
+                && p != want
+            {
+                ctx.push(
                         Severity::Error,
                         "form.period_mismatch",
                         Some(written.cell),
@@ -377,7 +378,6 @@ fn check_period(
                             want.label()
                         ),
                     );
-                }
             }
             Some(p)
         }
@@ -582,43 +582,41 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         );
     }
     // 累计 ≥ 本年.
-    if ind.kind == Kind::NewInYear {
-        if let (Some(Val::Number(year)), Some(Val::Number(cum))) = (entry.current, entry.cumulative)
-        {
-            if cum + 1e-9 < year {
-                let cell = entry.cells.get(&Role::Cumulative).copied();
-                ctx.push(
-                    Severity::Error,
-                    "value.cumulative_below_year",
-                    cell,
-                    Some(ind),
-                    Some(label_of(form, Role::Cumulative)),
-                    Some(format_number(cum)),
-                    Some(format!("≥ 本年 {}", format_number(year))),
-                    format!(
-                        "{}为 {}，小于本年的 {}；累计数应不小于本年数。",
-                        subject(ind, label_of(form, Role::Cumulative)),
-                        format_number(cum),
-                        format_number(year)
-                    ),
-                );
-            }
-        }
+    if ind.kind == Kind::NewInYear
+        && let (Some(Val::Number(year)), Some(Val::Number(cum))) = (entry.current, entry.cumulative)
+        && cum + 1e-9 < year
+    {
+        let cell = entry.cells.get(&Role::Cumulative).copied();
+        ctx.push(
+            Severity::Error,
+            "value.cumulative_below_year",
+            cell,
+            Some(ind),
+            Some(label_of(form, Role::Cumulative)),
+            Some(format_number(cum)),
+            Some(format!("≥ 本年 {}", format_number(year))),
+            format!(
+                "{}为 {}，小于本年的 {}；累计数应不小于本年数。",
+                subject(ind, label_of(form, Role::Cumulative)),
+                format_number(cum),
+                format_number(year)
+            ),
+        );
     }
     // The zone's own growth figure against the one computed from the values.
     if let (Some(reported), Some(Val::Number(cur)), Some(Val::Number(prior))) =
         (entry.reported_growth, entry.current, entry.prior)
+        && prior != 0.0
     {
-        if prior != 0.0 {
-            let computed = (cur - prior) / prior * 100.0;
-            let off = |r: f64| (r - computed).abs() > GROWTH_TOLERANCE_PP + 1e-9;
-            // `10.6%` typed into a cell is kept as 0.106 shown as a percentage:
-            // a figure that agrees once taken as a fraction is that.
-            if off(reported) && !off(reported * 100.0) {
-                entry.reported_growth = Some(reported * 100.0);
-            } else if off(reported) {
-                let cell = entry.cells.get(&Role::ReportedGrowth).copied();
-                ctx.push(
+        let computed = (cur - prior) / prior * 100.0;
+        let off = |r: f64| (r - computed).abs() > GROWTH_TOLERANCE_PP + 1e-9;
+        // `10.6%` typed into a cell is kept as 0.106 shown as a percentage:
+        // a figure that agrees once taken as a fraction is that.
+        if off(reported) && !off(reported * 100.0) {
+            entry.reported_growth = Some(reported * 100.0);
+        } else if off(reported) {
+            let cell = entry.cells.get(&Role::ReportedGrowth).copied();
+            ctx.push(
                     Severity::Warning,
                     "growth.mismatch",
                     cell,
@@ -635,7 +633,6 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
                         GROWTH_TOLERANCE_PP
                     ),
                 );
-            }
         }
     }
     entry
@@ -694,17 +691,17 @@ fn check_value(
     let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
     let number = match &raw.value {
         CellValue::Empty => {
-            if let Some(f) = &raw.formula {
-                if !growth {
-                    bad(
-                        "value.formula_no_result",
-                        "公式的计算结果".into(),
-                        format!(
-                            "{subject}是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
-                            f.trim_start_matches('=')
-                        ),
-                    );
-                }
+            if let Some(f) = &raw.formula
+                && !growth
+            {
+                bad(
+                    "value.formula_no_result",
+                    "公式的计算结果".into(),
+                    format!(
+                        "{subject}是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
+                        f.trim_start_matches('=')
+                    ),
+                );
             }
             return None;
         }
