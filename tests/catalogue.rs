@@ -1,0 +1,107 @@
+//! The domain is data: a sixth zone is an edit of the catalogue, and a
+//! malformed catalogue stops the run with a message naming the file and key.
+
+mod common;
+
+use std::process::Command;
+
+use common::{data, form1};
+use zonestat::catalog::{BUNDLED, Catalogue};
+use zonestat::consolidate::{consolidate, summary_json};
+
+const DEQING: &str = r#"
+[[zones]]
+code = "DQ"
+short = "德清开发区"
+full = "德清经济开发区"
+aliases = []
+level_at_start = "省级"
+"#;
+
+/// The bundled plan with a sixth zone inserted after the five.
+fn six_zones() -> String {
+    let at = BUNDLED.find("\n[[forms]]").unwrap();
+    let before_forms = BUNDLED[..at].rfind("# ----").unwrap();
+    format!(
+        "{}{DEQING}\n{}",
+        &BUNDLED[..before_forms],
+        &BUNDLED[before_forms..]
+    )
+}
+
+#[test]
+fn a_sixth_zone_needs_only_a_catalogue_entry() {
+    let cat = Catalogue::parse(&six_zones(), "six.toml").unwrap();
+    assert_eq!(cat.zones.len(), 6);
+    let work = tempfile::tempdir().unwrap();
+    let june = work.path().join("2020-06");
+    std::fs::create_dir(&june).unwrap();
+    for f in std::fs::read_dir(data("2020-06")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, june.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        june.join("德清6月.xlsx"),
+        form1("德清经济开发区", "2020年1-6月").xlsx(),
+    )
+    .unwrap();
+
+    let c = consolidate(work.path(), "2020-06".parse().unwrap(), &cat).unwrap();
+    let json = summary_json(&c, &cat);
+    assert_eq!(
+        json["zones"]["DQ"]["status"], "accepted",
+        "{:#?}",
+        c.findings
+    );
+    let zones_sum: f64 = ["HZ", "CX", "WX", "NX", "AJ", "DQ"]
+        .iter()
+        .map(|z| {
+            json["zones"][*z]["indicators"]["A01"]["current"]
+                .as_f64()
+                .unwrap()
+        })
+        .sum();
+    let city = json["city"]["indicators"]["A01"]["current"]
+        .as_f64()
+        .unwrap();
+    assert!((city - zones_sum).abs() < 1e-9, "{city} {zones_sum}");
+    let t19 = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "T19" && t["zone"].is_null())
+        .unwrap();
+    assert_eq!(t19["target"], 6.0);
+    // The history folders are absent here: cumulative targets say so, nothing breaks.
+    assert!(c.findings.iter().any(|f| f.rule == "history.missing"));
+}
+
+#[test]
+fn a_malformed_catalogue_stops_the_run_naming_file_and_key() {
+    let work = tempfile::tempdir().unwrap();
+    let bad = work.path().join("坏目录.toml");
+    std::fs::write(
+        &bad,
+        BUNDLED.replace("level_at_start = \"省级\"", "level = \"省级\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .args([
+            "--catalogue",
+            bad.to_str().unwrap(),
+            "check",
+            data("2020-06").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("坏目录.toml") && stderr.contains("level"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is read with a bad catalogue"
+    );
+}
