@@ -370,7 +370,7 @@ impl Catalogue {
     pub fn load(path: &Path) -> Result<Catalogue, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Catalogue {
             file: path.display().to_string(),
-            message: format!("无法读取：{e}"),
+            message: format!("无法读取：{}", crate::error::io_message(&e)),
         })?;
         Catalogue::parse(&text, &path.display().to_string())
     }

@@ -1,18 +1,28 @@
 //! Workbook files → the forms they hold, as written. Files are recognised by
 //! their content; every file gets an outcome, and problems that concern a
-//! whole file (unreadable, password, no form) are findings here.
+//! whole file (unreadable, password, too large, no form) are findings here.
+//!
+//! Files arrive from outside and may be damaged or crafted. Each is read
+//! within the catalogue's limits (checked before the parser allocates
+//! anything) and inside a guard: whatever a file does, it ends as findings
+//! about that file, and the next file is read.
 
 pub mod form;
+pub mod guard;
+mod package;
 pub mod workbook;
+mod xls;
+pub mod xml;
 
+use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::Catalogue;
+use crate::catalog::{Catalogue, Limits};
 use crate::model::{Finding, Severity};
 pub use form::{FormRead, Located, RawValue, RowRead};
-pub use workbook::{CellValue, FileType, Sheet};
+pub use workbook::{CellValue, FileType, LimitHit, Sheet};
 
 /// Extensions that claim to be a workbook.
 const WORKBOOK_EXTENSIONS: [&str; 7] = ["xlsx", "xlsm", "xls", "ods", "et", "xlt", "xltx"];
@@ -41,39 +51,83 @@ pub struct FileRead {
     pub findings: Vec<Finding>,
 }
 
-/// Reads one file from disk. Never fails: a file that cannot be read gets a finding.
+/// Reads one file from disk. Never fails: a file that cannot be read gets a
+/// finding. A file larger than `limits.max_file_mb` is not read into memory.
 pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            read_bytes(bytes, &name, display, cat)
-        }
-        Err(e) => FileRead {
-            display: display.to_string(),
-            sha256: String::new(),
-            kind: FileType::Other,
-            outcome: Outcome::Unreadable,
-            forms: Vec::new(),
-            findings: vec![Finding::file(
-                Severity::Error,
-                "file.unreadable",
-                display,
-                format!("无法打开文件：{e}。请确认文件没有被其他程序占用。"),
-            )],
-        },
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unreadable = |e: std::io::Error| FileRead {
+        display: display.to_string(),
+        sha256: String::new(),
+        kind: FileType::Other,
+        outcome: Outcome::Unreadable,
+        forms: Vec::new(),
+        findings: vec![Finding::file(
+            Severity::Error,
+            "file.unreadable",
+            display,
+            format!("无法打开文件：{e}。请确认文件没有被其他程序占用。"),
+        )],
+    };
+    let limit = cat.limits.max_file_bytes();
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        return unreadable(e);
+    }
+    if bytes.len() as u64 <= limit {
+        return read_bytes(bytes, &name, display, cat);
+    }
+    // Too large to read: hash it as a stream, and say what it seems to be.
+    match hash_file(path) {
+        Ok((size, sha256)) => oversized(&bytes, size, sha256, &name, display, &cat.limits),
+        Err(e) => unreadable(e),
     }
 }
 
 /// The SHA-256 of bytes, in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
 }
 
-/// Reads a file's bytes; `name` is its file name (for the lock-file and
-/// extension checks), `display` the path shown in findings.
-pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) -> FileRead {
-    let sha256 = sha256_hex(&bytes);
-    let kind = workbook::sniff(&bytes);
+/// The size and SHA-256 of a file, read in pieces.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok((size, hex(&hasher.finalize()))),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file over the size limit: ignored when it is not a workbook (by name or
+/// by its first bytes), else an error.
+fn oversized(
+    head: &[u8],
+    size: u64,
+    sha256: String,
+    name: &str,
+    display: &str,
+    limits: &Limits,
+) -> FileRead {
+    let kind = workbook::sniff(&head[..head.len().min(512)]);
+    let (ext, claims_workbook) = extension(name);
     let mut out = FileRead {
         display: display.to_string(),
         sha256,
@@ -82,26 +136,149 @@ pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) ->
         forms: Vec::new(),
         findings: Vec::new(),
     };
+    let finding = if is_lock_file(name) || (kind == FileType::Other && !claims_workbook) {
+        Finding::file(
+            Severity::Info,
+            "file.ignored",
+            display,
+            "不是电子表格文件，已忽略。",
+        )
+    } else {
+        out.outcome = Outcome::Unreadable;
+        let what = if claims_workbook {
+            format!("扩展名为 .{ext} 的")
+        } else {
+            String::new()
+        };
+        Finding::file(
+            Severity::Error,
+            "file.too_large",
+            display,
+            format!(
+                "{what}文件有 {} MB，超过上限 {} MB（目录 limits.max_file_mb），未读取。报表文件通常只有几十 KB，请确认是否发错了文件。",
+                size.div_ceil(Limits::MIB),
+                limits.max_file_mb
+            ),
+        )
+    };
+    out.findings.push(finding);
+    out
+}
+
+/// The lower-case extension of a file name, and whether it claims a workbook.
+fn extension(name: &str) -> (String, bool) {
     let ext = Path::new(name)
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let claims_workbook = WORKBOOK_EXTENSIONS.contains(&ext.as_str());
-    let note = |out: &mut FileRead, severity, rule, message: String| {
-        out.findings.push(Finding::file(severity, rule, display, message));
+    let claims = WORKBOOK_EXTENSIONS.contains(&ext.as_str());
+    (ext, claims)
+}
+
+fn is_lock_file(name: &str) -> bool {
+    name.starts_with("~$") || name.starts_with(".~lock.")
+}
+
+/// Reads a file's bytes; `name` is its file name (for the lock-file and
+/// extension checks), `display` the path shown in findings.
+///
+/// Never panics and never fails: a damaged, crafted or oversized file gets
+/// findings (each with a stable rule id) and [`Outcome::Unreadable`]; a file
+/// that is not a workbook gets [`Outcome::Ignored`].
+///
+/// # Examples
+/// ```
+/// use zonestat::catalog::Catalogue;
+/// use zonestat::read::{read_bytes, Outcome};
+/// let file = read_bytes(b"PK\x03\x04garbage".to_vec(), "a.xlsx", "a.xlsx", &Catalogue::bundled());
+/// assert_eq!(file.outcome, Outcome::Unreadable);
+/// assert_eq!(file.findings[0].rule, "file.unreadable");
+/// ```
+pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) -> FileRead {
+    let sha256 = sha256_hex(&bytes);
+    let limits = &cat.limits;
+    if bytes.len() as u64 > limits.max_file_bytes() {
+        return oversized(&bytes, bytes.len() as u64, sha256, name, display, limits);
+    }
+    let kind = workbook::sniff(&bytes);
+    let hash = sha256.clone();
+    let guarded = guard::isolate(|| read_unguarded(bytes, kind, hash, name, display, cat));
+    guarded.unwrap_or_else(|panic| FileRead {
+        display: display.to_string(),
+        sha256,
+        kind,
+        outcome: Outcome::Unreadable,
+        forms: Vec::new(),
+        findings: vec![panic_finding(display, &panic)],
+    })
+}
+
+/// A panic outside the parser (in reading the form off the sheets).
+fn panic_finding(display: &str, panic: &str) -> Finding {
+    let mut f = Finding::file(
+        Severity::Error,
+        "file.reader_panic",
+        display,
+        "读取该文件时解析程序出错，文件可能已损坏或被恶意构造，已跳过。请让报送单位用电子表格程序重新保存后发送。",
+    );
+    f.found = Some(panic.to_string());
+    f
+}
+
+fn limit_finding(severity: Severity, display: &str, hit: LimitHit) -> Finding {
+    let mut f = Finding::file(severity, hit.rule, display, hit.message);
+    f.sheet = hit.sheet;
+    f.cell = hit.cell;
+    f
+}
+
+fn read_unguarded(
+    bytes: Vec<u8>,
+    kind: FileType,
+    sha256: String,
+    name: &str,
+    display: &str,
+    cat: &Catalogue,
+) -> FileRead {
+    let mut out = FileRead {
+        display: display.to_string(),
+        sha256,
+        kind,
+        outcome: Outcome::Ignored,
+        forms: Vec::new(),
+        findings: Vec::new(),
     };
-    if name.starts_with("~$") || name.starts_with(".~lock.") {
-        note(&mut out, Severity::Info, "file.lock", "电子表格程序的临时锁定文件，已忽略。".into());
+    let (ext, claims_workbook) = extension(name);
+    let note = |out: &mut FileRead, severity, rule, message: String| {
+        out.findings
+            .push(Finding::file(severity, rule, display, message));
+    };
+    if is_lock_file(name) {
+        note(
+            &mut out,
+            Severity::Info,
+            "file.lock",
+            "电子表格程序的临时锁定文件，已忽略。".into(),
+        );
         return out;
     }
     match kind {
         FileType::Other | FileType::OtherZip if !claims_workbook => {
-            note(&mut out, Severity::Info, "file.ignored", "不是电子表格文件，已忽略。".into());
+            note(
+                &mut out,
+                Severity::Info,
+                "file.ignored",
+                "不是电子表格文件，已忽略。".into(),
+            );
             return out;
         }
         FileType::Other => {
             out.outcome = Outcome::Unreadable;
-            let what = if bytes.is_empty() { "文件是空的（0 字节）" } else { "文件内容不是电子表格" };
+            let what = if bytes.is_empty() {
+                "文件是空的（0 字节）"
+            } else {
+                "文件内容不是电子表格"
+            };
             note(
                 &mut out,
                 Severity::Error,
@@ -112,18 +289,20 @@ pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) ->
         }
         _ => {}
     }
-    if let Some(true_ext) = kind.extension() {
-        if claims_workbook && ext != true_ext && !(true_ext == "xlsx" && ext == "xlsm") {
-            note(
-                &mut out,
-                Severity::Info,
-                "file.extension_mismatch",
-                format!("扩展名是 .{ext}，但内容是 .{true_ext} 格式，已按实际格式读取。"),
-            );
-        }
+    if let Some(true_ext) = kind.extension()
+        && claims_workbook
+        && ext != true_ext
+        && !(true_ext == "xlsx" && ext == "xlsm")
+    {
+        note(
+            &mut out,
+            Severity::Info,
+            "file.extension_mismatch",
+            format!("扩展名是 .{ext}，但内容是 .{true_ext} 格式，已按实际格式读取。"),
+        );
     }
-    let sheets = match workbook::open(bytes, kind) {
-        Ok(s) => s,
+    let opened = match workbook::open(bytes, kind, &cat.limits) {
+        Ok(o) => o,
         Err(workbook::OpenError::Password) => {
             out.outcome = Outcome::Unreadable;
             note(
@@ -144,8 +323,32 @@ pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) ->
             );
             return out;
         }
+        Err(workbook::OpenError::Limit(hit)) => {
+            out.outcome = Outcome::Unreadable;
+            out.findings
+                .push(limit_finding(Severity::Error, display, hit));
+            return out;
+        }
+        Err(workbook::OpenError::Panic(panic)) => {
+            // The parser gave up on the file's structure (a truncated record,
+            // an index past the end): the file is damaged.
+            out.outcome = Outcome::Unreadable;
+            let mut f = Finding::file(
+                Severity::Error,
+                "file.unreadable",
+                display,
+                "无法读取工作簿（文件结构不完整），文件可能已损坏或不完整。请让报送单位重新发送。",
+            );
+            f.found = Some(panic);
+            out.findings.push(f);
+            return out;
+        }
     };
-    for sheet in &sheets {
+    for hit in opened.notes {
+        out.findings
+            .push(limit_finding(Severity::Warning, display, hit));
+    }
+    for sheet in &opened.sheets {
         if let Some((form, at)) = form::find_form(sheet, cat) {
             out.forms.push(form::read_form(sheet, form, at));
         }

@@ -1,10 +1,22 @@
 //! Bytes → sheets of cells. The only place that knows calamine.
+//!
+//! What calamine is handed has been checked first (`package.rs` for xlsx and
+//! ods, `xls.rs` for xls). An xlsx sheet is streamed cell by cell; xls and ods
+//! sheets come as calamine's ranges. Either way only the region a form can
+//! occupy (the first `max_rows` × `max_columns` of the catalogue's limits) is
+//! kept; cells outside it are counted and reported.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 
-use calamine::{Data, Ods, Range, Reader, Sheets, Xls, Xlsx, open_workbook_from_rs};
+use calamine::{
+    Data, Ods, Range, Reader, Xls, Xlsx, XlsxError, XlsxFormulaMetadata, expand_shared_formula,
+    open_workbook_from_rs,
+};
 
+use crate::catalog::Limits;
 use crate::model::Cell;
+use crate::read::{guard, package, xls};
 
 /// What the bytes of a file are, by content (never by extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,49 +124,54 @@ pub fn format_number(n: f64) -> String {
     }
 }
 
-/// One worksheet: its cells at their sheet positions, and its formulas.
+/// One worksheet: the cells that hold something, at their sheet positions,
+/// and its formulas. Only the cells of the region read are here.
 #[derive(Debug, Clone)]
 pub struct Sheet {
     pub name: String,
+    /// First row and column of the cells with a value.
     origin: (u32, u32),
-    width: usize,
-    height: usize,
-    cells: Vec<CellValue>,
-    formula_origin: (u32, u32),
-    formula_width: usize,
-    formulas: Vec<String>,
+    /// One past the last row and column with a value (equal to `origin` when none).
+    end: (u32, u32),
+    cells: HashMap<(u32, u32), CellValue>,
+    formulas: HashMap<(u32, u32), String>,
 }
 
 impl Sheet {
     /// Builds a sheet from rows of values starting at A1 (for tests).
     pub fn from_rows(name: &str, rows: Vec<Vec<CellValue>>) -> Sheet {
-        let width = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let height = rows.len();
-        let mut cells = Vec::with_capacity(width * height);
-        for mut r in rows {
-            r.resize(width, CellValue::Empty);
-            cells.extend(r);
+        let width = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+        let height = rows.len() as u32;
+        let mut cells = HashMap::new();
+        for (r, row) in rows.into_iter().enumerate() {
+            for (c, v) in row.into_iter().enumerate() {
+                if v != CellValue::Empty {
+                    cells.insert((r as u32, c as u32), v);
+                }
+            }
         }
+        let end = if width == 0 || height == 0 {
+            (0, 0)
+        } else {
+            (height, width)
+        };
         Sheet {
             name: name.to_string(),
             origin: (0, 0),
-            width,
-            height,
+            end,
             cells,
-            formula_origin: (0, 0),
-            formula_width: 0,
-            formulas: Vec::new(),
+            formulas: HashMap::new(),
         }
     }
 
     /// The first row past the used area.
     pub fn end_row(&self) -> u32 {
-        self.origin.0 + self.height as u32
+        self.end.0
     }
 
     /// The first column past the used area.
     pub fn end_col(&self) -> u32 {
-        self.origin.1 + self.width as u32
+        self.end.1
     }
 
     pub fn first_row(&self) -> u32 {
@@ -164,29 +181,13 @@ impl Sheet {
     /// The cell at a sheet position (Empty outside the used area).
     pub fn get(&self, at: Cell) -> &CellValue {
         static EMPTY: CellValue = CellValue::Empty;
-        let (r0, c0) = self.origin;
-        if at.row < r0 || at.col < c0 {
-            return &EMPTY;
-        }
-        let (r, c) = ((at.row - r0) as usize, (at.col - c0) as usize);
-        if r >= self.height || c >= self.width {
-            return &EMPTY;
-        }
-        &self.cells[r * self.width + c]
+        self.cells.get(&(at.row, at.col)).unwrap_or(&EMPTY)
     }
 
     /// The formula in a cell, if it holds one.
     pub fn formula(&self, at: Cell) -> Option<&str> {
-        let (r0, c0) = self.formula_origin;
-        if self.formula_width == 0 || at.row < r0 || at.col < c0 {
-            return None;
-        }
-        let (r, c) = ((at.row - r0) as usize, (at.col - c0) as usize);
-        if c >= self.formula_width {
-            return None;
-        }
         self.formulas
-            .get(r * self.formula_width + c)
+            .get(&(at.row, at.col))
             .map(String::as_str)
             .filter(|f| !f.is_empty())
     }
@@ -201,51 +202,69 @@ impl Sheet {
     }
 }
 
+/// A limit a file reached: the rule it breaks and a message for the clerk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitHit {
+    pub rule: &'static str,
+    pub sheet: Option<String>,
+    pub cell: Option<Cell>,
+    pub message: String,
+}
+
 /// Why a workbook could not be opened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpenError {
     Password,
     Damaged(String),
+    /// Reading it would pass one of the catalogue's limits.
+    Limit(LimitHit),
+    /// The parser panicked (the message says where).
+    Panic(String),
 }
 
-/// Opens workbook bytes of a known type and reads every sheet.
-/// Formulas are read too, so a formula cell with no saved result can be told
-/// from an empty cell.
+/// The sheets of a workbook, and notes about what was left out of them.
+#[derive(Debug, Clone, Default)]
+pub struct Opened {
+    pub sheets: Vec<Sheet>,
+    /// Warnings: cells outside the region read.
+    pub notes: Vec<LimitHit>,
+}
+
+/// Opens workbook bytes of a known type and reads every sheet, within the
+/// limits. Formulas are read too, so a formula cell with no saved result can
+/// be told from an empty cell.
 ///
 /// # Errors
-/// [`OpenError::Password`] for protected workbooks, [`OpenError::Damaged`] with
-/// the parser's words for anything it cannot read.
-pub fn open(bytes: Vec<u8>, kind: FileType) -> Result<Vec<Sheet>, OpenError> {
-    // calamine panics on some damaged files (a truncated .xls trips an assertion
-    // in its compound-file reader); one bad file must not stop the run.
-    std::panic::catch_unwind(|| open_unguarded(bytes, kind))
-        .unwrap_or_else(|_| Err(OpenError::Damaged("文件结构不完整".into())))
+/// [`OpenError::Password`] for protected workbooks, [`OpenError::Limit`] when
+/// the file asks for more than the limits allow, [`OpenError::Damaged`] with
+/// the parser's words for anything it cannot read, [`OpenError::Panic`] when
+/// the parser panicked.
+pub fn open(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
+    guard::isolate(|| open_unguarded(bytes, kind, limits))
+        .unwrap_or_else(|m| Err(OpenError::Panic(m)))
 }
 
-fn open_unguarded(bytes: Vec<u8>, kind: FileType) -> Result<Vec<Sheet>, OpenError> {
-    let cursor = Cursor::new(bytes);
-    let mut book: Sheets<Cursor<Vec<u8>>> = match kind {
-        FileType::Xlsx | FileType::OtherZip => Sheets::Xlsx(
-            open_workbook_from_rs::<Xlsx<_>, _>(cursor).map_err(|e| classify(e.to_string()))?,
-        ),
-        FileType::Xls => Sheets::Xls(
-            open_workbook_from_rs::<Xls<_>, _>(cursor).map_err(|e| classify(e.to_string()))?,
-        ),
-        FileType::Ods => Sheets::Ods(
-            open_workbook_from_rs::<Ods<_>, _>(cursor).map_err(|e| classify(e.to_string()))?,
-        ),
-        FileType::EncryptedXlsx => return Err(OpenError::Password),
-        FileType::Other => return Err(OpenError::Damaged("不是电子表格文件".into())),
-    };
-    let mut sheets = Vec::new();
-    for name in book.sheet_names() {
-        let range = book
-            .worksheet_range(&name)
-            .map_err(|e| classify(e.to_string()))?;
-        let formulas = book.worksheet_formula(&name).unwrap_or_default();
-        sheets.push(convert(name, &range, &formulas));
+fn open_unguarded(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
+    match kind {
+        FileType::Xlsx | FileType::OtherZip => {
+            package::check(&bytes, kind, limits)?;
+            open_xlsx(bytes, limits)
+        }
+        FileType::Ods => {
+            package::check(&bytes, kind, limits)?;
+            let book = open_workbook_from_rs::<Ods<_>, _>(Cursor::new(bytes))
+                .map_err(|e| classify(e.to_string()))?;
+            from_ranges(book, limits)
+        }
+        FileType::Xls => {
+            xls::check(&bytes, limits)?;
+            let book = open_workbook_from_rs::<Xls<_>, _>(Cursor::new(bytes))
+                .map_err(|e| classify(e.to_string()))?;
+            from_ranges(book, limits)
+        }
+        FileType::EncryptedXlsx => Err(OpenError::Password),
+        FileType::Other => Err(OpenError::Damaged("不是电子表格文件".into())),
     }
-    Ok(sheets)
 }
 
 fn classify(message: String) -> OpenError {
@@ -256,37 +275,229 @@ fn classify(message: String) -> OpenError {
     }
 }
 
-fn convert(name: String, range: &Range<Data>, formulas: &Range<String>) -> Sheet {
-    let origin = range.start().unwrap_or((0, 0));
-    let cells = range
-        .rows()
-        .flat_map(|r| r.iter())
-        .map(|d| match d {
-            Data::Empty => CellValue::Empty,
-            Data::Int(i) => CellValue::Number(*i as f64),
-            Data::Float(f) => CellValue::Number(*f),
-            Data::String(s) => {
-                if s.is_empty() {
-                    CellValue::Empty
-                } else {
-                    CellValue::Text(s.clone())
-                }
+/// An xlsx, streamed: cells outside the region are counted, never stored.
+fn open_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<Opened, OpenError> {
+    let mut book = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(bytes))
+        .map_err(|e| classify(e.to_string()))?;
+    let mut out = Opened::default();
+    let mut stored = 0u64;
+    for name in book.sheet_names() {
+        let mut sheet = Builder::new(&name, limits);
+        let mut cells = match book.worksheet_cells_reader(&name) {
+            Ok(r) => r,
+            // A chart sheet: no cells.
+            Err(XlsxError::NotAWorksheet(_)) => {
+                out.sheets.push(sheet.finish(&mut out.notes));
+                continue;
             }
-            Data::Bool(b) => CellValue::Bool(*b),
-            Data::DateTime(d) => CellValue::Number(d.as_f64()),
-            Data::DateTimeIso(s) | Data::DurationIso(s) => CellValue::Text(s.clone()),
-            Data::Error(e) => CellValue::Error(e.to_string()),
-        })
-        .collect();
-    let formula_origin = formulas.start().unwrap_or((0, 0));
-    Sheet {
-        name,
-        origin,
-        width: range.width(),
-        height: range.height(),
-        cells,
-        formula_origin,
-        formula_width: formulas.width(),
-        formulas: formulas.rows().flat_map(|r| r.iter().cloned()).collect(),
+            Err(XlsxError::WorksheetNotFound(_)) => {
+                return Err(OpenError::Damaged(format!("工作表“{name}”的内容缺失")));
+            }
+            Err(e) => return Err(classify(e.to_string())),
+        };
+        // Shared formulas by index: their text and the cell they were written for.
+        let mut shared: HashMap<usize, (String, (u32, u32))> = HashMap::new();
+        while let Some(c) = cells
+            .next_cell_with_formula_metadata()
+            .map_err(|e| classify(e.to_string()))?
+        {
+            let at = c.pos;
+            let inside = sheet.inside(at);
+            let formula = match c.formula {
+                Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
+                Some(XlsxFormulaMetadata::Shared {
+                    shared_index,
+                    range,
+                    formula,
+                }) => {
+                    let start = range.map(|r| r.start).unwrap_or(at);
+                    let reaches = range.is_none_or(|r| {
+                        r.start.0 < limits.max_rows && r.start.1 < limits.max_columns
+                    });
+                    if reaches {
+                        shared.insert(shared_index, (formula.clone(), start));
+                    }
+                    Some(formula)
+                }
+                Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if inside => shared
+                    .get(&shared_index)
+                    .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok()),
+                _ => None,
+            };
+            sheet.put(at, Data::from(c.value), formula, &mut stored)?;
+        }
+        out.sheets.push(sheet.finish(&mut out.notes));
+    }
+    Ok(out)
+}
+
+/// An xls or ods, whose sheets calamine has already read whole (their size was
+/// checked before).
+fn from_ranges<R: Reader<Cursor<Vec<u8>>>>(
+    mut book: R,
+    limits: &Limits,
+) -> Result<Opened, OpenError>
+where
+    R::Error: std::fmt::Display,
+{
+    let mut out = Opened::default();
+    let mut stored = 0u64;
+    for name in book.sheet_names() {
+        let range = book
+            .worksheet_range(&name)
+            .map_err(|e| classify(e.to_string()))?;
+        let formulas = book.worksheet_formula(&name).unwrap_or_default();
+        let mut sheet = Builder::new(&name, limits);
+        put_range(&range, &mut sheet, &mut stored, |s, at, v, n| {
+            s.put(at, v.clone(), None, n)
+        })?;
+        drop(range);
+        put_range(&formulas, &mut sheet, &mut stored, |s, at, f, n| {
+            s.put(at, Data::Empty, Some(f.clone()), n)
+        })?;
+        out.sheets.push(sheet.finish(&mut out.notes));
+    }
+    Ok(out)
+}
+
+fn put_range<T: calamine::CellType>(
+    range: &Range<T>,
+    sheet: &mut Builder,
+    stored: &mut u64,
+    mut put: impl FnMut(&mut Builder, (u32, u32), &T, &mut u64) -> Result<(), OpenError>,
+) -> Result<(), OpenError> {
+    let Some((r0, c0)) = range.start() else {
+        return Ok(());
+    };
+    for (r, c, v) in range.used_cells() {
+        put(sheet, (r0 + r as u32, c0 + c as u32), v, stored)?;
+    }
+    Ok(())
+}
+
+/// A sheet being read: keeps the cells of the region, counts the others.
+struct Builder {
+    sheet: Sheet,
+    rows: u32,
+    columns: u32,
+    max_cells: u64,
+    /// Cells left out, the first of them and the farthest row and column.
+    ignored: u64,
+    first_ignored: Option<Cell>,
+    far: (u32, u32),
+}
+
+impl Builder {
+    fn new(name: &str, limits: &Limits) -> Builder {
+        Builder {
+            sheet: Sheet {
+                name: name.to_string(),
+                origin: (0, 0),
+                end: (0, 0),
+                cells: HashMap::new(),
+                formulas: HashMap::new(),
+            },
+            rows: limits.max_rows,
+            columns: limits.max_columns,
+            max_cells: limits.max_cells,
+            ignored: 0,
+            first_ignored: None,
+            far: (0, 0),
+        }
+    }
+
+    fn inside(&self, (row, col): (u32, u32)) -> bool {
+        row < self.rows && col < self.columns
+    }
+
+    /// One cell as the parser gives it; `stored` counts the cells kept in the
+    /// whole workbook.
+    fn put(
+        &mut self,
+        at: (u32, u32),
+        value: Data,
+        formula: Option<String>,
+        stored: &mut u64,
+    ) -> Result<(), OpenError> {
+        let formula = formula.filter(|f| !f.is_empty());
+        let has_value = value != Data::Empty;
+        if !has_value && formula.is_none() {
+            return Ok(());
+        }
+        if !self.inside(at) {
+            self.ignored += 1;
+            self.first_ignored.get_or_insert(Cell::new(at.0, at.1));
+            self.far = (self.far.0.max(at.0), self.far.1.max(at.1));
+            return Ok(());
+        }
+        *stored += 1;
+        if *stored > self.max_cells {
+            return Err(OpenError::Limit(LimitHit {
+                rule: "file.too_many_cells",
+                sheet: Some(self.sheet.name.clone()),
+                cell: None,
+                message: format!(
+                    "工作簿的非空单元格超过上限 {} 个（limits.max_cells），未读取。请只保留报表所在的工作表后重新保存发送。",
+                    self.max_cells
+                ),
+            }));
+        }
+        let s = &mut self.sheet;
+        if has_value {
+            if s.end == s.origin {
+                s.origin = at;
+                s.end = (at.0 + 1, at.1 + 1);
+            } else {
+                s.origin = (s.origin.0.min(at.0), s.origin.1.min(at.1));
+                s.end = (s.end.0.max(at.0 + 1), s.end.1.max(at.1 + 1));
+            }
+            let v = cell_value(value);
+            if v == CellValue::Empty {
+                s.cells.remove(&at);
+            } else {
+                s.cells.insert(at, v);
+            }
+        }
+        if let Some(f) = formula {
+            s.formulas.insert(at, f);
+        }
+        Ok(())
+    }
+
+    fn finish(self, notes: &mut Vec<LimitHit>) -> Sheet {
+        if self.ignored > 0 {
+            let name = &self.sheet.name;
+            let corner = Cell::new(self.rows - 1, self.columns - 1);
+            let far = Cell::new(self.far.0, self.far.1);
+            notes.push(LimitHit {
+                rule: "sheet.cells_ignored",
+                sheet: Some(name.clone()),
+                cell: self.first_ignored,
+                message: format!(
+                    "工作表“{name}”在读取范围 A1:{corner}（前 {} 行、前 {} 列）以外还有 {} 个非空单元格（最远到 {far}），这些单元格未读取。报表应在读取范围之内；多余的内容请删除，确需更大范围请调整目录的 limits.max_rows / max_columns。",
+                    self.rows, self.columns, self.ignored
+                ),
+            });
+        }
+        self.sheet
+    }
+}
+
+fn cell_value(d: Data) -> CellValue {
+    match d {
+        Data::Empty => CellValue::Empty,
+        Data::Int(i) => CellValue::Number(i as f64),
+        Data::Float(f) => CellValue::Number(f),
+        Data::String(s) => {
+            if s.is_empty() {
+                CellValue::Empty
+            } else {
+                CellValue::Text(s)
+            }
+        }
+        Data::Bool(b) => CellValue::Bool(b),
+        Data::DateTime(d) => CellValue::Number(d.as_f64()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => CellValue::Text(s),
+        Data::Error(e) => CellValue::Error(e.to_string()),
     }
 }

@@ -1,0 +1,505 @@
+//! A zip-based workbook (xlsx, ods) checked before calamine opens it: how many
+//! parts it declares, how large they inflate and how much, how deep their XML
+//! nests, and for an ods how large the ranges calamine builds would be.
+//!
+//! The sizes come from the zip central directory. They can be trusted as
+//! bounds: the `zip` crate (which calamine reads through, the same version as
+//! here) stops with an error as soon as a part inflates past its declared size.
+
+use std::io::Cursor;
+#[cfg(test)]
+use std::io::Read;
+use std::mem::size_of;
+
+use calamine::Data;
+use zip::ZipArchive;
+
+use crate::catalog::Limits;
+use crate::read::workbook::{FileType, LimitHit, OpenError};
+use crate::read::xml::{self, Event, Stop};
+
+/// Parts smaller than this are not held to the compression ratio: a sheet of
+/// repeated markup compresses very well, and a few MB harm nobody (the total
+/// is bounded by `max_unzipped_mb` anyway).
+pub const RATIO_FLOOR: u64 = 10 << 20;
+
+/// The most rows and columns of an ods sheet, as calamine caps them.
+const ODS_MAX_ROWS: u64 = 1_048_576;
+const ODS_MAX_COLUMNS: u64 = 16_384;
+
+fn hit(rule: &'static str, message: String) -> OpenError {
+    OpenError::Limit(LimitHit {
+        rule,
+        sheet: None,
+        cell: None,
+        message,
+    })
+}
+
+/// Checks a zip-based workbook against the limits.
+///
+/// # Errors
+/// [`OpenError::Limit`] naming the limit passed. A package the `zip` crate
+/// cannot open is let through: calamine then reports it as damaged.
+pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<(), OpenError> {
+    let declared = declared_entries(bytes);
+    if declared > limits.max_zip_entries {
+        return Err(hit(
+            "file.zip_entries",
+            format!(
+                "工作簿声明包含 {declared} 个部件，超过上限 {}（limits.max_zip_entries），文件可能被恶意构造，未读取。",
+                limits.max_zip_entries
+            ),
+        ));
+    }
+    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    let mut xml_parts = Vec::new();
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_data(i) else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let (size, packed) = (entry.size(), entry.compressed_size());
+        total = total.saturating_add(size);
+        if size > RATIO_FLOOR && size / packed.max(1) > limits.max_compression_ratio {
+            return Err(hit(
+                "file.zip_bomb",
+                format!(
+                    "工作簿中的部件“{name}”从 {} 字节解压后达 {} MB，压缩比约 {}:1，超过上限 {}:1（limits.max_compression_ratio），疑似“压缩炸弹”，未读取。",
+                    packed,
+                    size.div_ceil(Limits::MIB),
+                    size / packed.max(1),
+                    limits.max_compression_ratio
+                ),
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".xml") || lower.ends_with(".rels") {
+            xml_parts.push((i, name));
+        }
+    }
+    if total > limits.max_unzipped_bytes() {
+        return Err(hit(
+            "file.too_large_unzipped",
+            format!(
+                "工作簿解压后共 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。报表文件解压后通常不足 1 MB，文件可能夹带了大量其他内容或被恶意构造。",
+                total.div_ceil(Limits::MIB),
+                limits.max_unzipped_mb
+            ),
+        ));
+    }
+    for (i, name) in xml_parts {
+        let Ok(part) = zip.by_index(i) else {
+            continue;
+        };
+        let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
+        let scanned = xml::scan(part, limits.max_xml_depth, |e| {
+            if let Some(o) = ods.as_mut() {
+                o.event(e);
+            }
+            Ok(())
+        });
+        match scanned {
+            Ok(_) | Err(Stop::Read(_)) | Err(Stop::Visitor(_)) => {}
+            Err(Stop::TooDeep(_)) => {
+                return Err(hit(
+                    "file.xml_depth",
+                    format!(
+                        "工作簿中的部件“{name}”XML 元素嵌套超过 {} 层（limits.max_xml_depth），文件结构异常，未读取。",
+                        limits.max_xml_depth
+                    ),
+                ));
+            }
+            Err(Stop::TagTooLong) | Err(Stop::Doctype) => {
+                return Err(hit(
+                    "file.xml_unusual",
+                    format!(
+                        "工作簿中的部件“{name}”含有电子表格程序不会写出的内容（DOCTYPE 声明或超过 1 MB 的标记），文件可能被恶意构造，未读取。"
+                    ),
+                ));
+            }
+        }
+        if let Some(mut o) = ods {
+            o.end_table();
+            if let Some(h) = o.over(limits) {
+                return Err(OpenError::Limit(h));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The most entries any end-of-central-directory record near the end of the
+/// file declares (zip64 ones included). The `zip` crate reads as many central
+/// headers as the record it settles on declares, so this bounds its work.
+fn declared_entries(bytes: &[u8]) -> u64 {
+    const EOCD: [u8; 4] = [0x50, 0x4B, 0x05, 0x06];
+    const LOCATOR: [u8; 4] = [0x50, 0x4B, 0x06, 0x07];
+    const EOCD64: [u8; 4] = [0x50, 0x4B, 0x06, 0x06];
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let from = bytes.len().saturating_sub(22 + 65_535 + 20);
+    let mut most = 0;
+    for at in from..bytes.len().saturating_sub(21) {
+        if bytes[at..at + 4] != EOCD {
+            continue;
+        }
+        most = most
+            .max(u16_at(at + 8).unwrap_or(0))
+            .max(u16_at(at + 10).unwrap_or(0));
+        if at >= 20
+            && bytes[at - 20..at - 16] == LOCATOR
+            && let Some(off) = u64_at(at - 20 + 8).and_then(|o| usize::try_from(o).ok())
+            && bytes.get(off..off + 4) == Some(&EOCD64[..])
+        {
+            most = most
+                .max(u64_at(off + 24).unwrap_or(0))
+                .max(u64_at(off + 32).unwrap_or(0));
+        }
+    }
+    // A zip64 record may also be found by searching back from the end.
+    let from64 = bytes.len().saturating_sub(1 << 20);
+    for at in from64..bytes.len().saturating_sub(55) {
+        if bytes[at..at + 4] == EOCD64 {
+            most = most
+                .max(u64_at(at + 24).unwrap_or(0))
+                .max(u64_at(at + 32).unwrap_or(0));
+        }
+    }
+    most
+}
+
+/// What calamine's ods reader would build from `content.xml`: for every table,
+/// the cells it pushes row by row (repeats expanded, trailing empty cells not),
+/// the dense range it then builds from the first to the last non-empty row,
+/// and the text cloned into each. Counts are upper bounds.
+#[derive(Default)]
+struct OdsEstimate {
+    table: Option<String>,
+    /// Rows of the table so far (repeats counted, capped as calamine caps them).
+    rows: u64,
+    /// Rows from the first non-empty row to the current one, and to the last
+    /// non-empty one.
+    span: Option<u64>,
+    span_to_last: u64,
+    /// The widest non-empty row.
+    width: u64,
+    /// Cells pushed for the table (before the range is built).
+    pushed: u64,
+    /// Text in the table's cells, cloned per repeat.
+    text: u64,
+    row: Option<RowState>,
+    cell: Option<CellState>,
+    /// Totals over the tables done.
+    cells: u64,
+    bytes: u64,
+    largest: Option<(u64, String, u64, u64)>,
+    largest_bytes: u64,
+    /// Where the last tag started.
+    last_at: u64,
+}
+
+struct RowState {
+    repeats: u64,
+    /// Cells pushed so far.
+    len: u64,
+    pending_empty: u64,
+    text: u64,
+}
+
+struct CellState {
+    at: u64,
+    repeats: u64,
+    empty: bool,
+    /// `text:s` spaces inside it.
+    spaces: u64,
+}
+
+fn parse_u64(raw: &[u8]) -> Option<u64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+impl OdsEstimate {
+    fn attr_max(attrs: &[u8], key: &[u8], unescape: bool) -> Option<u64> {
+        xml::attributes(attrs)
+            .filter(|(k, _)| *k == key)
+            .filter_map(|(_, v)| {
+                if unescape {
+                    parse_u64(&xml::unescape(v))
+                } else {
+                    parse_u64(v)
+                }
+            })
+            .max()
+    }
+
+    fn event(&mut self, e: &Event<'_>) {
+        self.last_at = match e {
+            Event::Start { at, .. } | Event::End { at, .. } => *at,
+        };
+        match e {
+            Event::Start {
+                name,
+                attrs,
+                empty,
+                at,
+            } => match *name {
+                b"table:table" => {
+                    self.end_table();
+                    let name = xml::attributes(attrs)
+                        .find(|(k, _)| *k == b"table:name")
+                        .map(|(_, v)| String::from_utf8_lossy(&xml::unescape(v)).into_owned())
+                        .unwrap_or_default();
+                    self.table = Some(name);
+                }
+                b"table:table-row" => {
+                    self.end_row(*at);
+                    let repeats =
+                        Self::attr_max(attrs, b"table:number-rows-repeated", true).unwrap_or(1);
+                    let repeats = repeats.min(ODS_MAX_ROWS.saturating_sub(self.rows));
+                    self.rows += repeats;
+                    self.row = Some(RowState {
+                        repeats,
+                        len: 0,
+                        pending_empty: 0,
+                        text: 0,
+                    });
+                    if *empty {
+                        self.end_row(*at);
+                    }
+                }
+                b"table:table-cell" | b"table:covered-table-cell" => {
+                    self.end_cell(*at);
+                    let repeats =
+                        Self::attr_max(attrs, b"table:number-columns-repeated", false).unwrap_or(1);
+                    let empty = !xml::attributes(attrs).any(|(k, v)| {
+                        matches!(
+                            k,
+                            b"office:value"
+                                | b"office:string-value"
+                                | b"office:date-value"
+                                | b"office:time-value"
+                                | b"office:boolean-value"
+                                | b"table:formula"
+                        ) || (k == b"office:value-type" && v == b"string")
+                    });
+                    self.cell = Some(CellState {
+                        at: *at,
+                        repeats,
+                        empty,
+                        spaces: 0,
+                    });
+                }
+                b"text:s" => {
+                    if let Some(c) = self.cell.as_mut() {
+                        let n = Self::attr_max(attrs, b"text:c", true).unwrap_or(1);
+                        c.spaces = c.spaces.saturating_add(n);
+                    }
+                }
+                _ => {}
+            },
+            Event::End { name, at } => match *name {
+                b"table:table-row" => self.end_row(*at),
+                b"table:table" => self.end_table(),
+                _ => {}
+            },
+        }
+    }
+
+    /// calamine's `read_row` for one cell.
+    fn end_cell(&mut self, at: u64) {
+        let Some(c) = self.cell.take() else { return };
+        let Some(r) = self.row.as_mut() else { return };
+        let room = ODS_MAX_COLUMNS.saturating_sub(r.len);
+        r.len += r.pending_empty.min(room);
+        r.pending_empty = 0;
+        let repeats = c.repeats.min(ODS_MAX_COLUMNS.saturating_sub(r.len));
+        if c.empty {
+            r.pending_empty = repeats;
+        } else {
+            r.len += repeats;
+            // value and formula, each cloned per repeat, each at most the cell's markup
+            let bytes = at.saturating_sub(c.at).saturating_add(c.spaces);
+            r.text = r.text.saturating_add(repeats.saturating_mul(bytes));
+        }
+    }
+
+    fn end_row(&mut self, at: u64) {
+        self.end_cell(at);
+        let Some(r) = self.row.take() else { return };
+        self.pushed += r.len;
+        // the strings as first read (capacity up to twice their length)
+        self.text = self.text.saturating_add(r.text.saturating_mul(2));
+        if let Some(s) = self.span.as_mut() {
+            *s += r.repeats;
+        }
+        if r.len > 0 {
+            let span = self.span.get_or_insert(r.repeats);
+            self.span_to_last = *span;
+            self.width = self.width.max(r.len);
+            // the rebuilt range clones the row's text once per repeat
+            self.text = self.text.saturating_add(r.text.saturating_mul(r.repeats));
+        }
+    }
+
+    fn end_table(&mut self) {
+        self.end_row(self.last_at);
+        let name = self.table.take();
+        if name.is_some() || self.pushed > 0 {
+            self.close(name.unwrap_or_default());
+        }
+    }
+
+    fn close(&mut self, name: String) {
+        let dense = self.span_to_last.saturating_mul(self.width);
+        let per_cell = (size_of::<Data>() + size_of::<String>()) as u64;
+        let bytes = dense
+            .saturating_add(2 * self.pushed)
+            .saturating_mul(per_cell)
+            .saturating_add(self.text);
+        self.cells = self.cells.saturating_add(dense).saturating_add(self.pushed);
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.largest_bytes = self.largest_bytes.max(bytes);
+        if self.largest.as_ref().is_none_or(|(n, ..)| dense > *n) {
+            self.largest = Some((dense, name, self.span_to_last, self.width));
+        }
+        self.rows = 0;
+        self.span = None;
+        self.span_to_last = 0;
+        self.width = 0;
+        self.pushed = 0;
+        self.text = 0;
+    }
+
+    fn over(&self, limits: &Limits) -> Option<LimitHit> {
+        if let Some((n, sheet, rows, cols)) = &self.largest
+            && *n > limits.max_cells
+        {
+            return Some(LimitHit {
+                rule: "sheet.too_large",
+                sheet: Some(sheet.clone()),
+                cell: None,
+                message: format!(
+                    "工作表“{sheet}”的数据范围有 {rows} 行 × {cols} 列 = {n} 个单元格，超过上限 {}（limits.max_cells），整个工作簿未读取。请删除表格以外多余的内容后重新保存发送。",
+                    limits.max_cells
+                ),
+            });
+        }
+        if self.cells > limits.max_cells {
+            return Some(LimitHit {
+                rule: "file.too_many_cells",
+                sheet: None,
+                cell: None,
+                message: format!(
+                    "工作簿各工作表共需 {} 个单元格，超过上限 {}（limits.max_cells），未读取。请只保留报表所在的工作表后重新保存发送。",
+                    self.cells, limits.max_cells
+                ),
+            });
+        }
+        // the sheets, and a copy of the largest as it is handed out
+        let bytes = self.bytes.saturating_add(self.largest_bytes);
+        if bytes > limits.max_unzipped_bytes() {
+            return Some(LimitHit {
+                rule: "file.too_large_unzipped",
+                sheet: None,
+                cell: None,
+                message: format!(
+                    "工作簿展开后的内容约 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
+                    bytes.div_ceil(Limits::MIB),
+                    limits.max_unzipped_mb
+                ),
+            });
+        }
+        None
+    }
+}
+
+/// Reads a whole package part, at most `max` bytes of it (for tests).
+#[cfg(test)]
+fn part(bytes: &[u8], name: &str, max: u64) -> Option<Vec<u8>> {
+    let mut zip = ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let mut out = Vec::new();
+    zip.by_name(name)
+        .ok()?
+        .take(max)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn estimate(content: &str) -> OdsEstimate {
+        let mut o = OdsEstimate::default();
+        xml::scan(content.as_bytes(), 100, |e| {
+            o.event(e);
+            Ok(())
+        })
+        .unwrap();
+        o.end_table();
+        o
+    }
+
+    #[test]
+    fn trailing_empty_rows_and_cells_cost_nothing() {
+        let o = estimate(
+            r#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="float" office:value="1"/><table:table-cell table:number-columns-repeated="16000"/></table:table-row><table:table-row table:number-rows-repeated="1048000"><table:table-cell table:number-columns-repeated="1024"/></table:table-row></table:table>"#,
+        );
+        assert_eq!(o.cells, 2);
+        assert_eq!(o.largest.as_ref().unwrap().0, 1);
+    }
+
+    #[test]
+    fn a_repeated_full_row_is_counted_in_full() {
+        let o = estimate(
+            r#"<table:table table:name="S"><table:table-row table:number-rows-repeated="1000"><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="1000"/></table:table-row></table:table>"#,
+        );
+        let (n, name, rows, cols) = o.largest.clone().unwrap();
+        assert_eq!((n, name.as_str(), rows, cols), (1_000_000, "S", 1000, 1000));
+        assert_eq!(
+            o.over(&Limits::default()).unwrap().rule,
+            "file.too_many_cells"
+        );
+    }
+
+    #[test]
+    fn text_s_spaces_count_as_text() {
+        let o = estimate(
+            r#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string"><text:p>a<text:s text:c="900000000"/></text:p></table:table-cell></table:table-row></table:table>"#,
+        );
+        assert_eq!(
+            o.over(&Limits::default()).unwrap().rule,
+            "file.too_large_unzipped"
+        );
+    }
+
+    #[test]
+    fn declared_entries_reads_the_end_record() {
+        let mut buf = Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        for i in 0..3 {
+            w.start_file(
+                format!("f{i}.xml"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        }
+        w.finish().unwrap();
+        let bytes = buf.into_inner();
+        assert_eq!(declared_entries(&bytes), 3);
+        assert_eq!(part(&bytes, "f0.xml", 10), Some(Vec::new()));
+    }
+}
