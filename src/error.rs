@@ -74,3 +74,31 @@ pub enum Error {
     )]
     MailUncertain { server: String, message: String },
 }
+
+/// An operating-system error in words a clerk reads: the common cases in
+/// Chinese, others with the system's own text.
+pub fn io_message(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    let what = match e.kind() {
+        NotFound => "文件或文件夹不存在",
+        PermissionDenied => "没有访问权限（文件可能被其他程序占用，或只读）",
+        AlreadyExists => "文件已存在",
+        StorageFull => "磁盘已满",
+        ReadOnlyFilesystem => "磁盘或文件夹是只读的",
+        IsADirectory => "这是一个文件夹，不是文件",
+        NotADirectory => "这是一个文件，不是文件夹",
+        _ => return format!("{e}"),
+    };
+    what.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_io_errors_read_in_chinese() {
+        let e = std::fs::read("/没有这个文件").unwrap_err();
+        assert_eq!(io_message(&e), "文件或文件夹不存在");
+    }
+}

@@ -59,7 +59,7 @@ pub fn write_feedback(
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::Output {
         path: dir.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     })?;
     let mut written = Vec::new();
     for ((index, p), group) in groups {

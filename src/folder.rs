@@ -70,7 +70,7 @@ impl Batch {
 pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::Input {
         path: dir.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)

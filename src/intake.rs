@@ -119,7 +119,7 @@ fn now_secs() -> i64 {
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Output {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     }
 }
 
@@ -240,7 +240,7 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
         let filed: &Batch = filed;
         let bytes = std::fs::read(&path).map_err(|e| Error::Input {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::error::io_message(&e),
         })?;
         let new_keys: Vec<Key> = forms.iter().map(|f| key(f)).collect();
         // Filed files that hold any of the same forms.

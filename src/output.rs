@@ -13,7 +13,7 @@ use crate::error::Error;
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let err = |e: std::io::Error| Error::Output {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

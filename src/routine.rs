@@ -25,7 +25,7 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let p = p.display().to_string();
         move |e: std::io::Error| Error::Output {
             path: p.clone(),
-            message: e.to_string(),
+            message: crate::error::io_message(&e),
         }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
@@ -100,7 +100,7 @@ pub fn run(
     say(&format!("一、收件箱归档：{}", s.inbox.display()));
     std::fs::create_dir_all(&s.inbox).map_err(|e| Error::Output {
         path: s.inbox.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     })?;
     let report = intake(&s.inbox, &s.data, cat)?;
     say(&crate::intake::render(&report));
@@ -124,7 +124,7 @@ pub fn run(
     pb.set_message("写出汇总表");
     std::fs::create_dir_all(&s.output).map_err(|e| Error::Output {
         path: s.output.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     })?;
     let workbook = s.output.join(default_report_name(period, cat));
     crate::report::write_report(&c, cat, &workbook, crate::report::MadeAt::from_env())?;

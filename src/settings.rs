@@ -77,7 +77,7 @@ impl Settings {
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::Settings {
             file: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::error::io_message(&e),
         })?;
         let s: Settings = toml::from_str(&text).map_err(|e| Error::Settings {
             file: path.display().to_string(),

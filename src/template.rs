@@ -44,6 +44,9 @@ pub struct Fill {
     pub period: Option<String>,
     /// Values by indicator code and column.
     pub values: BTreeMap<(String, Role), FillValue>,
+    /// A growth figure typed over the growth column's formula (`12.5%`), by
+    /// indicator code, as some zones do.
+    pub typed_growth: BTreeMap<String, FillValue>,
     /// A unit written instead of the canonical one, by indicator code.
     pub units: BTreeMap<String, String>,
     /// 备注 by indicator code.
@@ -392,6 +395,20 @@ fn write_growth(
     let (Some(cur), Some(prior)) = (col_of(Role::Current), col_of(Role::Prior)) else {
         return ws.write_blank(row, col as u16, &f.growth).map(|_| ());
     };
+    // A growth figure the zone typed over the formula (`12.5%`, `12.5`).
+    match fill.typed_growth.get(&ind.code) {
+        Some(FillValue::Number(v)) => {
+            return ws
+                .write_number_with_format(row, col as u16, *v, &f.growth)
+                .map(|_| ());
+        }
+        Some(FillValue::Text(t)) => {
+            return ws
+                .write_string_with_format(row, col as u16, t, &f.growth)
+                .map(|_| ());
+        }
+        None => {}
+    }
     let (c, p) = (
         Cell::new(row, cur).to_string(),
         Cell::new(row, prior).to_string(),
@@ -442,6 +459,25 @@ fn validation(ind: &Indicator, unit: &str, is_count: bool) -> DataValidation {
         .set_error_title("输入有误")
         .expect("short")
         .set_error_style(DataValidationErrorStyle::Stop)
+}
+
+/// Adds a sheet of plain text lines (a 填表说明 sheet, as some zones send
+/// along with their form), one line a row in column A.
+///
+/// # Errors
+/// rust_xlsxwriter's error when the sheet cannot be built (e.g. a bad sheet name).
+pub fn add_text_sheet(
+    wb: &mut Workbook,
+    sheet_name: &str,
+    lines: &[&str],
+) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet_name)?;
+    ws.set_column_width(0, 80)?;
+    for (row, line) in (0u32..).zip(lines) {
+        ws.write_string(row, 0, *line)?;
+    }
+    Ok(())
 }
 
 /// The timestamp written into a workbook's properties: `SOURCE_DATE_EPOCH`
@@ -517,7 +553,7 @@ pub fn write_templates(
 ) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(&req.out_dir).map_err(|e| Error::Output {
         path: req.out_dir.display().to_string(),
-        message: e.to_string(),
+        message: crate::error::io_message(&e),
     })?;
     let wanted = |f: &Form| {
         if !req.forms.is_empty() {
