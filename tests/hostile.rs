@@ -57,7 +57,7 @@ fn shown(f: &FileRead) -> String {
 
 /// What each file of the corpus must produce: its outcome and a finding of
 /// this rule and severity.
-const EXPECTED: [(&str, Outcome, &str, Severity); 15] = [
+const EXPECTED: [(&str, Outcome, &str, Severity); 18] = [
     (
         "empty.xlsx",
         Outcome::Unreadable,
@@ -140,6 +140,24 @@ const EXPECTED: [(&str, Outcome, &str, Severity); 15] = [
         "ods-far-corner.ods",
         Outcome::Unreadable,
         "sheet.too_large",
+        Severity::Error,
+    ),
+    (
+        "styles-amplification.xlsx",
+        Outcome::Unreadable,
+        "file.too_large_unzipped",
+        Severity::Error,
+    ),
+    (
+        "shared-string-per-cell.xlsx",
+        Outcome::Unreadable,
+        "file.too_large_unzipped",
+        Severity::Error,
+    ),
+    (
+        "xls-sheet-past-end.xls",
+        Outcome::Unreadable,
+        "file.unreadable",
         Severity::Error,
     ),
     (
@@ -228,6 +246,22 @@ fn the_xls_that_aborted_the_process_is_refused_by_its_dimensions() {
         .unwrap();
     assert!(hit.message.contains("DIMENSIONS"), "{}", hit.message);
     assert!(hit.sheet.is_some());
+}
+
+#[test]
+fn a_panic_in_the_parser_is_a_finding_with_its_message() {
+    // calamine 0.38 slices the workbook stream at the sheet's offset
+    // unchecked: the panic is caught, and said where it happened.
+    let f = read(&hostile().join("xls-sheet-past-end.xls"));
+    let hit = &f.findings[0];
+    assert_eq!(
+        (f.outcome, hit.rule),
+        (Outcome::Unreadable, "file.unreadable")
+    );
+    let found = hit.found.as_deref().unwrap_or_default();
+    assert!(found.contains("out of range"), "{found}");
+    assert!(found.contains("calamine-0.38.0/src/xls.rs:"), "{found}");
+    assert!(!found.contains(".cargo"), "{found}");
 }
 
 #[test]

@@ -29,9 +29,14 @@ fn install_hook() {
                     .map(|s| (*s).to_string())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
+                // The crate and file, not the build machine's paths.
                 let at = info
                     .location()
-                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .map(|l| {
+                        let parts: Vec<&str> = l.file().rsplit(['/', '\\']).take(3).collect();
+                        let file: Vec<&str> = parts.into_iter().rev().collect();
+                        format!(" at {}:{}", file.join("/"), l.line())
+                    })
                     .unwrap_or_default();
                 MESSAGE.with(|m| *m.borrow_mut() = Some(format!("{text}{at}")));
             } else {

@@ -11,7 +11,6 @@ use std::io::Cursor;
 use std::io::Read;
 use std::mem::size_of;
 
-use calamine::Data;
 use zip::ZipArchive;
 
 use crate::catalog::Limits;
@@ -36,12 +35,14 @@ fn hit(rule: &'static str, message: String) -> OpenError {
     })
 }
 
-/// Checks a zip-based workbook against the limits.
+/// Checks a zip-based workbook against the limits. Returns the bytes an xlsx
+/// holds in memory once calamine has opened it (shared strings and styles),
+/// so that what its cells copy can be held to the rest of the limit.
 ///
 /// # Errors
 /// [`OpenError::Limit`] naming the limit passed. A package the `zip` crate
 /// cannot open is let through: calamine then reports it as damaged.
-pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<(), OpenError> {
+pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenError> {
     let declared = declared_entries(bytes);
     if declared > limits.max_zip_entries {
         return Err(hit(
@@ -53,7 +54,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<(), OpenEr
         ));
     }
     let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
-        return Ok(());
+        return Ok(0);
     };
     let mut total: u64 = 0;
     let mut xml_parts = Vec::new();
@@ -78,7 +79,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<(), OpenEr
         }
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".xml") || lower.ends_with(".rels") {
-            xml_parts.push((i, name));
+            xml_parts.push((i, name, size));
         }
     }
     if total > limits.max_unzipped_bytes() {
@@ -91,17 +92,21 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<(), OpenEr
             ),
         ));
     }
-    for (i, name) in xml_parts {
+    let mut held = OoxmlEstimate::default();
+    for (i, name, size) in xml_parts {
         let Ok(part) = zip.by_index(i) else {
             continue;
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
+        let mut part_held = OoxmlEstimate::default();
         let scanned = xml::scan(part, limits.max_xml_depth, |e| {
+            part_held.event(e);
             if let Some(o) = ods.as_mut() {
                 o.event(e);
             }
             Ok(())
         });
+        held.add(&part_held, size);
         match scanned {
             Ok(_) | Err(Stop::Read(_)) | Err(Stop::Visitor(_)) => {}
             Err(Stop::TooDeep(_)) => {
@@ -129,7 +134,157 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<(), OpenEr
             }
         }
     }
-    Ok(())
+    if kind == FileType::Ods {
+        return Ok(0);
+    }
+    let bytes = held.bytes();
+    if bytes > limits.max_unzipped_bytes() {
+        return Err(hit(
+            "file.too_large_unzipped",
+            format!(
+                "工作簿的共享字符串（{} 个）和单元格格式（{} 个）读入后约需 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
+                held.strings,
+                held.xfs,
+                bytes.div_ceil(Limits::MIB),
+                limits.max_unzipped_mb
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// What calamine's xlsx reader holds from the moment it opens a workbook:
+/// every shared string (`<si>`), and for every cell format (`<xf>`) a style
+/// with its own copies of the font, fill, border and number format it names.
+/// Counted over every part, since a crafted package may put them anywhere.
+#[derive(Default)]
+struct OoxmlEstimate {
+    strings: u64,
+    /// Bytes of the parts holding shared strings.
+    strings_text: u64,
+    xfs: u64,
+    fonts: u64,
+    fills: u64,
+    borders: u64,
+    /// The longest `<numFmt>` tag, and the longest font, fill and border
+    /// elements: what one style may copy.
+    numfmt: u64,
+    font: u64,
+    fill: u64,
+    border: u64,
+    /// Number formats' text, kept in a map.
+    numfmt_text: u64,
+    /// Where the open font, fill or border element started.
+    open: [Option<u64>; 3],
+}
+
+/// Bytes one shared string costs besides its text: the `String` in its
+/// vector and the smallest heap block.
+const STRING_COST: u64 = 64;
+
+fn local(name: &[u8]) -> &[u8] {
+    name.rsplit(|&b| b == b':').next().unwrap_or(name)
+}
+
+impl OoxmlEstimate {
+    fn event(&mut self, e: &Event<'_>) {
+        const ELEMENTS: [&[u8]; 3] = [b"font", b"fill", b"border"];
+        match e {
+            Event::Start {
+                name,
+                attrs,
+                empty,
+                at,
+            } => {
+                let name = local(name);
+                match name {
+                    b"si" => self.strings += 1,
+                    b"xf" => self.xfs += 1,
+                    b"numFmt" => {
+                        let len = attrs.len() as u64;
+                        self.numfmt = self.numfmt.max(len);
+                        self.numfmt_text += len;
+                    }
+                    _ => {}
+                }
+                if let Some(k) = ELEMENTS.iter().position(|x| *x == name) {
+                    match k {
+                        0 => self.fonts += 1,
+                        1 => self.fills += 1,
+                        _ => self.borders += 1,
+                    }
+                    if *empty {
+                        self.close(k, attrs.len() as u64);
+                    } else {
+                        self.open[k] = Some(*at);
+                    }
+                }
+            }
+            Event::End { name, at } => {
+                if let Some(k) = ELEMENTS.iter().position(|x| *x == local(name))
+                    && let Some(start) = self.open[k].take()
+                {
+                    self.close(k, at.saturating_sub(start));
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, k: usize, span: u64) {
+        let max = match k {
+            0 => &mut self.font,
+            1 => &mut self.fill,
+            _ => &mut self.border,
+        };
+        *max = (*max).max(span);
+    }
+
+    /// Adds a part's counts; `size` is its uncompressed size.
+    fn add(&mut self, part: &OoxmlEstimate, size: u64) {
+        if part.strings > 0 {
+            self.strings_text += size;
+        }
+        self.strings += part.strings;
+        self.xfs += part.xfs;
+        self.fonts += part.fonts;
+        self.fills += part.fills;
+        self.borders += part.borders;
+        self.numfmt = self.numfmt.max(part.numfmt);
+        self.font = self.font.max(part.font);
+        self.fill = self.fill.max(part.fill);
+        self.border = self.border.max(part.border);
+        self.numfmt_text += part.numfmt_text;
+    }
+
+    fn bytes(&self) -> u64 {
+        use calamine::{Borders, Fill, Font, Style};
+        let size = |n: usize| n as u64;
+        let strings = self
+            .strings
+            .saturating_mul(STRING_COST)
+            .saturating_add(2 * self.strings_text);
+        // a style: its structure, and copies of what it names (each at most
+        // twice the markup it was read from)
+        let style =
+            size(size_of::<Style>()) + 2 * (self.numfmt + self.font + self.fill + self.border) + 16;
+        let styles = self
+            .xfs
+            .saturating_mul(style)
+            .saturating_add(
+                self.fonts
+                    .saturating_mul(size(size_of::<Font>()) + 2 * self.font),
+            )
+            .saturating_add(
+                self.fills
+                    .saturating_mul(size(size_of::<Fill>()) + 2 * self.fill),
+            )
+            .saturating_add(
+                self.borders
+                    .saturating_mul(size(size_of::<Borders>()) + 2 * self.border),
+            )
+            .saturating_add(4 * self.numfmt_text);
+        strings.saturating_add(styles)
+    }
 }
 
 /// The most entries any end-of-central-directory record near the end of the
@@ -205,7 +360,6 @@ struct OdsEstimate {
     cells: u64,
     bytes: u64,
     largest: Option<(u64, String, u64, u64)>,
-    largest_bytes: u64,
     /// Where the last tag started.
     last_at: u64,
 }
@@ -222,6 +376,9 @@ struct CellState {
     at: u64,
     repeats: u64,
     empty: bool,
+    /// Whether its value or formula is text (a number or a boolean takes no
+    /// more than its cell).
+    texty: bool,
     /// `text:s` spaces inside it.
     spaces: u64,
 }
@@ -283,6 +440,16 @@ impl OdsEstimate {
                     self.end_cell(*at);
                     let repeats =
                         Self::attr_max(attrs, b"table:number-columns-repeated", false).unwrap_or(1);
+                    // Values of these types are strings; with a formula, so is that.
+                    let texty = xml::attributes(attrs).any(|(k, v)| {
+                        matches!(
+                            k,
+                            b"office:string-value"
+                                | b"office:date-value"
+                                | b"office:time-value"
+                                | b"table:formula"
+                        ) || (k == b"office:value-type" && v == b"string")
+                    });
                     let empty = !xml::attributes(attrs).any(|(k, v)| {
                         matches!(
                             k,
@@ -298,6 +465,7 @@ impl OdsEstimate {
                         at: *at,
                         repeats,
                         empty,
+                        texty,
                         spaces: 0,
                     });
                 }
@@ -329,9 +497,12 @@ impl OdsEstimate {
             r.pending_empty = repeats;
         } else {
             r.len += repeats;
-            // value and formula, each cloned per repeat, each at most the cell's markup
-            let bytes = at.saturating_sub(c.at).saturating_add(c.spaces);
-            r.text = r.text.saturating_add(repeats.saturating_mul(bytes));
+            if c.texty {
+                // value and formula, cloned per repeat, together at most the
+                // cell's markup and the spaces it asks for
+                let bytes = at.saturating_sub(c.at).saturating_add(c.spaces);
+                r.text = r.text.saturating_add(repeats.saturating_mul(bytes));
+            }
         }
     }
 
@@ -348,8 +519,11 @@ impl OdsEstimate {
             let span = self.span.get_or_insert(r.repeats);
             self.span_to_last = *span;
             self.width = self.width.max(r.len);
-            // the rebuilt range clones the row's text once per repeat
-            self.text = self.text.saturating_add(r.text.saturating_mul(r.repeats));
+            // the rebuilt range clones the row's text once per repeat, and
+            // so do the copy `worksheet_range` hands out and the reader's own
+            self.text = self
+                .text
+                .saturating_add(r.text.saturating_mul(r.repeats).saturating_mul(3));
         }
     }
 
@@ -363,14 +537,9 @@ impl OdsEstimate {
 
     fn close(&mut self, name: String) {
         let dense = self.span_to_last.saturating_mul(self.width);
-        let per_cell = (size_of::<Data>() + size_of::<String>()) as u64;
-        let bytes = dense
-            .saturating_add(2 * self.pushed)
-            .saturating_mul(per_cell)
-            .saturating_add(self.text);
+        // the cells as read, then the dense range built from them
         self.cells = self.cells.saturating_add(dense).saturating_add(self.pushed);
-        self.bytes = self.bytes.saturating_add(bytes);
-        self.largest_bytes = self.largest_bytes.max(bytes);
+        self.bytes = self.bytes.saturating_add(self.text);
         if self.largest.as_ref().is_none_or(|(n, ..)| dense > *n) {
             self.largest = Some((dense, name, self.span_to_last, self.width));
         }
@@ -407,15 +576,14 @@ impl OdsEstimate {
                 ),
             });
         }
-        // the sheets, and a copy of the largest as it is handed out
-        let bytes = self.bytes.saturating_add(self.largest_bytes);
+        let bytes = self.bytes;
         if bytes > limits.max_unzipped_bytes() {
             return Some(LimitHit {
                 rule: "file.too_large_unzipped",
                 sheet: None,
                 cell: None,
                 message: format!(
-                    "工作簿展开后的内容约 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
+                    "工作簿中的文字展开后约 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
                     bytes.div_ceil(Limits::MIB),
                     limits.max_unzipped_mb
                 ),

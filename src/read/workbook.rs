@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use calamine::{
-    Data, Ods, Range, Reader, Xls, Xlsx, XlsxError, XlsxFormulaMetadata, expand_shared_formula,
-    open_workbook_from_rs,
+    Data, DataRef, Ods, Range, Reader, Xls, Xlsx, XlsxError, XlsxFormulaMetadata,
+    expand_shared_formula, open_workbook_from_rs,
 };
 
 use crate::catalog::Limits;
@@ -247,8 +247,8 @@ pub fn open(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, O
 fn open_unguarded(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
     match kind {
         FileType::Xlsx | FileType::OtherZip => {
-            package::check(&bytes, kind, limits)?;
-            open_xlsx(bytes, limits)
+            let held = package::check(&bytes, kind, limits)?;
+            open_xlsx(bytes, limits, held)
         }
         FileType::Ods => {
             package::check(&bytes, kind, limits)?;
@@ -276,11 +276,14 @@ fn classify(message: String) -> OpenError {
 }
 
 /// An xlsx, streamed: cells outside the region are counted, never stored.
-fn open_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<Opened, OpenError> {
+/// `held`: what calamine holds of the workbook already (its shared strings and
+/// styles); the cells' text may take the rest of `max_unzipped_mb`.
+fn open_xlsx(bytes: Vec<u8>, limits: &Limits, held: u64) -> Result<Opened, OpenError> {
     let mut book = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(bytes))
         .map_err(|e| classify(e.to_string()))?;
     let mut out = Opened::default();
-    let mut stored = 0u64;
+    let mut stored = Budget::new(limits);
+    stored.text = held;
     for name in book.sheet_names() {
         let mut sheet = Builder::new(&name, limits);
         let mut cells = match book.worksheet_cells_reader(&name) {
@@ -324,7 +327,7 @@ fn open_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<Opened, OpenError> {
                     .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok()),
                 _ => None,
             };
-            sheet.put(at, Data::from(c.value), formula, &mut stored)?;
+            sheet.put(at, Incoming::Ref(c.value), formula, &mut stored)?;
         }
         out.sheets.push(sheet.finish(&mut out.notes));
     }
@@ -341,7 +344,7 @@ where
     R::Error: std::fmt::Display,
 {
     let mut out = Opened::default();
-    let mut stored = 0u64;
+    let mut stored = Budget::new(limits);
     for name in book.sheet_names() {
         let range = book
             .worksheet_range(&name)
@@ -349,11 +352,11 @@ where
         let formulas = book.worksheet_formula(&name).unwrap_or_default();
         let mut sheet = Builder::new(&name, limits);
         put_range(&range, &mut sheet, &mut stored, |s, at, v, n| {
-            s.put(at, v.clone(), None, n)
+            s.put(at, Incoming::Data(v), None, n)
         })?;
         drop(range);
         put_range(&formulas, &mut sheet, &mut stored, |s, at, f, n| {
-            s.put(at, Data::Empty, Some(f.clone()), n)
+            s.put(at, Incoming::Data(&Data::Empty), Some(f.clone()), n)
         })?;
         out.sheets.push(sheet.finish(&mut out.notes));
     }
@@ -363,8 +366,8 @@ where
 fn put_range<T: calamine::CellType>(
     range: &Range<T>,
     sheet: &mut Builder,
-    stored: &mut u64,
-    mut put: impl FnMut(&mut Builder, (u32, u32), &T, &mut u64) -> Result<(), OpenError>,
+    stored: &mut Budget,
+    mut put: impl FnMut(&mut Builder, (u32, u32), &T, &mut Budget) -> Result<(), OpenError>,
 ) -> Result<(), OpenError> {
     let Some((r0, c0)) = range.start() else {
         return Ok(());
@@ -380,7 +383,6 @@ struct Builder {
     sheet: Sheet,
     rows: u32,
     columns: u32,
-    max_cells: u64,
     /// Cells left out, the first of them and the farthest row and column.
     ignored: u64,
     first_ignored: Option<Cell>,
@@ -399,7 +401,6 @@ impl Builder {
             },
             rows: limits.max_rows,
             columns: limits.max_columns,
-            max_cells: limits.max_cells,
             ignored: 0,
             first_ignored: None,
             far: (0, 0),
@@ -410,17 +411,17 @@ impl Builder {
         row < self.rows && col < self.columns
     }
 
-    /// One cell as the parser gives it; `stored` counts the cells kept in the
-    /// whole workbook.
+    /// One cell as the parser gives it; `stored` counts what the whole
+    /// workbook keeps.
     fn put(
         &mut self,
         at: (u32, u32),
-        value: Data,
+        value: Incoming<'_>,
         formula: Option<String>,
-        stored: &mut u64,
+        stored: &mut Budget,
     ) -> Result<(), OpenError> {
         let formula = formula.filter(|f| !f.is_empty());
-        let has_value = value != Data::Empty;
+        let has_value = !value.is_empty();
         if !has_value && formula.is_none() {
             return Ok(());
         }
@@ -430,18 +431,8 @@ impl Builder {
             self.far = (self.far.0.max(at.0), self.far.1.max(at.1));
             return Ok(());
         }
-        *stored += 1;
-        if *stored > self.max_cells {
-            return Err(OpenError::Limit(LimitHit {
-                rule: "file.too_many_cells",
-                sheet: Some(self.sheet.name.clone()),
-                cell: None,
-                message: format!(
-                    "工作簿的非空单元格超过上限 {} 个（limits.max_cells），未读取。请只保留报表所在的工作表后重新保存发送。",
-                    self.max_cells
-                ),
-            }));
-        }
+        let text = value.text_len() + formula.as_ref().map_or(0, String::len);
+        stored.take(text as u64, &self.sheet.name)?;
         let s = &mut self.sheet;
         if has_value {
             if s.end == s.origin {
@@ -451,7 +442,7 @@ impl Builder {
                 s.origin = (s.origin.0.min(at.0), s.origin.1.min(at.1));
                 s.end = (s.end.0.max(at.0 + 1), s.end.1.max(at.1 + 1));
             }
-            let v = cell_value(value);
+            let v = value.into_value();
             if v == CellValue::Empty {
                 s.cells.remove(&at);
             } else {
@@ -480,6 +471,98 @@ impl Builder {
             });
         }
         self.sheet
+    }
+}
+
+/// What a workbook may keep: cells and the bytes of their text.
+struct Budget {
+    cells: u64,
+    text: u64,
+    max_cells: u64,
+    max_text: u64,
+}
+
+impl Budget {
+    fn new(limits: &Limits) -> Budget {
+        Budget {
+            cells: 0,
+            text: 0,
+            max_cells: limits.max_cells,
+            max_text: limits.max_unzipped_bytes(),
+        }
+    }
+
+    /// Counts one more cell of `text` bytes, before it is stored (a shared
+    /// string is copied into every cell that uses it).
+    fn take(&mut self, text: u64, sheet: &str) -> Result<(), OpenError> {
+        self.cells += 1;
+        self.text += text;
+        let hit = |rule, message| {
+            Err(OpenError::Limit(LimitHit {
+                rule,
+                sheet: Some(sheet.to_string()),
+                cell: None,
+                message,
+            }))
+        };
+        if self.cells > self.max_cells {
+            return hit(
+                "file.too_many_cells",
+                format!(
+                    "工作簿的非空单元格超过上限 {} 个（limits.max_cells），未读取。请只保留报表所在的工作表后重新保存发送。",
+                    self.max_cells
+                ),
+            );
+        }
+        if self.text > self.max_text {
+            return hit(
+                "file.too_large_unzipped",
+                format!(
+                    "工作簿各单元格的文字（连同共享字符串和格式）超过 {} MB（limits.max_unzipped_mb），未读取。",
+                    self.max_text / Limits::MIB
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A cell's value as calamine hands it over: borrowed from a streamed xlsx
+/// (a shared string is not copied until it is known to be kept) or from a
+/// range.
+enum Incoming<'a> {
+    Ref(DataRef<'a>),
+    Data(&'a Data),
+}
+
+impl Incoming<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Incoming::Ref(d) => *d == DataRef::Empty,
+            Incoming::Data(d) => **d == Data::Empty,
+        }
+    }
+
+    /// Bytes of text the value holds.
+    fn text_len(&self) -> usize {
+        match self {
+            Incoming::Ref(
+                DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s),
+            ) => s.len(),
+            Incoming::Ref(DataRef::SharedString(s)) => s.len(),
+            Incoming::Data(Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s)) => {
+                s.len()
+            }
+            _ => 0,
+        }
+    }
+
+    fn into_value(self) -> CellValue {
+        match self {
+            Incoming::Ref(DataRef::SharedString(s)) => cell_value(Data::String(s.to_string())),
+            Incoming::Ref(d) => cell_value(Data::from(d)),
+            Incoming::Data(d) => cell_value(d.clone()),
+        }
     }
 }
 

@@ -16,8 +16,6 @@
 
 use std::mem::size_of;
 
-use calamine::Data;
-
 use crate::catalog::Limits;
 use crate::model::Cell;
 use crate::read::workbook::{LimitHit, OpenError};
@@ -297,12 +295,13 @@ fn workbook_stream(bytes: &[u8]) -> Walk<Vec<u8>> {
 /// What calamine would allocate and do.
 #[derive(Default)]
 struct Estimate {
-    /// Cells of the dense ranges built so far (values and formulas).
+    /// Cells built so far: as read, and in the dense ranges (values and
+    /// formulas).
     cells: u64,
     /// The largest single allocation of cells asked for, with the sheet and
     /// the range that asked.
     largest: Option<(u64, String, String)>,
-    /// Bytes of text and of cell vectors.
+    /// Bytes of text (the cells themselves are counted in `cells`).
     bytes: u64,
     /// Byte moves spent on formula text.
     formula_work: u64,
@@ -346,7 +345,7 @@ impl Estimate {
                 sheet: None,
                 cell: None,
                 message: format!(
-                    "工作簿展开后的内容约 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
+                    "工作簿中的文字展开后约 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
                     self.bytes.div_ceil(Limits::MIB),
                     limits.max_unzipped_mb
                 ),
@@ -471,8 +470,6 @@ fn utf8_bound(chars: usize) -> usize {
 
 fn walk_biff(stream: &[u8], est: &mut Estimate) -> Walk<()> {
     let g = walk_globals(stream, est)?;
-    let cell_size = size_of::<calamine::Cell<Data>>() as u64;
-    let formula_size = size_of::<calamine::Cell<String>>() as u64;
     // Every sheet is read from its offset to its EOF record (or the stream's
     // end): overlapping sheets would read the same records again and again.
     let mut scanned: u64 = 0;
@@ -481,20 +478,17 @@ fn walk_biff(stream: &[u8], est: &mut Estimate) -> Walk<()> {
         let sh = stream.get(*pos..).ok_or(Halt::Fails)?;
         let mut sheet = SheetWalk::default();
         let result = walk_sheet(sh, &g, &mut sheet, est, name, &mut scanned, budget);
-        // What was pushed before an error was allocated all the same.
-        est.bytes += sheet.text + sheet.cells * cell_size * 2 + sheet.formulas * formula_size * 2;
+        // What was pushed before an error was allocated all the same: the
+        // cells as read, and their text three times (the sheet, the copy
+        // `worksheet_range` hands out and the reader's own).
+        est.bytes += 3 * sheet.text;
+        est.cells += sheet.cells + sheet.formulas;
         result?;
-        for (extent, size) in [
-            (sheet.extent, size_of::<Data>() as u64),
-            (sheet.formula_extent, size_of::<String>() as u64),
-        ] {
-            if let Some(e) = extent {
-                let n = e.cells();
-                est.ask(n, name, || format!("数据范围 {}", e.a1()));
-                est.cells += n;
-                // the range, and the copy `worksheet_range` hands out
-                est.bytes += 2 * n * size;
-            }
+        // then the dense ranges built from them
+        for extent in [sheet.extent, sheet.formula_extent].into_iter().flatten() {
+            let n = extent.cells();
+            est.ask(n, name, || format!("数据范围 {}", extent.a1()));
+            est.cells += n;
         }
     }
     Ok(())
@@ -764,7 +758,6 @@ fn walk_sheet(
     scanned: &mut u64,
     budget: u64,
 ) -> Walk<()> {
-    let cell_size = size_of::<calamine::Cell<Data>>() as u64;
     let mut seen_bof = false;
     let mut depth = 0usize;
     let mut formula_at = (0u32, 0u32);
@@ -827,7 +820,6 @@ fn walk_sheet(
                 est.ask(n, name, || {
                     format!("DIMENSIONS 记录声明的范围（{rows} 行 × {cols} 列）")
                 });
-                est.bytes = est.bytes.saturating_add(n.saturating_mul(cell_size));
             }
             0x0203 => {
                 if d.len() < 14 {
