@@ -128,6 +128,16 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
             }
         }
         if let Some(mut o) = ods {
+            if scanned.is_ok() && (o.unclosed_table || o.unclosed_annotation) {
+                let what = if o.unclosed_table {
+                    "工作表"
+                } else {
+                    "批注"
+                };
+                return Err(OpenError::Damaged(format!(
+                    "content.xml 不完整：{what}没有结束标记"
+                )));
+            }
             o.end_table();
             if let Some(h) = o.over(limits) {
                 return Err(OpenError::Limit(h));
@@ -362,6 +372,9 @@ struct OdsEstimate {
     largest: Option<(u64, String, u64, u64)>,
     /// Where the last tag started.
     last_at: u64,
+    /// A table or a cell comment opened and not (yet) closed.
+    unclosed_table: bool,
+    unclosed_annotation: bool,
 }
 
 struct RowState {
@@ -405,6 +418,24 @@ impl OdsEstimate {
         self.last_at = match e {
             Event::Start { at, .. } | Event::End { at, .. } => *at,
         };
+        // calamine 0.38 reads a table up to its end tag, and a string cell's
+        // comment up to its end tag, without stopping at the end of the
+        // file: one left open makes it loop for ever.
+        match e {
+            Event::Start {
+                name, empty: false, ..
+            } => match *name {
+                b"table:table" => self.unclosed_table = true,
+                b"office:annotation" => self.unclosed_annotation = true,
+                _ => {}
+            },
+            Event::End { name, .. } => match *name {
+                b"table:table" => self.unclosed_table = false,
+                b"office:annotation" => self.unclosed_annotation = false,
+                _ => {}
+            },
+            _ => {}
+        }
         match e {
             Event::Start {
                 name,

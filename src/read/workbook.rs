@@ -426,6 +426,8 @@ impl Builder {
             return Ok(());
         }
         if !self.inside(at) {
+            // (a crafted address may be u32::MAX, which has no A1 form)
+            let at = (at.0.min(u32::MAX - 1), at.1.min(u32::MAX - 1));
             self.ignored += 1;
             self.first_ignored.get_or_insert(Cell::new(at.0, at.1));
             self.far = (self.far.0.max(at.0), self.far.1.max(at.1));
@@ -458,7 +460,7 @@ impl Builder {
     fn finish(self, notes: &mut Vec<LimitHit>) -> Sheet {
         if self.ignored > 0 {
             let name = &self.sheet.name;
-            let corner = Cell::new(self.rows - 1, self.columns - 1);
+            let corner = Cell::new(self.rows.saturating_sub(1), self.columns.saturating_sub(1));
             let far = Cell::new(self.far.0, self.far.1);
             notes.push(LimitHit {
                 rule: "sheet.cells_ignored",

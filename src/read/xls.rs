@@ -53,9 +53,16 @@ fn damaged(why: &str) -> Halt {
 /// limits allow, [`OpenError::Damaged`] when its structure would make the
 /// parser loop or work without end.
 pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
+    // Where the compound file cannot be followed as calamine would follow
+    // it, it is not handed over at all: calamine would fail there too, and a
+    // stream this walk did not check must not reach it.
     let stream = match workbook_stream(bytes) {
         Ok(s) => s,
-        Err(Halt::Fails) => return Ok(()),
+        Err(Halt::Fails) => {
+            return Err(OpenError::Damaged(
+                "复合文档结构损坏，找不到工作簿数据".into(),
+            ));
+        }
         Err(Halt::Refuse(e)) => return Err(e),
     };
     let mut est = Estimate::default();
@@ -171,6 +178,28 @@ struct Directory {
     len: usize,
 }
 
+/// A directory entry's name as calamine decodes it: UTF-16LE, unless the bytes
+/// start with a byte-order mark (encoding_rs's `decode` follows the mark).
+fn utf16_name(raw: &[u8]) -> String {
+    let units = |b: &[u8], be: bool| -> Vec<u16> {
+        b.chunks_exact(2)
+            .map(|u| {
+                if be {
+                    u16::from_be_bytes([u[0], u[1]])
+                } else {
+                    u16::from_le_bytes([u[0], u[1]])
+                }
+            })
+            .collect()
+    };
+    match raw {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        [0xFE, 0xFF, rest @ ..] => String::from_utf16_lossy(&units(rest, true)),
+        [0xFF, 0xFE, rest @ ..] => String::from_utf16_lossy(&units(rest, false)),
+        _ => String::from_utf16_lossy(&units(raw, false)),
+    }
+}
+
 /// The Workbook (or Book) stream as calamine will see it.
 fn workbook_stream(bytes: &[u8]) -> Walk<Vec<u8>> {
     let mut r = Source { bytes, pos: 0 };
@@ -236,11 +265,7 @@ fn workbook_stream(bytes: &[u8]) -> Walk<Vec<u8>> {
         .chunks(128)
         .filter(|c| c.len() == 128)
         .map(|c| {
-            let units: Vec<u16> = c[..64]
-                .chunks_exact(2)
-                .map(|u| u16::from_le_bytes([u[0], u[1]]))
-                .collect();
-            let mut name = String::from_utf16_lossy(&units);
+            let mut name = utf16_name(&c[..64]);
             if let Some(l) = name.as_bytes().iter().position(|b| *b == 0) {
                 name.truncate(l);
             }
@@ -1267,6 +1292,16 @@ mod tests {
             xtis: Vec::new(),
             strings: Vec::new(),
         }
+    }
+
+    #[test]
+    fn directory_names_follow_a_byte_order_mark() {
+        let le: Vec<u8> = "Book".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = "Book".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(utf16_name(&le), "Book");
+        assert_eq!(utf16_name(&[&[0xFF, 0xFE][..], &le].concat()), "Book");
+        assert_eq!(utf16_name(&[&[0xFE, 0xFF][..], &be].concat()), "Book");
+        assert_eq!(utf16_name(b"\xEF\xBB\xBFBook"), "Book");
     }
 
     #[test]
