@@ -72,13 +72,20 @@ pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
         )],
     };
     let limit = cat.limits.max_file_bytes();
+    // A file known to be too large is not read beyond its first bytes; one
+    // that grows while it is read stops at the limit all the same.
+    let known_large = std::fs::metadata(path).is_ok_and(|m| m.len() > limit);
+    let take = if known_large {
+        512
+    } else {
+        limit.saturating_add(1)
+    };
     let mut bytes = Vec::new();
-    let read = std::fs::File::open(path)
-        .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut bytes));
+    let read = std::fs::File::open(path).and_then(|f| f.take(take).read_to_end(&mut bytes));
     if let Err(e) = read {
         return unreadable(e);
     }
-    if bytes.len() as u64 <= limit {
+    if !known_large && bytes.len() as u64 <= limit {
         return read_bytes(bytes, &name, display, cat);
     }
     // Too large to read: hash it as a stream, and say what it seems to be.

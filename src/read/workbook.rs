@@ -355,7 +355,11 @@ where
             s.put(at, Incoming::Data(v), None, n)
         })?;
         drop(range);
+        // (a formula outside the region was counted with its value)
         put_range(&formulas, &mut sheet, &mut stored, |s, at, f, n| {
+            if !s.inside(at) {
+                return Ok(());
+            }
             s.put(at, Incoming::Data(&Data::Empty), Some(f.clone()), n)
         })?;
         out.sheets.push(sheet.finish(&mut out.notes));
