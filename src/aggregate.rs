@@ -2,7 +2,7 @@
 //! from values, ratios from sums, and the December history of earlier years.
 //! Missing data stays missing (`None`): it is never a zero.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -156,17 +156,30 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
     let needed: Vec<&str> = cat.forms_for(period).map(|f| f.number.as_str()).collect();
     // A reporter's forms for the period; when there are none, its forms that
     // state another period (or none): received, but with an error.
+    // The batch's forms by form and reporter (None: the city), in batch
+    // order: one pass, so a run with many zones stays linear.
+    let mut by_reporter: HashMap<(&str, Option<&str>), Vec<&CheckedForm>> = HashMap::new();
+    for f in &batch.forms {
+        let who = match &f.reporter {
+            Some(Reporter::Zone(z)) => Some(z.as_str()),
+            Some(Reporter::City) => None,
+            None => continue,
+        };
+        by_reporter.entry((&f.form, who)).or_default().push(f);
+    }
     let received = |form: &str, who: &Reporter| -> Vec<&CheckedForm> {
-        let theirs = batch
-            .forms
-            .iter()
-            .filter(|f| f.form == form && f.reporter.as_ref() == Some(who));
+        let key = match who {
+            Reporter::Zone(z) => (form, Some(z.as_str())),
+            Reporter::City => (form, None),
+        };
+        let theirs = by_reporter.get(&key).map(Vec::as_slice).unwrap_or_default();
         let exact: Vec<&CheckedForm> = theirs
-            .clone()
+            .iter()
+            .copied()
             .filter(|f| f.period == Some(period))
             .collect();
         if exact.is_empty() {
-            theirs.collect()
+            theirs.to_vec()
         } else {
             exact
         }

@@ -1,13 +1,14 @@
 //! `zonestat consolidate`: a period's folder and the December history → the
 //! zones' and city's figures, the assessed targets and every finding.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
 use crate::aggregate::{FormState, IndicatorFigure, PeriodFigures, aggregate};
 use crate::assess::{History, TargetRow, assess};
-use crate::catalog::{Catalogue, FilledBy, Kind};
+use crate::catalog::{Catalogue, FilledBy, Frequency, Kind};
 use crate::check::display_name;
 use crate::crossperiod::{OtherPeriods, cross_checks};
 use crate::error::Error;
@@ -71,6 +72,7 @@ pub fn consolidate(
         forms,
     } = read_period(data_dir, period, cat, true)?;
     let mut others = OtherPeriods::new(data_dir, cat);
+    let asked = cross_periods(&forms, cat);
     let mut history = History::new();
     for year in cat.plan.start.year..period.year {
         let p = Period { year, month: 12 };
@@ -88,8 +90,12 @@ pub fn consolidate(
         let past = read_period(data_dir, p, cat, false)?;
         findings.extend(past.findings);
         history.insert(year, Some(past.figures));
-        // The cross-period checks reuse what was read, not the files again.
-        others.insert(p, past.forms);
+        // The cross-period checks reuse what was read, not the files again;
+        // the other years' forms are dropped at once (with many zones they
+        // are most of the memory a run takes).
+        if asked.contains(&p) {
+            others.insert(p, past.forms);
+        }
     }
     findings.extend(cross_checks(&forms, &mut others, cat));
     let targets = assess(&figures, &history, cat);
@@ -114,6 +120,30 @@ pub fn consolidate(
         findings,
         forms,
     })
+}
+
+/// The periods the cross-period checks look up for `forms`: the same period a
+/// year earlier, and the month before for a monthly form. A period left out
+/// here would only be read a second time, never checked wrongly.
+fn cross_periods(forms: &[CheckedForm], cat: &Catalogue) -> BTreeSet<Period> {
+    let mut out = BTreeSet::new();
+    for f in forms {
+        let Some(p) = f.period else { continue };
+        out.insert(Period {
+            year: p.year - 1,
+            month: p.month,
+        });
+        let monthly = cat
+            .form(&f.form)
+            .is_some_and(|x| x.frequency == Frequency::Monthly);
+        if monthly && p.month > 1 {
+            out.insert(Period {
+                year: p.year,
+                month: p.month - 1,
+            });
+        }
+    }
+    out
 }
 
 /// One period folder, read.
@@ -169,7 +199,7 @@ fn read_period(
             let needed_here = main
                 || cat
                     .form(form)
-                    .is_some_and(|f| f.frequency == crate::catalog::Frequency::Monthly);
+                    .is_some_and(|f| f.frequency == Frequency::Monthly);
             if *state == FormState::Missing && needed_here {
                 let short = cat
                     .zone(&z.code)

@@ -59,7 +59,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         row += 1;
         let mut chart = Chart::new(ChartType::Column);
         chart.title().set_name(&format!("各开发区{name}增速（%）"));
-        chart
+        let series = chart
             .add_series()
             .set_name(&format!("{name}增速"))
             .set_categories((
@@ -76,8 +76,11 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
                 grow_row,
                 places.city_col,
             ))
-            .set_format(ChartFormat::new().set_solid_fill(ChartSolidFill::new().set_color(BLUE)))
-            .set_data_label(ChartDataLabel::new().show_value().set_num_format("0.00"));
+            .set_format(ChartFormat::new().set_solid_fill(ChartSolidFill::new().set_color(BLUE)));
+        // A label on each of hundreds of columns would be a black smear.
+        if ctx.zone_sheets() {
+            series.set_data_label(ChartDataLabel::new().show_value().set_num_format("0.00"));
+        }
         chart.legend().set_hidden();
         chart.y_axis().set_num_format("0.0");
         chart.set_width(WIDTH).set_height(400);

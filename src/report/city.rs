@@ -263,6 +263,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
             freeze_row: header_row + 1,
             freeze_col: 0,
             repeat: Some((header_row, header_row)),
+            repeat_cols: None,
         },
     )
 }

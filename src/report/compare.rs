@@ -390,22 +390,12 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
             let n = Num::of_unit(cat, &t.unit);
             for (i, z) in zones.iter().enumerate() {
                 let col = FIRST_ZONE_COL + i as u16;
-                match ctx
-                    .c
-                    .targets
-                    .iter()
-                    .find(|r| r.id == t.id && r.zone.as_deref() == Some(z.code.as_str()))
-                {
+                match ctx.target_row(&t.id, Some(&z.code)) {
                     Some(r) => s.number(row, col, r.actual, n, Tone::of(r.status))?,
                     None => s.number(row, col, None, n, Tone::Plain)?,
                 }
             }
-            match ctx
-                .c
-                .targets
-                .iter()
-                .find(|r| r.id == t.id && r.zone.is_none())
-            {
+            match ctx.target_row(&t.id, None) {
                 Some(r) => {
                     let met = r
                         .actual
@@ -434,6 +424,8 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
             freeze_row: header_row + 1,
             freeze_col: 2,
             repeat: Some((header_row, header_row)),
+            // Many zones: print across pages, the labels on each.
+            repeat_cols: (!ctx.zone_sheets()).then_some((0, 2)),
         },
     )?;
     Ok((ws, places))

@@ -2,13 +2,15 @@
 //! made, whether the data are complete (a red line when not, naming each zone
 //! missing or rejected and why), the targets by status, and the sources.
 
+use std::collections::HashMap;
+
 use rust_xlsxwriter::{Color, Format, Worksheet};
 
 use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
-use super::{COVER, Ctx, FINDINGS, MADE_BY};
+use super::{COMPARE, COVER, Ctx, FINDINGS, MADE_BY, TARGETS, ZONE_SHEETS_MAX};
 use crate::aggregate::{FormState, Source};
 use crate::assess::Status;
-use crate::model::Severity;
+use crate::model::{Finding, Severity};
 
 const LAST: u16 = 5;
 
@@ -129,7 +131,15 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         ("生成程序", MADE_BY.to_string()),
         ("数据完整性", completeness),
     ];
-    for (k, v) in kv {
+    let paging = (!ctx.zone_sheets()).then(|| {
+        (
+            "各开发区分页",
+            format!(
+                "开发区共 {n} 个（超过 {ZONE_SHEETS_MAX} 个），不逐区分页：各区数值见“{COMPARE}”表，分区目标见“{TARGETS}”表，各区问题见“{FINDINGS}”表。"
+            ),
+        )
+    });
+    for (k, v) in kv.into_iter().chain(paging) {
         s.text(row, 0, k, &fmt::label())?;
         s.merged(row, 1, LAST, &v, &fmt::wrap(), true)?;
         row += 1;
@@ -181,6 +191,16 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         c.figures.city.sources.clone(),
         None,
     ));
+    // Each unit's errors by form, gathered once (a run may have thousands).
+    let mut errors_of: HashMap<(Option<&str>, &str), Vec<&Finding>> = HashMap::new();
+    for f in c.findings.iter().filter(|f| f.is_error()) {
+        if let Some(form) = f.form.as_deref() {
+            errors_of
+                .entry((f.zone.as_deref(), form))
+                .or_default()
+                .push(f);
+        }
+    }
     for (name, forms, sources, zone) in units {
         let first = row;
         for (form, st) in &forms {
@@ -191,11 +211,10 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
                 st.label(),
                 &fmt::toned(fmt::center(), state_tone(*st)),
             )?;
-            let errors: Vec<_> = c
-                .findings
-                .iter()
-                .filter(|f| f.is_error() && f.form.as_deref() == Some(form) && f.zone == zone)
-                .collect();
+            let errors = errors_of
+                .get(&(zone.as_deref(), form.as_str()))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let why = match st {
                 FormState::Accepted => sources
                     .iter()

@@ -1,7 +1,9 @@
 //! 数据问题: every finding of the run, one a row, where it is and what it
 //! says; or a line saying there are none.
 
-use rust_xlsxwriter::Worksheet;
+use std::borrow::BorrowMut;
+
+use rust_xlsxwriter::{Workbook, Worksheet};
 
 use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
 use super::{Ctx, FINDINGS};
@@ -9,9 +11,44 @@ use crate::model::Severity;
 
 const LAST: u16 = 8;
 
-pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
+/// Adds the sheet to the workbook, the last one. A run may have thousands of
+/// findings, so the sheet is written in constant-memory mode, row by row to a
+/// temporary file; when no temporary file can be made, in memory.
+pub(super) fn add(ctx: &Ctx, wb: &mut Workbook) -> Res<()> {
+    match wb.add_worksheet_with_low_memory() {
+        Ok(ws) => {
+            let mut s = Sheet::streamed(ws, FINDINGS)?;
+            write(ctx, &mut s)?;
+            finish(ctx, s)?;
+        }
+        Err(_) => {
+            let mut s = Sheet::new(FINDINGS)?;
+            write(ctx, &mut s)?;
+            wb.push_worksheet(finish(ctx, s)?);
+        }
+    }
+    Ok(())
+}
+
+fn finish<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: Sheet<W>) -> Res<W> {
+    let head = HEAD;
+    s.finish(
+        &ctx.page_header(),
+        Setup {
+            freeze_row: head + 1,
+            freeze_col: 0,
+            repeat: Some((head, head)),
+            repeat_cols: None,
+        },
+    )
+}
+
+/// The header row.
+const HEAD: u32 = 2;
+
+/// Writes the rows, top to bottom (as a streamed sheet requires).
+fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
     let findings = &ctx.c.findings;
-    let mut s = Sheet::new(FINDINGS)?;
     s.fix(3, 30.0);
     s.fix(7, 20.0);
     s.fix(LAST, 52.0);
@@ -25,7 +62,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         count(Severity::Info)
     );
     s.merged(1, 0, LAST, &summary, &fmt::note(), true)?;
-    let head = 2;
+    let head = HEAD;
     s.headers(
         head,
         0,
@@ -82,12 +119,5 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         s.wrapped(row, 7, &indicator, &fmt::wrap())?;
         s.wrapped(row, LAST, &f.message, &fmt::wrap())?;
     }
-    s.finish(
-        &ctx.page_header(),
-        Setup {
-            freeze_row: head + 1,
-            freeze_col: 0,
-            repeat: Some((head, head)),
-        },
-    )
+    Ok(())
 }

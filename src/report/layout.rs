@@ -1,6 +1,7 @@
 //! Cell formats, column widths measured for Chinese text, and the page setup
 //! every sheet shares (A4 landscape, one page wide, page numbers).
 
+use std::borrow::BorrowMut;
 use std::collections::BTreeMap;
 
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Formula, Worksheet, XlsxError};
@@ -27,6 +28,8 @@ const PADDING: f64 = 1.6;
 const HEADER_MAX: f64 = 13.0;
 /// Points a wrapped line takes.
 const LINE_HEIGHT: f64 = 14.0;
+/// A column's width when nothing sets it.
+const DEFAULT_WIDTH: f64 = 8.43;
 
 /// How a number is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,31 +281,89 @@ pub(super) struct Setup {
     pub freeze_col: u16,
     /// Rows repeated at the top of every printed page.
     pub repeat: Option<(u32, u32)>,
+    /// Columns repeated at the left of every printed page. A sheet that has
+    /// them is too wide for one page: it is printed across pages at full
+    /// size instead of being shrunk to one page wide.
+    pub repeat_cols: Option<(u16, u16)>,
 }
 
 /// A worksheet being written, with the widest content of each column.
-pub(super) struct Sheet {
-    pub ws: Worksheet,
+///
+/// It owns its worksheet (pushed into the workbook when finished), or writes
+/// into one the workbook holds in constant-memory mode ([`Sheet::streamed`]).
+/// Such a sheet writes rows to a temporary file as it goes, so it must be
+/// written top to bottom and every row's height is set while the row is the
+/// current one: wrapped text is measured against the set column widths at
+/// once instead of when the sheet is finished.
+pub(super) struct Sheet<W: BorrowMut<Worksheet> = Worksheet> {
+    pub ws: W,
     measured: BTreeMap<u16, f64>,
     fixed: BTreeMap<u16, f64>,
     heights: BTreeMap<u32, f64>,
     /// Merged wrapped texts, sized once the widths are known.
     spans: Vec<(u32, u16, u16, String)>,
     breaks: Vec<u32>,
+    /// Row heights are set as rows are written (constant-memory mode).
+    streamed: bool,
 }
 
 impl Sheet {
     pub fn new(name: &str) -> Res<Sheet> {
         let mut ws = Worksheet::new();
         ws.set_name(name)?;
-        Ok(Sheet {
+        Ok(Sheet::around(ws, false))
+    }
+}
+
+impl<'a> Sheet<&'a mut Worksheet> {
+    /// A sheet written straight into a constant-memory worksheet of the
+    /// workbook, top to bottom.
+    pub fn streamed(ws: &'a mut Worksheet, name: &str) -> Res<Sheet<&'a mut Worksheet>> {
+        ws.set_name(name)?;
+        Ok(Sheet::around(ws, true))
+    }
+}
+
+impl<W: BorrowMut<Worksheet>> Sheet<W> {
+    fn around(ws: W, streamed: bool) -> Sheet<W> {
+        Sheet {
             ws,
             measured: BTreeMap::new(),
             fixed: BTreeMap::new(),
             heights: BTreeMap::new(),
             spans: Vec::new(),
             breaks: Vec::new(),
-        })
+            streamed,
+        }
+    }
+
+    fn sheet(&mut self) -> &mut Worksheet {
+        self.ws.borrow_mut()
+    }
+
+    /// A column's width as far as it is known now.
+    fn width(&self, col: u16) -> f64 {
+        self.fixed
+            .get(&col)
+            .or(self.measured.get(&col))
+            .copied()
+            .unwrap_or(DEFAULT_WIDTH)
+            .clamp(4.0, 80.0)
+    }
+
+    /// Records a wrapped text across `c1..=c2`: measured now on a streamed
+    /// sheet, when the sheet is finished otherwise.
+    fn span(&mut self, row: u32, c1: u16, c2: u16, s: &str) -> Res<()> {
+        if !self.streamed {
+            self.spans.push((row, c1, c2, s.to_string()));
+            return Ok(());
+        }
+        let width: f64 = (c1..=c2).map(|c| self.width(c)).sum();
+        let lines = lines_in(s, width);
+        if c1 < c2 || lines > 1 {
+            self.lines(row, lines);
+        }
+        Ok(())
     }
 
     /// Gives a column a set width (for wrapped text) instead of a measured one.
@@ -320,10 +381,17 @@ impl Sheet {
 
     /// Asks for a row at least `lines` lines high.
     pub fn lines(&mut self, row: u32, lines: usize) {
-        let h = lines as f64 * LINE_HEIGHT + 3.0;
+        self.height(row, lines as f64 * LINE_HEIGHT + 3.0);
+    }
+
+    fn height(&mut self, row: u32, h: f64) {
         let e = self.heights.entry(row).or_insert(0.0);
         if h > *e {
             *e = h;
+            if self.streamed {
+                // Only the current row can still take it.
+                let _ = self.sheet().set_row_height(row, h);
+            }
         }
     }
 
@@ -332,7 +400,7 @@ impl Sheet {
     }
 
     pub fn text(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
-        self.ws.write_string_with_format(row, col, s, f)?;
+        self.sheet().write_string_with_format(row, col, s, f)?;
         if !self.fixed.contains_key(&col) {
             self.measure(col, text_width(s));
         }
@@ -342,7 +410,7 @@ impl Sheet {
     /// Text in a column of set width that wraps; the row is made high enough
     /// to hold it (LibreOffice does not size rows of a file on opening).
     pub fn wrapped(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
-        self.ws.write_string_with_format(row, col, s, f)?;
+        self.sheet().write_string_with_format(row, col, s, f)?;
         match self.fixed.get(&col).copied() {
             Some(w) => {
                 let lines = lines_in(s, w);
@@ -357,13 +425,12 @@ impl Sheet {
 
     /// A header cell: long headers wrap rather than widen the column.
     pub fn header(&mut self, row: u32, col: u16, s: &str) -> Res<()> {
-        self.ws
+        self.sheet()
             .write_string_with_format(row, col, s, &fmt::header())?;
         if !self.fixed.contains_key(&col) {
             self.measure(col, text_width(s).min(HEADER_MAX));
         }
-        self.spans.push((row, col, col, s.to_string()));
-        Ok(())
+        self.span(row, col, col, s)
     }
 
     /// A header row from `col` on.
@@ -378,7 +445,7 @@ impl Sheet {
     pub fn number(&mut self, row: u32, col: u16, v: Option<f64>, n: Num, tone: Tone) -> Res<()> {
         match v {
             Some(v) if v.is_finite() => {
-                self.ws
+                self.sheet()
                     .write_number_with_format(row, col, v, &tone.apply(fmt::number(n)))?;
                 self.measure(col, n.shown(v).len() as f64 * NARROW);
                 Ok(())
@@ -389,7 +456,7 @@ impl Sheet {
 
     /// An empty bordered cell (a value that does not apply).
     pub fn blank(&mut self, row: u32, col: u16) -> Res<()> {
-        self.ws.write_blank(row, col, &fmt::cell())?;
+        self.sheet().write_blank(row, col, &fmt::cell())?;
         Ok(())
     }
 
@@ -405,7 +472,7 @@ impl Sheet {
         tone: Tone,
     ) -> Res<()> {
         let f = Formula::new(formula).set_result(format!("{result}"));
-        self.ws
+        self.sheet()
             .write_formula_with_format(row, col, f, &tone.apply(fmt::number(n)))?;
         self.measure(col, n.shown(result).len() as f64 * NARROW);
         Ok(())
@@ -423,7 +490,7 @@ impl Sheet {
     ) -> Res<()> {
         let f = Formula::new(formula).set_result(format!("{result}"));
         let format = fmt::number(Num::Count).set_num_format(code);
-        self.ws.write_formula_with_format(row, col, f, &format)?;
+        self.sheet().write_formula_with_format(row, col, f, &format)?;
         self.measure(col, text_width(shown));
         Ok(())
     }
@@ -446,9 +513,9 @@ impl Sheet {
                 self.text(row, c1, s, f)
             };
         }
-        self.ws.merge_range(row, c1, row, c2, s, f)?;
+        self.sheet().merge_range(row, c1, row, c2, s, f)?;
         if wrap {
-            self.spans.push((row, c1, c2, s.to_string()));
+            self.span(row, c1, c2, s)?;
         }
         Ok(())
     }
@@ -458,40 +525,51 @@ impl Sheet {
         if r1 == r2 {
             return self.wrapped(r1, col, s, f);
         }
-        self.ws.merge_range(r1, col, r2, col, s, f)?;
+        self.sheet().merge_range(r1, col, r2, col, s, f)?;
         Ok(())
     }
 
     /// A title line across `c1..=c2`.
     pub fn title(&mut self, row: u32, c2: u16, s: &str) -> Res<()> {
-        self.ws.merge_range(row, 0, row, c2, s, &fmt::title())?;
-        self.heights.insert(row, 30.0);
+        self.sheet().merge_range(row, 0, row, c2, s, &fmt::title())?;
+        self.height(row, 30.0);
         Ok(())
     }
 
     /// Applies widths, row heights and the page setup.
-    pub fn finish(mut self, header: &str, setup: Setup) -> Res<Worksheet> {
+    pub fn finish(mut self, header: &str, setup: Setup) -> Res<W> {
         let mut widths = self.measured.clone();
         widths.extend(self.fixed.iter().map(|(c, w)| (*c, *w)));
         for (col, w) in &widths {
-            self.ws.set_column_width(*col, w.clamp(4.0, 80.0))?;
+            self.sheet().set_column_width(*col, w.clamp(4.0, 80.0))?;
         }
         for (row, c1, c2, text) in std::mem::take(&mut self.spans) {
             let width: f64 = (c1..=c2)
-                .map(|c| widths.get(&c).copied().unwrap_or(8.43).clamp(4.0, 80.0))
+                .map(|c| {
+                    widths
+                        .get(&c)
+                        .copied()
+                        .unwrap_or(DEFAULT_WIDTH)
+                        .clamp(4.0, 80.0)
+                })
                 .sum();
             let lines = lines_in(&text, width);
             if c1 < c2 || lines > 1 {
                 self.lines(row, lines);
             }
         }
-        for (row, h) in &self.heights {
-            self.ws.set_row_height(*row, *h)?;
+        if !self.streamed {
+            for (row, h) in std::mem::take(&mut self.heights) {
+                self.sheet().set_row_height(row, h)?;
+            }
         }
-        let ws = &mut self.ws;
+        let breaks = self.breaks.clone();
+        let ws = self.sheet();
         ws.set_paper_size(9);
         ws.set_landscape();
-        ws.set_print_fit_to_pages(1, 0);
+        if setup.repeat_cols.is_none() {
+            ws.set_print_fit_to_pages(1, 0);
+        }
         ws.set_print_center_horizontally(true);
         ws.set_margins(0.5, 0.5, 0.7, 0.7, 0.3, 0.3);
         ws.set_header(format!("&L&9{}", header.replace('&', "&&")));
@@ -502,7 +580,10 @@ impl Sheet {
         if let Some((a, b)) = setup.repeat {
             ws.set_repeat_rows(a, b)?;
         }
-        let mut breaks = self.breaks.clone();
+        if let Some((a, b)) = setup.repeat_cols {
+            ws.set_repeat_columns(a, b)?;
+        }
+        let mut breaks = breaks;
         breaks.sort();
         breaks.dedup();
         if !breaks.is_empty() {

@@ -5,9 +5,10 @@
 //! Sheets, in order: 封面 (cover: period, plan, completeness, target counts,
 //! sources), 目标考核 (one row a target and zone), 图表, 全市汇总,
 //! 分区对比 (zones side by side; city totals and ratios as formulas), 综合评价,
-//! one sheet a zone, 数据问题. Formulas carry their computed results, so a
-//! reader that does not recalculate still shows every number. The same inputs
-//! and the same [`MadeAt`] give the same bytes.
+//! one sheet a zone (up to [`ZONE_SHEETS_MAX`] zones), 数据问题. Formulas
+//! carry their computed results, so a reader that does not recalculate still
+//! shows every number. The same inputs and the same [`MadeAt`] give the same
+//! bytes.
 
 mod charts;
 mod city;
@@ -19,16 +20,19 @@ mod scores;
 mod targets;
 mod zone;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 
 use crate::aggregate::{FormState, ZoneResult};
-use crate::catalog::{Catalogue, FilledBy, Form, Indicator};
+use crate::assess::TargetRow;
+use crate::catalog::{Catalogue, FilledBy, Form, Indicator, Zone};
 use crate::consolidate::Consolidation;
 use crate::error::Error;
 use crate::score::{ZoneScore, score};
+use layout::Res;
 
 /// The program and version printed on the cover.
 pub const MADE_BY: &str = concat!("zonestat ", env!("CARGO_PKG_VERSION"));
@@ -41,6 +45,11 @@ pub(crate) const CITY: &str = "全市汇总";
 pub(crate) const COMPARE: &str = "分区对比";
 pub(crate) const SCORES: &str = "综合评价";
 pub(crate) const FINDINGS: &str = "数据问题";
+
+/// The most zones that get a sheet each. A catalogue with more zones (a
+/// province's) gets none: a workbook of hundreds of sheets cannot be used, and
+/// 分区对比, 目标考核, 综合评价 and 数据问题 already cover every zone.
+pub const ZONE_SHEETS_MAX: usize = 30;
 
 /// When a workbook was made: printed on the cover and stored as the file's
 /// creation time. Taken from `SOURCE_DATE_EPOCH` when set, so that a run can
@@ -238,15 +247,52 @@ pub(crate) struct Ctx<'a> {
     pub cat: &'a Catalogue,
     pub scores: Vec<ZoneScore>,
     pub made_at: MadeAt,
+    /// Zones by code, and the run's zone results by code: sheets look zones
+    /// up once a row, which must not cost a scan of every zone.
+    zones: HashMap<&'a str, &'a Zone>,
+    results: HashMap<&'a str, &'a ZoneResult>,
+    /// Target rows by target and zone (None: the city row).
+    target_rows: HashMap<(&'a str, Option<&'a str>), &'a TargetRow>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(c: &'a Consolidation, cat: &'a Catalogue, made_at: MadeAt) -> Ctx<'a> {
+        Ctx {
+            c,
+            cat,
+            scores: score(c, cat),
+            made_at,
+            zones: cat.zones.iter().map(|z| (z.code.as_str(), z)).collect(),
+            results: c
+                .figures
+                .zones
+                .iter()
+                .map(|z| (z.code.as_str(), z))
+                .collect(),
+            target_rows: c
+                .targets
+                .iter()
+                .map(|r| ((r.id.as_str(), r.zone.as_deref()), r))
+                .collect(),
+        }
+    }
+
     /// The zone's short name (its sheet name too).
     pub fn short<'b>(&'b self, code: &'b str) -> &'b str {
-        self.cat
-            .zone(code)
+        self.zones
+            .get(code)
             .map(|z| z.short.as_str())
             .unwrap_or(code)
+    }
+
+    /// The row of a target for a zone, or its city row.
+    pub fn target_row(&self, id: &str, zone: Option<&str>) -> Option<&'a TargetRow> {
+        self.target_rows.get(&(id, zone)).copied()
+    }
+
+    /// Whether every zone gets a sheet of its own.
+    pub fn zone_sheets(&self) -> bool {
+        self.cat.zones.len() <= ZONE_SHEETS_MAX
     }
 
     /// The period as people write it: `2020年1-6月`, `2020年度`.
@@ -270,8 +316,8 @@ impl Ctx<'_> {
             .collect()
     }
 
-    pub fn zone(&self, code: &str) -> Option<&ZoneResult> {
-        self.c.figures.zone(code)
+    pub fn zone(&self, code: &str) -> Option<&'a ZoneResult> {
+        self.results.get(code).copied()
     }
 
     /// Zones whose forms were all accepted.
@@ -300,12 +346,7 @@ pub(crate) fn sheet_name(name: &str) -> String {
 }
 
 fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>, XlsxError> {
-    let ctx = Ctx {
-        c,
-        cat,
-        scores: score(c, cat),
-        made_at,
-    };
+    let ctx = Ctx::new(c, cat, made_at);
     let mut wb = Workbook::new();
     let created = ExcelDateTime::from_timestamp(made_at.unix())?;
     let props = DocProperties::new()
@@ -316,23 +357,42 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
         .set_creation_datetime(&created);
     wb.set_properties(&props);
 
-    // 分区对比 first: 全市汇总 refers to its city cells.
-    let (compare, places) = compare::sheet(&ctx)?;
+    // The sheets are independent but for 全市汇总 and 图表, which refer to
+    // the city cells of 分区对比: with many zones 分区对比 is the largest, so
+    // it is built beside the others, on another core.
+    let (compared, others) = rayon::join(
+        || compare::sheet(&ctx),
+        || -> Res<_> {
+            let zones: Vec<&str> = if ctx.zone_sheets() {
+                cat.zones.iter().map(|z| z.code.as_str()).collect()
+            } else {
+                Vec::new()
+            };
+            Ok((
+                cover::sheet(&ctx)?,
+                targets::sheet(&ctx)?,
+                scores::sheet(&ctx)?,
+                zones
+                    .into_iter()
+                    .map(|z| zone::sheet(&ctx, z))
+                    .collect::<Res<Vec<_>>>()?,
+            ))
+        },
+    );
+    let (compare, places) = compared?;
+    let (cover, targets, scores, zones) = others?;
     let sheets = [
-        cover::sheet(&ctx)?,
-        targets::sheet(&ctx)?,
+        cover,
+        targets,
         charts::sheet(&ctx, &places)?,
         city::sheet(&ctx, &places)?,
         compare,
-        scores::sheet(&ctx)?,
+        scores,
     ];
-    for ws in sheets {
+    for ws in sheets.into_iter().chain(zones) {
         wb.push_worksheet(ws);
     }
-    for z in &cat.zones {
-        wb.push_worksheet(zone::sheet(&ctx, &z.code)?);
-    }
-    wb.push_worksheet(findings::sheet(&ctx)?);
+    findings::add(&ctx, &mut wb)?;
     wb.save_to_buffer()
 }
 

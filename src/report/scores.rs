@@ -213,6 +213,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             freeze_row: head1 + 1,
             freeze_col: 2,
             repeat: Some((head1, head1)),
+            repeat_cols: None,
         },
     )
 }

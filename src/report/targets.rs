@@ -140,6 +140,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             freeze_row: header_row + 1,
             freeze_col: 0,
             repeat: Some((header_row, header_row)),
+            repeat_cols: None,
         },
     )
 }

@@ -214,6 +214,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             freeze_row: 0,
             freeze_col: 0,
             repeat: Some((0, 0)),
+            repeat_cols: None,
         },
     )
 }
