@@ -153,7 +153,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
             "file.too_large_unzipped",
             format!(
                 "工作簿的共享字符串（{} 个）和单元格格式（{} 个）读入后约需 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
-                held.strings,
+                held.strings.max(held.declared_strings),
                 held.xfs,
                 bytes.div_ceil(Limits::MIB),
                 limits.max_unzipped_mb
@@ -170,6 +170,8 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
 #[derive(Default)]
 struct OoxmlEstimate {
     strings: u64,
+    /// The most strings a shared-string table says it has.
+    declared_strings: u64,
     /// Bytes of the parts holding shared strings.
     strings_text: u64,
     xfs: u64,
@@ -208,6 +210,15 @@ impl OoxmlEstimate {
             } => {
                 let name = local(name);
                 match name {
+                    // calamine reserves room for `uniqueCount` strings up front
+                    b"sst" => {
+                        let declared = xml::attributes(attrs)
+                            .filter(|(k, _)| *k == b"uniqueCount")
+                            .filter_map(|(_, v)| parse_u64(v))
+                            .max()
+                            .unwrap_or(0);
+                        self.declared_strings = self.declared_strings.max(declared);
+                    }
                     b"si" => self.strings += 1,
                     b"xf" => self.xfs += 1,
                     b"numFmt" => {
@@ -255,6 +266,7 @@ impl OoxmlEstimate {
             self.strings_text += size;
         }
         self.strings += part.strings;
+        self.declared_strings = self.declared_strings.max(part.declared_strings);
         self.xfs += part.xfs;
         self.fonts += part.fonts;
         self.fills += part.fills;
@@ -272,7 +284,11 @@ impl OoxmlEstimate {
         let strings = self
             .strings
             .saturating_mul(STRING_COST)
-            .saturating_add(2 * self.strings_text);
+            .saturating_add(2 * self.strings_text)
+            .saturating_add(
+                self.declared_strings
+                    .saturating_mul(size(size_of::<String>())),
+            );
         // a style: its structure, and copies of what it names (each at most
         // twice the markup it was read from)
         let style =
