@@ -21,7 +21,10 @@ fn inventory(dir: &Path) -> BTreeMap<PathBuf, String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), sha256_hex(&std::fs::read(&p).unwrap()));
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    sha256_hex(&std::fs::read(&p).unwrap()),
+                );
             }
         }
     }
@@ -29,7 +32,10 @@ fn inventory(dir: &Path) -> BTreeMap<PathBuf, String> {
 }
 
 fn names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 fn drop_into(inbox: &Path, name: &str, bytes: &[u8]) {
@@ -50,17 +56,32 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
     // Round one: the six June forms, a lock file, a note, a truncated workbook, a faulty form.
     for f in std::fs::read_dir(data("2020-06")).unwrap() {
         let p = f.unwrap().path();
-        drop(&p.file_name().unwrap().to_string_lossy(), std::fs::read(&p).unwrap());
+        drop(
+            &p.file_name().unwrap().to_string_lossy(),
+            std::fs::read(&p).unwrap(),
+        );
     }
     drop("~$湖州开发区6月报表.xlsx", b"lock".to_vec());
     drop("说明.txt", "请查收".as_bytes().to_vec());
     let good = std::fs::read(data("2020-06").join("附件1-长兴2020年6月.xlsx")).unwrap();
     drop("坏文件.xlsx", good[..good.len() / 2].to_vec());
-    drop("南浔6月(有错).ods", std::fs::read(fixtures().join("bad/nx-2020-06-negative.ods")).unwrap());
+    drop(
+        "南浔6月(有错).ods",
+        std::fs::read(fixtures().join("bad/nx-2020-06-negative.ods")).unwrap(),
+    );
 
     let r = intake(&inbox, &store, &cat).unwrap();
     let count = |a: Action| r.entries.iter().filter(|e| e.action == a).count();
-    assert_eq!((count(Action::Filed), count(Action::Held), count(Action::Ignored)), (6, 2, 2), "{:#?}", r.entries);
+    assert_eq!(
+        (
+            count(Action::Filed),
+            count(Action::Held),
+            count(Action::Ignored)
+        ),
+        (6, 2, 2),
+        "{:#?}",
+        r.entries
+    );
     let june = store.join("2020-06");
     assert_eq!(
         names(&june),
@@ -78,23 +99,55 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
     );
     assert_eq!(
         names(&inbox),
-        BTreeSet::from(["~$湖州开发区6月报表.xlsx", "说明.txt", "坏文件.xlsx", "南浔6月(有错).ods"].map(String::from))
+        BTreeSet::from(
+            [
+                "~$湖州开发区6月报表.xlsx",
+                "说明.txt",
+                "坏文件.xlsx",
+                "南浔6月(有错).ods"
+            ]
+            .map(String::from)
+        )
     );
-    let held = r.entries.iter().find(|e| e.file.ends_with("南浔6月(有错).ods")).unwrap();
+    let held = r
+        .entries
+        .iter()
+        .find(|e| e.file.ends_with("南浔6月(有错).ods"))
+        .unwrap();
     assert!(held.reason.as_deref().unwrap().contains("负数"), "{held:?}");
 
     // Round two: a corrected HZ form and an identical copy of CX's.
-    let corrected = form1("湖州经济技术开发区", "2020年1-6月").set("E7", n(89.5)).set("G7", n(10.7)).xlsx();
+    let corrected = form1("湖州经济技术开发区", "2020年1-6月")
+        .set("E7", n(89.5))
+        .set("G7", n(10.7))
+        .xlsx();
     drop("湖州开发区6月报表(更正).xlsx", corrected.clone());
     drop("长兴6月(重发).xlsx", good.clone());
     let r = intake(&inbox, &store, &cat).unwrap();
     let actions: Vec<Action> = r.entries.iter().map(|e| e.action).collect();
-    assert!(actions.contains(&Action::Superseded) && actions.contains(&Action::Replaced) && actions.contains(&Action::Duplicate), "{actions:?}");
-    assert_eq!(std::fs::read(june.join("湖开统1表-湖州开发区-2020-06.xlsx")).unwrap(), corrected);
+    assert!(
+        actions.contains(&Action::Superseded)
+            && actions.contains(&Action::Replaced)
+            && actions.contains(&Action::Duplicate),
+        "{actions:?}"
+    );
+    assert_eq!(
+        std::fs::read(june.join("湖开统1表-湖州开发区-2020-06.xlsx")).unwrap(),
+        corrected
+    );
     let superseded = names(&june.join("_superseded"));
     assert_eq!(superseded.len(), 1);
-    assert!(superseded.iter().next().unwrap().starts_with("湖开统1表-湖州开发区-2020-06-"));
-    assert!(!names(&inbox).contains("长兴6月(重发).xlsx"), "the identical copy leaves the inbox");
+    assert!(
+        superseded
+            .iter()
+            .next()
+            .unwrap()
+            .starts_with("湖开统1表-湖州开发区-2020-06-")
+    );
+    assert!(
+        !names(&inbox).contains("长兴6月(重发).xlsx"),
+        "the identical copy leaves the inbox"
+    );
 
     // Every byte stream that came in still exists somewhere.
     let mut now: BTreeSet<String> = inventory(&store).into_values().collect();
@@ -104,7 +157,10 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
     }
     // The log has a line per action, as JSON.
     let log = std::fs::read_to_string(store.join("intake.log")).unwrap();
-    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 6 + 2 + 3, "{log}");
     for l in &lines {
         for k in ["time", "file", "sha256", "form", "zone", "period", "action"] {
@@ -126,11 +182,23 @@ fn a_workbook_that_holds_more_than_the_resent_file_is_not_replaced() {
     let (inbox, store) = (work.path().join("in"), work.path().join("data"));
     std::fs::create_dir(&inbox).unwrap();
     // 安吉's December workbook holds both its forms.
-    std::fs::copy(data("2020-12").join("安吉开发区统计月报2020-12.xlsx"), inbox.join("安吉.xlsx")).unwrap();
+    std::fs::copy(
+        data("2020-12").join("安吉开发区统计月报2020-12.xlsx"),
+        inbox.join("安吉.xlsx"),
+    )
+    .unwrap();
     intake(&inbox, &store, &cat).unwrap();
-    assert!(store.join("2020-12/湖开统1表+湖开统2表-安吉开发区-2020-12.xlsx").is_file());
+    assert!(
+        store
+            .join("2020-12/湖开统1表+湖开统2表-安吉开发区-2020-12.xlsx")
+            .is_file()
+    );
     // A re-sent 2表 alone cannot replace the workbook without losing the 1表.
-    std::fs::write(inbox.join("安吉2表.xlsx"), form2("安吉经济开发区", "2020年").xlsx()).unwrap();
+    std::fs::write(
+        inbox.join("安吉2表.xlsx"),
+        form2("安吉经济开发区", "2020年").xlsx(),
+    )
+    .unwrap();
     let r = intake(&inbox, &store, &cat).unwrap();
     assert_eq!(r.entries[0].action, Action::Conflict, "{:?}", r.entries);
     assert!(inbox.join("安吉2表.xlsx").is_file());
@@ -145,7 +213,11 @@ fn status_says_who_has_not_reported() {
     for f in ["湖州开发区6月报表.xlsx", "南浔6月.ods"] {
         std::fs::copy(data("2020-06").join(f), june.join(f)).unwrap();
     }
-    std::fs::copy(fixtures().join("bad/nx-2020-06-negative.ods"), june.join("南浔6月(二).ods")).unwrap();
+    std::fs::copy(
+        fixtures().join("bad/nx-2020-06-negative.ods"),
+        june.join("南浔6月(二).ods"),
+    )
+    .unwrap();
     let table = zonestat::status::status(work.path(), "2020-06".parse().unwrap(), &cat).unwrap();
     let text = zonestat::status::render(&table);
     let row = |name: &str| text.lines().find(|l| l.contains(name)).unwrap().to_string();
@@ -153,7 +225,12 @@ fn status_says_who_has_not_reported() {
     assert!(row("长兴开发区").contains("未报送"), "{text}");
     assert!(row("南浔开发区").contains("有错误"), "{text}");
     assert!(row("湖州市统计局").contains("未报送"), "{text}");
-    assert!(text.contains("需催报或退回修改：长兴开发区、吴兴开发区、南浔开发区、安吉开发区、湖州市统计局"), "{text}");
+    assert!(
+        text.contains(
+            "需催报或退回修改：长兴开发区、吴兴开发区、南浔开发区、安吉开发区、湖州市统计局"
+        ),
+        "{text}"
+    );
 }
 
 /// Checks a folder made of (period, file name, bytes) and returns `rule cell` of each warning.
@@ -168,7 +245,13 @@ fn warnings(files: &[(&str, &str, Vec<u8>)], checked: &str) -> Vec<String> {
     report
         .findings
         .iter()
-        .map(|f| format!("{} {}", f.rule, f.cell.map(|c| c.to_string()).unwrap_or_default()))
+        .map(|f| {
+            format!(
+                "{} {}",
+                f.rule,
+                f.cell.map(|c| c.to_string()).unwrap_or_default()
+            )
+        })
         .collect()
 }
 
@@ -186,19 +269,47 @@ fn cross_period_warnings_each_from_a_pair_of_periods() {
             .set(&format!("G{r}"), n(common::growth(cur, before)));
     }
     let last_year = last_year.xlsx();
-    let w = warnings(&[("2019-06", "hz.xlsx", last_year), ("2020-06", "hz.xlsx", hz("2020年1-6月").xlsx())], "2020-06");
+    let w = warnings(
+        &[
+            ("2019-06", "hz.xlsx", last_year),
+            ("2020-06", "hz.xlsx", hz("2020年1-6月").xlsx()),
+        ],
+        "2020-06",
+    );
     assert_eq!(w, ["cross.prior_differs F7"]);
 
     // May's year-to-date A06 above June's.
-    let may = hz("2020年1-5月").set("E12", n(10.5)).set("G12", n(18.1)).xlsx();
-    let w = warnings(&[("2020-05", "hz.xlsx", may), ("2020-06", "hz.xlsx", hz("2020年1-6月").xlsx())], "2020-06");
+    let may = hz("2020年1-5月")
+        .set("E12", n(10.5))
+        .set("G12", n(18.1))
+        .xlsx();
+    let w = warnings(
+        &[
+            ("2020-05", "hz.xlsx", may),
+            ("2020-06", "hz.xlsx", hz("2020年1-6月").xlsx()),
+        ],
+        "2020-06",
+    );
     assert_eq!(w, ["cross.ytd_decreased E12"]);
 
     // 2020's 累计 of B01 (8) is not 2019's 累计 (5) + 2020's 本年 (2).
     let aj = |period: &str| form2("安吉经济开发区", period);
-    let y2019 = aj("2019年").set("E7", n(2.0)).set("F7", n(1.0)).set("G7", n(5.0)).xlsx();
-    let w = warnings(&[("2019-12", "aj.xlsx", y2019), ("2020-12", "aj.xlsx", aj("2020年").xlsx())], "2020-12");
-    assert!(w.contains(&"cross.cumulative_chain G7".to_string()), "{w:?}");
+    let y2019 = aj("2019年")
+        .set("E7", n(2.0))
+        .set("F7", n(1.0))
+        .set("G7", n(5.0))
+        .xlsx();
+    let w = warnings(
+        &[
+            ("2019-12", "aj.xlsx", y2019),
+            ("2020-12", "aj.xlsx", aj("2020年").xlsx()),
+        ],
+        "2020-12",
+    );
+    assert!(
+        w.contains(&"cross.cumulative_chain G7".to_string()),
+        "{w:?}"
+    );
 
     // A growth of +60 % asks for an explanation, and carries it when given.
     let steep = hz("2020年1-6月").set("E7", n(129.4)).set("G7", n(60.0));
@@ -206,17 +317,35 @@ fn cross_period_warnings_each_from_a_pair_of_periods() {
     assert_eq!(w, ["growth.extreme E7"]);
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir(work.path().join("2020-06")).unwrap();
-    std::fs::write(work.path().join("2020-06/hz.xlsx"), steep.set("H7", t("新项目投产")).xlsx()).unwrap();
+    std::fs::write(
+        work.path().join("2020-06/hz.xlsx"),
+        steep.set("H7", t("新项目投产")).xlsx(),
+    )
+    .unwrap();
     let report = zonestat::check::check(&[work.path().join("2020-06")], None, &cat()).unwrap();
-    assert!(report.findings[0].message.contains("备注说明：“新项目投产”"), "{:?}", report.findings);
+    assert!(
+        report.findings[0]
+            .message
+            .contains("备注说明：“新项目投产”"),
+        "{:?}",
+        report.findings
+    );
 }
 
 #[test]
 fn run_in_a_folder_made_by_init_produces_the_workbook() {
     let work = tempfile::tempdir().unwrap();
     let zonestat = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_zonestat")).args(args).current_dir(work.path()).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+            .args(args)
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let (code, text) = zonestat(&["init"]);
     assert_eq!(code, Some(0), "{text}");
@@ -233,9 +362,14 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("全部报齐"), "{text}");
     let out = work.path().join("汇总表");
-    assert!(out.join("开发区考核汇总表-2020年1-6月.xlsx").is_file(), "{text}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("开发区考核汇总表-2020年1-6月.json")).unwrap()).unwrap();
+    assert!(
+        out.join("开发区考核汇总表-2020年1-6月.xlsx").is_file(),
+        "{text}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("开发区考核汇总表-2020年1-6月.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["complete"], true);
     assert!(names(&work.path().join("收件箱")).is_empty());
     // Again: nothing new in the inbox, the same period, the same result.
@@ -243,4 +377,3 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("收件箱中没有文件"), "{text}");
 }
-

@@ -490,7 +490,8 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     ) -> Res<()> {
         let f = Formula::new(formula).set_result(format!("{result}"));
         let format = fmt::number(Num::Count).set_num_format(code);
-        self.sheet().write_formula_with_format(row, col, f, &format)?;
+        self.sheet()
+            .write_formula_with_format(row, col, f, &format)?;
         self.measure(col, text_width(shown));
         Ok(())
     }
@@ -531,7 +532,8 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
 
     /// A title line across `c1..=c2`.
     pub fn title(&mut self, row: u32, c2: u16, s: &str) -> Res<()> {
-        self.sheet().merge_range(row, 0, row, c2, s, &fmt::title())?;
+        self.sheet()
+            .merge_range(row, 0, row, c2, s, &fmt::title())?;
         self.height(row, 30.0);
         Ok(())
     }
