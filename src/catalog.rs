@@ -299,6 +299,8 @@ pub struct Limits {
     pub max_cells: u64,
     /// The deepest nesting of XML elements in a package part.
     pub max_xml_depth: u32,
+    /// The most sheets a workbook may have.
+    pub max_sheets: u64,
 }
 
 impl Default for Limits {
@@ -312,6 +314,7 @@ impl Default for Limits {
             max_columns: 100,
             max_cells: 1_000_000,
             max_xml_depth: 100,
+            max_sheets: 1_000,
         }
     }
 }
@@ -337,6 +340,7 @@ impl Limits {
             ("max_columns", u64::from(self.max_columns)),
             ("max_cells", self.max_cells),
             ("max_xml_depth", u64::from(self.max_xml_depth)),
+            ("max_sheets", self.max_sheets),
         ];
         match fields.iter().find(|(_, v)| *v == 0) {
             Some((name, _)) => Err(format!("limits.{name}：必须大于 0")),
@@ -669,10 +673,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("limits.max_cells"), "{e}");
-        let e = Catalogue::parse(&format!("{without}\n[limits]\nmax_sheets = 3\n"), "x.toml")
+        let e = Catalogue::parse(&format!("{without}\n[limits]\nmax_pages = 3\n"), "x.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("max_sheets"), "{e}");
+        assert!(e.contains("max_pages"), "{e}");
     }
 
     #[test]

@@ -57,7 +57,7 @@ fn shown(f: &FileRead) -> String {
 
 /// What each file of the corpus must produce: its outcome and a finding of
 /// this rule and severity.
-const EXPECTED: [(&str, Outcome, &str, Severity); 21] = [
+const EXPECTED: [(&str, Outcome, &str, Severity); 23] = [
     (
         "empty.xlsx",
         Outcome::Unreadable,
@@ -164,6 +164,18 @@ const EXPECTED: [(&str, Outcome, &str, Severity); 21] = [
         "sst-unique-count.xlsx",
         Outcome::Unreadable,
         "file.too_large_unzipped",
+        Severity::Error,
+    ),
+    (
+        "sheets-naming-one-part.xlsx",
+        Outcome::Unreadable,
+        "file.too_large_unzipped",
+        Severity::Error,
+    ),
+    (
+        "many-sheets.xlsx",
+        Outcome::Unreadable,
+        "file.too_many_sheets",
         Severity::Error,
     ),
     (

@@ -6,6 +6,7 @@
 //! bounds: the `zip` crate (which calamine reads through, the same version as
 //! here) stops with an error as soon as a part inflates past its declared size.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 #[cfg(test)]
 use std::io::Read;
@@ -58,6 +59,9 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
     };
     let mut total: u64 = 0;
     let mut xml_parts = Vec::new();
+    // every part's size by its name in lower case (calamine looks names up
+    // ignoring case)
+    let mut sizes: HashMap<String, u64> = HashMap::new();
     for i in 0..zip.len() {
         let Ok(entry) = zip.by_index_data(i) else {
             continue;
@@ -81,6 +85,8 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
         if lower.ends_with(".xml") || lower.ends_with(".rels") {
             xml_parts.push((i, name, size));
         }
+        let known = sizes.entry(lower).or_insert(0);
+        *known = (*known).max(size);
     }
     if total > limits.max_unzipped_bytes() {
         return Err(hit(
@@ -93,20 +99,29 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
         ));
     }
     let mut held = OoxmlEstimate::default();
+    let mut sheets = SheetParts::new(limits.max_sheets);
     for (i, name, size) in xml_parts {
         let Ok(part) = zip.by_index(i) else {
             continue;
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
         let mut part_held = OoxmlEstimate::default();
+        let rels = name
+            .to_ascii_lowercase()
+            .ends_with(".rels")
+            .then(|| rels_base(&name));
         let scanned = xml::scan(part, limits.max_xml_depth, |e| {
             part_held.event(e);
+            sheets.event(e, rels.as_deref(), &sizes);
             if let Some(o) = ods.as_mut() {
                 o.event(e);
             }
             Ok(())
         });
         held.add(&part_held, size);
+        if sheets.too_many() {
+            return Err(too_many_sheets(limits));
+        }
         match scanned {
             Ok(_) | Err(Stop::Read(_)) | Err(Stop::Visitor(_)) => {}
             Err(Stop::TooDeep(_)) => {
@@ -147,6 +162,19 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
     if kind == FileType::Ods {
         return Ok(0);
     }
+    // calamine reads each sheet's part from the start, once per sheet that
+    // names it: a thousand sheets naming one large part read it a thousand times.
+    let streamed = sheets.streamed();
+    if streamed > limits.max_unzipped_bytes() {
+        return Err(hit(
+            "file.too_large_unzipped",
+            format!(
+                "工作簿的各工作表共需读取 {} MB 的数据（同一部件被多个工作表引用时按次数计），超过上限 {} MB（limits.max_unzipped_mb），未读取。",
+                streamed.div_ceil(Limits::MIB),
+                limits.max_unzipped_mb
+            ),
+        ));
+    }
     let bytes = held.bytes();
     if bytes > limits.max_unzipped_bytes() {
         return Err(hit(
@@ -161,6 +189,113 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
         ));
     }
     Ok(bytes)
+}
+
+pub(crate) fn too_many_sheets(limits: &Limits) -> OpenError {
+    hit(
+        "file.too_many_sheets",
+        format!(
+            "工作簿的工作表超过 {} 个（limits.max_sheets），未读取。请只保留报表所在的工作表后重新保存发送。",
+            limits.max_sheets
+        ),
+    )
+}
+
+/// The folder a relationships part's targets are relative to:
+/// `xl/_rels/workbook.xml.rels` → `xl/`.
+fn rels_base(name: &str) -> String {
+    match name.rfind("_rels/") {
+        Some(at) => name[..at].to_string(),
+        None => String::new(),
+    }
+}
+
+/// The sheets a workbook lists (`<sheet r:id=…>`, and `table:table` in an
+/// ods) and the parts their relationships point to, to count how many there
+/// are and how much calamine streams for them.
+struct SheetParts {
+    max: u64,
+    /// Sheets listed.
+    count: u64,
+    /// Relationship ids of the listed sheets, with how often each is listed.
+    ids: HashMap<Vec<u8>, u64>,
+    /// The largest part each sheet relationship id points to.
+    targets: HashMap<Vec<u8>, u64>,
+}
+
+impl SheetParts {
+    fn new(max: u64) -> SheetParts {
+        SheetParts {
+            max,
+            count: 0,
+            ids: HashMap::new(),
+            targets: HashMap::new(),
+        }
+    }
+
+    /// `rels`: the base folder when the part is a relationships part.
+    fn event(&mut self, e: &Event<'_>, rels: Option<&str>, sizes: &HashMap<String, u64>) {
+        let Event::Start { name, attrs, .. } = e else {
+            return;
+        };
+        if *name == b"table:table" {
+            self.count += 1;
+            return;
+        }
+        match (local(name), rels) {
+            (b"sheet", _) => {
+                self.count += 1;
+                if self.too_many() {
+                    return;
+                }
+                // calamine takes the `id` attribute whatever its prefix
+                for (k, v) in xml::attributes(attrs) {
+                    if local(k) == b"id" {
+                        *self.ids.entry(v.to_vec()).or_insert(0) += 1;
+                    }
+                }
+            }
+            (b"Relationship", Some(base)) => {
+                let attr = |key: &[u8]| {
+                    xml::attributes(attrs)
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, v)| v)
+                };
+                let sheet_type = attr(b"Type").is_some_and(|t| {
+                    t.ends_with(b"/worksheet")
+                        || t.ends_with(b"/chartsheet")
+                        || t.ends_with(b"/dialogsheet")
+                });
+                let (Some(id), Some(target)) = (attr(b"Id"), attr(b"Target")) else {
+                    return;
+                };
+                if !sheet_type || self.targets.len() as u64 > 4 * self.max {
+                    return;
+                }
+                let target = String::from_utf8_lossy(&xml::unescape(target)).to_ascii_lowercase();
+                let path = match target.strip_prefix('/') {
+                    Some(absolute) => absolute.to_string(),
+                    None => format!("{}{target}", base.to_ascii_lowercase()),
+                };
+                let size = sizes.get(&path).copied().unwrap_or(0);
+                let known = self.targets.entry(id.to_vec()).or_insert(0);
+                *known = (*known).max(size);
+            }
+            _ => {}
+        }
+    }
+
+    fn too_many(&self) -> bool {
+        self.count > self.max
+    }
+
+    /// Bytes of sheet parts calamine streams, a part once per sheet naming it.
+    fn streamed(&self) -> u64 {
+        self.ids
+            .iter()
+            .map(|(id, n)| n.saturating_mul(self.targets.get(id).copied().unwrap_or(0)))
+            .fold(0u64, u64::saturating_add)
+    }
 }
 
 /// What calamine's xlsx reader holds from the moment it opens a workbook:

@@ -65,8 +65,11 @@ pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
         }
         Err(Halt::Refuse(e)) => return Err(e),
     };
-    let mut est = Estimate::default();
-    let walked = walk_biff(&stream, &mut est);
+    let mut est = Estimate {
+        max_bytes: limits.max_unzipped_bytes(),
+        ..Estimate::default()
+    };
+    let walked = walk_biff(&stream, &mut est, limits.max_sheets);
     if let Some(hit) = est.over(limits) {
         return Err(OpenError::Limit(hit));
     }
@@ -74,6 +77,17 @@ pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
         Ok(()) | Err(Halt::Fails) => Ok(()),
         Err(Halt::Refuse(e)) => Err(e),
     }
+}
+
+fn too_many_sheets_error(max: u64) -> OpenError {
+    OpenError::Limit(LimitHit {
+        rule: "file.too_many_sheets",
+        sheet: None,
+        cell: None,
+        message: format!(
+            "工作簿的工作表超过 {max} 个（limits.max_sheets），未读取。请只保留报表所在的工作表后重新保存发送。"
+        ),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -330,6 +344,9 @@ struct Estimate {
     bytes: u64,
     /// Byte moves spent on formula text.
     formula_work: u64,
+    /// Past this many bytes the walk stops (the file is refused anyway), so
+    /// that the walk itself stays small.
+    max_bytes: u64,
 }
 
 impl Estimate {
@@ -493,8 +510,11 @@ fn utf8_bound(chars: usize) -> usize {
     chars * 3
 }
 
-fn walk_biff(stream: &[u8], est: &mut Estimate) -> Walk<()> {
-    let g = walk_globals(stream, est)?;
+fn walk_biff(stream: &[u8], est: &mut Estimate, max_sheets: u64) -> Walk<()> {
+    let g = walk_globals(stream, est, max_sheets)?;
+    if est.bytes > est.max_bytes {
+        return Ok(());
+    }
     // Every sheet is read from its offset to its EOF record (or the stream's
     // end): overlapping sheets would read the same records again and again.
     let mut scanned: u64 = 0;
@@ -519,7 +539,7 @@ fn walk_biff(stream: &[u8], est: &mut Estimate) -> Walk<()> {
     Ok(())
 }
 
-fn walk_globals(stream: &[u8], est: &mut Estimate) -> Walk<Globals> {
+fn walk_globals(stream: &[u8], est: &mut Estimate, max_sheets: u64) -> Walk<Globals> {
     let mut g = Globals {
         biff: Biff::Biff8,
         sheets: Vec::new(),
@@ -559,6 +579,9 @@ fn walk_globals(stream: &[u8], est: &mut Estimate) -> Walk<Globals> {
                 } else {
                     cch.min(name_bytes.len())
                 };
+                if g.sheets.len() as u64 >= max_sheets {
+                    return Err(Halt::Refuse(too_many_sheets_error(max_sheets)));
+                }
                 g.sheet_name_len.push(utf8_bound(chars));
                 g.sheets.push((pos, sheet_name(name_bytes, chars, high)));
                 est.bytes += 64 + utf8_bound(chars.max(cch)) as u64;
@@ -662,6 +685,10 @@ fn shared_strings(r: &mut Record<'_>, est: &mut Estimate) -> Walk<Vec<usize>> {
     let mut out = Vec::new();
     r.data = &r.data[8..];
     while !r.data.is_empty() || r.continue_record() {
+        if est.bytes > est.max_bytes {
+            // refused for its size whatever follows
+            return Ok(out);
+        }
         // read_rich_extended_string
         if r.data.is_empty() {
             out.push(0);
