@@ -9,8 +9,9 @@
 #                one core, nothing else (examples/floor) — the least a run
 #                must cost;
 #   consolidate  `zonestat consolidate` end to end (read, check, aggregate,
-#                assess, write the workbook), wall time and peak memory
-#                (GNU time's maximum resident set size).
+#                assess, write the workbook): wall time, CPU time (user +
+#                system, all cores) and peak memory (GNU time's maximum
+#                resident set size).
 #
 # Each is run RUNS times (default 5) after a warm-up; the table shows the
 # median time and the largest peak memory. Files are read from the page cache
@@ -18,6 +19,7 @@
 #
 # Settings (environment): SIZES="5 100 1000", RUNS=5, SEED=1, PERIOD=2020-06,
 # BENCH_DIR=/tmp/zonestat-bench (generated data is kept there and reused),
+# ZONESTAT=path/to/zonestat to time another build of the program,
 # SOFFICE=1 also opens each workbook in LibreOffice (headless, converting its
 # 分区对比 sheet to csv) to check that it opens with every zone's column.
 # With strace installed, one extra run counts how often each data file is
@@ -41,10 +43,11 @@ fi
 
 echo "building (release)…" >&2
 (cd "$root" && cargo build --release --quiet --bin zonestat --example generate --example floor)
-bin=$root/target/release/zonestat
+bin=${ZONESTAT:-$root/target/release/zonestat}
 generate=$root/target/release/examples/generate
 floor=$root/target/release/examples/floor
 mkdir -p "$work"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -72,11 +75,12 @@ for n in $sizes; do
     echo "timing $n zones ($workbooks workbooks), $runs runs each…" >&2
     floors=()
     walls=()
+    cpus=()
     rss=0
     for _ in $(seq "$runs"); do
         floors+=("$("$floor" "$dir/data" | sed -E 's/.* cells, ([0-9.]+) s,.*/\1/')")
         status=0
-        /usr/bin/time -f '%e %M' -o "$dir/time.txt" \
+        /usr/bin/time -f '%e %M %U %S' -o "$dir/time.txt" \
             "$bin" --catalogue "$dir/plan.toml" consolidate "$dir/data" --period "$period" \
             -o "$dir/out.xlsx" >"$dir/run.txt" || status=$?
         if [ "$status" -ne 0 ]; then
@@ -84,12 +88,14 @@ for n in $sizes; do
             cat "$dir/run.txt" >&2
             exit 1
         fi
-        read -r wall kb <"$dir/time.txt"
+        read -r wall kb user sys <"$dir/time.txt"
         walls+=("$wall")
+        cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')")
         [ "$kb" -gt "$rss" ] && rss=$kb
     done
     f=$(printf '%s\n' "${floors[@]}" | median)
     w=$(printf '%s\n' "${walls[@]}" | median)
+    cpu_s=$(printf '%s\n' "${cpus[@]}" | median)
     # Each data file opened once? (strace counts the opens of every file.)
     once="—"
     if command -v strace >/dev/null; then
@@ -119,16 +125,16 @@ for n in $sizes; do
     fi
     xlsx_kb=$(($(stat -c %s "$dir/out.xlsx") / 1024))
     rows+=("$(awk -v n="$n" -v wb="$workbooks" -v fl="$files" -v mb="$mb" -v f="$f" -v w="$w" \
-        -v rss="$rss" -v x="$xlsx_kb" -v lo="$lo" -v once="$once" 'BEGIN {
-            printf "| %s | %s | %s | %s | %.3f | %.3f | %.2f× | %.1f | %.2f | %s | %s | %s |",
-                n, wb, fl, mb, f, w, w / f, rss / 1024, 1000 * w / fl, once, x, lo }')")
+        -v rss="$rss" -v x="$xlsx_kb" -v lo="$lo" -v once="$once" -v cpu="$cpu_s" 'BEGIN {
+            printf "| %s | %s | %s | %s | %.3f | %.3f | %.2f× | %.2f | %.1f | %.2f | %s | %s | %s |",
+                n, wb, fl, mb, f, w, w / f, cpu, rss / 1024, 1000 * w / fl, once, x, lo }')")
 done
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 echo
-echo "Machine: $(nproc) cores ($cpu), $(free -g | awk '/^Mem:/ { print $2 }') GB RAM, $(uname -sr); load average before the last run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Machine: $(nproc) cores ($cpu), $(free -g | awk '/^Mem:/ { print $2 }') GB RAM, $(uname -sr); load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Data: period $period + December $(( ${period%%-*} - 3 ))–$(( ${period%%-*} - 1 )), seed $seed; median of $runs runs, warm page cache."
 echo
-echo "| zones | workbooks | files | data MB | floor, 1 core (s) | consolidate wall (s) | wall ÷ floor | peak memory (MB) | ms per file | files opened | workbook KB | LibreOffice |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+echo "| zones | workbooks | files | data MB | floor, 1 core (s) | consolidate wall (s) | wall ÷ floor | consolidate CPU (s) | peak memory (MB) | wall ms per file | files opened | workbook KB | LibreOffice |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
 printf '%s\n' "${rows[@]}"
