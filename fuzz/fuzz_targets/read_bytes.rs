@@ -67,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
         _ => (
             "a.ods",
             package(&[
-                ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
+                (
+                    "mimetype",
+                    b"application/vnd.oasis.opendocument.spreadsheet",
+                ),
                 ("META-INF/manifest.xml", MANIFEST.as_bytes()),
                 ("content.xml", rest),
             ]),
