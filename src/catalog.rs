@@ -31,6 +31,10 @@ pub struct Catalogue {
     /// Thresholds of the plausibility checks across periods.
     #[serde(default)]
     pub checks: Checks,
+    /// 填报单位 keys → whom they name, built on first use: every form names its
+    /// reporter, and a catalogue may have a thousand zones.
+    #[serde(skip)]
+    reporter_index: std::sync::OnceLock<HashMap<String, Reporter>>,
 }
 
 /// Thresholds of the cross-period and plausibility warnings.
@@ -549,16 +553,21 @@ impl Catalogue {
         if key.is_empty() {
             return None;
         }
-        for z in &self.zones {
-            let names = [&z.full, &z.short].into_iter().chain(&z.aliases);
-            if names.into_iter().any(|n| reporter_key(n) == key) {
-                return Some(Reporter::Zone(z.code.clone()));
+        let index = self.reporter_index.get_or_init(|| {
+            // The first zone with a name wins, and any zone before the city.
+            let mut m = HashMap::new();
+            for z in &self.zones {
+                for n in [&z.full, &z.short].into_iter().chain(&z.aliases) {
+                    m.entry(reporter_key(n))
+                        .or_insert_with(|| Reporter::Zone(z.code.clone()));
+                }
             }
-        }
-        let city = [&self.city.reporter].into_iter().chain(&self.city.aliases);
-        city.into_iter()
-            .any(|n| reporter_key(n) == key)
-            .then_some(Reporter::City)
+            for n in [&self.city.reporter].into_iter().chain(&self.city.aliases) {
+                m.entry(reporter_key(n)).or_insert(Reporter::City);
+            }
+            m
+        });
+        index.get(&key).cloned()
     }
 
     /// The forms a target's data come from.
