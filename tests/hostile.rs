@@ -469,22 +469,6 @@ fn the_binary_checks_the_hostile_folder_quietly() {
     }
 }
 
-fn hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), read::sha256_hex(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn no_command_modifies_an_input() {
     let root = tempfile::tempdir().unwrap();
@@ -504,7 +488,7 @@ fn no_command_modifies_an_input() {
     std::fs::write(&catalogue, BUNDLED).unwrap();
     let out_dir = root.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let before = hashes(&data_dir);
+    let before = common::inventory(&data_dir);
     let cat_before = read::sha256_hex(&std::fs::read(&catalogue).unwrap());
     let os = |s: &Path| s.as_os_str().to_owned();
     let runs: Vec<Vec<std::ffi::OsString>> = vec![
@@ -548,7 +532,11 @@ fn no_command_modifies_an_input() {
         let ctx = output(&out);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{full:?}\n{ctx}");
         assert!(!ctx.contains("panicked"), "{ctx}");
-        assert_eq!(hashes(&data_dir), before, "{full:?} changed an input");
+        assert_eq!(
+            common::inventory(&data_dir),
+            before,
+            "{full:?} changed an input"
+        );
         assert_eq!(
             read::sha256_hex(&std::fs::read(&catalogue).unwrap()),
             cat_before

@@ -3,33 +3,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
-use common::{cat, data, fixtures, form1, form2, n, t};
+use common::{cat, data, fixtures, form1, form2, inventory, n, t};
 use zonestat::intake::{Action, intake};
 use zonestat::read::sha256_hex;
-
-/// Every file below `dir` (recursively) with its SHA-256.
-fn inventory(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    sha256_hex(&std::fs::read(&p).unwrap()),
-                );
-            }
-        }
-    }
-    out
-}
 
 fn names(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)

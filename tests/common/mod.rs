@@ -490,3 +490,23 @@ impl PeriodDir {
         self.write(name, &std::fs::read(from).expect("read fixture"))
     }
 }
+
+/// Every file below `dir` (recursively) with its SHA-256.
+pub fn inventory(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    zonestat::read::sha256_hex(&std::fs::read(&p).unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
