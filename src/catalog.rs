@@ -31,10 +31,22 @@ pub struct Catalogue {
     /// Thresholds of the plausibility checks across periods.
     #[serde(default)]
     pub checks: Checks,
-    /// 填报单位 keys → whom they name, built on first use: every form names its
-    /// reporter, and a catalogue may have a thousand zones.
+    /// Lookups built once when the catalogue is loaded: every form names its
+    /// reporter and units, and a catalogue may have a thousand zones.
     #[serde(skip)]
-    reporter_index: std::sync::OnceLock<HashMap<String, Reporter>>,
+    index: Index,
+}
+
+/// The catalogue's names as [`normalize_name`] reduces them, and its zones
+/// by code, so that reading a form never reduces a catalogue name again.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// 填报单位 keys → whom they name.
+    reporters: HashMap<String, Reporter>,
+    /// Unit names and aliases, reduced → position in `units`.
+    units: HashMap<String, usize>,
+    /// Zone codes → position in `zones`.
+    zones: HashMap<String, usize>,
 }
 
 /// Thresholds of the cross-period and plausibility warnings.
@@ -132,6 +144,16 @@ pub struct Column {
     pub role: Role,
     pub label: String,
     pub headers: Vec<String>,
+    /// `headers`, reduced by [`normalize_name`].
+    #[serde(skip)]
+    header_keys: Vec<String>,
+}
+
+impl Column {
+    /// Whether a header text, reduced by [`normalize_name`], names this column.
+    pub fn is_named(&self, key: &str) -> bool {
+        self.header_keys.iter().any(|h| h == key)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +171,21 @@ pub struct Form {
     pub notes: String,
     pub columns: Vec<Column>,
     pub indicators: Vec<Indicator>,
+    /// `number` and `title`, reduced by [`normalize_name`].
+    #[serde(skip)]
+    keys: (String, String),
+}
+
+impl Form {
+    /// The form number as [`normalize_name`] reduces it.
+    pub fn number_key(&self) -> &str {
+        &self.keys.0
+    }
+
+    /// The title as [`normalize_name`] reduces it.
+    pub fn title_key(&self) -> &str {
+        &self.keys.1
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -178,9 +215,22 @@ pub struct Indicator {
     pub part_of: Option<String>,
     #[serde(default)]
     pub cumulative_required: bool,
+    /// `code` and `name`, reduced by [`normalize_name`].
+    #[serde(skip)]
+    keys: (String, String),
 }
 
 impl Indicator {
+    /// The code as [`normalize_name`] reduces it.
+    pub fn code_key(&self) -> &str {
+        &self.keys.0
+    }
+
+    /// The name as [`normalize_name`] reduces it.
+    pub fn name_key(&self) -> &str {
+        &self.keys.1
+    }
+
     /// The name without a leading `其中：`, for tables.
     pub fn short_name(&self) -> &str {
         self.name
@@ -393,9 +443,46 @@ impl Catalogue {
             file: file.to_string(),
             message,
         };
-        let cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        cat.build_index();
         cat.check().map_err(err)?;
         Ok(cat)
+    }
+
+    /// Fills the lookups and the reduced names. The first zone or unit with a
+    /// name wins, and any zone before the city.
+    fn build_index(&mut self) {
+        for f in &mut self.forms {
+            f.keys = (normalize_name(&f.number), normalize_name(&f.title));
+            for c in &mut f.columns {
+                c.header_keys = c.headers.iter().map(|h| normalize_name(h)).collect();
+            }
+            for i in &mut f.indicators {
+                i.keys = (normalize_name(&i.code), normalize_name(&i.name));
+            }
+        }
+        let mut index = Index::default();
+        for (at, u) in self.units.iter().enumerate() {
+            for n in [&u.name].into_iter().chain(&u.aliases) {
+                index.units.entry(normalize_name(n)).or_insert(at);
+            }
+        }
+        for (at, z) in self.zones.iter().enumerate() {
+            index.zones.entry(z.code.clone()).or_insert(at);
+            for n in [&z.full, &z.short].into_iter().chain(&z.aliases) {
+                index
+                    .reporters
+                    .entry(reporter_key(n))
+                    .or_insert_with(|| Reporter::Zone(z.code.clone()));
+            }
+        }
+        for n in [&self.city.reporter].into_iter().chain(&self.city.aliases) {
+            index
+                .reporters
+                .entry(reporter_key(n))
+                .or_insert(Reporter::City);
+        }
+        self.index = index;
     }
 
     /// Cross-checks references inside the catalogue.
@@ -505,7 +592,7 @@ impl Catalogue {
     }
 
     pub fn zone(&self, code: &str) -> Option<&Zone> {
-        self.zones.iter().find(|z| z.code == code)
+        self.index.zones.get(code).map(|&at| &self.zones[at])
     }
 
     pub fn form(&self, number: &str) -> Option<&Form> {
@@ -517,10 +604,12 @@ impl Catalogue {
     }
 
     pub fn unit(&self, name: &str) -> Option<&Unit> {
-        let n = normalize_name(name);
-        self.units.iter().find(|u| {
-            normalize_name(&u.name) == n || u.aliases.iter().any(|a| normalize_name(a) == n)
-        })
+        // Names already in reduced form (the catalogue's own) skip reducing.
+        let units = &self.index.units;
+        units
+            .get(name)
+            .or_else(|| units.get(&normalize_name(name)))
+            .map(|&at| &self.units[at])
     }
 
     /// The indicator with this code and the form it is on.
@@ -553,21 +642,7 @@ impl Catalogue {
         if key.is_empty() {
             return None;
         }
-        let index = self.reporter_index.get_or_init(|| {
-            // The first zone with a name wins, and any zone before the city.
-            let mut m = HashMap::new();
-            for z in &self.zones {
-                for n in [&z.full, &z.short].into_iter().chain(&z.aliases) {
-                    m.entry(reporter_key(n))
-                        .or_insert_with(|| Reporter::Zone(z.code.clone()));
-                }
-            }
-            for n in [&self.city.reporter].into_iter().chain(&self.city.aliases) {
-                m.entry(reporter_key(n)).or_insert(Reporter::City);
-            }
-            m
-        });
-        index.get(&key).cloned()
+        self.index.reporters.get(&key).cloned()
     }
 
     /// The forms a target's data come from.

@@ -4,17 +4,20 @@ use crate::model::Period;
 
 /// Folds full-width ASCII forms and the ideographic space to ASCII.
 pub fn to_half_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{3000}' | '\u{00A0}' => ' ',
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '“' | '”' | '„' | '″' => '"',
-            '‘' | '’' => '\'',
-            '—' | '–' | '―' | '〜' => '-',
-            '。' => '.',
-            _ => c,
-        })
-        .collect()
+    s.chars().map(half_width).collect()
+}
+
+/// One character of [`to_half_width`].
+fn half_width(c: char) -> char {
+    match c {
+        '\u{3000}' | '\u{00A0}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '“' | '”' | '„' | '″' => '"',
+        '‘' | '’' => '\'',
+        '—' | '–' | '―' | '〜' => '-',
+        '。' => '.',
+        _ => c,
+    }
 }
 
 /// A name reduced for matching: half-width, no white space, ASCII lower case,
@@ -26,14 +29,17 @@ pub fn to_half_width(s: &str) -> String {
 /// assert_eq!(normalize_name("新增＂国千＂“省千”人才"), normalize_name("新增\"国千\"\"省千\"人才"));
 /// ```
 pub fn normalize_name(s: &str) -> String {
-    let half: String = to_half_width(s)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    half.strip_prefix("其中:")
-        .map(str::to_string)
-        .unwrap_or(half)
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(half_width) {
+        if !c.is_whitespace() {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    const OF_WHICH: &str = "其中:";
+    if out.starts_with(OF_WHICH) {
+        out.drain(..OF_WHICH.len());
+    }
+    out
 }
 
 /// A text cell's meaning as a value.

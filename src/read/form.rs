@@ -77,10 +77,10 @@ pub fn find_form<'c>(sheet: &Sheet, cat: &'c Catalogue) -> Option<(&'c Form, Cel
             };
             let n = normalize_name(t);
             for f in &cat.forms {
-                if n.contains(&normalize_name(&f.number)) {
+                if n.contains(f.number_key()) {
                     return Some((f, at));
                 }
-                if by_title.is_none() && n.contains(&normalize_name(&f.title)) {
+                if by_title.is_none() && n.contains(f.title_key()) {
                     by_title = Some((f, at));
                 }
             }
@@ -154,8 +154,7 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
                 "备注" => h.note_col = h.note_col.or(Some(col)),
                 _ => {
                     for c in &form.columns {
-                        let known = c.headers.iter().any(|x| normalize_name(x) == n);
-                        if known && !h.values.iter().any(|(r, _)| *r == c.role) {
+                        if c.is_named(&n) && !h.values.iter().any(|(r, _)| *r == c.role) {
                             h.values.push((c.role, col));
                         }
                     }
@@ -177,7 +176,6 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
 
 /// The reporting unit and the period, above the header.
 fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
-    let title = normalize_name(&form.title);
     for row in sheet.first_row()..head_end {
         for col in 0..sheet.end_col() {
             let at = Cell::new(row, col);
@@ -214,8 +212,8 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
                 }
                 continue;
             }
-            if n.contains(&title)
-                || n.contains(&normalize_name(&form.number))
+            if n.contains(form.title_key())
+                || n.contains(form.number_key())
                 || n.starts_with("制定机关")
             {
                 continue;
@@ -252,11 +250,6 @@ fn looks_like_period(n: &str) -> bool {
 }
 
 fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
-    let names: Vec<(String, &str)> = form
-        .indicators
-        .iter()
-        .map(|i| (normalize_name(&i.name), i.code.as_str()))
-        .collect();
     let mut seen: Vec<(String, u32)> = Vec::new();
     for row in h.row + 1..sheet.end_row() {
         let code_text = h
@@ -267,21 +260,21 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
             .name_col
             .map(|c| sheet.text(Cell::new(row, c)))
             .unwrap_or_default();
-        let by_code = form
-            .indicators
-            .iter()
-            .find(|i| {
-                !code_text.is_empty() && normalize_name(&code_text) == normalize_name(&i.code)
-            })
-            .map(|i| i.code.as_str());
+        let by_code = || {
+            let n = normalize_name(&code_text);
+            form.indicators
+                .iter()
+                .find(|i| !n.is_empty() && i.code_key() == n)
+                .map(|i| i.code.as_str())
+        };
         let by_name = || {
             let n = normalize_name(&name_text);
-            names
+            form.indicators
                 .iter()
-                .find(|(name, _)| !n.is_empty() && *name == n)
-                .map(|(_, c)| *c)
+                .find(|i| !n.is_empty() && i.name_key() == n)
+                .map(|i| i.code.as_str())
         };
-        let Some(code) = by_code.or_else(by_name) else {
+        let Some(code) = by_code().or_else(by_name) else {
             let has_value = h
                 .values
                 .iter()

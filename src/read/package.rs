@@ -7,12 +7,11 @@
 //! here) stops with an error as soon as a part inflates past its declared size.
 
 use std::collections::HashMap;
-use std::io::Cursor;
-#[cfg(test)]
-use std::io::Read;
+use std::io::{Cursor, Read, Write};
 use std::mem::size_of;
 
-use zip::ZipArchive;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::catalog::Limits;
 use crate::read::workbook::{FileType, LimitHit, OpenError};
@@ -22,6 +21,12 @@ use crate::read::xml::{self, Event, Stop};
 /// repeated markup compresses very well, and a few MB harm nobody (the total
 /// is bounded by `max_unzipped_mb` anyway).
 pub const RATIO_FLOOR: u64 = 10 << 20;
+
+/// Packages inflating to at most this many bytes are inflated once: their XML
+/// parts are checked in memory and handed on, stored, to the spreadsheet
+/// parser, which would otherwise inflate them a second time. Larger ones are
+/// checked as a stream and left as they are.
+pub const INFLATE_ONCE_MAX: u64 = 8 << 20;
 
 /// The most rows and columns of an ods sheet, as calamine caps them.
 const ODS_MAX_ROWS: u64 = 1_048_576;
@@ -36,14 +41,25 @@ fn hit(rule: &'static str, message: String) -> OpenError {
     })
 }
 
-/// Checks a zip-based workbook against the limits. Returns the bytes an xlsx
-/// holds in memory once calamine has opened it (shared strings and styles),
-/// so that what its cells copy can be held to the rest of the limit.
+/// A package that passed the checks.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// The bytes an xlsx holds in memory once calamine has opened it (shared
+    /// strings and styles), so that what its cells copy can be held to the
+    /// rest of the limit.
+    pub held: u64,
+    /// The same package with its XML parts stored as they were inflated for
+    /// the checks (a small package whose every part could be read), to be
+    /// parsed instead of the original.
+    pub inflated: Option<Vec<u8>>,
+}
+
+/// Checks a zip-based workbook against the limits.
 ///
 /// # Errors
 /// [`OpenError::Limit`] naming the limit passed. A package the `zip` crate
 /// cannot open is let through: calamine then reports it as damaged.
-pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenError> {
+pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, OpenError> {
     let declared = declared_entries(bytes);
     if declared > limits.max_zip_entries {
         return Err(hit(
@@ -55,8 +71,10 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
         ));
     }
     let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
-        return Ok(0);
+        return Ok(Checked::default());
     };
+    // Whether every part's name is text, as a new package needs it.
+    let mut names_text = true;
     let mut total: u64 = 0;
     let mut xml_parts = Vec::new();
     // every part's size by its name in lower case (calamine looks names up
@@ -66,6 +84,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
         let Ok(entry) = zip.by_index_data(i) else {
             continue;
         };
+        names_text &= std::str::from_utf8(entry.name_raw()).is_ok();
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let (size, packed) = (entry.size(), entry.compressed_size());
         total = total.saturating_add(size);
@@ -100,8 +119,13 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
     }
     let mut held = OoxmlEstimate::default();
     let mut sheets = SheetParts::new(limits.max_sheets);
+    let mut buffers = xml::Buffers::default();
+    let in_memory = total <= INFLATE_ONCE_MAX;
+    // The parts inflated, by index, while a new package can still be made.
+    let mut inflated = (in_memory && names_text).then(Vec::new);
     for (i, name, size) in xml_parts {
-        let Ok(part) = zip.by_index(i) else {
+        let Ok(mut part) = zip.by_index(i) else {
+            inflated = None;
             continue;
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
@@ -110,14 +134,37 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
             .to_ascii_lowercase()
             .ends_with(".rels")
             .then(|| rels_base(&name));
-        let scanned = xml::scan(part, limits.max_xml_depth, |e| {
+        let mut visit = |e: &Event<'_>| {
             part_held.event(e);
             sheets.event(e, rels.as_deref(), &sizes);
             if let Some(o) = ods.as_mut() {
                 o.event(e);
             }
             Ok(())
-        });
+        };
+        let scanned = if in_memory {
+            // bounded: `size` is at most `total`, and the zip crate stops a
+            // part that inflates past its declared size
+            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            let read = part.read_to_end(&mut data);
+            let scanned = xml::scan_with(&mut buffers, &data[..], limits.max_xml_depth, &mut visit);
+            match read {
+                Ok(_) => {
+                    if let Some(parts) = inflated.as_mut() {
+                        parts.push((i, name.clone(), data));
+                    }
+                    scanned
+                }
+                // what could be read is checked as when streamed; the error
+                // is left for the parser to report
+                Err(e) => {
+                    inflated = None;
+                    scanned.and(Err(Stop::Read(e.to_string())))
+                }
+            }
+        } else {
+            xml::scan_with(&mut buffers, part, limits.max_xml_depth, &mut visit)
+        };
         held.add(&part_held, size);
         if sheets.too_many() {
             return Err(too_many_sheets(limits));
@@ -159,8 +206,9 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
             }
         }
     }
+    let inflated = inflated.and_then(|parts| repack(&mut zip, parts, total));
     if kind == FileType::Ods {
-        return Ok(0);
+        return Ok(Checked { held: 0, inflated });
     }
     // calamine reads each sheet's part from the start, once per sheet that
     // names it: a thousand sheets naming one large part read it a thousand times.
@@ -188,7 +236,35 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<u64, OpenE
             ),
         ));
     }
-    Ok(bytes)
+    Ok(Checked {
+        held: bytes,
+        inflated,
+    })
+}
+
+/// The package again, with the XML parts stored as `parts` holds them
+/// inflated (index, name, bytes) and every other part copied as it is, in
+/// the same order. `None` when the `zip` crate cannot write it (a part it
+/// cannot copy, two parts of one name): the original is then parsed.
+fn repack(
+    zip: &mut ZipArchive<Cursor<&[u8]>>,
+    parts: Vec<(usize, String, Vec<u8>)>,
+    total: u64,
+) -> Option<Vec<u8>> {
+    let room = usize::try_from(total).ok()? + 1024;
+    let mut out = ZipWriter::new(Cursor::new(Vec::with_capacity(room)));
+    let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+    let mut parts = parts.into_iter().peekable();
+    for i in 0..zip.len() {
+        match parts.next_if(|(at, _, _)| *at == i) {
+            Some((_, name, data)) => {
+                out.start_file(name, stored).ok()?;
+                out.write_all(&data).ok()?;
+            }
+            None => out.raw_copy_file(zip.by_index_raw(i).ok()?).ok()?,
+        }
+    }
+    Some(out.finish().ok()?.into_inner())
 }
 
 pub(crate) fn too_many_sheets(limits: &Limits) -> OpenError {
@@ -851,5 +927,74 @@ mod tests {
         let bytes = buf.into_inner();
         assert_eq!(declared_entries(&bytes), 3);
         assert_eq!(part(&bytes, "f0.xml", 10), Some(Vec::new()));
+    }
+
+    /// Every part of a package: name, compression method and inflated bytes.
+    fn parts(bytes: &[u8]) -> Vec<(String, CompressionMethod, Vec<u8>)> {
+        let mut zip = ZipArchive::new(Cursor::new(bytes)).unwrap();
+        (0..zip.len())
+            .map(|i| {
+                let mut f = zip.by_index(i).unwrap();
+                let mut data = Vec::new();
+                f.read_to_end(&mut data).unwrap();
+                (f.name().unwrap().to_string(), f.compression(), data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_small_package_is_inflated_once_and_handed_on_unchanged() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/2020-06");
+        for (file, kind) in [
+            ("湖州开发区6月报表.xlsx", FileType::Xlsx),
+            ("南浔6月.ods", FileType::Ods),
+        ] {
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            let checked = check(&bytes, kind, &Limits::default()).unwrap();
+            let inflated = checked.inflated.expect("a small package is inflated");
+            let (before, after) = (parts(&bytes), parts(&inflated));
+            assert_eq!(before.len(), after.len(), "{file}");
+            for ((name, method, data), (name2, method2, data2)) in before.iter().zip(&after) {
+                assert_eq!((name, data), (name2, data2), "{file}");
+                let xml = name.ends_with(".xml") || name.ends_with(".rels");
+                let expected = if xml {
+                    CompressionMethod::Stored
+                } else {
+                    *method
+                };
+                assert_eq!(*method2, expected, "{file}: {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_package_is_checked_as_a_stream_and_left_as_it_is() {
+        let mut buf = Cursor::new(Vec::new());
+        let mut w = ZipWriter::new(&mut buf);
+        w.start_file("xl/worksheets/sheet1.xml", SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"<worksheet><sheetData>").unwrap();
+        let row = b"<row><c><v>1</v></c></row>";
+        for _ in 0..=INFLATE_ONCE_MAX as usize / row.len() {
+            w.write_all(row).unwrap();
+        }
+        w.write_all(b"</sheetData></worksheet>").unwrap();
+        w.finish().unwrap();
+        let bytes = buf.into_inner();
+        let checked = check(&bytes, FileType::Xlsx, &Limits::default()).unwrap();
+        assert!(checked.inflated.is_none());
+        // the same limits hold on the stream
+        let shallow = Limits {
+            max_xml_depth: 3,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            check(&bytes, FileType::Xlsx, &shallow),
+            Err(OpenError::Limit(LimitHit {
+                rule: "file.xml_depth",
+                ..
+            }))
+        ));
     }
 }

@@ -247,11 +247,12 @@ pub fn open(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, O
 fn open_unguarded(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
     match kind {
         FileType::Xlsx | FileType::OtherZip => {
-            let held = package::check(&bytes, kind, limits)?;
-            open_xlsx(bytes, limits, held)
+            let checked = package::check(&bytes, kind, limits)?;
+            open_xlsx(checked.inflated.unwrap_or(bytes), limits, checked.held)
         }
         FileType::Ods => {
-            package::check(&bytes, kind, limits)?;
+            let checked = package::check(&bytes, kind, limits)?;
+            let bytes = checked.inflated.unwrap_or(bytes);
             let book = open_workbook_from_rs::<Ods<_>, _>(Cursor::new(bytes))
                 .map_err(|e| classify(e.to_string()))?;
             from_ranges(book, limits)

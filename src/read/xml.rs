@@ -72,19 +72,44 @@ enum State {
 /// [`Stop`] when the nesting passes `max_depth`, a tag is too long, there is a
 /// DOCTYPE, the input cannot be read, or `visit` returns an error.
 pub fn scan<R: Read>(
+    input: R,
+    max_depth: u32,
+    visit: impl FnMut(&Event<'_>) -> Result<(), String>,
+) -> Result<u32, Stop> {
+    scan_with(&mut Buffers::default(), input, max_depth, visit)
+}
+
+/// The read buffer and the tag being assembled, kept between scans so that
+/// scanning the many small parts of a workbook allocates them once.
+#[derive(Default)]
+pub struct Buffers {
+    read: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+/// [`scan`] with buffers that outlive it.
+///
+/// # Errors
+/// As [`scan`].
+pub fn scan_with<R: Read>(
+    buffers: &mut Buffers,
     mut input: R,
     max_depth: u32,
     mut visit: impl FnMut(&Event<'_>) -> Result<(), String>,
 ) -> Result<u32, Stop> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut tag: Vec<u8> = Vec::new();
+    if buffers.read.is_empty() {
+        buffers.read = vec![0u8; 64 * 1024];
+    }
+    let buf = &mut buffers.read[..];
+    let tag = &mut buffers.tag;
+    tag.clear();
     let mut state = State::Text;
     let mut depth: u32 = 0;
     let mut deepest: u32 = 0;
     let mut offset: u64 = 0;
     let mut tag_at: u64 = 0;
     loop {
-        let n = match input.read(&mut buf) {
+        let n = match input.read(buf) {
             Ok(0) => return Ok(deepest),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -94,79 +119,113 @@ pub fn scan<R: Read>(
         while i < n {
             let b = buf[i];
             match state {
-                State::Text => match buf[i..n].iter().position(|&c| c == b'<') {
-                    Some(p) => {
-                        i += p;
-                        tag_at = offset + i as u64;
-                        state = State::Open;
+                State::Text => {
+                    // Tags often follow each other directly.
+                    let next = if b == b'<' {
+                        Some(0)
+                    } else {
+                        memchr::memchr(b'<', &buf[i..n])
+                    };
+                    match next {
+                        Some(p) => {
+                            i += p;
+                            tag_at = offset + i as u64;
+                            state = State::Open;
+                        }
+                        None => i = n - 1,
                     }
-                    None => i = n - 1,
-                },
+                }
                 State::Open => {
                     tag.clear();
-                    state = match b {
-                        b'/' => State::Tag {
-                            end: true,
-                            quote: 0,
-                        },
-                        b'!' => State::Bang,
-                        b'?' => State::Pi,
-                        _ => {
-                            tag.push(b);
-                            State::Tag {
-                                end: false,
+                    match b {
+                        b'/' => {
+                            state = State::Tag {
+                                end: true,
                                 quote: 0,
                             }
                         }
-                    };
-                }
-                State::Tag { end, quote } => {
-                    if quote == 0 && b == b'>' {
-                        state = State::Text;
-                        let event = if end {
-                            depth = depth.saturating_sub(1);
-                            Event::End {
-                                name: tag.trim_ascii(),
-                                at: tag_at,
-                            }
-                        } else {
-                            let empty = tag.last() == Some(&b'/');
-                            let body = if empty {
-                                &tag[..tag.len() - 1]
-                            } else {
-                                &tag[..]
+                        b'!' => state = State::Bang,
+                        b'?' => state = State::Pi,
+                        _ => {
+                            // this byte starts the name
+                            state = State::Tag {
+                                end: false,
+                                quote: 0,
                             };
-                            let name_len = body
-                                .iter()
-                                .position(|c| c.is_ascii_whitespace())
-                                .unwrap_or(body.len());
-                            if !empty {
-                                depth += 1;
-                                deepest = deepest.max(depth);
-                                if depth > max_depth {
-                                    return Err(Stop::TooDeep(depth));
-                                }
-                            }
-                            Event::Start {
-                                name: &body[..name_len],
-                                attrs: &body[name_len..],
-                                empty,
-                                at: tag_at,
-                            }
-                        };
-                        visit(&event).map_err(Stop::Visitor)?;
-                    } else {
-                        let quote = match (quote, b) {
-                            (0, b'"' | b'\'') => b,
-                            (q, c) if q == c => 0,
-                            (q, _) => q,
-                        };
-                        state = State::Tag { end, quote };
-                        if tag.len() >= MAX_TAG_BYTES {
-                            return Err(Stop::TagTooLong);
+                            continue;
                         }
-                        tag.push(b);
                     }
+                }
+                State::Tag { end, mut quote } => {
+                    // The rest of the tag in one tight loop: up to its `>`
+                    // outside quotes, or to the end of what was read.
+                    let start = i;
+                    let mut j = i;
+                    let mut closed = false;
+                    while j < n {
+                        let c = buf[j];
+                        if quote != 0 {
+                            if c == quote {
+                                quote = 0;
+                            }
+                        } else if c == b'>' {
+                            closed = true;
+                            break;
+                        } else if c == b'"' || c == b'\'' {
+                            quote = c;
+                        }
+                        j += 1;
+                    }
+                    if tag.len() + (j - start) > MAX_TAG_BYTES {
+                        return Err(Stop::TagTooLong);
+                    }
+                    if !closed {
+                        tag.extend_from_slice(&buf[start..j]);
+                        state = State::Tag { end, quote };
+                        i = j;
+                        continue;
+                    }
+                    // A tag read whole is looked at where it lies.
+                    let whole: &[u8] = if tag.is_empty() {
+                        &buf[start..j]
+                    } else {
+                        tag.extend_from_slice(&buf[start..j]);
+                        &tag[..]
+                    };
+                    i = j;
+                    state = State::Text;
+                    let event = if end {
+                        depth = depth.saturating_sub(1);
+                        Event::End {
+                            name: whole.trim_ascii(),
+                            at: tag_at,
+                        }
+                    } else {
+                        let empty = whole.last() == Some(&b'/');
+                        let body = if empty {
+                            &whole[..whole.len() - 1]
+                        } else {
+                            whole
+                        };
+                        let name_len = body
+                            .iter()
+                            .position(|c| c.is_ascii_whitespace())
+                            .unwrap_or(body.len());
+                        if !empty {
+                            depth += 1;
+                            deepest = deepest.max(depth);
+                            if depth > max_depth {
+                                return Err(Stop::TooDeep(depth));
+                            }
+                        }
+                        Event::Start {
+                            name: &body[..name_len],
+                            attrs: &body[name_len..],
+                            empty,
+                            at: tag_at,
+                        }
+                    };
+                    visit(&event).map_err(Stop::Visitor)?;
                 }
                 State::Bang => {
                     tag.push(b);
@@ -179,8 +238,8 @@ pub fn scan<R: Read>(
                         tag.clear();
                     } else if upper == b"DOCTYPE" {
                         return Err(Stop::Doctype);
-                    } else if !b"--".starts_with(&tag)
-                        && !b"[CDATA[".starts_with(&tag)
+                    } else if !b"--".starts_with(tag)
+                        && !b"[CDATA[".starts_with(tag)
                         && !b"DOCTYPE".starts_with(&upper)
                     {
                         // Some other declaration: skipped up to its `>`.
@@ -331,6 +390,36 @@ mod tests {
         );
         assert_eq!(seen, ["<a", "<d/", "<e", "</e", "</a"]);
         assert_eq!(depth, Ok(2));
+    }
+
+    /// Hands out its bytes a few at a time, as a slow inflater may.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(self.0.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn tags_split_across_reads_are_seen_whole() {
+        let xml = r#"<?xml version="1.0"?><ws a="x>y" b='q'><!-- c --><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"/></row></ws>"#;
+        let events = |input: &mut dyn Read| {
+            let mut seen = Vec::new();
+            let depth = scan(input, 10, |e| {
+                seen.push(format!("{e:?}"));
+                Ok(())
+            });
+            (seen, depth)
+        };
+        let whole = events(&mut xml.as_bytes());
+        assert_eq!(whole.0.len(), 9);
+        for step in 1..8 {
+            assert_eq!(events(&mut Trickle(xml.as_bytes(), step)), whole, "{step}");
+        }
     }
 
     #[test]
