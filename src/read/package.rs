@@ -119,7 +119,6 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     }
     let mut held = OoxmlEstimate::default();
     let mut sheets = SheetParts::new(limits.max_sheets);
-    let mut buffers = xml::Buffers::default();
     let in_memory = total <= INFLATE_ONCE_MAX;
     // The parts inflated, by index, while a new package can still be made.
     let mut inflated = (in_memory && names_text).then(Vec::new);
@@ -147,7 +146,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
             // part that inflates past its declared size
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             let read = part.read_to_end(&mut data);
-            let scanned = xml::scan_with(&mut buffers, &data[..], limits.max_xml_depth, &mut visit);
+            let scanned = xml::scan_slice(&data, limits.max_xml_depth, &mut visit);
             match read {
                 Ok(_) => {
                     if let Some(parts) = inflated.as_mut() {
@@ -163,7 +162,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
                 }
             }
         } else {
-            xml::scan_with(&mut buffers, part, limits.max_xml_depth, &mut visit)
+            xml::scan(part, limits.max_xml_depth, &mut visit)
         };
         held.add(&part_held, size);
         if sheets.too_many() {
@@ -405,13 +404,16 @@ struct OoxmlEstimate {
 /// vector and the smallest heap block.
 const STRING_COST: u64 = 64;
 
+/// A name without its namespace prefix.
 fn local(name: &[u8]) -> &[u8] {
-    name.rsplit(|&b| b == b':').next().unwrap_or(name)
+    match name.iter().rposition(|&b| b == b':') {
+        Some(colon) => &name[colon + 1..],
+        None => name,
+    }
 }
 
 impl OoxmlEstimate {
     fn event(&mut self, e: &Event<'_>) {
-        const ELEMENTS: [&[u8]; 3] = [b"font", b"fill", b"border"];
         match e {
             Event::Start {
                 name,
@@ -419,8 +421,8 @@ impl OoxmlEstimate {
                 empty,
                 at,
             } => {
-                let name = local(name);
-                match name {
+                // font, fill or border
+                let k = match local(name) {
                     // calamine reserves room for `uniqueCount` strings up front
                     b"sst" => {
                         let declared = xml::attributes(attrs)
@@ -429,33 +431,46 @@ impl OoxmlEstimate {
                             .max()
                             .unwrap_or(0);
                         self.declared_strings = self.declared_strings.max(declared);
+                        return;
                     }
-                    b"si" => self.strings += 1,
-                    b"xf" => self.xfs += 1,
+                    b"si" => {
+                        self.strings += 1;
+                        return;
+                    }
+                    b"xf" => {
+                        self.xfs += 1;
+                        return;
+                    }
                     b"numFmt" => {
                         let len = attrs.len() as u64;
                         self.numfmt = self.numfmt.max(len);
                         self.numfmt_text += len;
+                        return;
                     }
-                    _ => {}
+                    b"font" => 0,
+                    b"fill" => 1,
+                    b"border" => 2,
+                    _ => return,
+                };
+                match k {
+                    0 => self.fonts += 1,
+                    1 => self.fills += 1,
+                    _ => self.borders += 1,
                 }
-                if let Some(k) = ELEMENTS.iter().position(|x| *x == name) {
-                    match k {
-                        0 => self.fonts += 1,
-                        1 => self.fills += 1,
-                        _ => self.borders += 1,
-                    }
-                    if *empty {
-                        self.close(k, attrs.len() as u64);
-                    } else {
-                        self.open[k] = Some(*at);
-                    }
+                if *empty {
+                    self.close(k, attrs.len() as u64);
+                } else {
+                    self.open[k] = Some(*at);
                 }
             }
             Event::End { name, at } => {
-                if let Some(k) = ELEMENTS.iter().position(|x| *x == local(name))
-                    && let Some(start) = self.open[k].take()
-                {
+                let k = match local(name) {
+                    b"font" => 0,
+                    b"fill" => 1,
+                    b"border" => 2,
+                    _ => return,
+                };
+                if let Some(start) = self.open[k].take() {
                     self.close(k, at.saturating_sub(start));
                 }
             }
@@ -543,9 +558,10 @@ fn declared_entries(bytes: &[u8]) -> u64 {
     };
     let from = bytes.len().saturating_sub(22 + 65_535 + 20);
     let mut most = 0;
-    for at in from..bytes.len().saturating_sub(21) {
-        if bytes[at..at + 4] != EOCD {
-            continue;
+    let end = bytes.len().saturating_sub(21).max(from);
+    for at in memchr::memmem::find_iter(&bytes[from..], &EOCD).map(|k| from + k) {
+        if at >= end {
+            break;
         }
         most = most
             .max(u16_at(at + 8).unwrap_or(0))
@@ -562,8 +578,9 @@ fn declared_entries(bytes: &[u8]) -> u64 {
     }
     // A zip64 record may also be found by searching back from the end.
     let from64 = bytes.len().saturating_sub(1 << 20);
-    for at in from64..bytes.len().saturating_sub(55) {
-        if bytes[at..at + 4] == EOCD64 {
+    let end64 = bytes.len().saturating_sub(55).max(from64);
+    for at in memchr::memmem::find_iter(&bytes[from64..], &EOCD64).map(|k| from64 + k) {
+        if at < end64 {
             most = most
                 .max(u64_at(at + 24).unwrap_or(0))
                 .max(u64_at(at + 32).unwrap_or(0));

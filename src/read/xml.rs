@@ -14,6 +14,15 @@ use std::io::Read;
 /// The longest tag accepted; real parts have tags of a few hundred bytes.
 pub const MAX_TAG_BYTES: usize = 1 << 20;
 
+/// The bytes that end a plain run inside a tag: its `>` and the quotes.
+static ENDS_PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t
+};
+
 /// A start or end tag.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -72,49 +81,76 @@ enum State {
 /// [`Stop`] when the nesting passes `max_depth`, a tag is too long, there is a
 /// DOCTYPE, the input cannot be read, or `visit` returns an error.
 pub fn scan<R: Read>(
-    input: R,
-    max_depth: u32,
-    visit: impl FnMut(&Event<'_>) -> Result<(), String>,
-) -> Result<u32, Stop> {
-    scan_with(&mut Buffers::default(), input, max_depth, visit)
-}
-
-/// The read buffer and the tag being assembled, kept between scans so that
-/// scanning the many small parts of a workbook allocates them once.
-#[derive(Default)]
-pub struct Buffers {
-    read: Vec<u8>,
-    tag: Vec<u8>,
-}
-
-/// [`scan`] with buffers that outlive it.
-///
-/// # Errors
-/// As [`scan`].
-pub fn scan_with<R: Read>(
-    buffers: &mut Buffers,
     mut input: R,
     max_depth: u32,
     mut visit: impl FnMut(&Event<'_>) -> Result<(), String>,
 ) -> Result<u32, Stop> {
-    if buffers.read.is_empty() {
-        buffers.read = vec![0u8; 64 * 1024];
-    }
-    let buf = &mut buffers.read[..];
-    let tag = &mut buffers.tag;
-    tag.clear();
-    let mut state = State::Text;
-    let mut depth: u32 = 0;
-    let mut deepest: u32 = 0;
-    let mut offset: u64 = 0;
-    let mut tag_at: u64 = 0;
+    let mut scanner = Scanner::new(max_depth);
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match input.read(buf) {
-            Ok(0) => return Ok(deepest),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        match input.read(&mut buf) {
+            Ok(0) => return Ok(scanner.deepest),
+            Ok(n) => scanner.feed(&buf[..n], &mut visit)?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Stop::Read(e.to_string())),
-        };
+        }
+    }
+}
+
+/// [`scan`] over bytes already in memory, without copying them.
+///
+/// # Errors
+/// As [`scan`].
+pub fn scan_slice(
+    input: &[u8],
+    max_depth: u32,
+    mut visit: impl FnMut(&Event<'_>) -> Result<(), String>,
+) -> Result<u32, Stop> {
+    let mut scanner = Scanner::new(max_depth);
+    scanner.feed(input, &mut visit)?;
+    Ok(scanner.deepest)
+}
+
+/// The tokenizer's state between chunks of input.
+struct Scanner {
+    max_depth: u32,
+    state: State,
+    /// A tag begun in an earlier chunk, or the bytes of a `<!…` being told
+    /// apart, or the last bytes of a comment, CDATA or instruction.
+    tag: Vec<u8>,
+    depth: u32,
+    deepest: u32,
+    /// Bytes fed before the current chunk.
+    offset: u64,
+    /// Where the current tag started.
+    tag_at: u64,
+}
+
+impl Scanner {
+    fn new(max_depth: u32) -> Scanner {
+        Scanner {
+            max_depth,
+            state: State::Text,
+            tag: Vec::new(),
+            depth: 0,
+            deepest: 0,
+            offset: 0,
+            tag_at: 0,
+        }
+    }
+
+    /// Scans the next chunk of input.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        visit: &mut impl FnMut(&Event<'_>) -> Result<(), String>,
+    ) -> Result<(), Stop> {
+        let max_depth = self.max_depth;
+        let (mut state, mut depth, mut deepest) = (self.state, self.depth, self.deepest);
+        let (offset, mut tag_at) = (self.offset, self.tag_at);
+        let tag = &mut self.tag;
+        let n = chunk.len();
+        let buf = chunk;
         let mut i = 0;
         while i < n {
             let b = buf[i];
@@ -163,16 +199,26 @@ pub fn scan_with<R: Read>(
                     let mut j = i;
                     let mut closed = false;
                     while j < n {
-                        let c = buf[j];
-                        if quote != 0 {
-                            if c == quote {
-                                quote = 0;
+                        if quote == 0 {
+                            while j < n && !ENDS_PLAIN[usize::from(buf[j])] {
+                                j += 1;
                             }
-                        } else if c == b'>' {
-                            closed = true;
-                            break;
-                        } else if c == b'"' || c == b'\'' {
-                            quote = c;
+                            if j == n {
+                                break;
+                            }
+                            if buf[j] == b'>' {
+                                closed = true;
+                                break;
+                            }
+                            quote = buf[j];
+                        } else {
+                            while j < n && buf[j] != quote {
+                                j += 1;
+                            }
+                            if j == n {
+                                break;
+                            }
+                            quote = 0;
                         }
                         j += 1;
                     }
@@ -276,7 +322,12 @@ pub fn scan_with<R: Read>(
             }
             i += 1;
         }
-        offset += n as u64;
+        self.state = state;
+        self.depth = depth;
+        self.deepest = deepest;
+        self.offset = offset + n as u64;
+        self.tag_at = tag_at;
+        Ok(())
     }
 }
 
