@@ -138,11 +138,14 @@ pub struct PeriodFigures {
     pub period: Period,
     pub zones: Vec<ZoneResult>,
     pub city: CityResult,
+    /// Zone codes → position in `zones`: every sheet and check looks zones
+    /// up by code, and there may be a thousand of them.
+    positions: HashMap<String, usize>,
 }
 
 impl PeriodFigures {
     pub fn zone(&self, code: &str) -> Option<&ZoneResult> {
-        self.zones.iter().find(|z| z.code == code)
+        self.positions.get(code).map(|&at| &self.zones[at])
     }
     /// Whether all the data of a form is on hand for the city.
     pub fn form_complete(&self, form: &str) -> bool {
@@ -294,10 +297,15 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
         }
     }
     city.figures.ratios = ratios(&city.figures.indicators, &city.reference, cat, true);
+    let mut positions = HashMap::with_capacity(zones.len());
+    for (at, z) in zones.iter().enumerate() {
+        positions.entry(z.code.clone()).or_insert(at);
+    }
     PeriodFigures {
         period,
         zones,
         city,
+        positions,
     }
 }
 

@@ -503,12 +503,15 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             .map(|c| c.label.as_str())
             .unwrap_or("");
         let subject = subject(ind, label);
-        let raw = row
-            .values
-            .iter()
-            .find(|(r, _)| *r == role)
-            .map(|(_, v)| v.value.display());
+        // the value as written, for a message
+        let written = || {
+            row.values
+                .iter()
+                .find(|(r, _)| *r == role)
+                .map(|(_, v)| v.value.display())
+        };
         if ind.non_negative && n < 0.0 {
+            let raw = written();
             ctx.push(
                 Severity::Error,
                 "value.negative",
@@ -524,6 +527,7 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
             );
         }
         if ind.whole && (n - n.round()).abs() > 1e-9 {
+            let raw = written();
             ctx.push(
                 Severity::Error,
                 "value.not_whole",
@@ -638,9 +642,18 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
     entry
 }
 
-/// How a message names a value: `A06 地方财政收入“1-本月累计”`.
-fn subject(ind: &Indicator, label: &str) -> String {
-    format!("{} {}“{}”", ind.code, ind.name, label)
+/// How a message names a value: `A06 地方财政收入“1-本月累计”`; written
+/// out only when there is a message.
+fn subject<'a>(ind: &'a Indicator, label: &'a str) -> Subject<'a> {
+    Subject(ind, label)
+}
+
+struct Subject<'a>(&'a Indicator, &'a str);
+
+impl std::fmt::Display for Subject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}“{}”", self.0.code, self.0.name, self.1)
+    }
 }
 
 fn label_of(form: &Form, role: Role) -> &str {
@@ -673,7 +686,7 @@ fn check_value(
     ctx: &mut Ctx,
 ) -> Option<Val> {
     let growth = role == Role::ReportedGrowth;
-    let found = raw.value.display();
+    let found = || raw.value.display();
     let subject = subject(ind, label);
     let mut bad = |rule: &'static str, expected: String, message: String| {
         ctx.push(
@@ -682,7 +695,7 @@ fn check_value(
             Some(raw.cell),
             Some(ind),
             Some(label),
-            Some(found.clone()),
+            Some(found()),
             Some(expected),
             message,
         );
@@ -735,7 +748,7 @@ fn check_value(
             bad(
                 "value.not_yes_no",
                 "“是”或“否”".into(),
-                format!("{subject}应填“是”或“否”，但填的是“{}”。", found),
+                format!("{subject}应填“是”或“否”，但填的是“{}”。", found()),
             );
             return None;
         }
@@ -745,7 +758,7 @@ fn check_value(
                 bad(
                     "value.not_number",
                     format!("数值（{}）", ind.unit),
-                    format!("{subject}应为数值，但填的是逻辑值 {}。", found),
+                    format!("{subject}应为数值，但填的是逻辑值 {}。", found()),
                 );
             }
             return None;

@@ -68,19 +68,25 @@ pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
             Severity::Error,
             "file.unreadable",
             display,
-            format!("无法打开文件：{e}。请确认文件没有被其他程序占用。"),
+            format!(
+                "无法打开文件：{}。请确认文件没有被其他程序占用。",
+                crate::error::io_message(&e)
+            ),
         )],
     };
     let limit = cat.limits.max_file_bytes();
     // A file known to be too large is not read beyond its first bytes; one
     // that grows while it is read stops at the limit all the same.
-    let known_large = std::fs::metadata(path).is_ok_and(|m| m.len() > limit);
+    let size = std::fs::metadata(path).map(|m| m.len()).ok();
+    let known_large = size.is_some_and(|n| n > limit);
     let take = if known_large {
         512
     } else {
         limit.saturating_add(1)
     };
-    let mut bytes = Vec::new();
+    // room for the whole file at once (and the probe for its end)
+    let room = size.filter(|_| !known_large).unwrap_or(0).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     let read = std::fs::File::open(path).and_then(|f| f.take(take).read_to_end(&mut bytes));
     if let Err(e) = read {
         return unreadable(e);

@@ -348,6 +348,10 @@ pub(crate) fn sheet_name(name: &str) -> String {
 fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>, XlsxError> {
     let ctx = Ctx::new(c, cat, made_at);
     let mut wb = Workbook::new();
+    // Compressing the sheets is the longest step after reading; level 3 takes
+    // two thirds of the default's time for a file 5 % larger (1,000 zones:
+    // 135 ms instead of 185 ms, 1.9 MB instead of 1.8 MB).
+    wb.set_zip_compression_level(3);
     let created = ExcelDateTime::from_timestamp(made_at.unix())?;
     let props = DocProperties::new()
         .set_title(format!("{}（{}）", cat.plan.report_title, ctx.label()))
