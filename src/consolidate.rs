@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::aggregate::{FormState, IndicatorFigure, PeriodFigures, aggregate};
@@ -73,11 +74,29 @@ pub fn consolidate(
     } = read_period(data_dir, period, cat, true)?;
     let mut others = OtherPeriods::new(data_dir, cat);
     let asked = cross_periods(&forms, cat);
+    // The December folders are read at once: each is aggregated while the
+    // others are still read. The cross-period checks reuse what was read,
+    // not the files again; the other years' forms are let go at once (with
+    // many zones they are most of the memory a run takes).
+    let years: Vec<i32> = (cat.plan.start.year..period.year).collect();
+    let past: Vec<Result<Option<PeriodRead>, Error>> = years
+        .par_iter()
+        .map(|&year| {
+            let p = Period { year, month: 12 };
+            if !data_dir.join(p.to_string()).is_dir() {
+                return Ok(None);
+            }
+            let mut read = read_period(data_dir, p, cat, false)?;
+            if !asked.contains(&p) {
+                read.forms = Vec::new();
+            }
+            Ok(Some(read))
+        })
+        .collect();
     let mut history = History::new();
-    for year in cat.plan.start.year..period.year {
+    for (year, past) in years.into_iter().zip(past) {
         let p = Period { year, month: 12 };
-        let dir = data_dir.join(p.to_string());
-        if !dir.is_dir() {
+        let Some(past) = past? else {
             findings.push(Finding::file(
                 Severity::Warning,
                 "history.missing",
@@ -86,13 +105,9 @@ pub fn consolidate(
             ));
             history.insert(year, None);
             continue;
-        }
-        let past = read_period(data_dir, p, cat, false)?;
+        };
         findings.extend(past.findings);
         history.insert(year, Some(past.figures));
-        // The cross-period checks reuse what was read, not the files again;
-        // the other years' forms are dropped at once (with many zones they
-        // are most of the memory a run takes).
         if asked.contains(&p) {
             others.insert(p, past.forms);
         }
