@@ -31,6 +31,9 @@ pub struct Catalogue {
     /// Thresholds of the plausibility checks across periods.
     #[serde(default)]
     pub checks: Checks,
+    /// How the assessment workbook is laid out.
+    #[serde(default)]
+    pub report: ReportLayout,
     /// Lookups built once when the catalogue is loaded: every form names its
     /// reporter and units, and a catalogue may have a thousand zones.
     #[serde(skip)]
@@ -65,6 +68,23 @@ impl Default for Checks {
         Checks {
             prior_tolerance_pct: 0.5,
             growth_alert_pct: 50.0,
+        }
+    }
+}
+
+/// How the assessment workbook is laid out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportLayout {
+    /// The most zones that get a sheet each; with more, 分区对比, 目标考核,
+    /// 综合评价 and 数据问题 cover them all and there is no sheet a zone.
+    pub zone_sheets_max: usize,
+}
+
+impl Default for ReportLayout {
+    fn default() -> ReportLayout {
+        ReportLayout {
+            zone_sheets_max: 30,
         }
     }
 }

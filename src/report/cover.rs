@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rust_xlsxwriter::{Color, Format, Worksheet};
 
 use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
-use super::{COMPARE, COVER, Ctx, FINDINGS, MADE_BY, TARGETS, ZONE_SHEETS_MAX};
+use super::{COMPARE, COVER, Ctx, FINDINGS, MADE_BY, TARGETS};
 use crate::aggregate::{FormState, Source};
 use crate::assess::Status;
 use crate::model::{Finding, Severity};
@@ -132,10 +132,11 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         ("数据完整性", completeness),
     ];
     let paging = (!ctx.zone_sheets()).then(|| {
+        let max = ctx.cat.report.zone_sheets_max;
         (
             "各开发区分页",
             format!(
-                "开发区共 {n} 个（超过 {ZONE_SHEETS_MAX} 个），不逐区分页：各区数值见“{COMPARE}”表，分区目标见“{TARGETS}”表，各区问题见“{FINDINGS}”表。"
+                "开发区共 {n} 个（超过 {max} 个），不逐区分页：各区数值见“{COMPARE}”表，分区目标见“{TARGETS}”表，各区问题见“{FINDINGS}”表。"
             ),
         )
     });

@@ -5,7 +5,8 @@
 //! Sheets, in order: 封面 (cover: period, plan, completeness, target counts,
 //! sources), 目标考核 (one row a target and zone), 图表, 全市汇总,
 //! 分区对比 (zones side by side; city totals and ratios as formulas), 综合评价,
-//! one sheet a zone (up to [`ZONE_SHEETS_MAX`] zones), 数据问题. Formulas
+//! one sheet a zone (up to the catalogue's `[report] zone_sheets_max` zones:
+//! a province's hundreds of sheets could not be used), 数据问题. Formulas
 //! carry their computed results, so a reader that does not recalculate still
 //! shows every number. The same inputs and the same [`MadeAt`] give the same
 //! bytes.
@@ -45,11 +46,6 @@ pub(crate) const CITY: &str = "全市汇总";
 pub(crate) const COMPARE: &str = "分区对比";
 pub(crate) const SCORES: &str = "综合评价";
 pub(crate) const FINDINGS: &str = "数据问题";
-
-/// The most zones that get a sheet each. A catalogue with more zones (a
-/// province's) gets none: a workbook of hundreds of sheets cannot be used, and
-/// 分区对比, 目标考核, 综合评价 and 数据问题 already cover every zone.
-pub const ZONE_SHEETS_MAX: usize = 30;
 
 /// When a workbook was made: printed on the cover and stored as the file's
 /// creation time. Taken from `SOURCE_DATE_EPOCH` when set, so that a run can
@@ -292,7 +288,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether every zone gets a sheet of its own.
     pub fn zone_sheets(&self) -> bool {
-        self.cat.zones.len() <= ZONE_SHEETS_MAX
+        self.cat.zones.len() <= self.cat.report.zone_sheets_max
     }
 
     /// The period as people write it: `2020年1-6月`, `2020年度`.
