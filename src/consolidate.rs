@@ -66,33 +66,41 @@ pub fn consolidate(
             message: "数据文件夹不存在".into(),
         });
     }
+    // The period and the December folders before it are read at once; each
+    // is aggregated, and its files let go, while the others are still read.
+    // Of the Decembers' forms only those the cross-period checks will look up
+    // for forms of this period are kept (with many zones the forms are most
+    // of the memory a run takes); one looked up all the same (a form stating
+    // another period) is read again when asked.
+    let likely: BTreeSet<Period> = looked_up(period, true).collect();
+    let years: Vec<i32> = (cat.plan.start.year..period.year).collect();
+    let (current, past) = rayon::join(
+        || read_period(data_dir, period, cat, true),
+        || {
+            years
+                .par_iter()
+                .map(|&year| {
+                    let p = Period { year, month: 12 };
+                    if !data_dir.join(p.to_string()).is_dir() {
+                        return Ok(None);
+                    }
+                    let mut read = read_period(data_dir, p, cat, false)?;
+                    if !likely.contains(&p) {
+                        read.forms = Vec::new();
+                    }
+                    Ok(Some(read))
+                })
+                .collect::<Vec<Result<Option<PeriodRead>, Error>>>()
+        },
+    );
     let PeriodRead {
         files,
         mut findings,
         figures,
         forms,
-    } = read_period(data_dir, period, cat, true)?;
+    } = current?;
     let mut others = OtherPeriods::new(data_dir, cat);
     let asked = cross_periods(&forms, cat);
-    // The December folders are read at once: each is aggregated while the
-    // others are still read. The cross-period checks reuse what was read,
-    // not the files again; the other years' forms are let go at once (with
-    // many zones they are most of the memory a run takes).
-    let years: Vec<i32> = (cat.plan.start.year..period.year).collect();
-    let past: Vec<Result<Option<PeriodRead>, Error>> = years
-        .par_iter()
-        .map(|&year| {
-            let p = Period { year, month: 12 };
-            if !data_dir.join(p.to_string()).is_dir() {
-                return Ok(None);
-            }
-            let mut read = read_period(data_dir, p, cat, false)?;
-            if !asked.contains(&p) {
-                read.forms = Vec::new();
-            }
-            Ok(Some(read))
-        })
-        .collect();
     let mut history = History::new();
     for (year, past) in years.into_iter().zip(past) {
         let p = Period { year, month: 12 };
@@ -108,7 +116,7 @@ pub fn consolidate(
         };
         findings.extend(past.findings);
         history.insert(year, Some(past.figures));
-        if asked.contains(&p) {
+        if asked.contains(&p) && likely.contains(&p) {
             others.insert(p, past.forms);
         }
     }
@@ -144,21 +152,25 @@ fn cross_periods(forms: &[CheckedForm], cat: &Catalogue) -> BTreeSet<Period> {
     let mut out = BTreeSet::new();
     for f in forms {
         let Some(p) = f.period else { continue };
-        out.insert(Period {
-            year: p.year - 1,
-            month: p.month,
-        });
         let monthly = cat
             .form(&f.form)
             .is_some_and(|x| x.frequency == Frequency::Monthly);
-        if monthly && p.month > 1 {
-            out.insert(Period {
-                year: p.year,
-                month: p.month - 1,
-            });
-        }
+        out.extend(looked_up(p, monthly));
     }
     out
+}
+
+/// The periods the cross-period checks look up for a form of period `p`.
+fn looked_up(p: Period, monthly: bool) -> impl Iterator<Item = Period> {
+    let year_before = Period {
+        year: p.year - 1,
+        month: p.month,
+    };
+    let month_before = (monthly && p.month > 1).then_some(Period {
+        year: p.year,
+        month: p.month - 1,
+    });
+    std::iter::once(year_before).chain(month_before)
 }
 
 /// One period folder, read.
