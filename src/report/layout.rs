@@ -68,26 +68,36 @@ impl Num {
         }
     }
 
-    /// The text a spreadsheet shows, for measuring.
-    fn shown(self, v: f64) -> String {
-        let s = match self {
-            Num::Amount => format!("{v:.2}"),
-            Num::Count => format!("{v:.0}"),
-            Num::Pct => format!("{v:.2}"),
-            Num::Pct1 => format!("{v:.1}"),
-            Num::General => format!("{v}"),
+    /// How many characters a spreadsheet shows for `v` (digits, sign,
+    /// decimal point and thousands separators), for measuring; counted
+    /// without writing the number out, since a big workbook measures every
+    /// cell it writes.
+    fn shown_len(self, v: f64) -> usize {
+        let decimals: i32 = match self {
+            Num::Amount | Num::Pct => 2,
+            Num::Count => 0,
+            Num::Pct1 => 1,
+            Num::General => return format!("{v}").len(),
         };
-        let digits = s
-            .trim_start_matches('-')
-            .split('.')
-            .next()
-            .map_or(0, str::len);
+        let scale = 10f64.powi(decimals);
+        let int = ((v.abs() * scale).round() / scale).trunc();
+        // at least one digit; `log10` of a huge number is still finite
+        let digits = if int < 1.0 {
+            1
+        } else {
+            int.log10().floor() as usize + 1
+        };
         let commas = if matches!(self, Num::Amount | Num::Count) {
-            (digits.saturating_sub(1)) / 3
+            (digits - 1) / 3
         } else {
             0
         };
-        format!("{s}{}", ",".repeat(commas))
+        let point = if decimals > 0 {
+            1 + decimals as usize
+        } else {
+            0
+        };
+        usize::from(v < 0.0) + digits + commas + point
     }
 }
 
@@ -447,7 +457,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
             Some(v) if v.is_finite() => {
                 self.sheet()
                     .write_number_with_format(row, col, v, &tone.apply(fmt::number(n)))?;
-                self.measure(col, n.shown(v).len() as f64 * NARROW);
+                self.measure(col, n.shown_len(v) as f64 * NARROW);
                 Ok(())
             }
             _ => self.text(row, col, MISSING, &tone.apply(fmt::missing())),
@@ -474,7 +484,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         let f = Formula::new(formula).set_result(format!("{result}"));
         self.sheet()
             .write_formula_with_format(row, col, f, &tone.apply(fmt::number(n)))?;
-        self.measure(col, n.shown(result).len() as f64 * NARROW);
+        self.measure(col, n.shown_len(result) as f64 * NARROW);
         Ok(())
     }
 
@@ -610,8 +620,14 @@ mod tests {
 
     #[test]
     fn numbers_are_measured_as_shown() {
-        assert_eq!(Num::Amount.shown(1209.0), "1209.00,");
-        assert_eq!(Num::Count.shown(5.0), "5");
-        assert_eq!(Num::Pct1.shown(133.14), "133.1");
+        // as shown: 1,209.00  5  133.1  -12.35  1,000,000  9.9  0.00
+        assert_eq!(Num::Amount.shown_len(1209.0), 8);
+        assert_eq!(Num::Count.shown_len(5.0), 1);
+        assert_eq!(Num::Pct1.shown_len(133.14), 5);
+        assert_eq!(Num::Pct.shown_len(-12.345), 6);
+        assert_eq!(Num::Count.shown_len(999_999.6), 9);
+        assert_eq!(Num::Pct1.shown_len(9.94), 3);
+        assert_eq!(Num::Amount.shown_len(0.001), 4);
+        assert_eq!(Num::General.shown_len(0.5), 3);
     }
 }
