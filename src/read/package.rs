@@ -129,12 +129,16 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
         let mut part_held = OoxmlEstimate::default();
-        let rels = name
-            .to_ascii_lowercase()
-            .ends_with(".rels")
-            .then(|| rels_base(&name));
+        // as calamine finds parts: lower case, `\` read as `/`
+        let lower = name.to_ascii_lowercase().replace('\\', "/");
+        let rels = lower.ends_with(".rels").then(|| rels_base(&name));
+        // calamine reads shared strings and styles from `sharedStrings.xml`
+        // and `styles.xml` in whatever folder the package names
+        let holds = lower.ends_with("sharedstrings.xml") || lower.ends_with("styles.xml");
         let mut visit = |e: &Event<'_>| {
-            part_held.event(e);
+            if holds {
+                part_held.event(e);
+            }
             sheets.event(e, rels.as_deref(), &sizes);
             if let Some(o) = ods.as_mut() {
                 o.event(e);
@@ -376,7 +380,9 @@ impl SheetParts {
 /// What calamine's xlsx reader holds from the moment it opens a workbook:
 /// every shared string (`<si>`), and for every cell format (`<xf>`) a style
 /// with its own copies of the font, fill, border and number format it names.
-/// Counted over every part, since a crafted package may put them anywhere.
+/// Counted over every part calamine 0.38 may read as shared strings or styles:
+/// any part named `…sharedStrings.xml` or `…styles.xml` (ignoring case), since
+/// it takes them from whichever folder the package's relationships name.
 #[derive(Default)]
 struct OoxmlEstimate {
     strings: u64,

@@ -2,7 +2,7 @@
 //! every sheet shares (A4 landscape, one page wide, page numbers).
 
 use std::borrow::BorrowMut;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Formula, Worksheet, XlsxError};
 
@@ -32,7 +32,7 @@ const LINE_HEIGHT: f64 = 14.0;
 const DEFAULT_WIDTH: f64 = 8.43;
 
 /// How a number is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Num {
     /// Money and other amounts: two decimals with thousands separators.
     Amount,
@@ -102,7 +102,7 @@ impl Num {
 }
 
 /// A cell's colour, by what it says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Tone {
     Plain,
     Good,
@@ -315,6 +315,9 @@ pub(super) struct Sheet<W: BorrowMut<Worksheet> = Worksheet> {
     breaks: Vec<u32>,
     /// Row heights are set as rows are written (constant-memory mode).
     streamed: bool,
+    /// Number formats by kind and tone, built once: a big sheet writes
+    /// tens of thousands of numbers in a handful of formats.
+    numbers: HashMap<(Num, Tone), Format>,
 }
 
 impl Sheet {
@@ -344,6 +347,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
             spans: Vec::new(),
             breaks: Vec::new(),
             streamed,
+            numbers: HashMap::new(),
         }
     }
 
@@ -455,8 +459,13 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     pub fn number(&mut self, row: u32, col: u16, v: Option<f64>, n: Num, tone: Tone) -> Res<()> {
         match v {
             Some(v) if v.is_finite() => {
-                self.sheet()
-                    .write_number_with_format(row, col, v, &tone.apply(fmt::number(n)))?;
+                let format = self
+                    .numbers
+                    .entry((n, tone))
+                    .or_insert_with(|| tone.apply(fmt::number(n)));
+                self.ws
+                    .borrow_mut()
+                    .write_number_with_format(row, col, v, format)?;
                 self.measure(col, n.shown_len(v) as f64 * NARROW);
                 Ok(())
             }
@@ -482,8 +491,13 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         tone: Tone,
     ) -> Res<()> {
         let f = Formula::new(formula).set_result(format!("{result}"));
-        self.sheet()
-            .write_formula_with_format(row, col, f, &tone.apply(fmt::number(n)))?;
+        let format = self
+            .numbers
+            .entry((n, tone))
+            .or_insert_with(|| tone.apply(fmt::number(n)));
+        self.ws
+            .borrow_mut()
+            .write_formula_with_format(row, col, f, format)?;
         self.measure(col, n.shown_len(result) as f64 * NARROW);
         Ok(())
     }
