@@ -2,7 +2,7 @@
 //! written, the value columns found by their headers, and each indicator row
 //! found by its code or, when the 代码 column is gone, by its name.
 
-use crate::catalog::{Catalogue, Form, Role};
+use crate::catalog::{Catalogue, Form, Indicator, Role};
 use crate::model::Cell;
 use crate::read::workbook::{CellValue, Sheet};
 use crate::text::{normalize_name, parse_period};
@@ -260,21 +260,9 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
             .name_col
             .map(|c| sheet.text(Cell::new(row, c)))
             .unwrap_or_default();
-        let by_code = || {
-            let n = normalize_name(&code_text);
-            form.indicators
-                .iter()
-                .find(|i| !n.is_empty() && i.code_key() == n)
-                .map(|i| i.code.as_str())
-        };
-        let by_name = || {
-            let n = normalize_name(&name_text);
-            form.indicators
-                .iter()
-                .find(|i| !n.is_empty() && i.name_key() == n)
-                .map(|i| i.code.as_str())
-        };
-        let Some(code) = by_code().or_else(by_name) else {
+        let by_code = indicator_by(form, &code_text, Indicator::code_key);
+        let Some(code) = by_code.or_else(|| indicator_by(form, &name_text, Indicator::name_key))
+        else {
             let has_value = h
                 .values
                 .iter()
@@ -322,4 +310,17 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
             note,
         });
     }
+}
+
+/// The code of the form's indicator whose reduced code or name (`key`) is
+/// `written` reduced by [`normalize_name`]; none for an empty cell.
+fn indicator_by<'f>(form: &'f Form, written: &str, key: fn(&Indicator) -> &str) -> Option<&'f str> {
+    let n = normalize_name(written);
+    if n.is_empty() {
+        return None;
+    }
+    form.indicators
+        .iter()
+        .find(|i| key(i) == n)
+        .map(|i| i.code.as_str())
 }

@@ -108,13 +108,10 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
         *known = (*known).max(size);
     }
     if total > limits.max_unzipped_bytes() {
-        return Err(hit(
-            "file.too_large_unzipped",
-            format!(
-                "工作簿解压后共 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。报表文件解压后通常不足 1 MB，文件可能夹带了大量其他内容或被恶意构造。",
-                total.div_ceil(Limits::MIB),
-                limits.max_unzipped_mb
-            ),
+        return Err(over_unzipped(
+            format!("工作簿解压后共 {} MB", total.div_ceil(Limits::MIB)),
+            limits,
+            "报表文件解压后通常不足 1 MB，文件可能夹带了大量其他内容或被恶意构造。",
         ));
     }
     let mut held = OoxmlEstimate::default();
@@ -217,26 +214,26 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     // names it: a thousand sheets naming one large part read it a thousand times.
     let streamed = sheets.streamed();
     if streamed > limits.max_unzipped_bytes() {
-        return Err(hit(
-            "file.too_large_unzipped",
+        return Err(over_unzipped(
             format!(
-                "工作簿的各工作表共需读取 {} MB 的数据（同一部件被多个工作表引用时按次数计），超过上限 {} MB（limits.max_unzipped_mb），未读取。",
-                streamed.div_ceil(Limits::MIB),
-                limits.max_unzipped_mb
+                "工作簿的各工作表共需读取 {} MB 的数据（同一部件被多个工作表引用时按次数计）",
+                streamed.div_ceil(Limits::MIB)
             ),
+            limits,
+            "",
         ));
     }
     let bytes = held.bytes();
     if bytes > limits.max_unzipped_bytes() {
-        return Err(hit(
-            "file.too_large_unzipped",
+        return Err(over_unzipped(
             format!(
-                "工作簿的共享字符串（{} 个）和单元格格式（{} 个）读入后约需 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。",
+                "工作簿的共享字符串（{} 个）和单元格格式（{} 个）读入后约需 {} MB",
                 held.strings.max(held.declared_strings),
                 held.xfs,
-                bytes.div_ceil(Limits::MIB),
-                limits.max_unzipped_mb
+                bytes.div_ceil(Limits::MIB)
             ),
+            limits,
+            "",
         ));
     }
     Ok(Checked {
@@ -268,6 +265,17 @@ fn repack(
         }
     }
     Some(out.finish().ok()?.into_inner())
+}
+
+/// `file.too_large_unzipped`: `found` says how much, `advice` what it may mean.
+fn over_unzipped(found: String, limits: &Limits, advice: &str) -> OpenError {
+    hit(
+        "file.too_large_unzipped",
+        format!(
+            "{found}，超过上限 {} MB（limits.max_unzipped_mb），未读取。{advice}",
+            limits.max_unzipped_mb
+        ),
+    )
 }
 
 pub(crate) fn too_many_sheets(limits: &Limits) -> OpenError {
