@@ -351,3 +351,50 @@ fn unit_written_as_wan_yuan_is_converted_exactly() {
     // 287481 万元 = 28.7481 亿元, to the last bit.
     assert_eq!(f.values["A06"].current, Some(Val::Number(28.7481)));
 }
+
+/// Every xlsx among the fixtures (the samples of several programs, the
+/// blank templates, the broken and hostile files): what `open` gives is what
+/// calamine alone gives, and every sample form and template is read without
+/// calamine (the fast way, so that a change there shows here, not only in
+/// the benchmark).
+#[test]
+fn xlsx_read_directly_equals_calamine() {
+    use zonestat::read::workbook::{FileType, open, open_with_calamine, read_directly, sniff};
+
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("fixture folder") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = Vec::new();
+    files(&fixtures(), &mut all);
+    files(&root.join("templates"), &mut all);
+    let limits = cat().limits.clone();
+    let (mut compared, mut direct) = (0, 0);
+    for path in all {
+        let bytes = std::fs::read(&path).expect("fixture");
+        let kind = sniff(&bytes);
+        if !matches!(kind, FileType::Xlsx | FileType::OtherZip) {
+            continue;
+        }
+        let fast = read_directly(&bytes, &limits);
+        let form =
+            path.starts_with(fixtures().join("data")) || path.starts_with(root.join("templates"));
+        assert!(fast || !form, "{} is read by calamine", path.display());
+        direct += usize::from(fast);
+        let ours = open(bytes.clone(), kind, &limits);
+        let reference = open_with_calamine(bytes, kind, &limits);
+        assert_eq!(ours, reference, "{}", path.display());
+        compared += 1;
+    }
+    assert!(
+        compared >= 40 && direct >= 25,
+        "{compared} compared, {direct} direct"
+    );
+}

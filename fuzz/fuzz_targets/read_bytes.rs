@@ -6,6 +6,9 @@
 //! where random changes to compressed bytes rarely get) as one part of an
 //! otherwise valid package: an xlsx sheet, an xlsx shared-string table or an
 //! ods `content.xml`.
+//!
+//! An xlsx is also read twice, by `open` (which reads the parts directly
+//! when it can) and by calamine alone: the two must give the same result.
 #![no_main]
 
 use std::io::{Cursor, Write};
@@ -14,6 +17,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use zip::write::SimpleFileOptions;
 use zonestat::catalog::Catalogue;
+use zonestat::read::workbook::{FileType, open, open_with_calamine, sniff};
 use zonestat::read::{Outcome, read_bytes};
 
 fn catalogue() -> &'static Catalogue {
@@ -76,6 +80,14 @@ fuzz_target!(|data: &[u8]| {
             ]),
         ),
     };
+    let kind = sniff(&bytes);
+    if matches!(kind, FileType::Xlsx | FileType::OtherZip) {
+        let limits = &catalogue().limits;
+        assert_eq!(
+            open(bytes.clone(), kind, limits),
+            open_with_calamine(bytes.clone(), kind, limits)
+        );
+    }
     let file = read_bytes(bytes, name, name, catalogue());
     // Every file that is not read gets a reason.
     if file.outcome != Outcome::Read {

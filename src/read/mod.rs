@@ -9,6 +9,7 @@
 
 pub mod form;
 pub mod guard;
+mod ooxml;
 mod package;
 pub mod workbook;
 mod xls;

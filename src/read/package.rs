@@ -6,6 +6,7 @@
 //! bounds: the `zip` crate (which calamine reads through, the same version as
 //! here) stops with an error as soon as a part inflates past its declared size.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
 use std::mem::size_of;
@@ -14,6 +15,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::catalog::Limits;
+use crate::read::ooxml;
 use crate::read::workbook::{FileType, LimitHit, OpenError};
 use crate::read::xml::{self, Event, Stop};
 
@@ -48,10 +50,147 @@ pub struct Checked {
     /// strings and styles), so that what its cells copy can be held to the
     /// rest of the limit.
     pub held: u64,
-    /// The same package with its XML parts stored as they were inflated for
-    /// the checks (a small package whose every part could be read), to be
-    /// parsed instead of the original.
-    pub inflated: Option<Vec<u8>>,
+    /// The XML parts as they were inflated for the checks (a small package
+    /// whose every part could be read), so that nothing inflates them again.
+    pub inflated: Option<Inflated>,
+}
+
+/// A package's XML parts, inflated.
+#[derive(Debug, Default)]
+pub struct Inflated {
+    /// Every part's name, by its index in the package.
+    pub names: Vec<String>,
+    /// The XML parts (`.xml`, `.rels`): index, name and inflated bytes, in
+    /// the package's order.
+    pub parts: Vec<(usize, String, Vec<u8>)>,
+    /// The bytes of every part once inflated.
+    pub total: u64,
+    /// The worksheet parts not held to the XML limits yet (by index): they
+    /// are checked as `ooxml` reads them, or by [`Inflated::check_rest`].
+    pub(crate) unchecked: RefCell<Vec<usize>>,
+}
+
+/// A part looked up as calamine looks it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// Its inflated bytes.
+    Here(&'a [u8]),
+    /// No part has that name.
+    Absent,
+    /// Several parts answer to the name, or it is not an inflated XML part.
+    Unsure,
+}
+
+impl Inflated {
+    /// The part calamine opens for `path`: the one whose name is `path`
+    /// ignoring ASCII case, `\\` read as `/`.
+    pub fn part(&self, path: &str) -> Part<'_> {
+        let Some(at) = self.find(path) else {
+            return Part::Absent;
+        };
+        if at == usize::MAX {
+            return Part::Unsure;
+        }
+        match self.parts.binary_search_by_key(&at, |(i, _, _)| *i) {
+            Ok(k) => Part::Here(&self.parts[k].2),
+            Err(_) => Part::Unsure,
+        }
+    }
+
+    /// The index of the part at `path`; `usize::MAX` when it is not sure
+    /// which (several parts answer to it, or `path` has a `\\`).
+    fn find(&self, path: &str) -> Option<usize> {
+        if path.contains('\\') {
+            return Some(usize::MAX);
+        }
+        let same = |name: &str| {
+            name.len() == path.len()
+                && name.bytes().zip(path.bytes()).all(|(a, b)| {
+                    let a = if a == b'\\' { b'/' } else { a };
+                    a.eq_ignore_ascii_case(&b)
+                })
+        };
+        let mut found = self.names.iter().enumerate().filter(|(_, n)| same(n));
+        let (at, _) = found.next()?;
+        Some(if found.next().is_some() {
+            usize::MAX
+        } else {
+            at
+        })
+    }
+
+    /// The part at `path` was read to its end within the XML limits.
+    pub fn read_whole(&self, path: &str) {
+        if let Some(at) = self.find(path) {
+            self.unchecked.borrow_mut().retain(|&i| i != at);
+        }
+    }
+
+    /// Holds the parts not checked yet to the XML limits.
+    ///
+    /// # Errors
+    /// As [`check`], for the first of them that passes a limit.
+    pub fn check_rest(&self, limits: &Limits) -> Result<(), OpenError> {
+        let unchecked = std::mem::take(&mut *self.unchecked.borrow_mut());
+        check_parts(&self.parts, &unchecked, limits)
+    }
+}
+
+/// Scans the parts at `indices` among `parts`, as [`check`] scans any part.
+fn check_parts(
+    parts: &[(usize, String, Vec<u8>)],
+    indices: &[usize],
+    limits: &Limits,
+) -> Result<(), OpenError> {
+    for (_, name, data) in parts.iter().filter(|(i, _, _)| indices.contains(i)) {
+        let scanned = xml::scan_slice(data, limits.max_xml_depth, |_| Ok(()));
+        if let Err(stop) = scanned
+            && let Some(e) = refused(name, &stop, limits)
+        {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The limit a part's scan stopped at, if any.
+fn refused(name: &str, stop: &Stop, limits: &Limits) -> Option<OpenError> {
+    match stop {
+        Stop::Read(_) | Stop::Visitor(_) => None,
+        Stop::TooDeep(_) => Some(hit(
+            "file.xml_depth",
+            format!(
+                "工作簿中的部件“{name}”XML 元素嵌套超过 {} 层（limits.max_xml_depth），文件结构异常，未读取。",
+                limits.max_xml_depth
+            ),
+        )),
+        Stop::TagTooLong | Stop::Doctype => Some(hit(
+            "file.xml_unusual",
+            format!(
+                "工作簿中的部件“{name}”含有电子表格程序不会写出的内容（DOCTYPE 声明或超过 1 MB 的标记），文件可能被恶意构造，未读取。"
+            ),
+        )),
+    }
+}
+
+/// The workbook part `_rels/.rels` names, in lower case (`None` when that
+/// is not plain).
+fn workbook_part(zip: &mut ZipArchive<Cursor<&[u8]>>, limits: &Limits) -> Option<String> {
+    let mut rels = None;
+    for i in 0..zip.len() {
+        let entry = zip.by_index_data(i).ok()?;
+        let name = std::str::from_utf8(entry.name_raw()).ok()?;
+        if name.replace('\\', "/").eq_ignore_ascii_case("_rels/.rels") {
+            if rels.is_some() {
+                return None;
+            }
+            rels = Some(i);
+        }
+    }
+    let mut data = Vec::new();
+    zip.by_index(rels?).ok()?.read_to_end(&mut data).ok()?;
+    let (dir, name) = ooxml::package_relationships(&data, limits.max_xml_depth).ok()?;
+    Some(format!("{dir}{name}").to_ascii_lowercase())
 }
 
 /// Checks a zip-based workbook against the limits.
@@ -75,6 +214,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     };
     // Whether every part's name is text, as a new package needs it.
     let mut names_text = true;
+    let mut names = Vec::with_capacity(zip.len());
     let mut total: u64 = 0;
     let mut xml_parts = Vec::new();
     // every part's size by its name in lower case (calamine looks names up
@@ -82,10 +222,13 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     let mut sizes: HashMap<String, u64> = HashMap::new();
     for i in 0..zip.len() {
         let Ok(entry) = zip.by_index_data(i) else {
+            names.push(String::new());
+            names_text = false;
             continue;
         };
         names_text &= std::str::from_utf8(entry.name_raw()).is_ok();
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        names.push(name.clone());
         let (size, packed) = (entry.size(), entry.compressed_size());
         total = total.saturating_add(size);
         if size > RATIO_FLOOR && size / packed.max(1) > limits.max_compression_ratio {
@@ -119,9 +262,24 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     let in_memory = total <= INFLATE_ONCE_MAX;
     // The parts inflated, by index, while a new package can still be made.
     let mut inflated = (in_memory && names_text).then(Vec::new);
+    // Worksheet parts kept inflated without being scanned: whoever reads
+    // them checks them (the workbook's own part is always scanned, for the
+    // sheets it lists).
+    let workbook = if inflated.is_some() && kind == FileType::Xlsx {
+        workbook_part(&mut zip, limits)
+    } else {
+        None
+    };
+    let mut unchecked = Vec::new();
+    // A new package can no longer be made: the parts kept unscanned are
+    // scanned now.
+    let give_up = |inflated: &mut Option<Vec<_>>, unchecked: &mut Vec<usize>| {
+        let parts = inflated.take().unwrap_or_default();
+        check_parts(&parts, &std::mem::take(unchecked), limits)
+    };
     for (i, name, size) in xml_parts {
         let Ok(mut part) = zip.by_index(i) else {
-            inflated = None;
+            give_up(&mut inflated, &mut unchecked)?;
             continue;
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
@@ -132,6 +290,28 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
         // calamine reads shared strings and styles from `sharedStrings.xml`
         // and `styles.xml` in whatever folder the package names
         let holds = lower.ends_with("sharedstrings.xml") || lower.ends_with("styles.xml");
+        let deferred = inflated.is_some()
+            && workbook.as_ref().is_some_and(|w| *w != lower)
+            && lower.contains("worksheets/")
+            && lower.ends_with(".xml")
+            && !holds;
+        if deferred {
+            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            if part.read_to_end(&mut data).is_ok()
+                && let Some(parts) = inflated.as_mut()
+            {
+                parts.push((i, name, data));
+                unchecked.push(i);
+                continue;
+            }
+            // what could be read is checked below, as any part
+            drop(part);
+            give_up(&mut inflated, &mut unchecked)?;
+            let Ok(again) = zip.by_index(i) else {
+                continue;
+            };
+            part = again;
+        }
         let mut visit = |e: &Event<'_>| {
             if holds {
                 part_held.event(e);
@@ -158,7 +338,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
                 // what could be read is checked as when streamed; the error
                 // is left for the parser to report
                 Err(e) => {
-                    inflated = None;
+                    give_up(&mut inflated, &mut unchecked)?;
                     scanned.and(Err(Stop::Read(e.to_string())))
                 }
             }
@@ -169,25 +349,10 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
         if sheets.too_many() {
             return Err(too_many_sheets(limits));
         }
-        match scanned {
-            Ok(_) | Err(Stop::Read(_)) | Err(Stop::Visitor(_)) => {}
-            Err(Stop::TooDeep(_)) => {
-                return Err(hit(
-                    "file.xml_depth",
-                    format!(
-                        "工作簿中的部件“{name}”XML 元素嵌套超过 {} 层（limits.max_xml_depth），文件结构异常，未读取。",
-                        limits.max_xml_depth
-                    ),
-                ));
-            }
-            Err(Stop::TagTooLong) | Err(Stop::Doctype) => {
-                return Err(hit(
-                    "file.xml_unusual",
-                    format!(
-                        "工作簿中的部件“{name}”含有电子表格程序不会写出的内容（DOCTYPE 声明或超过 1 MB 的标记），文件可能被恶意构造，未读取。"
-                    ),
-                ));
-            }
+        if let Err(stop) = &scanned
+            && let Some(e) = refused(&name, stop, limits)
+        {
+            return Err(e);
         }
         if let Some(mut o) = ods {
             if scanned.is_ok() && (o.unclosed_table || o.unclosed_annotation) {
@@ -206,7 +371,12 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
             }
         }
     }
-    let inflated = inflated.and_then(|parts| repack(&mut zip, parts, total));
+    let inflated = inflated.map(|parts| Inflated {
+        names,
+        parts,
+        total,
+        unchecked: RefCell::new(unchecked),
+    });
     if kind == FileType::Ods {
         return Ok(Checked { held: 0, inflated });
     }
@@ -242,19 +412,17 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     })
 }
 
-/// The package again, with the XML parts stored as `parts` holds them
-/// inflated (index, name, bytes) and every other part copied as it is, in
-/// the same order. `None` when the `zip` crate cannot write it (a part it
-/// cannot copy, two parts of one name): the original is then parsed.
-fn repack(
-    zip: &mut ZipArchive<Cursor<&[u8]>>,
-    parts: Vec<(usize, String, Vec<u8>)>,
-    total: u64,
-) -> Option<Vec<u8>> {
-    let room = usize::try_from(total).ok()? + 1024;
+/// The package `bytes` again, with the XML parts stored as `inflated` holds
+/// them and every other part copied as it is, in the same order, for
+/// calamine to parse without inflating them a second time. `None` when the
+/// `zip` crate cannot write it (a part it cannot copy, two parts of one
+/// name): the original is then parsed.
+pub fn repack(bytes: &[u8], inflated: Inflated) -> Option<Vec<u8>> {
+    let mut zip = ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let room = usize::try_from(inflated.total).ok()? + 1024;
     let mut out = ZipWriter::new(Cursor::new(Vec::with_capacity(room)));
     let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
-    let mut parts = parts.into_iter().peekable();
+    let mut parts = inflated.parts.into_iter().peekable();
     for i in 0..zip.len() {
         match parts.next_if(|(at, _, _)| *at == i) {
             Some((_, name, data)) => {
@@ -984,7 +1152,8 @@ mod tests {
             let bytes = std::fs::read(dir.join(file)).unwrap();
             let checked = check(&bytes, kind, &Limits::default()).unwrap();
             let inflated = checked.inflated.expect("a small package is inflated");
-            let (before, after) = (parts(&bytes), parts(&inflated));
+            let repacked = repack(&bytes, inflated).expect("the package is made again");
+            let (before, after) = (parts(&bytes), parts(&repacked));
             assert_eq!(before.len(), after.len(), "{file}");
             for ((name, method, data), (name2, method2, data2)) in before.iter().zip(&after) {
                 assert_eq!((name, data), (name2, data2), "{file}");

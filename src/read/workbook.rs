@@ -1,8 +1,10 @@
 //! Bytes → sheets of cells. The only place that knows calamine.
 //!
 //! What calamine is handed has been checked first (`package.rs` for xlsx and
-//! ods, `xls.rs` for xls). An xlsx sheet is streamed cell by cell; xls and ods
-//! sheets come as calamine's ranges. Either way only the region a form can
+//! ods, `xls.rs` for xls). An xlsx sheet is streamed cell by cell, from the
+//! parts the checks inflated (`ooxml.rs`, which reads as calamine does) or,
+//! when that reader steps aside, by calamine; xls and ods sheets come as
+//! calamine's ranges. Either way only the region a form can
 //! occupy (the first `max_rows` × `max_columns` of the catalogue's limits) is
 //! kept; cells outside it are counted and reported.
 
@@ -16,7 +18,7 @@ use calamine::{
 
 use crate::catalog::Limits;
 use crate::model::Cell;
-use crate::read::{guard, package, xls};
+use crate::read::{guard, ooxml, package, xls};
 
 /// What the bytes of a file are, by content (never by extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +128,7 @@ pub fn format_number(n: f64) -> String {
 
 /// One worksheet: the cells that hold something, at their sheet positions,
 /// and its formulas. Only the cells of the region read are here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sheet {
     pub name: String,
     /// First row and column of the cells with a value.
@@ -223,7 +225,7 @@ pub enum OpenError {
 }
 
 /// The sheets of a workbook, and notes about what was left out of them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Opened {
     pub sheets: Vec<Sheet>,
     /// Warnings: cells outside the region read.
@@ -240,19 +242,63 @@ pub struct Opened {
 /// the parser's words for anything it cannot read, [`OpenError::Panic`] when
 /// the parser panicked.
 pub fn open(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
-    guard::isolate(|| open_unguarded(bytes, kind, limits))
+    guard::isolate(|| open_unguarded(bytes, kind, limits, true))
         .unwrap_or_else(|m| Err(OpenError::Panic(m)))
 }
 
-fn open_unguarded(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
+/// [`open`] with calamine reading every xlsx, as it does when the reader of
+/// `ooxml.rs` steps aside: the reference that reader is held to (tests, fuzz
+/// target).
+#[doc(hidden)]
+pub fn open_with_calamine(
+    bytes: Vec<u8>,
+    kind: FileType,
+    limits: &Limits,
+) -> Result<Opened, OpenError> {
+    guard::isolate(|| open_unguarded(bytes, kind, limits, false))
+        .unwrap_or_else(|m| Err(OpenError::Panic(m)))
+}
+
+/// Whether [`open`] reads these xlsx bytes without calamine (the checks pass
+/// and `ooxml.rs` vouches for the result).
+#[doc(hidden)]
+pub fn read_directly(bytes: &[u8], limits: &Limits) -> bool {
+    package::check(bytes, FileType::Xlsx, limits).is_ok_and(|checked| {
+        checked.inflated.is_some_and(|parts| {
+            ooxml::open(&parts, limits, checked.held).is_ok() && parts.check_rest(limits).is_ok()
+        })
+    })
+}
+
+fn open_unguarded(
+    bytes: Vec<u8>,
+    kind: FileType,
+    limits: &Limits,
+    direct: bool,
+) -> Result<Opened, OpenError> {
+    let repacked = |bytes: Vec<u8>, inflated: Option<package::Inflated>| {
+        inflated
+            .and_then(|parts| package::repack(&bytes, parts))
+            .unwrap_or(bytes)
+    };
     match kind {
         FileType::Xlsx | FileType::OtherZip => {
             let checked = package::check(&bytes, kind, limits)?;
-            open_xlsx(checked.inflated.unwrap_or(bytes), limits, checked.held)
+            if direct
+                && let Some(parts) = &checked.inflated
+                && let Ok(opened) = ooxml::open(parts, limits, checked.held)
+            {
+                parts.check_rest(limits)?;
+                return opened;
+            }
+            if let Some(parts) = &checked.inflated {
+                parts.check_rest(limits)?;
+            }
+            open_xlsx(repacked(bytes, checked.inflated), limits, checked.held)
         }
         FileType::Ods => {
             let checked = package::check(&bytes, kind, limits)?;
-            let bytes = checked.inflated.unwrap_or(bytes);
+            let bytes = repacked(bytes, checked.inflated);
             let book = open_workbook_from_rs::<Ods<_>, _>(Cursor::new(bytes))
                 .map_err(|e| classify(e.to_string()))?;
             from_ranges(book, limits)
@@ -286,7 +332,7 @@ fn open_xlsx(bytes: Vec<u8>, limits: &Limits, held: u64) -> Result<Opened, OpenE
     let mut stored = Budget::new(limits);
     stored.text = held;
     for name in book.sheet_names() {
-        let mut sheet = Builder::new(&name, limits);
+        let mut sheet = StreamedSheet::new(&name, limits);
         let mut cells = match book.worksheet_cells_reader(&name) {
             Ok(r) => r,
             // A chart sheet: no cells.
@@ -299,40 +345,72 @@ fn open_xlsx(bytes: Vec<u8>, limits: &Limits, held: u64) -> Result<Opened, OpenE
             }
             Err(e) => return Err(classify(e.to_string())),
         };
-        // Shared formulas by index: their text and the cell they were written for.
-        let mut shared: HashMap<usize, (String, (u32, u32))> = HashMap::new();
         while let Some(c) = cells
             .next_cell_with_formula_metadata()
             .map_err(|e| classify(e.to_string()))?
         {
-            let at = c.pos;
-            let inside = sheet.inside(at);
-            let formula = match c.formula {
-                Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
-                Some(XlsxFormulaMetadata::Shared {
-                    shared_index,
-                    range,
-                    formula,
-                }) => {
-                    let start = range.map(|r| r.start).unwrap_or(at);
-                    let reaches = range.is_none_or(|r| {
-                        r.start.0 < limits.max_rows && r.start.1 < limits.max_columns
-                    });
-                    if reaches {
-                        shared.insert(shared_index, (formula.clone(), start));
-                    }
-                    Some(formula)
-                }
-                Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if inside => shared
-                    .get(&shared_index)
-                    .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok()),
-                _ => None,
-            };
-            sheet.put(at, Incoming::Ref(c.value), formula, &mut stored)?;
+            sheet.cell(c.pos, c.value, c.formula, &mut stored)?;
         }
         out.sheets.push(sheet.finish(&mut out.notes));
     }
     Ok(out)
+}
+
+/// An xlsx sheet read cell by cell, in the order of its part, with the
+/// shared formulas seen so far.
+pub(crate) struct StreamedSheet<'l> {
+    builder: Builder,
+    limits: &'l Limits,
+    /// Shared formulas by index: their text and the cell they were written for.
+    shared: HashMap<usize, (String, (u32, u32))>,
+}
+
+impl<'l> StreamedSheet<'l> {
+    pub(crate) fn new(name: &str, limits: &'l Limits) -> StreamedSheet<'l> {
+        StreamedSheet {
+            builder: Builder::new(name, limits),
+            limits,
+            shared: HashMap::new(),
+        }
+    }
+
+    /// The next cell: its position, value and formula as calamine gives them.
+    pub(crate) fn cell(
+        &mut self,
+        at: (u32, u32),
+        value: DataRef<'_>,
+        formula: Option<XlsxFormulaMetadata>,
+        stored: &mut Budget,
+    ) -> Result<(), OpenError> {
+        let inside = self.builder.inside(at);
+        let limits = self.limits;
+        let formula = match formula {
+            Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
+            Some(XlsxFormulaMetadata::Shared {
+                shared_index,
+                range,
+                formula,
+            }) => {
+                let start = range.map(|r| r.start).unwrap_or(at);
+                let reaches = range
+                    .is_none_or(|r| r.start.0 < limits.max_rows && r.start.1 < limits.max_columns);
+                if reaches {
+                    self.shared.insert(shared_index, (formula.clone(), start));
+                }
+                Some(formula)
+            }
+            Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if inside => self
+                .shared
+                .get(&shared_index)
+                .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok()),
+            _ => None,
+        };
+        self.builder.put(at, Incoming::Ref(value), formula, stored)
+    }
+
+    pub(crate) fn finish(self, notes: &mut Vec<LimitHit>) -> Sheet {
+        self.builder.finish(notes)
+    }
 }
 
 /// An xls or ods, whose sheets calamine has already read whole (their size was
@@ -482,15 +560,15 @@ impl Builder {
 }
 
 /// What a workbook may keep: cells and the bytes of their text.
-struct Budget {
+pub(crate) struct Budget {
     cells: u64,
-    text: u64,
+    pub(crate) text: u64,
     max_cells: u64,
     max_text: u64,
 }
 
 impl Budget {
-    fn new(limits: &Limits) -> Budget {
+    pub(crate) fn new(limits: &Limits) -> Budget {
         Budget {
             cells: 0,
             text: 0,
