@@ -9,6 +9,8 @@
 //! kept; cells outside it are counted and reported.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::io::Cursor;
 
 use calamine::{
@@ -135,8 +137,8 @@ pub struct Sheet {
     origin: (u32, u32),
     /// One past the last row and column with a value (equal to `origin` when none).
     end: (u32, u32),
-    cells: HashMap<(u32, u32), CellValue>,
-    formulas: HashMap<(u32, u32), String>,
+    cells: FxHashMap<(u32, u32), CellValue>,
+    formulas: FxHashMap<(u32, u32), String>,
 }
 
 impl Sheet {
@@ -144,7 +146,7 @@ impl Sheet {
     pub fn from_rows(name: &str, rows: Vec<Vec<CellValue>>) -> Sheet {
         let width = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
         let height = rows.len() as u32;
-        let mut cells = HashMap::new();
+        let mut cells = FxHashMap::default();
         for (r, row) in rows.into_iter().enumerate() {
             for (c, v) in row.into_iter().enumerate() {
                 if v != CellValue::Empty {
@@ -162,7 +164,7 @@ impl Sheet {
             origin: (0, 0),
             end,
             cells,
-            formulas: HashMap::new(),
+            formulas: FxHashMap::default(),
         }
     }
 
@@ -479,8 +481,8 @@ impl Builder {
                 name: name.to_string(),
                 origin: (0, 0),
                 end: (0, 0),
-                cells: HashMap::new(),
-                formulas: HashMap::new(),
+                cells: FxHashMap::default(),
+                formulas: FxHashMap::default(),
             },
             rows: limits.max_rows,
             columns: limits.max_columns,
