@@ -8,7 +8,8 @@
 //! ods `content.xml`.
 //!
 //! An xlsx is also read twice, by `open` (which reads the parts directly
-//! when it can) and by calamine alone: the two must give the same result.
+//! when it can) and by calamine alone: the two must give the same result,
+//! unless calamine's reading is refused for a part `open` does not read.
 #![no_main]
 
 use std::io::{Cursor, Write};
@@ -17,7 +18,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use zip::write::SimpleFileOptions;
 use zonestat::catalog::Catalogue;
-use zonestat::read::workbook::{FileType, open, open_with_calamine, sniff};
+use zonestat::read::workbook::{FileType, OpenError, open, open_with_calamine, sniff};
 use zonestat::read::{Outcome, read_bytes};
 
 fn catalogue() -> &'static Catalogue {
@@ -83,10 +84,15 @@ fuzz_target!(|data: &[u8]| {
     let kind = sniff(&bytes);
     if matches!(kind, FileType::Xlsx | FileType::OtherZip) {
         let limits = &catalogue().limits;
-        assert_eq!(
-            open(bytes.clone(), kind, limits),
-            open_with_calamine(bytes.clone(), kind, limits)
-        );
+        let ours = open(bytes.clone(), kind, limits);
+        let reference = open_with_calamine(bytes.clone(), kind, limits);
+        // (calamine is handed every part, so every part is checked first;
+        // `open` checks only the parts it reads)
+        let refused_unread = matches!(&reference, Err(OpenError::Limit(hit))
+            if matches!(hit.rule, "file.xml_depth" | "file.xml_unusual"));
+        if !refused_unread {
+            assert_eq!(ours, reference);
+        }
     }
     let file = read_bytes(bytes, name, name, catalogue());
     // Every file that is not read gets a reason.

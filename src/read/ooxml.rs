@@ -72,7 +72,6 @@ pub fn open(parts: &Inflated, limits: &Limits, held: u64) -> Sure<Result<Opened,
         if let Err(e) = cells(here(parts, path)?, depth, &strings, &mut sheet, &mut stored)? {
             return Ok(Err(e));
         }
-        parts.read_whole(path);
         out.sheets.push(sheet.finish(&mut out.notes));
     }
     Ok(Ok(out))
@@ -1087,15 +1086,24 @@ mod tests {
     }
 
     #[test]
-    fn worksheets_are_held_to_the_depth_limit_by_whoever_reads_them() {
+    fn parts_are_held_to_the_depth_limit_by_whoever_reads_them() {
+        let limits = Limits::default();
         let deep = format!("{}{}", "<x>".repeat(150), "</x>".repeat(150));
         let data = sheet(r#"<row r="1"><c r="A1"><v>1</v></c></row>"#);
+        // deep markup in a worksheet, after its cells: refused either way
         let after_data = data.replace(
             "</worksheet>",
             &format!("<extLst>{deep}</extLst></worksheet>"),
         );
-        // a worksheet part the workbook does not list is still checked
-        let unlisted = package(&[
+        let refused = both(book(&after_data, STRINGS, STYLES), false, "after the cells");
+        assert!(
+            matches!(&refused, Err(OpenError::Limit(hit)) if hit.rule == "file.xml_depth"),
+            "{refused:?}"
+        );
+        // in parts this reader never reads (a sheet the workbook does not
+        // list, the theme): read, while calamine, which reads the theme and
+        // is handed every part, gets nothing
+        let unread = package(&[
             ("_rels/.rels", RELS),
             ("xl/workbook.xml", WORKBOOK),
             ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
@@ -1105,34 +1113,37 @@ mod tests {
                 "xl/worksheets/sheet9.xml",
                 &format!("<worksheet>{deep}</worksheet>"),
             ),
+            ("xl/theme/theme1.xml", &format!("<a:theme>{deep}</a:theme>")),
             ("xl/chartsheets/sheet1.xml", CHART),
         ]);
-        for (case, bytes) in [
-            ("after the cells", book(&after_data, STRINGS, STYLES)),
-            ("in a sheet nobody reads", unlisted),
-        ] {
-            let refused = both(bytes, false, case);
-            assert!(
-                matches!(&refused, Err(OpenError::Limit(hit)) if hit.rule == "file.xml_depth"),
-                "{case}: {refused:?}"
-            );
-        }
+        assert!(read_directly(&unread, &limits));
+        let opened = open(unread.clone(), FileType::Xlsx, &limits).unwrap();
+        assert_eq!(cell(&opened, "A1"), CellValue::Number(1.0));
+        let refused = open_with_calamine(unread, FileType::Xlsx, &limits);
+        assert!(
+            matches!(&refused, Err(OpenError::Limit(hit)) if hit.rule == "file.xml_depth"),
+            "{refused:?}"
+        );
     }
 
     #[test]
     fn a_part_named_twice_is_left_to_calamine() {
-        let parts = Inflated {
-            names: vec![
-                "xl/styles.xml".into(),
-                "XL/Styles.xml".into(),
-                "xl/a.bin".into(),
-            ],
-            parts: vec![(0, "xl/styles.xml".into(), b"<a/>".to_vec())],
-            ..Inflated::default()
-        };
+        let bytes = package(&[
+            ("xl/styles.xml", "<a/>"),
+            ("XL/Styles.xml", "<a/>"),
+            ("xl/a.bin", "?"),
+            ("xl/worksheets/sheet1.xml", "<worksheet/>"),
+        ]);
+        let checked =
+            crate::read::package::check(&bytes, FileType::Xlsx, &Limits::default()).unwrap();
+        let parts = checked.inflated.unwrap();
         assert_eq!(parts.part("xl/styles.xml"), Part::Unsure);
         assert_eq!(parts.part("xl/a.bin"), Part::Unsure);
         assert_eq!(parts.part("xl/b.xml"), Part::Absent);
+        assert_eq!(
+            parts.part("XL/WORKSHEETS/sheet1.xml"),
+            Part::Here(b"<worksheet/>")
+        );
     }
 
     #[test]

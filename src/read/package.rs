@@ -6,7 +6,7 @@
 //! bounds: the `zip` crate (which calamine reads through, the same version as
 //! here) stops with an error as soon as a part inflates past its declared size.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
 use std::mem::size_of;
@@ -45,29 +45,41 @@ fn hit(rule: &'static str, message: String) -> OpenError {
 
 /// A package that passed the checks.
 #[derive(Debug, Default)]
-pub struct Checked {
+pub struct Checked<'a> {
     /// The bytes an xlsx holds in memory once calamine has opened it (shared
     /// strings and styles), so that what its cells copy can be held to the
     /// rest of the limit.
     pub held: u64,
-    /// The XML parts as they were inflated for the checks (a small package
-    /// whose every part could be read), so that nothing inflates them again.
-    pub inflated: Option<Inflated>,
+    /// The XML parts as the checks inflated them (a small package whose
+    /// every part could be read), so that nothing inflates them again.
+    pub inflated: Option<Inflated<'a>>,
 }
 
-/// A package's XML parts, inflated.
-#[derive(Debug, Default)]
-pub struct Inflated {
+/// A small package's XML parts: the ones the checks need, inflated and
+/// checked; the others (worksheets, theme, document properties) inflated
+/// only when a reader asks for one, and checked by whoever reads them (the
+/// reader of `ooxml.rs` as it reads, or [`Inflated::check_rest`] before
+/// calamine parses the package).
+#[derive(Debug)]
+pub struct Inflated<'a> {
     /// Every part's name, by its index in the package.
     pub names: Vec<String>,
-    /// The XML parts (`.xml`, `.rels`): index, name and inflated bytes, in
-    /// the package's order.
+    /// The parts checked: index, name and inflated bytes, in package order.
     pub parts: Vec<(usize, String, Vec<u8>)>,
+    /// The parts left for their readers, in package order.
+    later: Vec<Later>,
+    zip: RefCell<ZipArchive<Cursor<&'a [u8]>>>,
     /// The bytes of every part once inflated.
-    pub total: u64,
-    /// The worksheet parts not held to the XML limits yet (by index): they
-    /// are checked as `ooxml` reads them, or by [`Inflated::check_rest`].
-    pub(crate) unchecked: RefCell<Vec<usize>>,
+    total: u64,
+}
+
+/// A part left for its reader: inflated when first asked for (`None` when
+/// it cannot be).
+#[derive(Debug)]
+struct Later {
+    index: usize,
+    name: String,
+    data: OnceCell<Option<Vec<u8>>>,
 }
 
 /// A part looked up as calamine looks it up.
@@ -77,31 +89,17 @@ pub enum Part<'a> {
     Here(&'a [u8]),
     /// No part has that name.
     Absent,
-    /// Several parts answer to the name, or it is not an inflated XML part.
+    /// Several parts answer to the name, or it is not an XML part that can
+    /// be inflated.
     Unsure,
 }
 
-impl Inflated {
+impl Inflated<'_> {
     /// The part calamine opens for `path`: the one whose name is `path`
     /// ignoring ASCII case, `\\` read as `/`.
     pub fn part(&self, path: &str) -> Part<'_> {
-        let Some(at) = self.find(path) else {
-            return Part::Absent;
-        };
-        if at == usize::MAX {
-            return Part::Unsure;
-        }
-        match self.parts.binary_search_by_key(&at, |(i, _, _)| *i) {
-            Ok(k) => Part::Here(&self.parts[k].2),
-            Err(_) => Part::Unsure,
-        }
-    }
-
-    /// The index of the part at `path`; `usize::MAX` when it is not sure
-    /// which (several parts answer to it, or `path` has a `\\`).
-    fn find(&self, path: &str) -> Option<usize> {
         if path.contains('\\') {
-            return Some(usize::MAX);
+            return Part::Unsure;
         }
         let same = |name: &str| {
             name.len() == path.len()
@@ -111,46 +109,98 @@ impl Inflated {
                 })
         };
         let mut found = self.names.iter().enumerate().filter(|(_, n)| same(n));
-        let (at, _) = found.next()?;
-        Some(if found.next().is_some() {
-            usize::MAX
-        } else {
-            at
-        })
-    }
-
-    /// The part at `path` was read to its end within the XML limits.
-    pub fn read_whole(&self, path: &str) {
-        if let Some(at) = self.find(path) {
-            self.unchecked.borrow_mut().retain(|&i| i != at);
+        let Some((at, _)) = found.next() else {
+            return Part::Absent;
+        };
+        if found.next().is_some() {
+            return Part::Unsure;
+        }
+        if let Ok(k) = self.parts.binary_search_by_key(&at, |(i, _, _)| *i) {
+            return Part::Here(&self.parts[k].2);
+        }
+        match self.later.binary_search_by_key(&at, |l| l.index) {
+            Ok(k) => match self.inflate(&self.later[k]) {
+                Some(data) => Part::Here(data),
+                None => Part::Unsure,
+            },
+            Err(_) => Part::Unsure,
         }
     }
 
-    /// Holds the parts not checked yet to the XML limits.
+    fn inflate<'s>(&'s self, part: &'s Later) -> Option<&'s [u8]> {
+        part.data
+            .get_or_init(|| {
+                let mut zip = self.zip.borrow_mut();
+                let mut entry = zip.by_index(part.index).ok()?;
+                // bounded: at most `total`, and the zip crate stops a part
+                // that inflates past its declared size
+                let mut data = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+                entry.read_to_end(&mut data).ok()?;
+                Some(data)
+            })
+            .as_deref()
+    }
+
+    /// Checks the parts left for their readers, before calamine reads the
+    /// package. `Ok(false)` when one of them cannot be inflated (the package
+    /// cannot be made again).
     ///
     /// # Errors
     /// As [`check`], for the first of them that passes a limit.
-    pub fn check_rest(&self, limits: &Limits) -> Result<(), OpenError> {
-        let unchecked = std::mem::take(&mut *self.unchecked.borrow_mut());
-        check_parts(&self.parts, &unchecked, limits)
-    }
-}
-
-/// Scans the parts at `indices` among `parts`, as [`check`] scans any part.
-fn check_parts(
-    parts: &[(usize, String, Vec<u8>)],
-    indices: &[usize],
-    limits: &Limits,
-) -> Result<(), OpenError> {
-    for (_, name, data) in parts.iter().filter(|(i, _, _)| indices.contains(i)) {
-        let scanned = xml::scan_slice(data, limits.max_xml_depth, |_| Ok(()));
-        if let Err(stop) = scanned
-            && let Some(e) = refused(name, &stop, limits)
-        {
-            return Err(e);
+    pub fn check_rest(&self, limits: &Limits) -> Result<bool, OpenError> {
+        let mut whole = true;
+        for part in &self.later {
+            let scanned = match self.inflate(part) {
+                Some(data) => xml::scan_slice(data, limits.max_xml_depth, |_| Ok(())),
+                // what can be read is checked as a stream; the error is left
+                // for the parser to report
+                None => {
+                    whole = false;
+                    let mut zip = self.zip.borrow_mut();
+                    match zip.by_index(part.index) {
+                        Ok(entry) => xml::scan(entry, limits.max_xml_depth, |_| Ok(())),
+                        Err(_) => Ok(0),
+                    }
+                }
+            };
+            if let Err(stop) = scanned
+                && let Some(e) = refused(&part.name, &stop, limits)
+            {
+                return Err(e);
+            }
         }
+        Ok(whole)
     }
-    Ok(())
+
+    /// The package again, with the XML parts stored as they were inflated
+    /// and every other part copied as it is, in the same order, for calamine
+    /// to parse without inflating them a second time. `None` when the `zip`
+    /// crate cannot write it (a part it cannot copy, two parts of one name):
+    /// the original is then parsed.
+    pub fn repack(self) -> Option<Vec<u8>> {
+        let mut zip = self.zip.into_inner();
+        let room = usize::try_from(self.total).ok()? + 1024;
+        let mut out = ZipWriter::new(Cursor::new(Vec::with_capacity(room)));
+        let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        let mut parts = self.parts.into_iter().peekable();
+        let mut later = self.later.into_iter().peekable();
+        for i in 0..zip.len() {
+            let data = match parts.next_if(|(at, _, _)| *at == i) {
+                Some((_, name, data)) => Some((name, data)),
+                None => later
+                    .next_if(|l| l.index == i)
+                    .and_then(|l| Some((l.name, l.data.into_inner()??))),
+            };
+            match data {
+                Some((name, data)) => {
+                    out.start_file(name, stored).ok()?;
+                    out.write_all(&data).ok()?;
+                }
+                None => out.raw_copy_file(zip.by_index_raw(i).ok()?).ok()?,
+            }
+        }
+        Some(out.finish().ok()?.into_inner())
+    }
 }
 
 /// The limit a part's scan stopped at, if any.
@@ -173,24 +223,28 @@ fn refused(name: &str, stop: &Stop, limits: &Limits) -> Option<OpenError> {
     }
 }
 
-/// The workbook part `_rels/.rels` names, in lower case (`None` when that
-/// is not plain).
-fn workbook_part(zip: &mut ZipArchive<Cursor<&[u8]>>, limits: &Limits) -> Option<String> {
-    let mut rels = None;
-    for i in 0..zip.len() {
-        let entry = zip.by_index_data(i).ok()?;
-        let name = std::str::from_utf8(entry.name_raw()).ok()?;
-        if name.replace('\\', "/").eq_ignore_ascii_case("_rels/.rels") {
-            if rels.is_some() {
-                return None;
-            }
-            rels = Some(i);
-        }
+/// The workbook part `_rels/.rels` names, in lower case, from the parts
+/// inflated so far (`None` when that is not plain).
+fn workbook_part(parts: &[(usize, String, Vec<u8>)], limits: &Limits) -> Option<String> {
+    let mut rels = parts
+        .iter()
+        .filter(|(_, name, _)| name.replace('\\', "/").eq_ignore_ascii_case("_rels/.rels"));
+    let (_, _, data) = rels.next()?;
+    if rels.next().is_some() {
+        return None;
     }
-    let mut data = Vec::new();
-    zip.by_index(rels?).ok()?.read_to_end(&mut data).ok()?;
-    let (dir, name) = ooxml::package_relationships(&data, limits.max_xml_depth).ok()?;
+    let (dir, name) = ooxml::package_relationships(data, limits.max_xml_depth).ok()?;
     Some(format!("{dir}{name}").to_ascii_lowercase())
+}
+
+/// Whether the checks need a part of an xlsx: relationships (for the sheets
+/// and their parts), shared strings and styles (for what calamine holds).
+/// The workbook's own part (for the sheets it lists) is told apart later,
+/// from the package relationships.
+fn needed(lower: &str) -> bool {
+    lower.ends_with(".rels")
+        || lower.ends_with("sharedstrings.xml")
+        || lower.ends_with("styles.xml")
 }
 
 /// Checks a zip-based workbook against the limits.
@@ -198,7 +252,11 @@ fn workbook_part(zip: &mut ZipArchive<Cursor<&[u8]>>, limits: &Limits) -> Option
 /// # Errors
 /// [`OpenError::Limit`] naming the limit passed. A package the `zip` crate
 /// cannot open is let through: calamine then reports it as damaged.
-pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, OpenError> {
+pub fn check<'a>(
+    bytes: &'a [u8],
+    kind: FileType,
+    limits: &Limits,
+) -> Result<Checked<'a>, OpenError> {
     let declared = declared_entries(bytes);
     if declared > limits.max_zip_entries {
         return Err(hit(
@@ -262,56 +320,43 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
     let in_memory = total <= INFLATE_ONCE_MAX;
     // The parts inflated, by index, while a new package can still be made.
     let mut inflated = (in_memory && names_text).then(Vec::new);
-    // Worksheet parts kept inflated without being scanned: whoever reads
-    // them checks them (the workbook's own part is always scanned, for the
-    // sheets it lists).
-    let workbook = if inflated.is_some() && kind == FileType::Xlsx {
-        workbook_part(&mut zip, limits)
-    } else {
-        None
-    };
-    let mut unchecked = Vec::new();
-    // A new package can no longer be made: the parts kept unscanned are
-    // scanned now.
-    let give_up = |inflated: &mut Option<Vec<_>>, unchecked: &mut Vec<usize>| {
-        let parts = inflated.take().unwrap_or_default();
-        check_parts(&parts, &std::mem::take(unchecked), limits)
-    };
+    // An xlsx's parts the checks need come first; the others are left for
+    // their readers once the package relationships say which part is the
+    // workbook (which the checks need too).
+    let leave = kind == FileType::Xlsx && inflated.is_some();
+    if leave {
+        xml_parts
+            .sort_by_key(|(_, name, _)| !needed(&name.to_ascii_lowercase().replace('\\', "/")));
+    }
+    let mut workbook: Option<Option<String>> = None;
+    let mut later = Vec::new();
     for (i, name, size) in xml_parts {
+        // as calamine finds parts: lower case, `\` read as `/`
+        let lower = name.to_ascii_lowercase().replace('\\', "/");
+        if leave && !needed(&lower) {
+            let workbook = workbook.get_or_insert_with(|| {
+                let parts = inflated.as_deref().unwrap_or_default();
+                workbook_part(parts, limits)
+            });
+            if inflated.is_some() && workbook.as_ref().is_some_and(|w| *w != lower) {
+                later.push(Later {
+                    index: i,
+                    name,
+                    data: OnceCell::new(),
+                });
+                continue;
+            }
+        }
         let Ok(mut part) = zip.by_index(i) else {
-            give_up(&mut inflated, &mut unchecked)?;
+            inflated = None;
             continue;
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
         let mut part_held = OoxmlEstimate::default();
-        // as calamine finds parts: lower case, `\` read as `/`
-        let lower = name.to_ascii_lowercase().replace('\\', "/");
         let rels = lower.ends_with(".rels").then(|| rels_base(&name));
         // calamine reads shared strings and styles from `sharedStrings.xml`
         // and `styles.xml` in whatever folder the package names
         let holds = lower.ends_with("sharedstrings.xml") || lower.ends_with("styles.xml");
-        let deferred = inflated.is_some()
-            && workbook.as_ref().is_some_and(|w| *w != lower)
-            && lower.contains("worksheets/")
-            && lower.ends_with(".xml")
-            && !holds;
-        if deferred {
-            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            if part.read_to_end(&mut data).is_ok()
-                && let Some(parts) = inflated.as_mut()
-            {
-                parts.push((i, name, data));
-                unchecked.push(i);
-                continue;
-            }
-            // what could be read is checked below, as any part
-            drop(part);
-            give_up(&mut inflated, &mut unchecked)?;
-            let Ok(again) = zip.by_index(i) else {
-                continue;
-            };
-            part = again;
-        }
         let mut visit = |e: &Event<'_>| {
             if holds {
                 part_held.event(e);
@@ -338,7 +383,7 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
                 // what could be read is checked as when streamed; the error
                 // is left for the parser to report
                 Err(e) => {
-                    give_up(&mut inflated, &mut unchecked)?;
+                    inflated = None;
                     scanned.and(Err(Stop::Read(e.to_string())))
                 }
             }
@@ -371,12 +416,33 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
             }
         }
     }
-    let inflated = inflated.map(|parts| Inflated {
-        names,
-        parts,
-        total,
-        unchecked: RefCell::new(unchecked),
-    });
+    let inflated = match inflated {
+        Some(mut parts) => {
+            parts.sort_by_key(|(i, _, _)| *i);
+            Some(Inflated {
+                names,
+                parts,
+                later,
+                zip: RefCell::new(zip),
+                total,
+            })
+        }
+        // no new package: what was left is checked now
+        None => {
+            for part in later {
+                let scanned = match zip.by_index(part.index) {
+                    Ok(entry) => xml::scan(entry, limits.max_xml_depth, |_| Ok(())),
+                    Err(_) => Ok(0),
+                };
+                if let Err(stop) = scanned
+                    && let Some(e) = refused(&part.name, &stop, limits)
+                {
+                    return Err(e);
+                }
+            }
+            None
+        }
+    };
     if kind == FileType::Ods {
         return Ok(Checked { held: 0, inflated });
     }
@@ -410,29 +476,6 @@ pub fn check(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Checked, O
         held: bytes,
         inflated,
     })
-}
-
-/// The package `bytes` again, with the XML parts stored as `inflated` holds
-/// them and every other part copied as it is, in the same order, for
-/// calamine to parse without inflating them a second time. `None` when the
-/// `zip` crate cannot write it (a part it cannot copy, two parts of one
-/// name): the original is then parsed.
-pub fn repack(bytes: &[u8], inflated: Inflated) -> Option<Vec<u8>> {
-    let mut zip = ZipArchive::new(Cursor::new(bytes)).ok()?;
-    let room = usize::try_from(inflated.total).ok()? + 1024;
-    let mut out = ZipWriter::new(Cursor::new(Vec::with_capacity(room)));
-    let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
-    let mut parts = inflated.parts.into_iter().peekable();
-    for i in 0..zip.len() {
-        match parts.next_if(|(at, _, _)| *at == i) {
-            Some((_, name, data)) => {
-                out.start_file(name, stored).ok()?;
-                out.write_all(&data).ok()?;
-            }
-            None => out.raw_copy_file(zip.by_index_raw(i).ok()?).ok()?,
-        }
-    }
-    Some(out.finish().ok()?.into_inner())
 }
 
 /// `file.too_large_unzipped`: `found` says how much, `advice` what it may mean.
@@ -1152,7 +1195,8 @@ mod tests {
             let bytes = std::fs::read(dir.join(file)).unwrap();
             let checked = check(&bytes, kind, &Limits::default()).unwrap();
             let inflated = checked.inflated.expect("a small package is inflated");
-            let repacked = repack(&bytes, inflated).expect("the package is made again");
+            assert!(inflated.check_rest(&Limits::default()).unwrap(), "{file}");
+            let repacked = inflated.repack().expect("the package is made again");
             let (before, after) = (parts(&bytes), parts(&repacked));
             assert_eq!(before.len(), after.len(), "{file}");
             for ((name, method, data), (name2, method2, data2)) in before.iter().zip(&after) {

@@ -266,10 +266,27 @@ pub fn open_with_calamine(
 #[doc(hidden)]
 pub fn read_directly(bytes: &[u8], limits: &Limits) -> bool {
     package::check(bytes, FileType::Xlsx, limits).is_ok_and(|checked| {
-        checked.inflated.is_some_and(|parts| {
-            ooxml::open(&parts, limits, checked.held).is_ok() && parts.check_rest(limits).is_ok()
-        })
+        checked
+            .inflated
+            .is_some_and(|parts| ooxml::open(&parts, limits, checked.held).is_ok())
     })
+}
+
+/// Before calamine parses a package: the parts the checks left for their
+/// readers are checked, and the package is made again with its XML parts
+/// stored as they were inflated, to be parsed instead of the original
+/// (`None` when it cannot be).
+fn for_calamine(
+    inflated: Option<package::Inflated<'_>>,
+    limits: &Limits,
+) -> Result<Option<Vec<u8>>, OpenError> {
+    let Some(parts) = inflated else {
+        return Ok(None);
+    };
+    if !parts.check_rest(limits)? {
+        return Ok(None);
+    }
+    Ok(parts.repack())
 }
 
 fn open_unguarded(
@@ -278,11 +295,6 @@ fn open_unguarded(
     limits: &Limits,
     direct: bool,
 ) -> Result<Opened, OpenError> {
-    let repacked = |bytes: Vec<u8>, inflated: Option<package::Inflated>| {
-        inflated
-            .and_then(|parts| package::repack(&bytes, parts))
-            .unwrap_or(bytes)
-    };
     match kind {
         FileType::Xlsx | FileType::OtherZip => {
             let checked = package::check(&bytes, kind, limits)?;
@@ -290,17 +302,15 @@ fn open_unguarded(
                 && let Some(parts) = &checked.inflated
                 && let Ok(opened) = ooxml::open(parts, limits, checked.held)
             {
-                parts.check_rest(limits)?;
                 return opened;
             }
-            if let Some(parts) = &checked.inflated {
-                parts.check_rest(limits)?;
-            }
-            open_xlsx(repacked(bytes, checked.inflated), limits, checked.held)
+            let held = checked.held;
+            let repacked = for_calamine(checked.inflated, limits)?;
+            open_xlsx(repacked.unwrap_or(bytes), limits, held)
         }
         FileType::Ods => {
             let checked = package::check(&bytes, kind, limits)?;
-            let bytes = repacked(bytes, checked.inflated);
+            let bytes = for_calamine(checked.inflated, limits)?.unwrap_or(bytes);
             let book = open_workbook_from_rs::<Ods<_>, _>(Cursor::new(bytes))
                 .map_err(|e| classify(e.to_string()))?;
             from_ranges(book, limits)
