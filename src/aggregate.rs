@@ -192,6 +192,13 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
         [one] if !one.has_errors() && one.period == Some(period) => FormState::Accepted,
         _ => FormState::Rejected,
     };
+    // Each indicator's kind by code, looked up once per value.
+    let kinds: HashMap<&str, Kind> = cat
+        .forms
+        .iter()
+        .flat_map(|f| f.indicators.iter())
+        .map(|i| (i.code.as_str(), i.kind))
+        .collect();
     let mut zones = Vec::new();
     for z in &cat.zones {
         let who = Reporter::Zone(z.code.clone());
@@ -208,14 +215,10 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
             if st == FormState::Accepted {
                 sources.push(Source::of(got[0]));
                 for (code, entry) in &got[0].values {
-                    let ind = f
-                        .indicators
-                        .iter()
-                        .find(|i| &i.code == code)
-                        .expect("values come from the catalogue");
+                    let kind = kinds[code.as_str()];
                     figures.indicators.insert(
                         code.clone(),
-                        zone_figure(entry.current, entry.prior, entry.cumulative, ind.kind),
+                        zone_figure(entry.current, entry.prior, entry.cumulative, kind),
                     );
                 }
             }

@@ -95,8 +95,12 @@ pub fn check_files(
         findings: Vec::new(),
     };
     // Files are read in parallel; results come back in the files' order.
+    // One file a task: a core that finishes its own work (another period's
+    // sums, say) can always take files over, instead of waiting while the
+    // other core reads a long run of them alone.
     let read: Vec<(FileReport, Vec<Finding>, Vec<CheckedForm>)> = files
         .par_iter()
+        .with_max_len(1)
         .map(|path| {
             let shown = display(path);
             let file = read::read_file(path, &shown, cat);

@@ -143,7 +143,7 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
             values: Vec::new(),
         };
         for col in 0..sheet.end_col() {
-            let n = normalize_name(&sheet.text(Cell::new(row, col)));
+            let n = normalize_name(&sheet.text_ref(Cell::new(row, col)));
             if n.is_empty() {
                 continue;
             }
@@ -179,7 +179,7 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
     for row in sheet.first_row()..head_end {
         for col in 0..sheet.end_col() {
             let at = Cell::new(row, col);
-            let text = sheet.text(at);
+            let text = sheet.text_ref(at);
             if text.is_empty() {
                 continue;
             }
@@ -192,7 +192,7 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
                         // is the period, the name was left out.
                         (col + 1..sheet.end_col())
                             .map(|c| Cell::new(row, c))
-                            .find(|c| !sheet.text(*c).is_empty())
+                            .find(|c| !sheet.text_ref(*c).is_empty())
                             .map(|c| Located {
                                 text: sheet.text(c),
                                 cell: c,
@@ -219,7 +219,10 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
                 continue;
             }
             if out.period.is_none() && looks_like_period(&n) {
-                out.period = Some(Located { text, cell: at });
+                out.period = Some(Located {
+                    text: text.into_owned(),
+                    cell: at,
+                });
             }
         }
     }
@@ -228,7 +231,7 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
         for row in sheet.first_row()..head_end {
             for col in 0..sheet.end_col() {
                 let at = Cell::new(row, col);
-                let n = normalize_name(&sheet.text(at));
+                let n = normalize_name(&sheet.text_ref(at));
                 if n.starts_with("报告期") || n.starts_with("时间") || n.starts_with("期别")
                 {
                     out.period = Some(Located {
@@ -254,11 +257,11 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
     for row in h.row + 1..sheet.end_row() {
         let code_text = h
             .code_col
-            .map(|c| sheet.text(Cell::new(row, c)))
+            .map(|c| sheet.text_ref(Cell::new(row, c)))
             .unwrap_or_default();
         let name_text = h
             .name_col
-            .map(|c| sheet.text(Cell::new(row, c)))
+            .map(|c| sheet.text_ref(Cell::new(row, c)))
             .unwrap_or_default();
         let by_code = indicator_by(form, &code_text, Indicator::code_key);
         let Some(code) = by_code.or_else(|| indicator_by(form, &name_text, Indicator::name_key))
@@ -268,7 +271,7 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
                 .iter()
                 .any(|(_, c)| matches!(sheet.get(Cell::new(row, *c)), CellValue::Number(_)));
             if has_value && !name_text.is_empty() {
-                out.unknown_rows.push((row, name_text));
+                out.unknown_rows.push((row, name_text.into_owned()));
             }
             continue;
         };

@@ -121,7 +121,7 @@ impl<'a> Tokens<'a> {
     /// deep.
     fn new(bytes: &'a [u8], max_open: u32) -> Sure<Tokens<'a>> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let src = std::str::from_utf8(bytes).map_err(|_| Aside)?;
+        let src = simdutf8::basic::from_utf8(bytes).map_err(|_| Aside)?;
         let mut pos = 0;
         if src.starts_with("<?xml") && src.as_bytes().get(5).is_some_and(|&b| is_space(b)) {
             pos = src.find("?>").ok_or(Aside)? + 2;

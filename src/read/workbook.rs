@@ -8,6 +8,7 @@
 //! occupy (the first `max_rows` × `max_columns` of the catalogue's limits) is
 //! kept; cells outside it are counted and reported.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
@@ -198,10 +199,15 @@ impl Sheet {
 
     /// Text of a cell, trimmed; empty for non-text cells.
     pub fn text(&self, at: Cell) -> String {
+        self.text_ref(at).into_owned()
+    }
+
+    /// [`Sheet::text`], borrowed when the cell holds text.
+    pub fn text_ref(&self, at: Cell) -> Cow<'_, str> {
         match self.get(at) {
-            CellValue::Text(s) => s.trim().to_string(),
-            CellValue::Number(n) => format_number(*n),
-            _ => String::new(),
+            CellValue::Text(s) => Cow::Borrowed(s.trim()),
+            CellValue::Number(n) => Cow::Owned(format_number(*n)),
+            _ => Cow::Borrowed(""),
         }
     }
 }
