@@ -110,7 +110,7 @@ fn main() {
     let read = read_bytes(bytes.clone(), &name, &name, &cat);
     let form = &read.forms[0];
     b.run("validate: one monthly form (check_form)", || {
-        check_form(form, &name, &read.sha256, Some(period), &cat)
+        check_form(form.clone(), &name, &read.sha256, Some(period), &cat)
     });
 
     let batch = check_files(&files, &shown_name, Some(period), &cat);

@@ -103,7 +103,7 @@ pub fn check_files(
         .with_max_len(1)
         .map(|path| {
             let shown = display(path);
-            let file = read::read_file(path, &shown, cat);
+            let mut file = read::read_file(path, &shown, cat);
             let mut report = FileReport {
                 file: shown.clone(),
                 sha256: file.sha256.clone(),
@@ -126,7 +126,7 @@ pub fn check_files(
                 },
             };
             let mut forms = Vec::new();
-            for fr in &file.forms {
+            for fr in std::mem::take(&mut file.forms) {
                 let checked = check_form(fr, &shown, &file.sha256, period, cat);
                 report.forms.push(summary(&checked, cat));
                 forms.push(checked);

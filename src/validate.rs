@@ -143,8 +143,9 @@ impl Ctx<'_> {
 
 /// Applies every rule to a form read from `file`. `expected_period` is the
 /// folder's period (or `--period`); a form for another period is an error.
+/// The form as read is kept in the result.
 pub fn check_form(
-    read: &FormRead,
+    read: FormRead,
     file: &str,
     sha256: &str,
     expected_period: Option<Period>,
@@ -160,11 +161,11 @@ pub fn check_form(
         zone: None,
         out: Vec::new(),
     };
-    let reporter = check_reporter(read, form, cat, &mut ctx);
+    let reporter = check_reporter(&read, form, cat, &mut ctx);
     if let Some(Reporter::Zone(z)) = &reporter {
         ctx.zone = Some(z.clone());
     }
-    let period = check_period(read, form, expected_period, &mut ctx);
+    let period = check_period(&read, form, expected_period, &mut ctx);
     let mut values = BTreeMap::new();
     if read.header_row.is_none() {
         ctx.push(
@@ -181,7 +182,7 @@ pub fn check_form(
             ),
         );
     } else {
-        check_columns(read, form, &mut ctx);
+        check_columns(&read, form, &mut ctx);
         for (code, first, second) in &read.duplicate_rows {
             let ind = form.indicators.iter().find(|i| &i.code == code);
             ctx.push(
@@ -246,7 +247,7 @@ pub fn check_form(
         period,
         values,
         findings: ctx.out,
-        raw: read.clone(),
+        raw: read,
     }
 }
 

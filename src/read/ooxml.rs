@@ -329,7 +329,12 @@ fn decode_attr(raw: &str) -> Sure<String> {
 /// Excel's `_xHHHH_` escapes, which calamine decodes in strings: text that
 /// may hold one is not vouched for.
 fn plain(s: &str) -> Sure<&str> {
-    if s.contains("_x") { Err(Aside) } else { Ok(s) }
+    let b = s.as_bytes();
+    if memchr::memchr_iter(b'_', b).any(|at| b.get(at + 1) == Some(&b'x')) {
+        Err(Aside)
+    } else {
+        Ok(s)
+    }
 }
 
 /// calamine's attribute iterator (`attrs::RawAttrIter`), ported as it is:
@@ -412,7 +417,10 @@ fn attrs_of<'a, const N: usize>(attrs: &'a str, keys: [&str; N]) -> Sure<[Option
     let mut found = 0;
     for item in Attrs::new(attrs) {
         let (k, v) = item?;
-        if let Some(i) = keys.iter().position(|key| *key == k) {
+        // (keys are a letter or a few: compared in place, not by memcmp)
+        let same =
+            |key: &&str| key.len() == k.len() && key.bytes().zip(k.bytes()).all(|(a, b)| a == b);
+        if let Some(i) = keys.iter().position(same) {
             values[i] = Some(v);
             found += 1;
         }

@@ -418,7 +418,7 @@ pub fn check_bytes(bytes: Vec<u8>, name: &str, expected: Option<&str>) -> Checke
     let forms = file
         .forms
         .iter()
-        .map(|fr| check_form(fr, name, &file.sha256, expected.map(period), &cat))
+        .map(|fr| check_form(fr.clone(), name, &file.sha256, expected.map(period), &cat))
         .collect();
     Checked { file, forms }
 }
