@@ -12,7 +12,9 @@
 //! returned, and calamine reads the package. So errors always come from
 //! calamine, and what this reader returns is what calamine would have
 //! returned. Tests and the `read_bytes` fuzz target hold the two readers to
-//! the same result.
+//! the same result. (One difference is by design: the parts this reader
+//! never reads, such as the theme, are not held to the XML limits, while
+//! before calamine every part is; see [`Inflated::check_rest`].)
 
 use std::collections::HashMap;
 
