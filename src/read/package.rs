@@ -69,6 +69,8 @@ pub struct Inflated<'a> {
     /// The parts left for their readers, in package order.
     later: Vec<Later>,
     zip: RefCell<ZipArchive<Cursor<&'a [u8]>>>,
+    /// The package.
+    bytes: &'a [u8],
     /// The bytes of every part once inflated.
     total: u64,
 }
@@ -131,6 +133,9 @@ impl Inflated<'_> {
         part.data
             .get_or_init(|| {
                 let mut zip = self.zip.borrow_mut();
+                if let Some(data) = inflate_raw(&mut zip, self.bytes, part.index) {
+                    return Some(data);
+                }
                 let mut entry = zip.by_index(part.index).ok()?;
                 // bounded: at most `total`, and the zip crate stops a part
                 // that inflates past its declared size
@@ -201,6 +206,38 @@ impl Inflated<'_> {
         }
         Some(out.finish().ok()?.into_inner())
     }
+}
+
+/// A part inflated from its raw bytes in the package, in one call: stored or
+/// deflated, not encrypted, exactly the size the directory declares and with
+/// the CRC-32 it records. `None` for anything else (the zip crate's reader
+/// then inflates it, with its own errors): this only spares that reader's
+/// buffers for the parts every package has.
+fn inflate_raw(zip: &mut ZipArchive<Cursor<&[u8]>>, bytes: &[u8], index: usize) -> Option<Vec<u8>> {
+    let entry = zip.by_index_raw(index).ok()?;
+    if entry.encrypted() {
+        return None;
+    }
+    let size = usize::try_from(entry.size()).ok()?;
+    let start = usize::try_from(entry.data_start()?).ok()?;
+    let packed = usize::try_from(entry.compressed_size()).ok()?;
+    let raw = bytes.get(start..start.checked_add(packed)?)?;
+    let data = match entry.compression() {
+        CompressionMethod::Stored if raw.len() == size => raw.to_vec(),
+        CompressionMethod::Deflated => {
+            let mut out = Vec::with_capacity(size);
+            let mut inflate = flate2::Decompress::new(false);
+            let status = inflate
+                .decompress_vec(raw, &mut out, flate2::FlushDecompress::Finish)
+                .ok()?;
+            if status != flate2::Status::StreamEnd || out.len() != size {
+                return None;
+            }
+            out
+        }
+        _ => return None,
+    };
+    (crc32fast::hash(&data) == entry.crc32()).then_some(data)
 }
 
 /// The limit a part's scan stopped at, if any.
@@ -347,9 +384,21 @@ pub fn check<'a>(
                 continue;
             }
         }
-        let Ok(mut part) = zip.by_index(i) else {
-            inflated = None;
-            continue;
+        // in one call when it can be; else through the zip crate's reader
+        let raw = if in_memory {
+            inflate_raw(&mut zip, bytes, i)
+        } else {
+            None
+        };
+        let part = match raw {
+            Some(_) => None,
+            None => match zip.by_index(i) {
+                Ok(part) => Some(part),
+                Err(_) => {
+                    inflated = None;
+                    continue;
+                }
+            },
         };
         let mut ods = (kind == FileType::Ods && name == "content.xml").then(OdsEstimate::default);
         let mut part_held = OoxmlEstimate::default();
@@ -370,8 +419,15 @@ pub fn check<'a>(
         let scanned = if in_memory {
             // bounded: `size` is at most `total`, and the zip crate stops a
             // part that inflates past its declared size
-            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            let read = part.read_to_end(&mut data);
+            let (data, read) = match (raw, part) {
+                (Some(data), _) => (data, Ok(())),
+                (None, Some(mut part)) => {
+                    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                    let read = part.read_to_end(&mut data).map(|_| ());
+                    (data, read)
+                }
+                (None, None) => (Vec::new(), Ok(())),
+            };
             let scanned = xml::scan_slice(&data, limits.max_xml_depth, &mut visit);
             match read {
                 Ok(_) => {
@@ -388,7 +444,10 @@ pub fn check<'a>(
                 }
             }
         } else {
-            xml::scan(part, limits.max_xml_depth, &mut visit)
+            match part {
+                Some(part) => xml::scan(part, limits.max_xml_depth, &mut visit),
+                None => Ok(0),
+            }
         };
         held.add(&part_held, size);
         if sheets.too_many() {
@@ -424,6 +483,7 @@ pub fn check<'a>(
                 parts,
                 later,
                 zip: RefCell::new(zip),
+                bytes,
                 total,
             })
         }
@@ -1210,6 +1270,30 @@ mod tests {
                 assert_eq!(*method2, expected, "{file}: {name}");
             }
         }
+    }
+
+    #[test]
+    fn parts_inflated_in_one_call_are_the_zip_readers_bytes_or_none() {
+        let mut buf = Cursor::new(Vec::new());
+        let mut w = ZipWriter::new(&mut buf);
+        let text = "<sst><si><t>工业增加值</t></si></sst>".repeat(50);
+        for method in [CompressionMethod::Deflated, CompressionMethod::Stored] {
+            let options = SimpleFileOptions::default().compression_method(method);
+            w.start_file(format!("{method:?}.xml"), options).unwrap();
+            w.write_all(text.as_bytes()).unwrap();
+        }
+        w.finish().unwrap();
+        let bytes = buf.into_inner();
+        let mut zip = ZipArchive::new(Cursor::new(&bytes[..])).unwrap();
+        for (i, (_, _, data)) in parts(&bytes).into_iter().enumerate() {
+            assert_eq!(inflate_raw(&mut zip, &bytes, i), Some(data));
+        }
+        // a stored part whose bytes no longer match its CRC-32
+        let mut damaged = bytes.clone();
+        let at = memchr::memmem::rfind(&damaged, "工业".as_bytes()).unwrap();
+        damaged[at] ^= 1;
+        let mut zip = ZipArchive::new(Cursor::new(&damaged[..])).unwrap();
+        assert_eq!(inflate_raw(&mut zip, &damaged, 1), None);
     }
 
     #[test]
