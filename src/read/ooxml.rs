@@ -339,16 +339,19 @@ fn plain(s: &str) -> Sure<&str> {
     }
 }
 
-/// calamine's attribute iterator (`attrs::RawAttrIter`), ported as it is:
+/// A start tag's attributes as calamine reads them (`attrs::RawAttrIter`):
 /// `key="value"` pairs, raw; a malformed one is an error.
 struct Attrs<'a> {
     raw: &'a str,
-    pos: usize,
+    spans: xml::AttrSpans<'a>,
 }
 
 impl<'a> Attrs<'a> {
     fn new(raw: &'a str) -> Attrs<'a> {
-        Attrs { raw, pos: 0 }
+        Attrs {
+            raw,
+            spans: xml::AttrSpans::new(raw.as_bytes()),
+        }
     }
 }
 
@@ -356,48 +359,11 @@ impl<'a> Iterator for Attrs<'a> {
     type Item = Sure<(&'a str, &'a str)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let raw = self.raw;
-        let bytes = raw.as_bytes();
-        let len = bytes.len();
-        let mut pos = self.pos;
-        while pos < len && bytes[pos].is_ascii_whitespace() {
-            pos += 1;
-        }
-        if pos >= len {
-            self.pos = pos;
-            return None;
-        }
-        let key_start = pos;
-        while pos < len && bytes[pos] != b'=' {
-            pos += 1;
-        }
-        if pos >= len {
-            self.pos = len;
-            return Some(Err(Aside));
-        }
-        let key = raw[key_start..pos].trim_ascii_end();
-        pos += 1;
-        while pos < len && bytes[pos].is_ascii_whitespace() {
-            pos += 1;
-        }
-        let quote = match bytes.get(pos) {
-            Some(&q @ (b'"' | b'\'')) => q,
-            _ => {
-                self.pos = len;
-                return Some(Err(Aside));
-            }
-        };
-        pos += 1;
-        let val_start = pos;
-        while pos < len && bytes[pos] != quote {
-            pos += 1;
-        }
-        let val = &raw[val_start..pos];
-        if pos < len {
-            pos += 1;
-        }
-        self.pos = pos;
-        Some(Ok((key, val)))
+        // (the ranges start and end next to ASCII bytes: char boundaries)
+        Some(match self.spans.next()? {
+            Ok((key, value)) => Ok((&self.raw[key], &self.raw[value])),
+            Err(xml::Malformed) => Err(Aside),
+        })
     }
 }
 

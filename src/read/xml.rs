@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::ops::Range;
 
 /// The longest tag accepted; real parts have tags of a few hundred bytes.
 pub const MAX_TAG_BYTES: usize = 1 << 20;
@@ -331,45 +332,79 @@ impl Scanner {
     }
 }
 
-/// Attributes of a start tag as calamine reads them: `key="value"` pairs split
-/// the same way (its `RawAttrIter`), values not yet unescaped.
-pub fn attributes(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        let len = raw.len();
+/// Where the `key="value"` pairs of a start tag's attributes lie, split as
+/// calamine splits them (its `RawAttrIter`): key and value ranges in `raw`,
+/// the value not unescaped; `Err` at a malformed pair (a key without `=`, a
+/// value without quotes), after which there is nothing more.
+pub struct AttrSpans<'a> {
+    raw: &'a [u8],
+    pos: usize,
+}
+
+/// A malformed attribute (calamine reports an error for it).
+#[derive(Debug)]
+pub struct Malformed;
+
+impl<'a> AttrSpans<'a> {
+    pub fn new(raw: &'a [u8]) -> AttrSpans<'a> {
+        AttrSpans { raw, pos: 0 }
+    }
+}
+
+impl Iterator for AttrSpans<'_> {
+    type Item = Result<(Range<usize>, Range<usize>), Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (raw, len) = (self.raw, self.raw.len());
+        let mut pos = self.pos;
         while pos < len && raw[pos].is_ascii_whitespace() {
             pos += 1;
         }
         if pos >= len {
+            self.pos = pos;
             return None;
         }
         let key_start = pos;
         while pos < len && raw[pos] != b'=' {
             pos += 1;
         }
+        // (a malformed pair ends the attributes)
+        self.pos = len;
         if pos >= len {
-            return None;
+            return Some(Err(Malformed));
         }
-        let key = raw[key_start..pos].trim_ascii_end();
+        let mut key_end = pos;
+        while key_end > key_start && raw[key_end - 1].is_ascii_whitespace() {
+            key_end -= 1;
+        }
         pos += 1;
         while pos < len && raw[pos].is_ascii_whitespace() {
             pos += 1;
         }
-        let quote = *raw.get(pos)?;
-        if quote != b'"' && quote != b'\'' {
-            return None;
-        }
+        let quote = match raw.get(pos) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => return Some(Err(Malformed)),
+        };
         pos += 1;
         let start = pos;
         while pos < len && raw[pos] != quote {
             pos += 1;
         }
-        let value = &raw[start..pos];
+        let value = start..pos;
         if pos < len {
             pos += 1;
         }
-        Some((key, value))
-    })
+        self.pos = pos;
+        Some(Ok((key_start..key_end, value)))
+    }
+}
+
+/// The attributes of a start tag as calamine reads them ([`AttrSpans`]), up
+/// to a malformed one.
+pub fn attributes(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    AttrSpans::new(raw)
+        .map_while(Result::ok)
+        .map(move |(key, value)| (&raw[key], &raw[value]))
 }
 
 /// An attribute value with the XML escapes replaced (`&amp;`, `&#49;` …);

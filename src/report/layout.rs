@@ -320,6 +320,13 @@ pub(super) struct Sheet<W: BorrowMut<Worksheet> = Worksheet> {
     numbers: HashMap<(Num, Tone), Format>,
 }
 
+/// The number format of a kind and tone, built the first time it is asked for.
+fn number_format(numbers: &mut HashMap<(Num, Tone), Format>, n: Num, tone: Tone) -> &Format {
+    numbers
+        .entry((n, tone))
+        .or_insert_with(|| tone.apply(fmt::number(n)))
+}
+
 impl Sheet {
     pub fn new(name: &str) -> Res<Sheet> {
         let mut ws = Worksheet::new();
@@ -459,10 +466,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     pub fn number(&mut self, row: u32, col: u16, v: Option<f64>, n: Num, tone: Tone) -> Res<()> {
         match v {
             Some(v) if v.is_finite() => {
-                let format = self
-                    .numbers
-                    .entry((n, tone))
-                    .or_insert_with(|| tone.apply(fmt::number(n)));
+                let format = number_format(&mut self.numbers, n, tone);
                 self.ws
                     .borrow_mut()
                     .write_number_with_format(row, col, v, format)?;
@@ -491,10 +495,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         tone: Tone,
     ) -> Res<()> {
         let f = Formula::new(formula).set_result(format!("{result}"));
-        let format = self
-            .numbers
-            .entry((n, tone))
-            .or_insert_with(|| tone.apply(fmt::number(n)));
+        let format = number_format(&mut self.numbers, n, tone);
         self.ws
             .borrow_mut()
             .write_formula_with_format(row, col, f, format)?;
