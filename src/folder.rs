@@ -125,16 +125,28 @@ pub fn check_files(
                         .map(|f| f.message.clone()),
                 },
             };
-            let mut forms = Vec::new();
-            for fr in std::mem::take(&mut file.forms) {
-                let checked = check_form(fr, &shown, &file.sha256, period, cat);
-                report.forms.push(summary(&checked, cat));
-                forms.push(checked);
-            }
+            let checked: Vec<CheckedForm> = std::mem::take(&mut file.forms)
+                .into_iter()
+                .map(|fr| check_form(fr, &shown, &file.sha256, period, cat))
+                .collect();
+            let (forms, aside) = set_aside_other_periods(checked, period);
+            file.findings.extend(aside);
+            report.forms = forms.iter().map(|f| summary(f, cat)).collect();
             (report, file.findings, forms)
         })
         .collect();
+    // A file saved twice under two names counts once: the first in name order.
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (report, findings, forms) in read {
+        if report.status == "used" {
+            if let Some(first) = seen.get(&report.sha256) {
+                let (report, note) = identical_copy(report, first);
+                batch.findings.push(note);
+                batch.files.push(report);
+                continue;
+            }
+            seen.insert(report.sha256.clone(), report.file.clone());
+        }
         batch.findings.extend(findings);
         batch.forms.extend(forms);
         batch.files.push(report);
@@ -161,6 +173,72 @@ pub fn check_files(
     }
     sort_findings(&mut batch.findings);
     batch
+}
+
+/// A later byte-identical copy of a file already read: listed, not used.
+fn identical_copy(mut report: FileReport, first: &str) -> (FileReport, Finding) {
+    let message = format!("与 {first} 完全相同（同一文件存了两份），只计一次，本文件未重复使用。");
+    let mut note = Finding::file(
+        Severity::Info,
+        "file.identical_copy",
+        &report.file,
+        &message,
+    );
+    note.found = Some(first.to_string());
+    report.status = "ignored";
+    report.forms.clear();
+    report.reason = Some(message);
+    (report, note)
+}
+
+/// In a workbook holding forms of several periods (a sheet per month), the
+/// form of the period being processed counts and the others are set aside
+/// with a note: the folder's or `--period`'s period when one of the forms has
+/// it, else (no period given) the latest. A workbook with no form of the
+/// expected period keeps its forms, and so its `form.period_mismatch` errors.
+fn set_aside_other_periods(
+    forms: Vec<CheckedForm>,
+    expected: Option<Period>,
+) -> (Vec<CheckedForm>, Vec<Finding>) {
+    let periods: std::collections::BTreeSet<Period> =
+        forms.iter().filter_map(|f| f.period).collect();
+    let chosen = match expected {
+        _ if periods.len() < 2 => None,
+        Some(p) => periods.contains(&p).then_some(p),
+        None => periods.last().copied(),
+    };
+    let Some(chosen) = chosen else {
+        return (forms, Vec::new());
+    };
+    let mut notes = Vec::new();
+    let mut kept = Vec::new();
+    for f in forms {
+        match f.period {
+            Some(p) if p != chosen => {
+                let mut note = Finding::file(
+                    Severity::Info,
+                    "form.other_period",
+                    &f.file,
+                    format!(
+                        "工作表“{}”是 {} 的{}，不是本期（{}）的报表，未使用。",
+                        f.sheet,
+                        p.label(),
+                        f.form,
+                        chosen.label()
+                    ),
+                );
+                note.sheet = Some(f.sheet.clone());
+                note.cell = f.raw.period.as_ref().map(|l| l.cell);
+                note.zone = f.zone().map(str::to_string);
+                note.form = Some(f.form.clone());
+                note.found = Some(p.label());
+                note.expected = Some(chosen.label());
+                notes.push(note);
+            }
+            _ => kept.push(f),
+        }
+    }
+    (kept, notes)
 }
 
 /// Where each file's forms start in the batch's list of forms.
