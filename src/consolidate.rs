@@ -15,6 +15,7 @@ use crate::crossperiod::{OtherPeriods, cross_checks};
 use crate::error::Error;
 use crate::folder::{self, FileReport};
 use crate::model::{Finding, Period, Severity, sort_findings};
+use crate::score::{ZoneScore, score};
 use crate::validate::{CheckedForm, Val};
 
 /// Everything a consolidation run found and computed.
@@ -28,6 +29,8 @@ pub struct Consolidation {
     /// The December figures of earlier plan years (None: folder absent).
     pub history: History,
     pub targets: Vec<TargetRow>,
+    /// The 综合评价: every zone's score and rank, in catalogue order.
+    pub scores: Vec<ZoneScore>,
     /// Files of the period's folder, each accounted for.
     pub files: Vec<FileReport>,
     /// Findings of the period's files, of the history files used, and of
@@ -132,6 +135,7 @@ pub fn consolidate(
             .iter()
             .all(|(_, s)| *s == FormState::Accepted);
     sort_findings(&mut findings);
+    let scores = score(&figures, &findings, cat);
     Ok(Consolidation {
         period,
         annual: period.is_december(),
@@ -139,6 +143,7 @@ pub fn consolidate(
         figures,
         history,
         targets,
+        scores,
         files,
         findings,
         forms,
@@ -344,6 +349,7 @@ pub fn summary_json(c: &Consolidation, cat: &Catalogue) -> Value {
             "sources": c.figures.city.sources,
         },
         "targets": c.targets,
+        "scores": c.scores,
         "files": c.files,
         "findings": c.findings,
     })

@@ -3,13 +3,15 @@
 //! weight × clamp(actual / target, 0, cap); the parts add up to the total.
 //! Only zones whose forms were all accepted are ranked.
 
-use crate::aggregate::{FormState, ZoneResult};
+use serde::Serialize;
+
+use crate::aggregate::{FormState, PeriodFigures, ZoneResult};
 use crate::catalog::{Catalogue, ScoreMeasure};
-use crate::consolidate::Consolidation;
+use crate::model::Finding;
 use crate::validate::Val;
 
 /// One measure's score for one zone.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PartScore {
     /// The measure's label from the catalogue.
     pub label: String,
@@ -24,7 +26,7 @@ pub struct PartScore {
 }
 
 /// A zone's standing in the 综合评价.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneScore {
     /// Zone code from the catalogue.
     pub zone: String,
@@ -50,23 +52,25 @@ impl ZoneScore {
     }
 }
 
-/// Scores every zone of the catalogue, in catalogue order.
+/// Scores every zone of the catalogue, in catalogue order, from the
+/// period's figures; `findings` (the run's) name why a zone is not ranked.
+/// The consolidation runs this stage: its result is `Consolidation::scores`.
 ///
 /// # Examples
 /// ```no_run
-/// use zonestat::{catalog::Catalogue, consolidate::consolidate, score::score};
+/// use zonestat::{catalog::Catalogue, consolidate::consolidate};
 /// let cat = Catalogue::bundled();
 /// let c = consolidate("data".as_ref(), "2020-12".parse().unwrap(), &cat).unwrap();
-/// for z in score(&c, &cat) {
+/// for z in &c.scores {
 ///     println!("{} {:.2} {:?}", z.zone, z.total, z.rank);
 /// }
 /// ```
-pub fn score(c: &Consolidation, cat: &Catalogue) -> Vec<ZoneScore> {
+pub fn score(figures: &PeriodFigures, findings: &[Finding], cat: &Catalogue) -> Vec<ZoneScore> {
     let mut scores: Vec<ZoneScore> = cat
         .zones
         .iter()
         .map(|z| {
-            let result = c.figures.zone(&z.code);
+            let result = figures.zone(&z.code);
             let parts: Vec<PartScore> = cat
                 .scoring
                 .measures
@@ -79,7 +83,7 @@ pub fn score(c: &Consolidation, cat: &Catalogue) -> Vec<ZoneScore> {
                 parts,
                 total,
                 rank: None,
-                excluded: exclusion_reason(c, &z.code),
+                excluded: exclusion_reason(figures, findings, &z.code),
             }
         })
         .collect();
@@ -142,8 +146,12 @@ fn part(m: &ScoreMeasure, zone: Option<&ZoneResult>, cap: f64) -> PartScore {
 ///
 /// # Examples
 /// For a zone whose monthly form was not received: `湖开统1表未报送`.
-pub fn exclusion_reason(c: &Consolidation, zone: &str) -> Option<String> {
-    let z = c.figures.zone(zone)?;
+pub fn exclusion_reason(
+    figures: &PeriodFigures,
+    findings: &[Finding],
+    zone: &str,
+) -> Option<String> {
+    let z = figures.zone(zone)?;
     if z.status == FormState::Accepted {
         return None;
     }
@@ -152,8 +160,7 @@ pub fn exclusion_reason(c: &Consolidation, zone: &str) -> Option<String> {
         .iter()
         .filter(|(_, s)| *s != FormState::Accepted)
         .map(|(form, s)| {
-            let errors = c
-                .findings
+            let errors = findings
                 .iter()
                 .filter(|f| {
                     f.is_error()
@@ -175,6 +182,7 @@ pub fn exclusion_reason(c: &Consolidation, zone: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consolidate::Consolidation;
     use std::path::PathBuf;
 
     fn data() -> PathBuf {
@@ -194,7 +202,7 @@ mod tests {
     #[test]
     fn parts_follow_the_scheme_on_the_2020_figures() {
         let (c, cat) = run("2020-12");
-        let scores = score(&c, &cat);
+        let scores = score(&c.figures, &c.findings, &cat);
         assert_eq!(scores.len(), 5);
         let hz = &scores[0];
         assert_eq!(hz.zone, "HZ");
@@ -228,7 +236,7 @@ mod tests {
     #[test]
     fn every_accepted_zone_is_ranked_best_first() {
         let (c, cat) = run("2020-12");
-        let scores = score(&c, &cat);
+        let scores = score(&c.figures, &c.findings, &cat);
         let mut ranks: Vec<u32> = scores.iter().map(|s| s.rank.unwrap()).collect();
         ranks.sort();
         assert_eq!(ranks, [1, 2, 3, 4, 5]);
@@ -264,7 +272,7 @@ mod tests {
             .find(|z| z.code == "AJ")
             .unwrap()
             .figures = hz;
-        let scores = score(&c, &cat);
+        let scores = score(&c.figures, &c.findings, &cat);
         let by = |code: &str| scores.iter().find(|s| s.zone == code).unwrap();
         assert_eq!(by("CX").rank, None);
         assert_eq!(by("CX").excluded.as_deref(), Some("湖开统1表未报送"));

@@ -134,7 +134,10 @@ fn assert_months_counted_as_june(name: &str, bytes: &[u8]) {
         .collect();
     assert_eq!(
         notes,
-        [("4月".to_string(), "D4".to_string()), ("5月".into(), "D4".into())],
+        [
+            ("4月".to_string(), "D4".to_string()),
+            ("5月".into(), "D4".into())
+        ],
         "{name}: {:#?}",
         batch.findings
     );
@@ -158,7 +161,10 @@ fn assert_months_counted_as_june(name: &str, bytes: &[u8]) {
     let got = summary(data.path(), "2020-06");
     let want = summary(alone.path(), "2020-06");
     assert_eq!(got["zones"]["HZ"]["status"], "accepted");
-    assert_eq!(got["zones"]["HZ"]["indicators"], want["zones"]["HZ"]["indicators"]);
+    assert_eq!(
+        got["zones"]["HZ"]["indicators"],
+        want["zones"]["HZ"]["indicators"]
+    );
     assert_eq!(got["city"], want["city"]);
     assert_eq!(got["targets"], want["targets"]);
 }
@@ -184,7 +190,11 @@ fn a_december_workbook_with_earlier_months_uses_decembers_forms() {
     dir.write("安吉2020.xlsx", &xlsx(&[&nov, &dec, &annual]));
     let batch = check_folder(&dir.path, "2020-12");
     assert_eq!(batch.errors(), 0, "{:#?}", batch.findings);
-    let sheets: Vec<&str> = batch.files[0].forms.iter().map(|f| f.sheet.as_str()).collect();
+    let sheets: Vec<&str> = batch.files[0]
+        .forms
+        .iter()
+        .map(|f| f.sheet.as_str())
+        .collect();
     assert_eq!(sheets, ["12月", "湖开统2表"]);
     let notes: Vec<&str> = batch
         .findings
@@ -234,7 +244,10 @@ fn a_file_saved_twice_counts_once() {
         .expect("a note names both files");
     assert_eq!(note.severity, Severity::Info);
     assert_eq!(note.file, "2020-06/湖州开发区6月报表.xlsx");
-    assert!(note.message.contains("湖州开发区6月报表 - 副本.xlsx"), "{note:?}");
+    assert!(
+        note.message.contains("湖州开发区6月报表 - 副本.xlsx"),
+        "{note:?}"
+    );
 
     let (code, out) = run_check(&data.path().join("2020-06"));
     assert_eq!(code, 0, "{out}");

@@ -209,14 +209,14 @@ fn key_cells_equal_the_json_summary() {
 #[test]
 fn the_scores_sheet_holds_the_scores_as_formulas() {
     let (c, cat) = run(&data(), "2020-12");
-    let scores = zonestat::score::score(&c, &cat);
+    let scores = &c.scores;
     let mut book = Book::new(workbook_bytes(&c, &cat, MadeAt::from_unix(MADE)).unwrap());
     let s = book.values("综合评价");
     assert!(all_text(&s).contains(&cat.scoring.name));
     assert!(all_text(&s).contains("可在计划目录文件中修改"));
     let f = book.formulas("综合评价");
     let total_col = 2 + cat.scoring.measures.len() as u32;
-    for z in &scores {
+    for z in scores {
         let short = &cat.zone(&z.zone).unwrap().short;
         let row = rows_with(&s, 1, short)[0];
         assert_eq!(number(&s, row, 0) as u32, z.rank.unwrap(), "{short}");

@@ -932,9 +932,24 @@ fn an_incomplete_run_says_so_and_names_what_is_missing() {
         "南浔开发区：湖开统1表有错误未采用（",
         "湖州市统计局：湖开统3表未报送",
         "数据缺失（",
+        "三、综合评价",
+        "第1名 ",
+        "长兴开发区 不参与排名（湖开统1表未报送）",
     ] {
         assert!(body.contains(words), "body lacks “{words}”:\n{body}");
     }
+    // The ranking is the run's: best first, as many ranked as accepted zones.
+    let ranked: Vec<&str> = body
+        .lines()
+        .filter(|l| l.contains("名 ") && l.ends_with(" 分"))
+        .collect();
+    assert_eq!(ranked.len(), 3, "{body}");
+    let best = c.scores.iter().find(|z| z.rank == Some(1)).unwrap();
+    let short = &cat.zone(&best.zone).unwrap().short;
+    assert!(
+        ranked[0].contains(&format!("第1名 {short} {:.2} 分", best.total)),
+        "{body}"
+    );
 }
 
 /// A working folder whose data folder holds the sample forms (less `without`).

@@ -41,6 +41,17 @@ pub struct Summary {
     pub data_missing: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
+    /// The 综合评价, best first: `第1名 湖州开发区 86.52 分`; then the zones
+    /// not ranked, with the reason.
+    pub ranking: Vec<String>,
+}
+
+/// One zone's 综合评价, as the run or the JSON has it.
+struct Standing {
+    zone: String,
+    total: f64,
+    rank: Option<u32>,
+    excluded: Option<String>,
 }
 
 /// One target row, as the run or the JSON has it.
@@ -72,6 +83,7 @@ struct Facts {
     city: Vec<(String, FormState)>,
     rows: Vec<Row>,
     findings: Vec<Found>,
+    scores: Vec<Standing>,
     complete: bool,
 }
 
@@ -116,6 +128,16 @@ impl Summary {
                     rule: f.rule.to_string(),
                     zone: f.zone.clone(),
                     form: f.form.clone(),
+                })
+                .collect(),
+            scores: c
+                .scores
+                .iter()
+                .map(|z| Standing {
+                    zone: z.zone.clone(),
+                    total: z.total,
+                    rank: z.rank,
+                    excluded: z.excluded.clone(),
                 })
                 .collect(),
             complete: c.complete,
@@ -243,12 +265,28 @@ impl Summary {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        // A summary from before the 综合评价 was in the JSON has none.
+        let scores = v["scores"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|z| {
+                Ok(Standing {
+                    zone: text(&z["zone"]).ok_or("综合评价缺少 zone")?,
+                    total: number(&z["total"]).ok_or("综合评价缺少 total")?,
+                    rank: z["rank"].as_u64().map(|r| r as u32),
+                    excluded: text(&z["excluded"]),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Facts {
             period,
             zones,
             city,
             rows,
             findings,
+            scores,
             complete,
         }
         .summary(cat))
@@ -313,6 +351,12 @@ impl Summary {
             }
             let _ = writeln!(out, "{}（{} 项）：", status.label(), lines.len());
             for l in lines {
+                let _ = writeln!(out, "  · {l}");
+            }
+        }
+        if !self.ranking.is_empty() {
+            out.push_str("\n三、综合评价\n");
+            for l in &self.ranking {
                 let _ = writeln!(out, "  · {l}");
             }
         }
@@ -400,6 +444,26 @@ impl Facts {
             .filter(|f| f.severity == Severity::Warning)
             .count();
         let data_missing = lines(Status::DataMissing);
+        let mut ranked: Vec<&Standing> = self.scores.iter().filter(|z| z.rank.is_some()).collect();
+        ranked.sort_by_key(|z| z.rank);
+        let mut ranking: Vec<String> = ranked
+            .iter()
+            .map(|z| {
+                format!(
+                    "第{}名 {} {:.2} 分",
+                    z.rank.unwrap_or_default(),
+                    short(&z.zone),
+                    z.total
+                )
+            })
+            .collect();
+        ranking.extend(self.scores.iter().filter(|z| z.rank.is_none()).map(|z| {
+            format!(
+                "{} 不参与排名（{}）",
+                short(&z.zone),
+                z.excluded.as_deref().unwrap_or("数据不全")
+            )
+        }));
         Summary {
             period: self.period,
             title: cat.plan.report_title.clone(),
@@ -415,6 +479,7 @@ impl Facts {
             data_missing,
             errors,
             warnings,
+            ranking,
         }
     }
 

@@ -35,7 +35,7 @@ pub(crate) fn gaps(ctx: &Ctx) -> Vec<String> {
     let c = ctx.c;
     let mut out = Vec::new();
     for z in &c.figures.zones {
-        if let Some(why) = crate::score::exclusion_reason(c, &z.code) {
+        if let Some(why) = crate::score::exclusion_reason(&c.figures, &c.findings, &z.code) {
             out.push(format!("{}：{why}", ctx.short(&z.code)));
         }
     }

@@ -32,7 +32,7 @@ use crate::assess::TargetRow;
 use crate::catalog::{Catalogue, FilledBy, Form, Indicator, Zone};
 use crate::consolidate::Consolidation;
 use crate::error::Error;
-use crate::score::{ZoneScore, score};
+use crate::score::ZoneScore;
 use layout::Res;
 
 /// The program and version printed on the cover.
@@ -186,7 +186,8 @@ pub fn summary_text(c: &Consolidation, cat: &Catalogue, path: &Path) -> String {
             let short = cat
                 .zone(&z.code)
                 .map_or(z.code.as_str(), |x| x.short.as_str());
-            let why = crate::score::exclusion_reason(c, &z.code).unwrap_or_default();
+            let why = crate::score::exclusion_reason(&c.figures, &c.findings, &z.code)
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {}：{short}（{why}）",
@@ -256,7 +257,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             c,
             cat,
-            scores: score(c, cat),
+            scores: c.scores.clone(),
             made_at,
             zones: cat.zones.iter().map(|z| (z.code.as_str(), z)).collect(),
             results: c
