@@ -1,14 +1,16 @@
 //! Accepted forms → zone and city figures: values in canonical units, growth
-//! from values, ratios from sums, and the December history of earlier years.
-//! Missing data stays missing (`None`): it is never a zero.
+//! from values, ratios from sums. Missing data stays missing (`None`): it is
+//! never a zero. [`read_period`] reads one period folder and aggregates it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::catalog::{Catalogue, FilledBy, Kind, RatioScope, Reporter, Role};
-use crate::folder::Batch;
-use crate::model::Period;
+use crate::catalog::{Catalogue, FilledBy, Frequency, Kind, RatioScope, Reporter, Role};
+use crate::error::Error;
+use crate::folder::{self, Batch, FileReport, display_name};
+use crate::model::{Finding, Period, Severity};
 use crate::validate::{CheckedForm, Val};
 
 /// One indicator's figures for a zone or the city.
@@ -384,4 +386,106 @@ fn ratios(
         }
     }
     out
+}
+
+/// One period folder, read.
+pub struct PeriodRead {
+    pub files: Vec<FileReport>,
+    pub findings: Vec<Finding>,
+    pub figures: PeriodFigures,
+    pub forms: Vec<CheckedForm>,
+}
+
+/// Reads one period folder. For the run's own period every finding is kept
+/// and missing forms become findings; for history only what the run uses.
+///
+/// # Errors
+/// [`Error::Input`] when the period's folder exists but cannot be listed.
+pub fn read_period(
+    data_dir: &Path,
+    period: Period,
+    cat: &Catalogue,
+    main: bool,
+) -> Result<PeriodRead, Error> {
+    let dir = data_dir.join(period.to_string());
+    let paths: Vec<PathBuf> = if dir.is_dir() {
+        folder::list_files(&dir)?
+    } else {
+        Vec::new()
+    };
+    let batch = folder::check_files(&paths, &display_name, Some(period), cat);
+    let figures = aggregate(&batch, period, cat);
+    let mut findings: Vec<Finding> = if main {
+        batch.findings.clone()
+    } else {
+        // History: the errors of the monthly zone forms it takes its sums from.
+        batch
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .filter(|f| {
+                f.form
+                    .as_deref()
+                    .is_none_or(|n| cat.form(n).is_some_and(|x| x.filled_by == FilledBy::Zone))
+            })
+            .cloned()
+            .collect()
+    };
+    if main && !dir.is_dir() {
+        findings.push(Finding::file(
+            Severity::Error,
+            "period.folder_missing",
+            &period.to_string(),
+            format!("数据文件夹中没有 {period} 文件夹：本期没有收到任何报表。"),
+        ));
+    }
+    for z in &figures.zones {
+        for (form, state) in &z.forms {
+            let needed_here = main
+                || cat
+                    .form(form)
+                    .is_some_and(|f| f.frequency == Frequency::Monthly);
+            if *state == FormState::Missing && needed_here {
+                let short = cat
+                    .zone(&z.code)
+                    .map(|x| x.short.as_str())
+                    .unwrap_or(&z.code);
+                let mut f = Finding::file(
+                    Severity::Error,
+                    "zone.form_missing",
+                    &period.to_string(),
+                    format!(
+                        "{period} 文件夹中没有{short}的 {form}（{}）：{short}按未报送处理。",
+                        period.label()
+                    ),
+                );
+                f.zone = Some(z.code.clone());
+                f.form = Some(form.clone());
+                findings.push(f);
+            }
+        }
+    }
+    if main {
+        for (form, state) in &figures.city.forms {
+            if *state == FormState::Missing {
+                let mut f = Finding::file(
+                    Severity::Error,
+                    "city.form_missing",
+                    &period.to_string(),
+                    format!(
+                        "{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。",
+                        cat.city.reporter
+                    ),
+                );
+                f.form = Some(form.clone());
+                findings.push(f);
+            }
+        }
+    }
+    Ok(PeriodRead {
+        files: batch.files,
+        findings,
+        figures,
+        forms: batch.forms,
+    })
 }

@@ -1,7 +1,7 @@
 //! Figures → one row per target (and per zone for each-zone targets) with the
 //! actual value, completion, schedule and status, as TARGETS.md defines them.
 
-use std::collections::BTreeMap;
+use crate::history::Decembers;
 
 use serde::{Serialize, Serializer};
 
@@ -67,11 +67,8 @@ pub struct TargetRow {
     pub yearly: Vec<(i32, Option<f64>)>,
 }
 
-/// The December figures of the plan's earlier years, by year (None: folder absent).
-pub type History = BTreeMap<i32, Option<PeriodFigures>>;
-
 /// Assesses every target that applies to the run's period.
-pub fn assess(now: &PeriodFigures, history: &History, cat: &Catalogue) -> Vec<TargetRow> {
+pub fn assess(now: &PeriodFigures, history: &Decembers, cat: &Catalogue) -> Vec<TargetRow> {
     let annual = now.period.is_december();
     let mut rows = Vec::new();
     for t in &cat.targets {
@@ -120,7 +117,7 @@ pub fn assess(now: &PeriodFigures, history: &History, cat: &Catalogue) -> Vec<Ta
 struct Assessor<'a> {
     t: &'a Target,
     now: &'a PeriodFigures,
-    history: &'a History,
+    history: &'a Decembers,
     cat: &'a Catalogue,
     forms: Vec<&'a Form>,
 }

@@ -7,28 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::catalog::Catalogue;
-use crate::crossperiod::{OtherPeriods, cross_checks};
+use crate::crossperiod::cross_checks;
 use crate::error::Error;
-use crate::folder::{self, Batch, FileReport};
+use crate::folder::{self, Batch, FileReport, display_name, folder_period};
+use crate::history::History;
 use crate::model::{Finding, Period, Severity};
 use crate::output::write_atomic;
-
-/// The period a folder stands for, from its name `YYYY-MM`.
-pub fn folder_period(dir: &Path) -> Option<Period> {
-    dir.file_name()?.to_str()?.parse().ok()
-}
-
-/// The name shown for a file: `2020-06/附件1.xlsx` (its folder and name).
-pub fn display_name(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match path.parent().and_then(|p| p.file_name()) {
-        Some(dir) => format!("{}/{}", dir.to_string_lossy(), name),
-        None => name,
-    }
-}
 
 /// The result of `check`.
 #[derive(Debug, Serialize)]
@@ -82,10 +66,10 @@ pub fn check(
             path.parent().and_then(Path::parent)
         };
         if let Some(data_dir) = data_dir {
-            let mut others = OtherPeriods::new(data_dir, cat);
+            let history = History::for_forms(data_dir, &batch.forms, cat);
             batch
                 .findings
-                .extend(cross_checks(&batch.forms, &mut others, cat));
+                .extend(cross_checks(&batch.forms, &history, cat));
             crate::model::sort_findings(&mut batch.findings);
         }
         report.files.extend(batch.files);

@@ -3,62 +3,11 @@
 //! last year's cumulative column; and growth rates too large to pass without
 //! an explanation. All are warnings: they never reject a form.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
 use crate::catalog::{Catalogue, Form, Frequency, Indicator, Kind, Role};
-use crate::check::display_name;
-use crate::folder;
+use crate::history::History;
 use crate::model::{Cell, Finding, Period, Severity};
 use crate::read::workbook::format_number;
 use crate::validate::{CheckedForm, Entry, Val};
-
-/// Other periods' forms, read on demand from the data folder and kept.
-pub struct OtherPeriods<'a> {
-    data: PathBuf,
-    cat: &'a Catalogue,
-    cache: BTreeMap<Period, Vec<CheckedForm>>,
-}
-
-impl<'a> OtherPeriods<'a> {
-    pub fn new(data: &Path, cat: &'a Catalogue) -> OtherPeriods<'a> {
-        OtherPeriods {
-            data: data.to_path_buf(),
-            cat,
-            cache: BTreeMap::new(),
-        }
-    }
-
-    /// Adds a period already read.
-    pub fn insert(&mut self, period: Period, forms: Vec<CheckedForm>) {
-        self.cache.insert(period, forms);
-    }
-
-    /// The error-free form `form` of `zone` for `period`, when its folder is on hand.
-    fn form(
-        &mut self,
-        period: Period,
-        form: &str,
-        zone: &crate::catalog::Reporter,
-    ) -> Option<&CheckedForm> {
-        if !self.cache.contains_key(&period) {
-            let dir = self.data.join(period.to_string());
-            let files = if dir.is_dir() {
-                folder::list_files(&dir).unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            let batch = folder::check_files(&files, &display_name, Some(period), self.cat);
-            self.cache.insert(period, batch.forms);
-        }
-        self.cache[&period].iter().find(|f| {
-            f.form == form
-                && f.reporter.as_ref() == Some(zone)
-                && f.period == Some(period)
-                && !f.has_errors()
-        })
-    }
-}
 
 fn number(e: Option<&Entry>, role: Role) -> Option<f64> {
     e.and_then(|e| e.get(role)).and_then(Val::number)
@@ -107,12 +56,9 @@ fn label(form: &Form, role: Role) -> &str {
         .unwrap_or("")
 }
 
-/// The warnings for `forms` (one period's forms), looking up other periods in `others`.
-pub fn cross_checks(
-    forms: &[CheckedForm],
-    others: &mut OtherPeriods,
-    cat: &Catalogue,
-) -> Vec<Finding> {
+/// The warnings for `forms` (one period's forms), comparing each with the
+/// forms of other periods in `history` (see [`History::for_forms`]).
+pub fn cross_checks(forms: &[CheckedForm], history: &History, cat: &Catalogue) -> Vec<Finding> {
     let mut all = Vec::new();
     for f in forms {
         let (Some(period), Some(who)) = (f.period, f.reporter.clone()) else {
@@ -131,10 +77,10 @@ pub fn cross_checks(
             year: period.year - 1,
             month: period.month,
         };
-        if let Some(last) = others.form(last_year, &f.form, &who).cloned() {
-            prior_differs(f, &last, form, cat, last_year, &mut out);
+        if let Some(last) = history.form(last_year, &f.form, &who) {
+            prior_differs(f, last, form, cat, last_year, &mut out);
             if form.frequency == Frequency::Annual {
-                cumulative_chain(f, Some(&last), form, &mut out);
+                cumulative_chain(f, Some(last), form, &mut out);
             }
         } else if form.frequency == Frequency::Annual && period.year == cat.plan.start.year {
             cumulative_chain(f, None, form, &mut out);
@@ -145,8 +91,8 @@ pub fn cross_checks(
                 year: period.year,
                 month: period.month - 1,
             };
-            if let Some(prev) = others.form(before, &f.form, &who).cloned() {
-                ytd_decreased(f, &prev, form, before, &mut out);
+            if let Some(prev) = history.form(before, &f.form, &who) {
+                ytd_decreased(f, prev, form, before, &mut out);
             }
         }
         all.extend(out.findings);

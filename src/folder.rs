@@ -63,6 +63,23 @@ impl Batch {
     }
 }
 
+/// The period a folder stands for, from its name `YYYY-MM`.
+pub fn folder_period(dir: &Path) -> Option<Period> {
+    dir.file_name()?.to_str()?.parse().ok()
+}
+
+/// The name shown for a file: `2020-06/附件1.xlsx` (its folder and name).
+pub fn display_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match path.parent().and_then(|p| p.file_name()) {
+        Some(dir) => format!("{}/{}", dir.to_string_lossy(), name),
+        None => name,
+    }
+}
+
 /// The files directly in a folder, sorted by name. Sub-folders are skipped.
 ///
 /// # Errors

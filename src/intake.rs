@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::catalog::{Catalogue, Reporter};
-use crate::crossperiod::{OtherPeriods, cross_checks};
+use crate::crossperiod::cross_checks;
 use crate::error::Error;
 use crate::folder::{self, Batch};
+use crate::history::History;
 use crate::model::{Finding, Period};
 use crate::read::{FileType, sha256_hex};
 use crate::validate::CheckedForm;
@@ -289,10 +290,10 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
         store_verified(&bytes, &file.sha256, &target)?;
         remove_from_inbox(&path)?;
         // Plausibility against the periods already filed (warnings only).
-        let mut others = OtherPeriods::new(data, cat);
+        let history = History::for_forms(data, &batch.forms, cat);
         report
             .findings
-            .extend(cross_checks(&batch.forms, &mut others, cat));
+            .extend(cross_checks(&batch.forms, &history, cat));
         entry.action = if overlapping.is_empty() {
             Action::Filed
         } else {

@@ -13,6 +13,7 @@ pub mod crossperiod;
 pub mod error;
 pub mod feedback;
 pub mod folder;
+pub mod history;
 pub mod intake;
 pub mod mail;
 pub mod model;

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::aggregate::{FormState, PeriodFigures, aggregate};
 use crate::catalog::{Catalogue, FilledBy};
-use crate::check::display_name;
 use crate::error::Error;
 use crate::folder;
+use crate::folder::display_name;
 use crate::model::Period;
 
 /// One reporter's row.

@@ -11,8 +11,8 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 use zonestat::aggregate::FormState;
-use zonestat::check::display_name;
 use zonestat::consolidate::{consolidate, summary_json};
+use zonestat::folder::display_name;
 use zonestat::folder::{check_files, list_files};
 use zonestat::model::Severity;
 

@@ -11,8 +11,8 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 use zonestat::catalog::Role;
-use zonestat::check::{display_name, folder_period};
 use zonestat::folder::{Batch, check_files, list_files};
+use zonestat::folder::{display_name, folder_period};
 use zonestat::model::Severity;
 use zonestat::validate::{Entry, Val};
 

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use zonestat::check::display_name;
 use zonestat::folder::check_files;
+use zonestat::folder::display_name;
 use zonestat::model::Severity::{self, Error, Info, Warning};
 use zonestat::read::Outcome;
 use zonestat::validate::Val;
