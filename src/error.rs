@@ -18,6 +18,16 @@ pub enum Error {
     /// The settings file `zonestat.toml` cannot be read or is malformed.
     #[error("设置文件 {file} 有误：{message}")]
     Settings { file: String, message: String },
+    /// The portal's database cannot be opened or written.
+    #[error("数据库 {path} 出错：{message}")]
+    Database { path: String, message: String },
+    /// An account cannot be made or changed as asked (a name taken, an
+    /// unknown zone, a password too weak).
+    #[error("{0}")]
+    Account(String),
+    /// The portal cannot start or stopped with an error.
+    #[error("{0}")]
+    Serve(String),
     /// An output file could not be written.
     #[error("无法写出 {path}：{message}")]
     Output { path: String, message: String },

@@ -22,6 +22,7 @@ pub mod read;
 pub mod report;
 pub mod routine;
 pub mod score;
+pub mod serve;
 pub mod settings;
 pub mod status;
 pub mod template;

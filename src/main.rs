@@ -133,6 +133,60 @@ enum Command {
         #[command(flatten)]
         mail: MailArgs,
     },
+    /// 启动报表收集门户：各开发区上传报表、当场看到检查结果，统计科查看报送情况（设置见 zonestat.toml 的 [serve]）
+    Serve {
+        /// 数据文件夹（默认取 zonestat.toml 的 data）
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// 监听地址（默认取 [serve] 的 address，通常为 127.0.0.1）
+        #[arg(long)]
+        address: Option<String>,
+        /// 端口（默认取 [serve] 的 port，通常为 8080；0 表示任选一个空闲端口）
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// 管理门户账户：建立、列出、重设密码、停用
+    User {
+        /// 数据文件夹（默认取 zonestat.toml 的 data；账户保存在其中的 zonestat.sqlite）
+        #[arg(long, global = true)]
+        data: Option<PathBuf>,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+/// `zonestat user …`
+#[derive(Subcommand)]
+enum UserAction {
+    /// 建立账户，显示一次随机初始密码（首次登录时必须修改）
+    Add {
+        /// 账户名（登录用）
+        name: String,
+        /// 角色：zone（开发区填报员）、city（市统计局）或 office（统计科）
+        #[arg(long, value_name = "zone|city|office")]
+        role: String,
+        /// 开发区代码（zone 账户必填，如 HZ）
+        #[arg(long)]
+        zone: Option<String>,
+        /// 电子邮箱（催报和退回通知用）
+        #[arg(long, default_value = "")]
+        email: String,
+    },
+    /// 列出全部账户
+    List,
+    /// 为账户重设一个随机密码（下次登录时必须修改），并让它的所有登录失效
+    Passwd {
+        /// 账户名
+        name: String,
+    },
+    /// 停用账户（--enable 重新启用）
+    Disable {
+        /// 账户名
+        name: String,
+        /// 重新启用
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 /// The mail flags; each replaces its `[mail]` setting in zonestat.toml.
@@ -361,6 +415,69 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             // once; freeing a thousand zones' forms one by one takes a while.
             std::mem::forget(c);
             Ok(code)
+        }
+        Command::Serve {
+            data,
+            address,
+            port,
+        } => {
+            let serve = &settings.serve;
+            let address = address.unwrap_or_else(|| serve.address.clone());
+            let port = port.unwrap_or(serve.port);
+            let listen: std::net::SocketAddr = format!("{address}:{port}")
+                .parse()
+                .or_else(|_| format!("[{address}]:{port}").parse())
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "监听地址“{address}”无法识别，应为 IP 地址，如 127.0.0.1 或 0.0.0.0"
+                    )
+                })?;
+            let config = zonestat::serve::Config {
+                data: data.unwrap_or(settings.data.clone()),
+                listen,
+                idle_timeout: i64::from(serve.idle_minutes) * 60,
+                absolute_timeout: i64::from(serve.session_hours) * 3600,
+                secure_cookies: serve.secure_cookies,
+            };
+            zonestat::serve::run(config, cat)?;
+            Ok(0)
+        }
+        Command::User { data, action } => {
+            use zonestat::serve::{accounts, db};
+            let data = data.unwrap_or(settings.data.clone());
+            let store = db::Db::open(&data)?;
+            match action {
+                UserAction::Add {
+                    name,
+                    role,
+                    zone,
+                    email,
+                } => {
+                    let role = db::Role::parse(&role).ok_or_else(|| {
+                        anyhow::anyhow!("角色“{role}”无法识别，应为 zone、city 或 office")
+                    })?;
+                    let (user, password) =
+                        accounts::add(&store, &cat, &name, role, zone.as_deref(), &email)?;
+                    println!("已建立账户 {}（{}）。", user.name, user.role.label());
+                    println!("初始密码：{password}");
+                    println!("这个密码只显示这一次，请当面或电话告知使用人；首次登录时必须修改。");
+                }
+                UserAction::List => print!("{}", accounts::render(&store.users()?, &cat)),
+                UserAction::Passwd { name } => {
+                    let password = accounts::reset(&store, &name)?;
+                    println!("已为 {name} 重设密码：{password}");
+                    println!("这个密码只显示这一次；下次登录时必须修改。原有的登录均已失效。");
+                }
+                UserAction::Disable { name, enable } => {
+                    accounts::disable(&store, &name, !enable)?;
+                    if enable {
+                        println!("已重新启用账户 {name}。");
+                    } else {
+                        println!("已停用账户 {name}，它的登录均已失效。");
+                    }
+                }
+            }
+            Ok(0)
         }
         Command::Send {
             report,

@@ -23,6 +23,36 @@ pub struct Settings {
     /// Another plan catalogue; empty for the bundled one.
     pub catalogue: Option<PathBuf>,
     pub mail: Mail,
+    pub serve: Serve,
+}
+
+/// `[serve]`: where the portal listens and how long its sessions last.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Serve {
+    /// The address to listen on; 127.0.0.1 is this computer only, 0.0.0.0
+    /// every network the computer is on.
+    pub address: String,
+    pub port: u16,
+    /// A session unused this many minutes ends.
+    pub idle_minutes: u32,
+    /// A session ends this many hours after login whatever happens.
+    pub session_hours: u32,
+    /// Mark cookies `Secure`: set when the portal is reached over https
+    /// (through a proxy that holds the certificate).
+    pub secure_cookies: bool,
+}
+
+impl Default for Serve {
+    fn default() -> Serve {
+        Serve {
+            address: "127.0.0.1".into(),
+            port: 8080,
+            idle_minutes: 30,
+            session_hours: 8,
+            secure_cookies: false,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -33,6 +63,7 @@ impl Default for Settings {
             output: PathBuf::from("汇总表"),
             catalogue: None,
             mail: Mail::default(),
+            serve: Serve::default(),
         }
     }
 }
@@ -136,6 +167,17 @@ from = ""
 # 收件人和抄送
 to = []
 cc = []
+
+[serve]
+# 报表收集门户（zonestat serve）监听的地址和端口。
+# 127.0.0.1 只允许本机访问；要让各开发区从单位内网访问，改为 0.0.0.0（或本机的内网地址）
+address = "127.0.0.1"
+port = 8080
+# 登录后闲置多少分钟自动退出；登录多少小时后无论如何都要重新登录
+idle_minutes = 30
+session_hours = 8
+# 门户经由 https（例如前面有一台持有证书的反向代理）访问时设为 true
+secure_cookies = false
 "#;
 
 #[cfg(test)]

@@ -1,0 +1,574 @@
+//! The portal's records: one SQLite file in the data folder
+//! (`zonestat.sqlite`, WAL) for accounts, sessions, failed logins, periods
+//! and the audit log. Every statement goes through here; nothing is kept only
+//! in memory, so a restarted server has everything it had.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// The database file's name, in the data folder.
+pub const FILE_NAME: &str = "zonestat.sqlite";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('zone', 'city', 'office')),
+    zone TEXT,
+    email TEXT NOT NULL DEFAULT '',
+    password TEXT NOT NULL,
+    must_change INTEGER NOT NULL DEFAULT 1,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    token TEXT PRIMARY KEY,          -- SHA-256 of the cookie value, never the value
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+);
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_name ON login_failures(name, at);
+CREATE INDEX login_failures_ip ON login_failures(ip, at);
+CREATE TABLE periods (
+    period TEXT PRIMARY KEY,         -- YYYY-MM
+    deadline TEXT NOT NULL,          -- YYYY-MM-DD, the last day forms are on time
+    open INTEGER NOT NULL DEFAULT 1,
+    opened_at INTEGER NOT NULL
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit(at);
+"#];
+
+/// Who may do what (PORTAL.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A zone's 填报员: its own zone's forms.
+    Zone,
+    /// The city statistics bureau: the city's form.
+    City,
+    /// The statistics office: everything.
+    Office,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Zone => "zone",
+            Role::City => "city",
+            Role::Office => "office",
+        }
+    }
+
+    /// The role for its name on the command line and in the database.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "zone" => Some(Role::Zone),
+            "city" => Some(Role::City),
+            "office" => Some(Role::Office),
+            _ => None,
+        }
+    }
+
+    /// The role as people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Zone => "开发区填报员",
+            Role::City => "市统计局",
+            Role::Office => "统计科",
+        }
+    }
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// The zone code, for a zone account.
+    pub zone: Option<String>,
+    pub email: String,
+    /// The PHC string of the password's Argon2id hash.
+    #[serde(skip)]
+    pub password: String,
+    /// The password was set by someone else and must be changed at login.
+    pub must_change: bool,
+    pub disabled: bool,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Unix seconds.
+    pub at: i64,
+    pub user: String,
+    pub action: String,
+    pub target: String,
+    pub ip: String,
+    pub outcome: String,
+}
+
+/// A period the office opened for uploads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodRow {
+    pub period: String,
+    pub deadline: String,
+    pub open: bool,
+}
+
+/// The portal's database.
+pub struct Db {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (and creates or upgrades) the database in the data folder `data`.
+    ///
+    /// # Errors
+    /// [`Error::Database`] naming the file when it cannot be opened or is not
+    /// a zonestat database.
+    pub fn open(data: &Path) -> Result<Db, Error> {
+        let path = data.join(FILE_NAME);
+        let err = db_error(&path);
+        std::fs::create_dir_all(data).map_err(|e| Error::Output {
+            path: data.display().to_string(),
+            message: crate::error::io_message(&e),
+        })?;
+        let conn = Connection::open(&path).map_err(&err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(&err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(&err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(&err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(&err)?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(Error::Database {
+                path: path.display().to_string(),
+                message: "数据库由更新版本的 zonestat 建立，请升级程序".into(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.unchecked_transaction().map_err(&err)?;
+            tx.execute_batch(sql).map_err(&err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(&err)?;
+            tx.commit().map_err(&err)?;
+        }
+        drop(err);
+        Ok(Db {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (each
+        // statement is atomic): keep using it.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        db_error(&self.path)
+    }
+
+    /// Adds an account; its name must be new.
+    ///
+    /// # Errors
+    /// [`Error::Database`]; a name already taken is [`Error::Account`].
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        zone: Option<&str>,
+        email: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, Error> {
+        if self.user_by_name(name)?.is_some() {
+            return Err(Error::Account(format!("账户“{name}”已存在")));
+        }
+        self.conn()
+            .execute(
+                "INSERT INTO users (name, role, zone, email, password, must_change, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+                params![name, role.as_str(), zone, email, password_hash, now],
+            )
+            .map_err(self.err())?;
+        self.user_by_name(name)?
+            .ok_or_else(|| Error::Account(format!("账户“{name}”写入后读不到")))
+    }
+
+    /// The account of this name.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn user_by_name(&self, name: &str) -> Result<Option<User>, Error> {
+        self.conn()
+            .query_row(
+                &format!("{USER_COLUMNS} WHERE name = ?1"),
+                params![name],
+                user_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The account with this id.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn user(&self, id: i64) -> Result<Option<User>, Error> {
+        self.conn()
+            .query_row(
+                &format!("{USER_COLUMNS} WHERE id = ?1"),
+                params![id],
+                user_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Every account, by name.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn users(&self) -> Result<Vec<User>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(&format!("{USER_COLUMNS} ORDER BY name"))
+            .map_err(self.err())?;
+        let rows = st.query_map([], user_row).map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Sets an account's password hash; `must_change` when someone else set it.
+    /// Every session of the account ends.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn set_password(&self, id: i64, hash: &str, must_change: bool) -> Result<(), Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.err())?;
+        tx.execute(
+            "UPDATE users SET password = ?1, must_change = ?2 WHERE id = ?3",
+            params![hash, must_change, id],
+        )
+        .map_err(self.err())?;
+        tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![id])
+            .map_err(self.err())?;
+        tx.commit().map_err(self.err())
+    }
+
+    /// Disables (or enables again) an account; a disabled one loses its sessions.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), Error> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE users SET disabled = ?1 WHERE id = ?2",
+            params![disabled, id],
+        )
+        .map_err(self.err())?;
+        if disabled {
+            conn.execute("DELETE FROM sessions WHERE user_id = ?1", params![id])
+                .map_err(self.err())?;
+        }
+        Ok(())
+    }
+
+    /// Stores a new session under the hash of its token.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn add_session(&self, token_hash: &str, user_id: i64, now: i64) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "INSERT INTO sessions (token, user_id, created_at, seen_at) VALUES (?1, ?2, ?3, ?3)",
+                params![token_hash, user_id, now],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// The session stored under `token_hash`: its user id, creation and last use.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn session(&self, token_hash: &str) -> Result<Option<(i64, i64, i64)>, Error> {
+        self.conn()
+            .query_row(
+                "SELECT user_id, created_at, seen_at FROM sessions WHERE token = ?1",
+                params![token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records that a session was used now.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn touch_session(&self, token_hash: &str, now: i64) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "UPDATE sessions SET seen_at = ?1 WHERE token = ?2",
+                params![now, token_hash],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn remove_session(&self, token_hash: &str) -> Result<(), Error> {
+        self.conn()
+            .execute("DELETE FROM sessions WHERE token = ?1", params![token_hash])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Records a failed login of `name` from `ip`.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn add_failure(&self, name: &str, ip: &str, now: i64) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3)",
+                params![name, ip, now],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Failed logins since `since` for this account name and from this address.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn failures_since(&self, name: &str, ip: &str, since: i64) -> Result<(u32, u32), Error> {
+        let conn = self.conn();
+        let count = |sql: &str, key: &str| -> Result<u32, Error> {
+            conn.query_row(sql, params![key, since], |r| r.get(0))
+                .map_err(self.err())
+        };
+        Ok((
+            count(
+                "SELECT count(*) FROM login_failures WHERE name = ?1 AND at >= ?2",
+                name,
+            )?,
+            count(
+                "SELECT count(*) FROM login_failures WHERE ip = ?1 AND at >= ?2",
+                ip,
+            )?,
+        ))
+    }
+
+    /// Forgets an account's failed logins (after a successful one).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn clear_failures(&self, name: &str) -> Result<(), Error> {
+        self.conn()
+            .execute("DELETE FROM login_failures WHERE name = ?1", params![name])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Appends a line to the audit log.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn audit(&self, e: &AuditEntry) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "INSERT INTO audit (at, user, action, target, ip, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![e.at, e.user, e.action, e.target, e.ip, e.outcome],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// The audit log since `since` (Unix seconds), oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn audit_since(&self, since: i64) -> Result<Vec<AuditEntry>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT at, user, action, target, ip, outcome FROM audit WHERE at >= ?1 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![since], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    user: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    ip: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Opens a period for uploads (or moves its deadline).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn open_period(&self, period: &str, deadline: &str, now: i64) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "INSERT INTO periods (period, deadline, open, opened_at) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT(period) DO UPDATE SET deadline = ?2, open = 1",
+                params![period, deadline, now],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Closes a period: it takes no more uploads. False when it was never opened.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn close_period(&self, period: &str) -> Result<bool, Error> {
+        self.conn()
+            .execute(
+                "UPDATE periods SET open = 0 WHERE period = ?1",
+                params![period],
+            )
+            .map(|n| n > 0)
+            .map_err(self.err())
+    }
+
+    /// Every period the office opened, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn periods(&self) -> Result<Vec<PeriodRow>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT period, deadline, open FROM periods ORDER BY period DESC")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PeriodRow {
+                    period: r.get(0)?,
+                    deadline: r.get(1)?,
+                    open: r.get(2)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+}
+
+const USER_COLUMNS: &str =
+    "SELECT id, name, role, zone, email, password, must_change, disabled FROM users";
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get(2)?;
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: Role::parse(&role).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("unknown role {role}").into(),
+            )
+        })?,
+        zone: r.get(3)?,
+        email: r.get(4)?,
+        password: r.get(5)?,
+        must_change: r.get(6)?,
+        disabled: r.get(7)?,
+    })
+}
+
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::Database {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_database_keeps_accounts_sessions_and_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Db::open(dir.path()).unwrap();
+            let u = db
+                .add_user("hz1", Role::Zone, Some("HZ"), "a@b.c", "$hash", 10)
+                .unwrap();
+            db.add_session("t", u.id, 10).unwrap();
+            db.audit(&AuditEntry {
+                at: 11,
+                user: "hz1".into(),
+                action: "login".into(),
+                target: String::new(),
+                ip: "127.0.0.1".into(),
+                outcome: "ok".into(),
+            })
+            .unwrap();
+            assert!(matches!(
+                db.add_user("hz1", Role::Office, None, "", "$h", 12),
+                Err(Error::Account(_))
+            ));
+        }
+        let db = Db::open(dir.path()).unwrap();
+        let u = db.user_by_name("hz1").unwrap().unwrap();
+        assert_eq!(
+            (u.role, u.zone.as_deref(), u.must_change),
+            (Role::Zone, Some("HZ"), true)
+        );
+        assert_eq!(db.session("t").unwrap(), Some((u.id, 10, 10)));
+        assert_eq!(db.audit_since(0).unwrap().len(), 1);
+        // A new password ends every session of the account.
+        db.set_password(u.id, "$new", false).unwrap();
+        assert_eq!(db.session("t").unwrap(), None);
+        let mode: String = db
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

@@ -1,0 +1,189 @@
+//! `zonestat serve`: the collection portal (PORTAL.md). A library with a
+//! door: the handlers are thin and call the same functions as the commands;
+//! state lives in the database (`db`) and the archive, never only in memory.
+//! The only place that knows axum.
+//!
+//! - `db`: the SQLite records (accounts, sessions, periods, audit)
+//! - `accounts`: passwords and the `zonestat user` commands
+//! - `session`: who is asking: the session cookie, timeouts, throttling
+//! - `api`: the JSON interface under `/api/v1`
+//! - `pages`: the server-rendered pages for people
+
+// A refusal is an HTTP answer like any other: handlers pass `Response`s back
+// as errors, and their size does not matter beside the network.
+#![allow(clippy::result_large_err)]
+
+pub mod accounts;
+mod api;
+pub mod db;
+mod pages;
+mod session;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::catalog::Catalogue;
+use crate::error::Error;
+use db::Db;
+
+/// How the portal runs (the `[serve]` settings, resolved).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data folder: the archive, and the database in it.
+    pub data: PathBuf,
+    /// Where to listen, e.g. 127.0.0.1:8080.
+    pub listen: SocketAddr,
+    /// A session unused this long ends (seconds).
+    pub idle_timeout: i64,
+    /// A session ends this long after login whatever happens (seconds).
+    pub absolute_timeout: i64,
+    /// Cookies marked `Secure` (the portal is served over TLS, or behind a
+    /// proxy that is).
+    pub secure_cookies: bool,
+}
+
+/// What every handler shares.
+pub struct App {
+    pub db: Db,
+    pub cat: Catalogue,
+    pub config: Config,
+}
+
+type Shared = Arc<App>;
+
+/// The portal's routes, with the security layers around them.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+/// Opens the database and serves until Ctrl-C or SIGTERM. Prints the
+/// address once it listens (a test or a service manager may wait for it).
+///
+/// # Errors
+/// [`Error::Database`] when the database cannot be opened, [`Error::Serve`]
+/// when the address cannot be listened on.
+pub fn run(config: Config, cat: Catalogue) -> Result<(), Error> {
+    let db = Db::open(&config.data)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Serve(format!("无法启动服务：{e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| {
+                Error::Serve(format!(
+                    "无法在 {} 上监听：{}。请检查 [serve] 的 address 和 port，或该端口是否已被占用。",
+                    config.listen,
+                    crate::error::io_message(&e)
+                ))
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Serve(crate::error::io_message(&e)))?;
+        println!("报表收集门户已启动：http://{addr}/ （按 Ctrl-C 停止）");
+        let app = Arc::new(App { db, cat, config });
+        axum::serve(
+            listener,
+            router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::Serve(format!("服务出错：{e}")))?;
+        println!("报表收集门户已停止。");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Headers on every answer: no framing, no sniffing, scripts and styles only
+/// from the portal itself, nothing cached.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut HeaderMap, name: header::HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    res
+}
+
+/// A state-changing request from another site is refused: browsers say where
+/// a request comes from in `Sec-Fetch-Site` (or at least `Origin`).
+async fn refuse_cross_site(req: Request, next: Next) -> Response {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let cross = match site {
+        Some(s) => !matches!(s, "same-origin" | "none"),
+        None => match (
+            headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+            headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+        ) {
+            (Some(origin), Some(host)) => {
+                let bare = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"))
+                    .unwrap_or(origin);
+                bare != host
+            }
+            // No browser headers: a script or another system, which needs a
+            // session cookie of its own.
+            _ => false,
+        },
+    };
+    if cross {
+        return api::error(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "来自其他网站的请求已拒绝。请直接在本门户的页面上操作。",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}

@@ -1,0 +1,416 @@
+//! The pages people use: log in, change the first password, the zone's own
+//! page (the open periods and the forms it owes) and the office's status
+//! grid. Server-rendered HTML that works without JavaScript; the style sheet
+//! is embedded in the binary (the office's intranet has no internet).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::aggregate::FormState;
+use crate::error::Error;
+use crate::model::Period;
+use crate::serve::db::Role;
+use crate::serve::session::{self, Caller, Login};
+use crate::serve::{App, Shared};
+
+const STYLE: &str = include_str!("style.css");
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/password", get(password_page).post(password))
+        .route("/assets/style.css", get(style))
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+/// Text made safe for HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole page: the header with who is signed in, then `body`.
+fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
+    let who = caller.map_or(String::new(), |c| {
+        format!(
+            r#"<span class="who">{}（{}）</span><form method="post" action="/logout" class="inline"><button type="submit">退出</button></form>"#,
+            esc(&c.user.name),
+            c.user.role.label()
+        )
+    });
+    Html(format!(
+        r#"<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{} · 开发区统计报表收集门户</title><link rel="stylesheet" href="/assets/style.css"></head>
+<body><header><a href="/" class="brand">开发区统计报表收集门户</a><nav>{who}</nav></header>
+<main><h1>{}</h1>
+{body}
+</main></body></html>"#,
+        esc(title),
+        esc(title)
+    ))
+}
+
+fn login_form(message: Option<&str>) -> Html<String> {
+    let note = message.map_or(String::new(), |m| {
+        format!(r#"<p class="error" role="alert">{}</p>"#, esc(m))
+    });
+    page(
+        "登录",
+        None,
+        &format!(
+            r#"{note}<form method="post" action="/login" class="box">
+<label>账户名 <input name="user" autocomplete="username" required autofocus></label>
+<label>密码 <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">登录</button></form>
+<p class="hint">没有账户或忘记密码，请联系统计科。</p>"#
+        ),
+    )
+}
+
+async fn login_page() -> Html<String> {
+    login_form(None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+}
+
+async fn login(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    match session::login(&app, &f.user, &f.password, &session::address(peer)) {
+        Err(e) => failure(e),
+        Ok(Login::Throttled) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_form(Some("登录失败次数过多，请 15 分钟后再试。")),
+        )
+            .into_response(),
+        Ok(Login::Refused) => (
+            StatusCode::UNAUTHORIZED,
+            login_form(Some("账户名或密码不正确。")),
+        )
+            .into_response(),
+        Ok(Login::Ok(user, cookie)) => {
+            let to = if user.must_change { "/password" } else { "/" };
+            ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+        }
+    }
+}
+
+async fn logout(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match session::caller(&app, &headers, &session::address(peer)) {
+        Err(e) => failure(e),
+        Ok(None) => Redirect::to("/login").into_response(),
+        Ok(Some(c)) => match session::logout(&app, &c) {
+            Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response(),
+            Err(e) => failure(e),
+        },
+    }
+}
+
+fn password_form(c: &Caller, message: Option<&str>) -> Html<String> {
+    let first = if c.user.must_change {
+        r#"<p class="notice">这是管理员为您设置的初始密码，请先改成只有您知道的新密码。</p>"#
+    } else {
+        ""
+    };
+    let note = message.map_or(String::new(), |m| {
+        format!(r#"<p class="error" role="alert">{}</p>"#, esc(m))
+    });
+    page(
+        "修改密码",
+        Some(c),
+        &format!(
+            r#"{first}{note}<form method="post" action="/password" class="box">
+<label>原密码 <input name="old" type="password" autocomplete="current-password" required></label>
+<label>新密码 <input name="new" type="password" autocomplete="new-password" required minlength="{min}"></label>
+<label>再输入一次新密码 <input name="again" type="password" autocomplete="new-password" required></label>
+<button type="submit">修改密码</button></form>
+<p class="hint">新密码至少 {min} 个字符，混用字母、数字或符号中的至少两种，不能包含账户名。</p>"#,
+            min = crate::serve::accounts::MIN_PASSWORD_CHARS
+        ),
+    )
+}
+
+async fn password_page(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match signed_in(&app, &headers, peer) {
+        Ok(c) => password_form(&c, None).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    old: String,
+    new: String,
+    again: String,
+}
+
+async fn password(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let c = match signed_in(&app, &headers, peer) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if f.new != f.again {
+        return (
+            StatusCode::BAD_REQUEST,
+            password_form(&c, Some("两次输入的新密码不一致。")),
+        )
+            .into_response();
+    }
+    match session::change_password(&app, &c, &f.old, &f.new) {
+        Err(e) => failure(e),
+        Ok(Err(why)) => (StatusCode::BAD_REQUEST, password_form(&c, Some(&why))).into_response(),
+        Ok(Ok(cookie)) => ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response(),
+    }
+}
+
+/// The caller, or a redirect to the login page.
+fn signed_in(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
+    match session::caller(app, headers, &session::address(peer)) {
+        Err(e) => Err(failure(e)),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Ok(Some(c)) => Ok(c),
+    }
+}
+
+fn failure(e: Error) -> Response {
+    eprintln!("门户内部错误：{e}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page(
+            "出错了",
+            None,
+            "<p>服务器内部错误，请稍后再试；若一再出现，请联系管理员。</p>",
+        ),
+    )
+        .into_response()
+}
+
+/// One cell of the status grid: a reporter × a form.
+#[derive(Debug, Clone)]
+pub struct GridCell {
+    /// Zone code, or `city`.
+    pub code: String,
+    pub name: String,
+    pub form: String,
+    pub state: FormState,
+}
+
+/// The status grid of a period as the caller may see it: the office every
+/// row, a zone its own row, the city bureau the city's.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    pub deadline: Option<String>,
+    pub open: bool,
+    pub forms: Vec<String>,
+    pub cells: Vec<GridCell>,
+}
+
+/// The grid of `period` for `c`.
+///
+/// # Errors
+/// [`Error::Database`], or [`Error::Input`] when the period's folder cannot be read.
+pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
+    let table = crate::status::status(&app.config.data, period, &app.cat)?;
+    let row = app
+        .db
+        .periods()?
+        .into_iter()
+        .find(|p| p.period == period.to_string());
+    let mine = |code: &str| match c.user.role {
+        Role::Office => true,
+        Role::Zone => c.user.zone.as_deref() == Some(code),
+        Role::City => code == "city",
+    };
+    let cells = table
+        .rows
+        .iter()
+        .filter(|r| mine(&r.code))
+        .flat_map(|r| {
+            r.forms.iter().map(|(form, state)| GridCell {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                form: form.clone(),
+                state: *state,
+            })
+        })
+        .collect();
+    Ok(Grid {
+        deadline: row.as_ref().map(|p| p.deadline.clone()),
+        open: row.is_some_and(|p| p.open),
+        forms: table.forms,
+        cells,
+    })
+}
+
+/// How a cell's state reads in the grid.
+fn state_label(s: FormState) -> (&'static str, &'static str) {
+    match s {
+        FormState::Missing => ("未报送", "missing"),
+        FormState::Rejected => ("有错误", "rejected"),
+        FormState::Accepted => ("已报送", "accepted"),
+    }
+}
+
+#[derive(Deserialize)]
+struct HomeQuery {
+    period: Option<String>,
+}
+
+async fn home(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<HomeQuery>,
+) -> Response {
+    let c = match signed_in(&app, &headers, peer) {
+        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match home_body(&app, &c, q.period.as_deref()) {
+        Ok((title, body)) => page(&title, Some(&c), &body).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, String), Error> {
+    let periods = app.db.periods()?;
+    let mut body = String::new();
+    let chosen: Option<Period> = asked
+        .and_then(|p| p.parse().ok())
+        .or_else(|| {
+            periods
+                .iter()
+                .find(|p| p.open)
+                .and_then(|p| p.period.parse().ok())
+        })
+        .or_else(|| periods.first().and_then(|p| p.period.parse().ok()));
+    if periods.is_empty() {
+        body.push_str(r#"<p class="notice">统计科还没有开放任何一期的报送。</p>"#);
+    } else {
+        body.push_str(r#"<nav class="periods" aria-label="期别">"#);
+        for p in &periods {
+            let current = chosen.is_some_and(|x| x.to_string() == p.period);
+            let _ = write!(
+                body,
+                r#"<a href="/?period={0}"{1}>{0}{2}</a> "#,
+                esc(&p.period),
+                if current {
+                    r#" aria-current="page""#
+                } else {
+                    ""
+                },
+                if p.open {
+                    "（报送中）"
+                } else {
+                    "（已截止）"
+                }
+            );
+        }
+        body.push_str("</nav>");
+    }
+    let Some(period) = chosen else {
+        return Ok(("报送情况".into(), body));
+    };
+    let grid = grid(app, c, period)?;
+    let _ = write!(
+        body,
+        r#"<p>期别 <strong>{}</strong>（{}），截止日期 {}，{}。</p>"#,
+        period,
+        period.label(),
+        grid.deadline.as_deref().map_or("未设".into(), esc),
+        if grid.open {
+            "正在报送"
+        } else {
+            "不接受报送"
+        }
+    );
+    body.push_str(r#"<table class="grid"><thead><tr><th scope="col">填报单位</th>"#);
+    for f in &grid.forms {
+        let _ = write!(body, r#"<th scope="col">{}</th>"#, esc(f));
+    }
+    body.push_str("</tr></thead><tbody>");
+    let mut rows: Vec<(&str, &str)> = Vec::new();
+    for cell in &grid.cells {
+        if !rows.iter().any(|(code, _)| *code == cell.code) {
+            rows.push((&cell.code, &cell.name));
+        }
+    }
+    for (code, name) in rows {
+        let _ = write!(body, r#"<tr><th scope="row">{}</th>"#, esc(name));
+        for f in &grid.forms {
+            match grid.cells.iter().find(|x| x.code == code && &x.form == f) {
+                Some(cell) => {
+                    let (label, class) = state_label(cell.state);
+                    let _ = write!(body, r#"<td class="{class}">{label}</td>"#);
+                }
+                None => body.push_str(r#"<td class="none">—</td>"#),
+            }
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</tbody></table>");
+    let title = match c.user.role {
+        Role::Office => "各单位报送情况".to_string(),
+        Role::Zone => {
+            let zone = c
+                .user
+                .zone
+                .as_deref()
+                .and_then(|z| app.cat.zone(z))
+                .map_or(String::new(), |z| z.short.clone());
+            format!("{zone}报送情况")
+        }
+        Role::City => format!("{}报送情况", app.cat.city.reporter),
+    };
+    Ok((title, body))
+}

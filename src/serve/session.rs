@@ -1,0 +1,212 @@
+//! Who is asking. A session is a random 128-bit token in an `HttpOnly`,
+//! `SameSite=Strict` cookie; the server keeps only its SHA-256, with the time
+//! it was made and last used, and ends it after the idle or the absolute
+//! timeout. Logins are throttled per account and per address, and every
+//! attempt is in the audit log.
+
+use std::net::SocketAddr;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+
+use crate::error::Error;
+use crate::read::sha256_hex;
+use crate::serve::App;
+use crate::serve::accounts::{self, now};
+use crate::serve::db::{AuditEntry, User};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "zonestat_session";
+
+/// Failed logins of one account within [`WINDOW`] before it is throttled.
+pub const MAX_ACCOUNT_FAILURES: u32 = 5;
+/// Failed logins from one address within [`WINDOW`] before it is throttled.
+pub const MAX_ADDRESS_FAILURES: u32 = 20;
+/// The throttling window, in seconds.
+pub const WINDOW: i64 = 15 * 60;
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    /// The SHA-256 of the session token.
+    pub token_hash: String,
+    pub ip: String,
+}
+
+/// The address a request came from.
+pub fn address(peer: SocketAddr) -> String {
+    peer.ip().to_string()
+}
+
+/// The session token of a request's cookie.
+fn token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The caller of a request with a live session, or None.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn caller(app: &App, headers: &HeaderMap, ip: &str) -> Result<Option<Caller>, Error> {
+    let Some(token) = token(headers) else {
+        return Ok(None);
+    };
+    let hash = sha256_hex(token.as_bytes());
+    let Some((user_id, created, seen)) = app.db.session(&hash)? else {
+        return Ok(None);
+    };
+    let t = now();
+    let expired = t - seen > app.config.idle_timeout || t - created > app.config.absolute_timeout;
+    let user = app.db.user(user_id)?;
+    match user {
+        Some(user) if !expired && !user.disabled => {
+            app.db.touch_session(&hash, t)?;
+            Ok(Some(Caller {
+                user,
+                token_hash: hash,
+                ip: ip.to_string(),
+            }))
+        }
+        _ => {
+            app.db.remove_session(&hash)?;
+            Ok(None)
+        }
+    }
+}
+
+/// What a login attempt came to.
+pub enum Login {
+    /// Signed in: the new session's cookie header.
+    Ok(User, HeaderValue),
+    /// Wrong name or password (the same answer for both).
+    Refused,
+    /// Too many failures lately, for the account or the address.
+    Throttled,
+}
+
+/// Checks a name and password; on success starts a new session (a fresh
+/// token, whatever the request carried). Every attempt is audited.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, Error> {
+    let t = now();
+    let audit = |outcome: &str| {
+        app.db.audit(&AuditEntry {
+            at: t,
+            user: name.to_string(),
+            action: "login".into(),
+            target: String::new(),
+            ip: ip.to_string(),
+            outcome: outcome.to_string(),
+        })
+    };
+    let (by_name, by_ip) = app.db.failures_since(name, ip, t - WINDOW)?;
+    if by_name >= MAX_ACCOUNT_FAILURES || by_ip >= MAX_ADDRESS_FAILURES {
+        audit("throttled")?;
+        return Ok(Login::Throttled);
+    }
+    let user = app.db.user_by_name(name)?;
+    let hash = user
+        .as_ref()
+        .map_or(accounts::dummy_hash(), |u| u.password.as_str());
+    let good = accounts::verify_password(password, hash);
+    match user {
+        Some(user) if good && !user.disabled => {
+            app.db.clear_failures(name)?;
+            let token = hex(&accounts::random_bytes::<16>());
+            app.db
+                .add_session(&sha256_hex(token.as_bytes()), user.id, t)?;
+            audit("ok")?;
+            Ok(Login::Ok(
+                user,
+                cookie(app, &token, app.config.absolute_timeout),
+            ))
+        }
+        _ => {
+            app.db.add_failure(name, ip, t)?;
+            audit("failed")?;
+            Ok(Login::Refused)
+        }
+    }
+}
+
+/// Ends the caller's session.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn logout(app: &App, caller: &Caller) -> Result<HeaderValue, Error> {
+    app.db.remove_session(&caller.token_hash)?;
+    api_audit(app, caller, "logout", "ok")?;
+    Ok(cookie(app, "", 0))
+}
+
+/// Changes the caller's password after checking the old one and the new
+/// one's strength. Every session of the account ends; the caller gets a new
+/// one (its cookie is returned). `Ok(Err(why))` when the change is refused.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn change_password(
+    app: &App,
+    caller: &Caller,
+    old: &str,
+    new: &str,
+) -> Result<Result<HeaderValue, String>, Error> {
+    let refuse = |why: String| {
+        api_audit(app, caller, "password", "refused")?;
+        Ok(Err(why))
+    };
+    if !accounts::verify_password(old, &caller.user.password) {
+        return refuse("原密码不正确".into());
+    }
+    if old == new {
+        return refuse("新密码不能与原密码相同".into());
+    }
+    if let Some(why) = accounts::weakness(new, &caller.user.name) {
+        return refuse(why);
+    }
+    app.db
+        .set_password(caller.user.id, &accounts::hash_password(new)?, false)?;
+    let token = hex(&accounts::random_bytes::<16>());
+    app.db
+        .add_session(&sha256_hex(token.as_bytes()), caller.user.id, now())?;
+    api_audit(app, caller, "password", "ok")?;
+    Ok(Ok(cookie(app, &token, app.config.absolute_timeout)))
+}
+
+fn api_audit(app: &App, caller: &Caller, action: &str, outcome: &str) -> Result<(), Error> {
+    app.db.audit(&AuditEntry {
+        at: now(),
+        user: caller.user.name.clone(),
+        action: action.into(),
+        target: String::new(),
+        ip: caller.ip.clone(),
+        outcome: outcome.into(),
+    })
+}
+
+/// The `Set-Cookie` value for a token (an empty token with age 0 clears it).
+fn cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie of hex and ASCII words")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,597 @@
+//! The portal as a browser or a script meets it: the real binary serving on a
+//! free loopback port, accounts made with `zonestat user`, and plain HTTP/1.1
+//! requests (so every header, cookie and origin is the test's own choice).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zonestat");
+
+/// A work folder with the sample data and a server running on it.
+struct Portal {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Portal {
+    fn new() -> Portal {
+        let dir = tempfile::tempdir().unwrap();
+        for p in common::PERIODS {
+            let to = dir.path().join("数据").join(p);
+            std::fs::create_dir_all(&to).unwrap();
+            for f in std::fs::read_dir(common::data(p)).unwrap() {
+                let f = f.unwrap().path();
+                std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        let mut p = Portal {
+            dir,
+            child: None,
+            port: 0,
+        };
+        p.start();
+        p
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("数据")
+    }
+
+    /// Starts the server on a free port and waits for its first line.
+    fn start(&mut self) {
+        let mut child = Command::new(BIN)
+            .current_dir(self.dir.path())
+            .args(["serve", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .rsplit_once("127.0.0.1:")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no address in “{line}”"));
+        self.port = port;
+        self.child = Some(child);
+    }
+
+    /// Stops the server with SIGTERM and waits for it to end cleanly.
+    fn stop(&mut self) {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "server ended with {status}");
+        let mut rest = String::new();
+        child.stdout.unwrap().read_to_string(&mut rest).unwrap();
+        assert!(rest.contains("已停止"), "{rest}");
+    }
+
+    /// Makes an account with `zonestat user add`; returns its first password.
+    fn user(&self, name: &str, role: &str, zone: Option<&str>) -> String {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .args(["user", "add", name, "--role", role]);
+        if let Some(z) = zone {
+            cmd.args(["--zone", z]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("初始密码："))
+            .unwrap_or_else(|| panic!("no password in {text}"))
+            .to_string()
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.port,
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        Answer::parse(&raw)
+    }
+
+    fn json(&self, method: &str, path: &str, cookie: Option<&str>, body: Value) -> Answer {
+        let cookie = cookie.map(|c| format!("zonestat_session={c}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(c) = &cookie {
+            headers.push(("Cookie", c));
+        }
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        self.request(method, path, &headers, &body)
+    }
+
+    /// Logs in and returns the session token.
+    fn login(&self, user: &str, password: &str) -> (String, Value) {
+        let a = self.json(
+            "POST",
+            "/api/v1/login",
+            None,
+            json!({"user": user, "password": password}),
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        (a.session().expect("a session cookie"), a.value())
+    }
+
+    /// An account past its first password: logs in, sets `new`, returns the new session.
+    fn ready(&self, name: &str, role: &str, zone: Option<&str>, new: &str) -> String {
+        let first = self.user(name, role, zone);
+        let (token, _) = self.login(name, &first);
+        let a = self.json(
+            "POST",
+            "/api/v1/password",
+            Some(&token),
+            json!({"old": first, "new": new}),
+        );
+        assert_eq!(a.status, 204, "{}", a.body);
+        a.session().unwrap()
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn parse(raw: &[u8]) -> Answer {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+            .collect();
+        Answer {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn value(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+
+    /// The session token the answer sets, if it sets a live one.
+    fn session(&self) -> Option<String> {
+        let c = self.header("set-cookie")?;
+        let token = c.strip_prefix("zonestat_session=")?.split(';').next()?;
+        (!token.is_empty()).then(|| token.to_string())
+    }
+}
+
+#[test]
+fn a_first_password_must_be_changed_before_anything_else() {
+    let p = Portal::new();
+    let first = p.user("hz1", "zone", Some("HZ"));
+    let (token, who) = p.login("hz1", &first);
+    assert_eq!(
+        who,
+        json!({"user": "hz1", "role": "zone", "zone": "HZ", "must_change_password": true})
+    );
+    let a = p.json("GET", "/api/v1/periods", Some(&token), Value::Null);
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (403, Some("password_change_required"))
+    );
+    // Too weak, then the same as the old one: refused with the reason.
+    for new in ["short", first.as_str()] {
+        let a = p.json(
+            "POST",
+            "/api/v1/password",
+            Some(&token),
+            json!({"old": first, "new": new}),
+        );
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert!(!a.value()["message"].as_str().unwrap().is_empty());
+    }
+    let a = p.json(
+        "POST",
+        "/api/v1/password",
+        Some(&token),
+        json!({"old": first, "new": "Taihu-Lake-2020"}),
+    );
+    assert_eq!(a.status, 204, "{}", a.body);
+    let fresh = a.session().unwrap();
+    assert_ne!(fresh, token, "a new session id after the change");
+    // The old session is gone; the new one works; the new password logs in.
+    assert_eq!(
+        p.json("GET", "/api/v1/periods", Some(&token), Value::Null)
+            .status,
+        401
+    );
+    assert_eq!(
+        p.json("GET", "/api/v1/periods", Some(&fresh), Value::Null)
+            .status,
+        200
+    );
+    let (_, who) = p.login("hz1", "Taihu-Lake-2020");
+    assert_eq!(who["must_change_password"], false);
+}
+
+#[test]
+fn wrong_passwords_get_one_answer_and_are_throttled_and_audited() {
+    let p = Portal::new();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let first = p.user("hz1", "zone", Some("HZ"));
+    let unknown = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "nobody", "password": "x"}),
+    );
+    let wrong = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "hz1", "password": "x"}),
+    );
+    assert_eq!((unknown.status, wrong.status), (401, 401));
+    assert_eq!(
+        unknown.body, wrong.body,
+        "the same answer for a wrong name and a wrong password"
+    );
+    for _ in 0..4 {
+        let a = p.json(
+            "POST",
+            "/api/v1/login",
+            None,
+            json!({"user": "hz1", "password": "x"}),
+        );
+        assert_eq!(a.status, 401);
+    }
+    // Five failures: even the right password waits now.
+    let a = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "hz1", "password": first}),
+    );
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (429, Some("throttled"))
+    );
+    let log = p.json("GET", "/api/v1/audit", Some(&office), Value::Null);
+    assert_eq!(log.status, 200);
+    let rows = log.value();
+    let outcomes: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["user"] == "hz1" && r["action"] == "login")
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "failed",
+            "failed",
+            "failed",
+            "failed",
+            "failed",
+            "throttled"
+        ]
+    );
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ip"] == "127.0.0.1")
+    );
+    assert!(rows[0]["at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn cross_site_posts_are_refused_and_answers_carry_the_security_headers() {
+    let p = Portal::new();
+    let first = p.user("hz1", "zone", Some("HZ"));
+    let body = json!({"user": "hz1", "password": first}).to_string();
+    for headers in [
+        [
+            ("Content-Type", "application/json"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        [
+            ("Content-Type", "application/json"),
+            ("Origin", "http://evil.example"),
+        ],
+    ] {
+        let a = p.request("POST", "/api/v1/login", &headers, &body);
+        assert_eq!(
+            (a.status, a.value()["error"].as_str()),
+            (403, Some("cross_site"))
+        );
+        assert!(a.session().is_none());
+    }
+    let same = p.request(
+        "POST",
+        "/api/v1/login",
+        &[
+            ("Content-Type", "application/json"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        &body,
+    );
+    assert_eq!(same.status, 200);
+    let cookie = same.header("set-cookie").unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert_eq!(same.session().unwrap().len(), 32, "128 random bits in hex");
+    assert!(
+        same.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(same.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[test]
+fn only_the_office_opens_periods_and_each_zone_sees_its_own_row() {
+    let p = Portal::new();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let open = json!({"period": "2020-06", "deadline": "2020-07-10"});
+    let a = p.json("POST", "/api/v1/periods", Some(&hz), open.clone());
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(
+        p.json("POST", "/api/v1/periods", Some(&office), open)
+            .status,
+        201
+    );
+    let bad = json!({"period": "2020-13", "deadline": "2020-07-10"});
+    assert_eq!(
+        p.json("POST", "/api/v1/periods", Some(&office), bad).status,
+        400
+    );
+    let periods = p
+        .json("GET", "/api/v1/periods", Some(&hz), Value::Null)
+        .value();
+    assert_eq!(
+        periods,
+        json!([{"period": "2020-06", "deadline": "2020-07-10", "open": true, "annual": false}])
+    );
+    let mine = p
+        .json(
+            "GET",
+            "/api/v1/status?period=2020-06",
+            Some(&hz),
+            Value::Null,
+        )
+        .value();
+    let zones: Vec<&str> = mine["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["zone"].as_str().unwrap())
+        .collect();
+    assert_eq!(zones, ["HZ"]);
+    assert_eq!(mine["cells"][0]["state"], "accepted");
+    assert_eq!(mine["deadline"], "2020-07-10");
+    let all = p
+        .json(
+            "GET",
+            "/api/v1/status?period=2020-06",
+            Some(&office),
+            Value::Null,
+        )
+        .value();
+    assert_eq!(
+        all["cells"].as_array().unwrap().len(),
+        6,
+        "five zones and the city"
+    );
+    // A zone may not read the audit log; the office may close the period.
+    assert_eq!(
+        p.json("GET", "/api/v1/audit", Some(&hz), Value::Null)
+            .status,
+        403
+    );
+    let close = p.json(
+        "POST",
+        "/api/v1/periods/2020-06/close",
+        Some(&office),
+        Value::Null,
+    );
+    assert_eq!(close.status, 204);
+    let periods = p
+        .json("GET", "/api/v1/periods", Some(&hz), Value::Null)
+        .value();
+    assert_eq!(periods[0]["open"], false);
+}
+
+#[test]
+fn a_restarted_server_keeps_its_accounts_sessions_and_periods() {
+    let mut p = Portal::new();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let open = json!({"period": "2020-12", "deadline": "2021-01-15"});
+    assert_eq!(
+        p.json("POST", "/api/v1/periods", Some(&office), open)
+            .status,
+        201
+    );
+    p.stop();
+    assert!(p.data().join("zonestat.sqlite").is_file());
+    p.start();
+    let periods = p.json("GET", "/api/v1/periods", Some(&office), Value::Null);
+    assert_eq!(periods.status, 200, "the session outlives the restart");
+    assert_eq!(periods.value()[0]["period"], "2020-12");
+    let a = p.json("POST", "/api/v1/logout", Some(&office), Value::Null);
+    assert_eq!(a.status, 204);
+    assert_eq!(
+        p.json("GET", "/api/v1/periods", Some(&office), Value::Null)
+            .status,
+        401
+    );
+}
+
+#[test]
+fn the_pages_log_in_ask_for_a_new_password_and_show_the_grid() {
+    let p = Portal::new();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let open = json!({"period": "2020-06", "deadline": "2020-07-10"});
+    assert_eq!(
+        p.json("POST", "/api/v1/periods", Some(&office), open)
+            .status,
+        201
+    );
+    let home = p.request("GET", "/", &[], "");
+    assert_eq!(
+        (home.status, home.header("location")),
+        (303, Some("/login"))
+    );
+    let login = p.request("GET", "/login", &[], "");
+    assert!(login.body.contains("账户名") && login.body.contains("<form"));
+    let first = p.user("nx1", "zone", Some("NX"));
+    let form = format!("user=nx1&password={first}");
+    let a = p.request(
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form,
+    );
+    assert_eq!((a.status, a.header("location")), (303, Some("/password")));
+    let cookie = format!("zonestat_session={}", a.session().unwrap());
+    let home = p.request("GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(home.header("location"), Some("/password"));
+    let change = format!("old={first}&new=Nanxun-2020-ok&again=Nanxun-2020-ok");
+    let a = p.request(
+        "POST",
+        "/password",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &cookie),
+        ],
+        &change,
+    );
+    assert_eq!((a.status, a.header("location")), (303, Some("/")));
+    let cookie = format!("zonestat_session={}", a.session().unwrap());
+    let home = p.request("GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("南浔开发区报送情况"), "{}", home.body);
+    assert!(home.body.contains("已报送"));
+    assert!(
+        !home.body.contains("湖州开发区"),
+        "a zone sees only its own row"
+    );
+    let office_home = p.request(
+        "GET",
+        "/",
+        &[("Cookie", &format!("zonestat_session={office}"))],
+        "",
+    );
+    assert!(office_home.body.contains("各单位报送情况"));
+    assert!(office_home.body.contains("湖州开发区") && office_home.body.contains("湖州市统计局"));
+}
+
+#[test]
+fn user_commands_list_reset_and_disable_accounts() {
+    let p = Portal::new();
+    let first = p.user("hz1", "zone", Some("HZ"));
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .current_dir(p.dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["user", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("hz1") && out.contains("湖州开发区") && out.contains("待修改初始密码"));
+    let (code, _, err) = run(&["user", "add", "x", "--role", "zone", "--zone", "ZZ"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ZZ"), "{err}");
+    let (code, _, err) = run(&["user", "add", "hz1", "--role", "office"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("已存在"), "{err}");
+    let (code, out, _) = run(&["user", "passwd", "hz1"]);
+    assert_eq!(code, 0);
+    let new = out
+        .lines()
+        .find_map(|l| l.split_once("重设密码：").map(|(_, p)| p.to_string()))
+        .unwrap();
+    let old = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "hz1", "password": first}),
+    );
+    assert_eq!(old.status, 401);
+    let (token, _) = p.login("hz1", &new);
+    assert_eq!(run(&["user", "disable", "hz1"]).0, 0);
+    assert_eq!(
+        p.json("GET", "/api/v1/periods", Some(&token), Value::Null)
+            .status,
+        401
+    );
+    let a = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "hz1", "password": new}),
+    );
+    assert_eq!(a.status, 401, "a disabled account cannot log in");
+}
