@@ -101,6 +101,10 @@ impl Portal {
     }
 
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        self.send(method, path, headers, body.as_bytes())
+    }
+
+    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut req = format!(
@@ -112,8 +116,8 @@ impl Portal {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        req.push_str(body);
         s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         Answer::parse(&raw)
@@ -131,6 +135,38 @@ impl Portal {
             body.to_string()
         };
         self.request(method, path, &headers, &body)
+    }
+
+    /// Uploads `bytes` as `name` through the API.
+    fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> Answer {
+        let boundary = "zonestat-test-boundary-7f3a";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let cookie = format!("zonestat_session={token}");
+        let ctype = format!("multipart/form-data; boundary={boundary}");
+        self.send(
+            "POST",
+            "/api/v1/uploads",
+            &[("Cookie", &cookie), ("Content-Type", &ctype)],
+            &body,
+        )
+    }
+
+    /// Opens `period` for uploads (as a fresh office account).
+    fn open(&self, period: &str) -> String {
+        let office = self.ready("office-open", "office", None, "Office-Pass-2020");
+        let a = self.json(
+            "POST",
+            "/api/v1/periods",
+            Some(&office),
+            json!({"period": period, "deadline": "2099-12-31"}),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+        office
     }
 
     /// Logs in and returns the session token.
@@ -594,4 +630,128 @@ fn user_commands_list_reset_and_disable_accounts() {
         json!({"user": "hz1", "password": new}),
     );
     assert_eq!(a.status, 401, "a disabled account cannot log in");
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_zones_own_form_is_filed_and_another_zones_is_refused() {
+    let p = Portal::new();
+    p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let june = p.data().join("2020-06");
+    let before = files_in(&june);
+    // 南浔's form uploaded by 湖州: refused, nothing filed.
+    let nx = common::form1("南浔经济开发区", "2020年1-6月").xlsx();
+    let a = p.upload(&hz, "南浔6月.xlsx", &nx);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.value();
+    assert_eq!(v["status"], "refused", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("南浔"), "{v}");
+    assert_eq!(files_in(&june), before);
+    // Its own form: accepted, filed under the canonical name, the old copy superseded.
+    let a = p.upload(&hz, "湖州6月（更正）.xlsx", &common::hz().xlsx());
+    let v = a.value();
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!((v["zone"].as_str(), v["period"].as_str()), (Some("HZ"), Some("2020-06")));
+    assert_eq!(v["forms"], json!(["湖开统1表"]));
+    assert!(files_in(&june).contains(&"湖开统1表-湖州开发区-2020-06.xlsx".to_string()));
+    assert!(!files_in(&june).contains(&"湖州开发区6月报表.xlsx".to_string()));
+    assert_eq!(files_in(&june.join("_superseded")).len(), 1);
+    let log = std::fs::read_to_string(p.data().join("intake.log")).unwrap();
+    assert!(log.contains("湖州6月（更正）.xlsx"), "{log}");
+    // The zone's list holds both uploads, newest first; the office sees them too.
+    let mine = p.json("GET", "/api/v1/submissions?period=2020-06", Some(&hz), Value::Null).value();
+    let states: Vec<&str> = mine.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(states, ["accepted", "refused"]);
+    let grid = p.json("GET", "/api/v1/status?period=2020-06", Some(&hz), Value::Null).value();
+    assert_eq!(grid["cells"][0]["submission"], mine[0]["submission"]);
+}
+
+#[test]
+fn a_form_with_an_error_is_rejected_at_its_cell_with_a_feedback_workbook() {
+    let p = Portal::new();
+    p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let bad = common::hz().set("E12", common::n(-5.0)).xlsx();
+    let v = p.upload(&hz, "湖州6月.xlsx", &bad).value();
+    assert_eq!(v["status"], "rejected", "{v}");
+    let errors: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{v}");
+    assert_eq!((errors[0]["rule"].as_str(), errors[0]["cell"].as_str()), (Some("value.negative"), Some("E12")));
+    assert_eq!(errors[0]["file"], "湖州6月.xlsx", "the zone's own file name");
+    let url = v["feedback"].as_str().unwrap();
+    let cookie = format!("zonestat_session={hz}");
+    let fb = p.send("GET", url, &[("Cookie", &cookie)], b"");
+    assert_eq!(fb.status, 200);
+    let disposition = fb.header("content-disposition").unwrap();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert!(disposition.contains("filename*=UTF-8''"), "{disposition}");
+    // The archive still has the zone's earlier form, untouched.
+    assert!(files_in(&p.data().join("2020-06")).contains(&"湖州开发区6月报表.xlsx".to_string()));
+}
+
+#[test]
+fn another_zones_record_answers_404_and_a_closed_period_refuses() {
+    let p = Portal::new();
+    let office = p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let nx = p.ready("nx1", "zone", Some("NX"), "Nanxun-Lake-2020");
+    let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().set("E12", common::n(-5.0)).xlsx()).value();
+    let id = v["submission"].as_i64().unwrap();
+    for path in [
+        format!("/api/v1/submissions/{id}"),
+        format!("/api/v1/submissions/{id}/file"),
+        format!("/api/v1/submissions/{id}/feedback"),
+        format!("/submissions/{id}"),
+    ] {
+        let cookie = format!("zonestat_session={nx}");
+        let a = p.send("GET", &path, &[("Cookie", &cookie)], b"");
+        assert_eq!(a.status, 404, "{path}: {}", a.body);
+        assert!(!a.body.contains("湖州"), "{path}");
+        let cookie = format!("zonestat_session={office}");
+        assert_eq!(p.send("GET", &path, &[("Cookie", &cookie)], b"").status, 200, "{path}");
+    }
+    let close = p.json("POST", "/api/v1/periods/2020-06/close", Some(&office), Value::Null);
+    assert_eq!(close.status, 204);
+    let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
+    assert_eq!(v["status"], "refused");
+    assert!(v["reason"].as_str().unwrap().contains("2020-06"), "{v}");
+}
+
+#[test]
+fn hostile_and_oversized_uploads_get_their_answer_and_the_server_goes_on() {
+    let p = Portal::new();
+    p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let hostile = common::fixtures().join("hostile");
+    for name in ["zip-bomb.xlsx", "random-bytes.xlsx", "truncated.xlsx", "ods-unclosed-table.ods"] {
+        let bytes = std::fs::read(hostile.join(name)).unwrap();
+        let v = p.upload(&hz, name, &bytes).value();
+        assert_eq!(v["status"], "refused", "{name}: {v}");
+        assert!(
+            v["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "error"),
+            "{name}: {v}"
+        );
+    }
+    let big = vec![b'x'; 51 * 1024 * 1024];
+    let a = p.upload(&hz, "大文件.xlsx", &big);
+    assert_eq!((a.status, a.value()["error"].as_str()), (413, Some("too_large")));
+    let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
+    assert_eq!(v["status"], "accepted", "{v}");
 }

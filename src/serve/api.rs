@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::model::Period;
 use crate::serve::accounts::now;
-use crate::serve::db::{AuditEntry, Role};
+use crate::serve::db::{AuditEntry, Role, Submission};
+use crate::serve::upload;
 use crate::serve::session::{self, Caller, Login};
 use crate::serve::{App, Shared};
 
@@ -28,7 +29,19 @@ pub fn routes() -> Router<Shared> {
         .route("/periods/{period}/close", post(close_period))
         .route("/status", get(status))
         .route("/audit", get(audit_get))
+        .route(
+            "/uploads",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_SLACK)),
+        )
+        .route("/submissions", get(submissions))
+        .route("/submissions/{id}", get(submission))
+        .route("/submissions/{id}/file", get(submission_file))
+        .route("/submissions/{id}/feedback", get(submission_feedback))
 }
+
+/// The body limit of an upload request: far above any form; the catalogue's
+/// `max_file_mb` is checked on the file itself (413 with its message).
+pub const UPLOAD_LIMIT_SLACK: usize = 512 * 1024 * 1024;
 
 /// An error answer.
 pub fn error(status: StatusCode, id: &str, message: &str) -> Response {
@@ -293,8 +306,8 @@ async fn status(
             "zone": cell.code,
             "form": cell.form,
             "state": cell.state,
-            "submission": null,
-            "late": false,
+            "submission": cell.latest.as_ref().map(|l| l.0),
+            "late": cell.latest.as_ref().is_some_and(|l| l.3),
         })).collect::<Vec<Value>>(),
     }))
     .into_response()
@@ -351,4 +364,238 @@ fn is_date(s: &str) -> bool {
         (num(0..4), num(5..7), num(8..10)),
         (Some(_), Some(1..=12), Some(1..=31))
     )
+}
+
+/// The file of a multipart upload (field `file`), within the catalogue's
+/// size limit: its name and bytes, or the answer to give.
+pub async fn upload_field(app: &App, mut form: Multipart) -> Result<(String, Vec<u8>), Response> {
+    let limit = app.cat.limits.max_file_bytes();
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!(
+                "文件超过 {} MB 的上限。报表文件通常只有几十 KB，请确认是否选错了文件。",
+                app.cat.limits.max_file_mb
+            ),
+        )
+    };
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "no_file",
+                    "请求中没有文件（表单字段 file）。",
+                ));
+            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(_) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_upload",
+                    "上传的内容不完整，请重新上传。",
+                ));
+            }
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("").to_string();
+        let mut field = field;
+        let mut bytes = Vec::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    return Err(error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_upload",
+                        "上传的内容不完整，请重新上传。",
+                    ));
+                }
+            }
+        }
+        return Ok((name, bytes));
+    }
+}
+
+/// Receives an upload off the event loop; the submission or the answer to give.
+pub async fn take_upload(app: &Shared, c: &Caller, name: String, bytes: Vec<u8>) -> Result<Submission, Response> {
+    let (app2, c2) = (app.clone(), c.clone());
+    let done = tokio::task::spawn_blocking(move || upload::receive(&app2, &c2, &name, &bytes)).await;
+    match done {
+        Ok(Ok(s)) => {
+            audit(app, c, "upload", &format!("submission {}", s.id), &s.status);
+            Ok(s)
+        }
+        Ok(Err(Error::ArchiveBusy(m))) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "busy", &m)),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(_) => Err(internal(Error::Serve("上传处理中断".into()))),
+    }
+}
+
+fn submission_json(s: &Submission, with_findings: bool) -> Value {
+    let mut v = json!({
+        "submission": s.id,
+        "zone": s.zone,
+        "forms": s.forms,
+        "period": s.period,
+        "status": s.status,
+        "reason": s.reason,
+        "state": match s.status.as_str() {
+            "accepted" => "submitted",
+            "rejected" => "errors",
+            _ => "refused",
+        },
+        "uploaded_at": crate::intake::utc_stamp(s.uploaded_at).0,
+        "uploaded_by": s.user_name,
+        "file": s.file_name,
+        "sha256": s.sha256,
+        "late": s.late,
+        "feedback": s.feedback.as_ref().map(|_| format!("/api/v1/submissions/{}/feedback", s.id)),
+    });
+    if with_findings {
+        v["findings"] = serde_json::from_str(&s.findings).unwrap_or(Value::Array(Vec::new()));
+    }
+    v
+}
+
+async fn upload(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (name, bytes) = match upload_field(&app, form).await {
+        Ok(x) => x,
+        Err(r) => {
+            audit(&app, &c, "upload", "", "refused");
+            return r;
+        }
+    };
+    match take_upload(&app, &c, name, bytes).await {
+        Ok(s) => Json(submission_json(&s, true)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn submissions(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<PeriodQuery>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match app.db.submissions(upload::own_zone(&c).as_deref(), q.period.as_deref()) {
+        Err(e) => internal(e),
+        Ok(rows) => Json(rows.iter().map(|s| submission_json(s, false)).collect::<Vec<_>>()).into_response(),
+    }
+}
+
+/// The submission `id` if the caller may see it; another zone's answers 404,
+/// exactly as one that does not exist.
+pub fn visible_submission(app: &App, c: &Caller, id: i64) -> Result<Submission, Response> {
+    match app.db.submission(id) {
+        Err(e) => Err(internal(e)),
+        Ok(Some(s)) if upload::visible(c, &s) => Ok(s),
+        Ok(_) => {
+            audit(app, c, "submission_read", &format!("submission {id}"), "not_found");
+            Err(error(StatusCode::NOT_FOUND, "not_found", "没有这份报送记录。"))
+        }
+    }
+}
+
+async fn submission(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match visible_submission(&app, &c, id) {
+        Ok(s) => {
+            let mut v = submission_json(&s, true);
+            v["explanations"] = Value::Array(Vec::new());
+            Json(v).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// A download of a stored file with a safe Chinese file name.
+pub fn download(app: &App, c: &Caller, rel: &str, name: &str, what: &str, target: &str) -> Response {
+    let Some(path) = upload::portal_file(&app.config.data, rel) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "文件不存在。");
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            audit(app, c, what, target, "ok");
+            let disposition = upload::attachment(name);
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(_) => error(StatusCode::NOT_FOUND, "not_found", "文件不存在。"),
+    }
+}
+
+async fn submission_file(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match visible_submission(&app, &c, id) {
+        Ok(s) => download(&app, &c, &s.stored, &s.file_name, "download_file", &format!("submission {id}")),
+        Err(r) => r,
+    }
+}
+
+async fn submission_feedback(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match visible_submission(&app, &c, id) {
+        Ok(s) => match &s.feedback {
+            Some(rel) => {
+                let name = rel.rsplit('/').next().unwrap_or("反馈.xlsx").to_string();
+                download(&app, &c, rel, &name, "download_feedback", &format!("submission {id}"))
+            }
+            None => error(StatusCode::NOT_FOUND, "no_feedback", "这份报送没有反馈表（没有错误）。"),
+        },
+        Err(r) => r,
+    }
 }

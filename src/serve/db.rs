@@ -57,6 +57,27 @@ CREATE TABLE audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX audit_at ON audit(at);
+"#, r#"
+CREATE TABLE submissions (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    user_name TEXT NOT NULL,
+    zone TEXT,                        -- zone code, 'city', or NULL when not told
+    period TEXT,                      -- YYYY-MM, NULL when not told
+    forms TEXT NOT NULL DEFAULT '',   -- form numbers joined by '+'
+    status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'refused')),
+    reason TEXT NOT NULL DEFAULT '',
+    file_name TEXT NOT NULL,          -- the name the uploader's file had
+    stored TEXT NOT NULL,             -- where its bytes are, relative to the data folder
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    findings TEXT NOT NULL DEFAULT '[]',  -- JSON, the shape of SUMMARY.md's findings
+    feedback TEXT,                    -- the feedback workbook, relative to the data folder
+    filed_as TEXT,                    -- the archived copy, relative to the data folder
+    late INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX submissions_zone ON submissions(zone, period);
 "#];
 
 /// Who may do what (PORTAL.md).
@@ -127,6 +148,33 @@ pub struct AuditEntry {
     pub target: String,
     pub ip: String,
     pub outcome: String,
+}
+
+/// One upload and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Submission {
+    pub id: i64,
+    pub user_name: String,
+    /// Zone code, `city`, or None when the file did not tell.
+    pub zone: Option<String>,
+    pub period: Option<String>,
+    pub forms: Vec<String>,
+    /// accepted | rejected | refused
+    pub status: String,
+    pub reason: String,
+    pub file_name: String,
+    #[serde(skip)]
+    pub stored: String,
+    pub sha256: String,
+    pub size: i64,
+    pub uploaded_at: i64,
+    /// The findings as JSON (SUMMARY.md's shape).
+    #[serde(skip)]
+    pub findings: String,
+    #[serde(skip)]
+    pub feedback: Option<String>,
+    pub filed_as: Option<String>,
+    pub late: bool,
 }
 
 /// A period the office opened for uploads.
@@ -495,6 +543,108 @@ impl Db {
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
+}
+
+impl Db {
+    /// Records an upload and its verdict; returns its id.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn add_submission(&self, s: &Submission, user_id: i64) -> Result<i64, Error> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO submissions (user_id, user_name, zone, period, forms, status, reason,
+                file_name, stored, sha256, size, uploaded_at, findings, feedback, filed_as, late)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                user_id,
+                s.user_name,
+                s.zone,
+                s.period,
+                s.forms.join("+"),
+                s.status,
+                s.reason,
+                s.file_name,
+                s.stored,
+                s.sha256,
+                s.size,
+                s.uploaded_at,
+                s.findings,
+                s.feedback,
+                s.filed_as,
+                s.late
+            ],
+        )
+        .map_err(self.err())?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// One submission by id.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn submission(&self, id: i64) -> Result<Option<Submission>, Error> {
+        self.conn()
+            .query_row(
+                &format!("{SUBMISSION_COLUMNS} WHERE id = ?1"),
+                params![id],
+                submission_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Submissions newest first: of one zone (`Some(code)`, `city` for the
+    /// city bureau) or of all (None), of one period or of all.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn submissions(
+        &self,
+        zone: Option<&str>,
+        period: Option<&str>,
+    ) -> Result<Vec<Submission>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(&format!(
+                "{SUBMISSION_COLUMNS} WHERE (?1 IS NULL OR zone = ?1) AND (?2 IS NULL OR period = ?2)
+                 ORDER BY id DESC"
+            ))
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![zone, period], submission_row)
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+}
+
+const SUBMISSION_COLUMNS: &str = "SELECT id, user_name, zone, period, forms, status, reason, file_name,
+    stored, sha256, size, uploaded_at, findings, feedback, filed_as, late FROM submissions";
+
+fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
+    let forms: String = r.get(4)?;
+    Ok(Submission {
+        id: r.get(0)?,
+        user_name: r.get(1)?,
+        zone: r.get(2)?,
+        period: r.get(3)?,
+        forms: forms
+            .split('+')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        status: r.get(5)?,
+        reason: r.get(6)?,
+        file_name: r.get(7)?,
+        stored: r.get(8)?,
+        sha256: r.get(9)?,
+        size: r.get(10)?,
+        uploaded_at: r.get(11)?,
+        findings: r.get(12)?,
+        feedback: r.get(13)?,
+        filed_as: r.get(14)?,
+        late: r.get(15)?,
+    })
 }
 
 const USER_COLUMNS: &str =

@@ -18,6 +18,8 @@ mod api;
 pub mod db;
 mod pages;
 mod session;
+mod upload;
+mod view;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,9 +18,10 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
 use crate::serve::session::{self, Caller, Login};
-use crate::serve::{App, Shared};
+use crate::serve::{App, Shared, api, upload, view};
 
 const STYLE: &str = include_str!("style.css");
+const SCRIPT: &str = include_str!("upload.js");
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -29,6 +30,123 @@ pub fn routes() -> Router<Shared> {
         .route("/logout", post(logout))
         .route("/password", get(password_page).post(password))
         .route("/assets/style.css", get(style))
+        .route("/assets/upload.js", get(script))
+        .route(
+            "/upload",
+            post(upload).layer(DefaultBodyLimit::max(api::UPLOAD_LIMIT_SLACK)),
+        )
+        .route("/submissions/{id}", get(submission))
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+async fn upload(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    let c = match signed_in(&app, &headers, peer) {
+        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let refused = |r: Response| {
+        // The API's answer carries the reason; the page says it in place.
+        (
+            r.status(),
+            page(
+                "上传未完成",
+                Some(&c),
+                r#"<p class="error" role="alert">上传未完成：文件太大、不完整或没有选择文件。请检查后重新上传。</p><p><a href="/">返回</a></p>"#,
+            ),
+        )
+            .into_response()
+    };
+    let (name, bytes) = match api::upload_field(&app, form).await {
+        Ok(x) => x,
+        Err(r) => return refused(r),
+    };
+    match api::take_upload(&app, &c, name, bytes).await {
+        Ok(s) => Redirect::to(&format!("/submissions/{}", s.id)).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+async fn submission(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let c = match signed_in(&app, &headers, peer) {
+        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let s = match api::visible_submission(&app, &c, id) {
+        Ok(s) => s,
+        Err(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                page("没有这份报送记录", Some(&c), r#"<p><a href="/">返回</a></p>"#),
+            )
+                .into_response();
+        }
+    };
+    let (verdict, class) = view::verdict(&s);
+    let mut body = format!(
+        r#"<div class="verdict {class}" role="status">{}</div>"#,
+        esc(verdict)
+    );
+    if !s.reason.is_empty() {
+        let _ = write!(body, r#"<p>{}</p>"#, esc(&s.reason));
+    }
+    let _ = write!(
+        body,
+        r#"<p class="small">文件 {}（{} 字节，SHA-256 {}）· {} · {} 上传于 {}{}</p>"#,
+        esc(&s.file_name),
+        s.size,
+        esc(&s.sha256[..s.sha256.len().min(12)]),
+        esc(&view::reporter_name(&s, &app.cat)),
+        esc(&s.user_name),
+        esc(&view::local_time(s.uploaded_at)),
+        if s.late { "（逾期）" } else { "" }
+    );
+    if !s.forms.is_empty() {
+        let _ = write!(
+            body,
+            "<p>报表：{}　期别：{}</p>",
+            esc(&s.forms.join("、")),
+            esc(s.period.as_deref().unwrap_or("（未识别）"))
+        );
+    }
+    if let Some(to) = &s.filed_as {
+        let _ = write!(body, r#"<p class="small">已归档为 {}</p>"#, esc(to));
+    }
+    body.push_str("<h2>检查结果</h2>");
+    body.push_str(&view::findings_table(&s));
+    body.push_str("<p>");
+    if s.feedback.is_some() {
+        let _ = write!(
+            body,
+            r#"<a href="/api/v1/submissions/{id}/feedback" id="feedback">下载反馈表（问题单元格已标红并附批注）</a>　"#
+        );
+    }
+    let _ = write!(
+        body,
+        r#"<a href="/api/v1/submissions/{id}/file">下载上传的原文件</a>　<a href="/">返回</a></p>"#
+    );
+    page(&format!("报送记录 #{id}"), Some(&c), &body).into_response()
 }
 
 async fn style() -> Response {
@@ -242,6 +360,8 @@ pub struct GridCell {
     pub name: String,
     pub form: String,
     pub state: FormState,
+    /// The latest upload of this form: id, time, uploader, late.
+    pub latest: Option<(i64, i64, String, bool)>,
 }
 
 /// The status grid of a period as the caller may see it: the office every
@@ -270,16 +390,25 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
         Role::Zone => c.user.zone.as_deref() == Some(code),
         Role::City => code == "city",
     };
+    let subs = app
+        .db
+        .submissions(upload::own_zone(c).as_deref(), Some(&period.to_string()))?;
     let cells = table
         .rows
         .iter()
         .filter(|r| mine(&r.code))
         .flat_map(|r| {
-            r.forms.iter().map(|(form, state)| GridCell {
+            let latest = |form: &str| {
+                subs.iter()
+                    .find(|s| s.zone.as_deref() == Some(r.code.as_str()) && s.forms.iter().any(|f| f == form))
+                    .map(|s| (s.id, s.uploaded_at, s.user_name.clone(), s.late))
+            };
+            r.forms.iter().map(move |(form, state)| GridCell {
                 code: r.code.clone(),
                 name: r.name.clone(),
                 form: form.clone(),
                 state: *state,
+                latest: latest(form),
             })
         })
         .collect();
@@ -290,6 +419,14 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
         cells,
     })
 }
+
+const UPLOAD_FORM: &str = r#"<h2>上传报表</h2>
+<form id="upload" method="post" action="/upload" enctype="multipart/form-data">
+<div id="drop"><p>把填好的报表（xlsx、xls、ods、xlsb）拖到这里，或者</p>
+<label>选择文件 <input type="file" name="file" required accept=".xlsx,.xlsm,.xls,.ods,.xlsb,.et"></label>
+<p id="chosen" class="small"></p>
+<button type="submit">上传并检查</button></div></form>
+<script src="/assets/upload.js"></script>"#;
 
 /// How a cell's state reads in the grid.
 fn state_label(s: FormState) -> (&'static str, &'static str) {
@@ -391,7 +528,20 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
             match grid.cells.iter().find(|x| x.code == code && &x.form == f) {
                 Some(cell) => {
                     let (label, class) = state_label(cell.state);
-                    let _ = write!(body, r#"<td class="{class}">{label}</td>"#);
+                    match &cell.latest {
+                        Some((id, at, who, late)) => {
+                            let _ = write!(
+                                body,
+                                r#"<td class="{class}"><a href="/submissions/{id}">{label}</a>{}<br><span class="small">{} {}</span></td>"#,
+                                if *late { "（逾期）" } else { "" },
+                                esc(&view::local_time(*at)),
+                                esc(who)
+                            );
+                        }
+                        None => {
+                            let _ = write!(body, r#"<td class="{class}">{label}</td>"#);
+                        }
+                    }
                 }
                 None => body.push_str(r#"<td class="none">—</td>"#),
             }
@@ -399,6 +549,13 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         body.push_str("</tr>");
     }
     body.push_str("</tbody></table>");
+    if c.user.role != Role::Office && grid.open {
+        body.push_str(UPLOAD_FORM);
+    }
+    let own = upload::own_zone(c);
+    let history = app.db.submissions(own.as_deref(), Some(&period.to_string()))?;
+    body.push_str("<h2>上传记录</h2>");
+    body.push_str(&view::history_table(&history, &app.cat, c.user.role == Role::Office));
     let title = match c.user.role {
         Role::Office => "各单位报送情况".to_string(),
         Role::Zone => {

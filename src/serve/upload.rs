@@ -1,0 +1,247 @@
+//! What happens to an upload (PORTAL.md): its bytes are kept as received,
+//! read like every other workbook, checked with the catalogue, refused when
+//! its forms are not the uploader's or their period is not open, and filed
+//! into the archive exactly as `intake` files an inbox file (same lock,
+//! canonical name, `_superseded/`, log). Every upload, accepted or not, is
+//! recorded with its verdict and findings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::archive::{Action, Archive};
+use crate::catalog::Reporter;
+use crate::crossperiod::cross_checks;
+use crate::error::Error;
+use crate::folder;
+use crate::history::History;
+use crate::model::sort_findings;
+use crate::serve::App;
+use crate::serve::accounts::{now, random_bytes};
+use crate::serve::db::{Role, Submission};
+use crate::serve::session::Caller;
+use crate::serve::view::local_date;
+
+/// Where uploads are kept as received, in the data folder.
+pub const UPLOADS: &str = "_portal/uploads";
+/// Where their feedback workbooks are written, in the data folder.
+pub const FEEDBACK: &str = "_portal/feedback";
+
+/// How long an upload waits for another filing (an `intake`, another upload).
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Takes one uploaded file: keeps it, checks it, files it when it is the
+/// caller's and has no error, and records the verdict. Blocking: run it off
+/// the server's event loop.
+///
+/// # Errors
+/// [`Error::Output`] when the upload cannot be kept or filed, [`Error::Database`]
+/// when it cannot be recorded, [`Error::ArchiveBusy`] when the archive stays locked.
+pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<Submission, Error> {
+    let data = &app.config.data;
+    let cat = &app.cat;
+    let at = now();
+    let tag = format!(
+        "{}-{}",
+        crate::intake::utc_stamp(at).1,
+        hex(&random_bytes::<4>())
+    );
+    // The name keeps its extension: the reader notes one that does not match.
+    let shown = display_name(name);
+    let stored_rel = format!("{UPLOADS}/{tag}-{}", crate::template::sanitize(&shown));
+    let stored = data.join(&stored_rel);
+    make_dir(stored.parent().unwrap_or(data))?;
+    crate::output::write_atomic(&stored, bytes)?;
+
+    let batch = folder::check_files(std::slice::from_ref(&stored), &|_| shown.clone(), None, cat);
+    let file = &batch.files[0];
+    let mut findings = batch.findings.clone();
+    let own_zone = match caller.user.role {
+        Role::Zone => caller.user.zone.clone(),
+        Role::City => Some("city".into()),
+        Role::Office => None,
+    };
+    let reporters: Vec<Option<String>> = batch
+        .forms
+        .iter()
+        .map(|f| match &f.reporter {
+            Some(Reporter::Zone(z)) => Some(z.clone()),
+            Some(Reporter::City) => Some("city".into()),
+            None => None,
+        })
+        .collect();
+    let told = reporters.iter().flatten().next().cloned();
+    let period = batch.forms.iter().find_map(|f| f.period);
+    let mut s = Submission {
+        id: 0,
+        user_name: caller.user.name.clone(),
+        zone: told.clone().or(own_zone.clone()),
+        period: period.map(|p| p.to_string()),
+        forms: batch.forms.iter().map(|f| f.form.clone()).collect(),
+        status: String::new(),
+        reason: String::new(),
+        file_name: shown.clone(),
+        stored: stored_rel,
+        sha256: file.sha256.clone(),
+        size: bytes.len() as i64,
+        uploaded_at: at,
+        findings: String::new(),
+        feedback: None,
+        filed_as: None,
+        late: false,
+    };
+    let open = app.db.periods()?;
+    let period_row = s
+        .period
+        .as_ref()
+        .and_then(|p| open.iter().find(|r| &r.period == p));
+    s.late = period_row.is_some_and(|r| local_date(at) > r.deadline);
+    let not_mine = match (&caller.user.role, &told) {
+        (Role::Office, _) | (_, None) => None,
+        (_, Some(who)) => (Some(who) != own_zone.as_ref() || reporters.iter().any(|r| r != &Some(who.clone())))
+            .then(|| who.clone()),
+    };
+    if batch.forms.is_empty() {
+        s.status = "refused".into();
+        s.reason = file
+            .reason
+            .clone()
+            .unwrap_or_else(|| "不是报表文件".into());
+    } else if let Some(who) = not_mine {
+        s.status = "refused".into();
+        s.reason = format!(
+            "这是{}的报表（文件中的填报单位），您只能上传{}的报表。请确认是否选错了文件；由其他单位报送的报表请由该单位上传。",
+            name_of(app, &who),
+            own_zone.as_deref().map_or("本单位".into(), |z| name_of(app, z))
+        );
+    } else if let Some(p) = &s.period
+        && !period_row.is_some_and(|r| r.open)
+    {
+        s.status = "refused".into();
+        s.reason = format!(
+            "{p} 期现在不接受报送（统计科尚未开放这一期，或已经截止）。请确认报告期是否填对；确需报送请联系统计科。"
+        );
+    } else if batch.errors() > 0 {
+        s.status = "rejected".into();
+        s.reason = format!("发现 {} 处错误，未予采用。", batch.errors());
+        s.feedback = feedback(app, &batch.forms, &tag)?;
+    } else {
+        let mut archive = Archive::open(data, LOCK_WAIT, &mut |_| {})?;
+        let filing = archive.file(&format!("门户/{}/{shown}", caller.user.name), bytes, &batch, cat)?;
+        drop(archive);
+        let entry = filing.entry();
+        match entry.action {
+            Action::Filed | Action::Replaced | Action::Duplicate => {
+                s.status = "accepted".into();
+                s.filed_as = entry.to.clone();
+                let history = History::for_forms(data, &batch.forms, cat);
+                findings.extend(cross_checks(&batch.forms, &history, cat));
+                sort_findings(&mut findings);
+            }
+            _ => {
+                s.status = "rejected".into();
+                s.reason = entry
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "与已归档的报表冲突，未予采用。请联系统计科。".into());
+            }
+        }
+    }
+    s.findings = serde_json::to_string(&findings).expect("findings serialise");
+    s.id = app.db.add_submission(&s, caller.user.id)?;
+    Ok(s)
+}
+
+/// The feedback workbook of a rejected upload, relative to the data folder.
+fn feedback(
+    app: &App,
+    forms: &[crate::validate::CheckedForm],
+    tag: &str,
+) -> Result<Option<String>, Error> {
+    let rel = format!("{FEEDBACK}/{tag}");
+    let dir = app.config.data.join(&rel);
+    make_dir(&dir)?;
+    let created = crate::template::creation_time();
+    let written = crate::feedback::write_feedback(forms, None, &app.cat, &dir, &created)?;
+    Ok(written.first().and_then(|p| {
+        p.file_name()
+            .map(|n| format!("{rel}/{}", n.to_string_lossy()))
+    }))
+}
+
+/// The name shown for a zone code or `city`.
+pub fn name_of(app: &App, who: &str) -> String {
+    if who == "city" {
+        return app.cat.city.reporter.clone();
+    }
+    app.cat
+        .zone(who)
+        .map_or(who.to_string(), |z| z.short.clone())
+}
+
+/// The file name an upload gave, without any folder a browser put before it.
+fn display_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
+    if base.is_empty() {
+        "上传的文件".into()
+    } else {
+        base.to_string()
+    }
+}
+
+fn make_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+        path: dir.display().to_string(),
+        message: crate::error::io_message(&e),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a stored path (relative to the data folder) is, refusing anything
+/// that would leave the portal's own folder.
+pub fn portal_file(data: &Path, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    let inside = rel.starts_with("_portal/")
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    inside.then(|| data.join(p))
+}
+
+/// Whether `c` may see submission `s`: the office every one, a zone (or the
+/// city bureau) its own.
+pub fn visible(c: &Caller, s: &Submission) -> bool {
+    match c.user.role {
+        Role::Office => true,
+        Role::Zone => s.zone.is_some() && s.zone == c.user.zone,
+        Role::City => s.zone.as_deref() == Some("city"),
+    }
+}
+
+/// The zone whose submissions `c` sees (None: every zone's).
+pub fn own_zone(c: &Caller) -> Option<String> {
+    match c.user.role {
+        Role::Office => None,
+        Role::Zone => Some(c.user.zone.clone().unwrap_or_default()),
+        Role::City => Some("city".into()),
+    }
+}
+
+/// `Content-Disposition` for a download: `attachment`, an ASCII fallback
+/// name and the UTF-8 name (RFC 6266 / RFC 5987).
+pub fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b".-_~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}

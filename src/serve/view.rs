@@ -1,0 +1,115 @@
+//! How a submission reads for people: its verdict, its findings with sheet
+//! and A1 cell, and the zone's history. Shared by the pages (HTML) and
+//! nothing else; the API answers the same records as JSON.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::catalog::Catalogue;
+use crate::serve::db::Submission;
+use crate::serve::pages::esc;
+
+/// The verdict as a sentence and its CSS class.
+pub fn verdict(s: &Submission) -> (&'static str, &'static str) {
+    match s.status.as_str() {
+        "accepted" => ("已通过检查并归档", "accepted"),
+        "rejected" => ("有错误，未采用：请按下面的问题修改后重新上传", "rejected"),
+        _ => ("未受理", "refused"),
+    }
+}
+
+/// Who filled in a submission's forms, as a name.
+pub fn reporter_name(s: &Submission, cat: &Catalogue) -> String {
+    match s.zone.as_deref() {
+        Some("city") => cat.city.reporter.clone(),
+        Some(code) => cat.zone(code).map_or(code.to_string(), |z| z.short.clone()),
+        None => "（未识别）".into(),
+    }
+}
+
+/// The findings table of a submission (errors and warnings first, as stored).
+pub fn findings_table(s: &Submission) -> String {
+    let findings: Vec<Value> = serde_json::from_str(&s.findings).unwrap_or_default();
+    if findings.is_empty() {
+        return r#"<p class="small">没有发现问题。</p>"#.into();
+    }
+    let mut out = String::from(
+        r#"<table class="findings"><thead><tr><th scope="col">级别</th><th scope="col">位置</th><th scope="col">指标</th><th scope="col">发现</th><th scope="col">应为</th><th scope="col">说明</th></tr></thead><tbody>"#,
+    );
+    let text = |v: &Value| v.as_str().map(esc).unwrap_or_default();
+    for f in &findings {
+        let (label, class) = match f["severity"].as_str() {
+            Some("error") => ("错误", "sev-error"),
+            Some("warning") => ("警告", "sev-warning"),
+            _ => ("提示", "sev-info"),
+        };
+        let place = match (f["sheet"].as_str(), f["cell"].as_str()) {
+            (Some(sheet), Some(cell)) => format!("{}!{}", esc(sheet), esc(cell)),
+            (Some(sheet), None) => esc(sheet),
+            _ => String::new(),
+        };
+        let mut indicator = text(&f["indicator"]);
+        if let Some(n) = f["indicator_name"].as_str() {
+            let _ = write!(indicator, " {}", esc(n));
+        }
+        if let Some(c) = f["column"].as_str() {
+            let _ = write!(indicator, "「{}」", esc(c));
+        }
+        let _ = write!(
+            out,
+            r#"<tr><td class="{class}">{label}</td><td class="cell">{place}</td><td>{indicator}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            text(&f["found"]),
+            text(&f["expected"]),
+            text(&f["message"])
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// The history table: one row a submission, newest first, each linking to its page.
+pub fn history_table(subs: &[Submission], cat: &Catalogue, show_zone: bool) -> String {
+    if subs.is_empty() {
+        return r#"<p class="small">还没有上传过报表。</p>"#.into();
+    }
+    let mut out = String::from(r#"<table class="findings"><thead><tr><th scope="col">上传时间</th>"#);
+    if show_zone {
+        out.push_str(r#"<th scope="col">填报单位</th>"#);
+    }
+    out.push_str(r#"<th scope="col">文件</th><th scope="col">报表</th><th scope="col">期别</th><th scope="col">结果</th><th scope="col">上传人</th></tr></thead><tbody>"#);
+    for s in subs {
+        let (label, class) = verdict(s);
+        let _ = write!(
+            out,
+            r#"<tr><td>{}</td>"#,
+            esc(&local_time(s.uploaded_at))
+        );
+        if show_zone {
+            let _ = write!(out, "<td>{}</td>", esc(&reporter_name(s, cat)));
+        }
+        let _ = write!(
+            out,
+            r#"<td><a href="/submissions/{id}">{}</a></td><td>{}</td><td>{}</td><td class="{class}">{}</td><td>{}</td></tr>"#,
+            esc(&s.file_name),
+            esc(&s.forms.join("、")),
+            esc(s.period.as_deref().unwrap_or("—")),
+            if class == "accepted" { "已通过" } else if class == "rejected" { "有错误" } else { label },
+            esc(&s.user_name),
+            id = s.id,
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// Unix seconds as Beijing time, `2020-07-10 16:30`.
+pub fn local_time(secs: i64) -> String {
+    let (iso, _) = crate::intake::utc_stamp(secs + 8 * 3600);
+    format!("{} {}", &iso[..10], &iso[11..16])
+}
+
+/// The Beijing date of a moment, `2020-07-10` (deadlines are dates there).
+pub fn local_date(secs: i64) -> String {
+    crate::intake::utc_stamp(secs + 8 * 3600).0[..10].to_string()
+}

@@ -1,0 +1,313 @@
+//! The portal in a real browser: Debian's chromium driven through
+//! chromedriver (both installed by `.ci/run`). A zone logs in, changes its
+//! first password, uploads a form with an error, sees the error at its cell,
+//! downloads the feedback, uploads the corrected form and sees it accepted;
+//! the office sees the grid change. With `ZONESTAT_SCREENSHOTS=DIR` the main
+//! pages are saved there as PNG (the README's pictures).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thirtyfour::prelude::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_zonestat");
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tool(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        let found = Command::new("which").arg(n).output().ok()?;
+        found
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&found.stdout).trim().to_string())
+    })
+}
+
+fn run(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).current_dir(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn first_password(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("初始密码："))
+        .unwrap()
+        .to_string()
+}
+
+async fn shot(driver: &WebDriver, name: &str) {
+    if let Some(dir) = std::env::var_os("ZONESTAT_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        driver.screenshot(&dir.join(name)).await.unwrap();
+    }
+}
+
+async fn login(driver: &WebDriver, base: &str, user: &str, password: &str) {
+    driver.goto(format!("{base}/login")).await.unwrap();
+    driver
+        .find(By::Name("user"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    driver
+        .find(By::Name("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("form.box button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn set_password(driver: &WebDriver, old: &str, new: &str) {
+    for (field, value) in [("old", old), ("new", new), ("again", new)] {
+        driver
+            .find(By::Name(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    driver
+        .find(By::Css("form.box button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn upload(driver: &WebDriver, file: &Path) {
+    driver
+        .find(By::Css("input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(file.display().to_string())
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("#upload button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn body_text(driver: &WebDriver) -> String {
+    driver
+        .find(By::Tag("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
+    let (Some(chromium), Some(chromedriver)) = (
+        tool(&["chromium", "chromium-browser"]),
+        tool(&["chromedriver"]),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium and chromedriver: .ci/run installs them"
+        );
+        eprintln!("skipped: chromium or chromedriver is not installed; .ci/run installs them");
+        return;
+    };
+    // A work folder with the sample data, an office account and a zone account.
+    let work = tempfile::tempdir().unwrap();
+    for p in common::PERIODS {
+        let to = work.path().join("数据").join(p);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(common::data(p)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let office_pw = first_password(&run(work.path(), &["user", "add", "office1", "--role", "office"]));
+    let zone_pw = first_password(&run(
+        work.path(),
+        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
+    ));
+    let port = free_port();
+    let mut server = Killed(
+        Command::new(BIN)
+            .current_dir(work.path())
+            .args(["serve", "--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let driver_port = free_port();
+    let _driver = Killed(
+        Command::new(&chromedriver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(&chromium).unwrap();
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=zh-CN",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    let downloads = work.path().join("下载");
+    std::fs::create_dir_all(&downloads).unwrap();
+    caps.add_experimental_option(
+        "prefs",
+        serde_json::json!({"download.default_directory": downloads.display().to_string(),
+                           "download.prompt_for_download": false}),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let driver = loop {
+        match WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps.clone()).await {
+            Ok(d) => break d,
+            Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("chromedriver did not start: {e}"),
+        }
+    };
+
+    // The office opens the period in the API (its page comes with the office's issue).
+    login(&driver, &base, "office1", &office_pw).await;
+    set_password(&driver, &office_pw, "Office-Pass-2020").await;
+    let opened: serde_json::Value = driver
+        .execute(
+            r#"return fetch('/api/v1/periods', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                 body: JSON.stringify({period: '2020-06', deadline: '2099-07-10'})}).then(r => r.status);"#,
+            Vec::new(),
+        )
+        .await
+        .unwrap()
+        .json()
+        .clone();
+    assert_eq!(opened, 201);
+    driver.goto(format!("{base}/")).await.unwrap();
+    shot(&driver, "portal-office.png").await;
+    driver
+        .find(By::Css("header button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The zone logs in and must change its first password.
+    login(&driver, &base, "hz1", &zone_pw).await;
+    shot(&driver, "portal-password.png").await;
+    assert!(driver.current_url().await.unwrap().path().ends_with("/password"));
+    set_password(&driver, &zone_pw, "Taihu-Lake-2020").await;
+    assert!(body_text(&driver).await.contains("湖州开发区报送情况"));
+
+    // A form with an error: the verdict names the cell.
+    let bad = work.path().join("湖州6月.xlsx");
+    std::fs::write(&bad, common::hz().set("E12", common::n(-5.0)).xlsx()).unwrap();
+    upload(&driver, &bad).await;
+    let text = body_text(&driver).await;
+    assert!(text.contains("有错误"), "{text}");
+    assert!(text.contains("湖开统1表!E12"), "{text}");
+    assert!(text.contains("-5"), "{text}");
+    shot(&driver, "portal-rejected.png").await;
+    driver
+        .find(By::Id("feedback"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let feedback = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xlsx"))
+            .collect();
+        if let Some(p) = done.into_iter().next() {
+            break p;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no feedback downloaded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let name = feedback.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("反馈-湖州开发区"), "{name}");
+
+    // The corrected form is accepted.
+    driver.goto(format!("{base}/")).await.unwrap();
+    let good = work.path().join("湖州6月（更正）.xlsx");
+    std::fs::write(&good, common::hz().xlsx()).unwrap();
+    upload(&driver, &good).await;
+    let text = body_text(&driver).await;
+    assert!(text.contains("已通过检查并归档"), "{text}");
+    shot(&driver, "portal-accepted.png").await;
+    driver
+        .find(By::Css("header button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The office's grid shows the upload, linked to its record.
+    login(&driver, &base, "office1", "Office-Pass-2020").await;
+    let cell = driver
+        .find(By::Css("table.grid td.accepted a"))
+        .await
+        .unwrap();
+    let row = body_text(&driver).await;
+    assert!(row.contains("hz1"), "{row}");
+    cell.click().await.unwrap();
+    assert!(body_text(&driver).await.contains("湖州6月（更正）.xlsx"));
+    driver.quit().await.unwrap();
+}
