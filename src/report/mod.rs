@@ -18,6 +18,7 @@ mod cover;
 mod findings;
 mod layout;
 mod scores;
+mod sources;
 mod targets;
 mod zone;
 
@@ -46,6 +47,7 @@ pub(crate) const CITY: &str = "全市汇总";
 pub(crate) const COMPARE: &str = "分区对比";
 pub(crate) const SCORES: &str = "综合评价";
 pub(crate) const FINDINGS: &str = "数据问题";
+pub(crate) const SOURCES: &str = "来源清单";
 
 /// When a workbook was made: printed on the cover and stored as the file's
 /// creation time. Taken from `SOURCE_DATE_EPOCH` when set, so that a run can
@@ -349,11 +351,18 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
     // 135 ms instead of 185 ms, 1.9 MB instead of 1.8 MB).
     wb.set_zip_compression_level(3);
     let created = ExcelDateTime::from_timestamp(made_at.unix())?;
+    let author = if cat.report.office.is_empty() {
+        MADE_BY
+    } else {
+        cat.report.office.as_str()
+    };
     let props = DocProperties::new()
         .set_title(format!("{}（{}）", cat.plan.report_title, ctx.label()))
         .set_subject(&cat.plan.name)
-        .set_author(MADE_BY)
-        .set_comment(format!("{}，依据{}", MADE_BY, cat.plan.document))
+        .set_author(author)
+        .set_company(&cat.report.office)
+        .set_manager(MADE_BY)
+        .set_comment(format!("由 {} 生成，依据{}", MADE_BY, cat.plan.document))
         .set_creation_datetime(&created);
     wb.set_properties(&props);
 
@@ -393,6 +402,7 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
         wb.push_worksheet(ws);
     }
     findings::add(&ctx, &mut wb)?;
+    wb.push_worksheet(sources::sheet(&ctx)?);
     wb.save_to_buffer()
 }
 
