@@ -481,6 +481,166 @@ fn number(v: f64) -> String {
     if s == "-0" { "0".into() } else { s.into() }
 }
 
+/// The names of the workbook's custom document properties that hold its
+/// period and its summary, so that `send` needs nothing beside the workbook
+/// (it may have been renamed, or mailed on without its JSON).
+pub const PERIOD_PROPERTY: &str = "zonestat.period";
+const SUMMARY_PROPERTY: &str = "zonestat.summary";
+/// Programs show and edit text properties of at most 255 characters: the
+/// summary is stored in parts of that size, `zonestat.summary.1`, `.2` …
+const PART_CHARS: usize = 255;
+
+impl Summary {
+    /// The summary as custom document properties (name, text).
+    pub fn to_properties(&self) -> Vec<(String, String)> {
+        let counts: Vec<Value> = self
+            .counts
+            .iter()
+            .map(|(s, n)| serde_json::json!([s.label(), n]))
+            .collect();
+        let json = serde_json::json!({
+            "period": self.period.to_string(),
+            "title": self.title,
+            "city_reporter": self.city_reporter,
+            "zones": self.zones,
+            "accepted": self.accepted,
+            "gaps": self.gaps,
+            "whole": self.whole,
+            "counts": counts,
+            "targets": self.targets,
+            "behind": self.behind,
+            "not_met": self.not_met,
+            "data_missing": self.data_missing,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        })
+        .to_string();
+        let chars: Vec<char> = json.chars().collect();
+        let mut out = vec![(PERIOD_PROPERTY.to_string(), self.period.to_string())];
+        for (i, part) in chars.chunks(PART_CHARS).enumerate() {
+            out.push((
+                format!("{SUMMARY_PROPERTY}.{}", i + 1),
+                part.iter().collect(),
+            ));
+        }
+        out
+    }
+
+    /// The summary stored in custom document properties by
+    /// [`Summary::to_properties`]; None when they are not there or not whole.
+    pub fn from_properties(props: &[(String, String)]) -> Option<Summary> {
+        let get = |name: &str| props.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        let mut json = String::new();
+        for i in 1.. {
+            match get(&format!("{SUMMARY_PROPERTY}.{i}")) {
+                Some(part) => json.push_str(part),
+                None => break,
+            }
+        }
+        let v: Value = serde_json::from_str(&json).ok()?;
+        let strings = |k: &str| -> Option<Vec<String>> {
+            v[k].as_array()?
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect()
+        };
+        let number = |k: &str| v[k].as_u64().map(|n| n as usize);
+        let counts = v["counts"]
+            .as_array()?
+            .iter()
+            .map(|c| {
+                let label = c[0].as_str()?;
+                let status = Status::ALL.into_iter().find(|s| s.label() == label)?;
+                Some((status, c[1].as_u64()? as usize))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let period: Period = v["period"].as_str()?.parse().ok()?;
+        (get(PERIOD_PROPERTY).map(String::as_str) == Some(v["period"].as_str()?)).then_some(())?;
+        Some(Summary {
+            period,
+            title: v["title"].as_str()?.to_string(),
+            city_reporter: v["city_reporter"].as_str()?.to_string(),
+            zones: number("zones")?,
+            accepted: number("accepted")?,
+            gaps: strings("gaps")?,
+            whole: v["whole"].as_bool()?,
+            counts,
+            targets: number("targets")?,
+            behind: strings("behind")?,
+            not_met: strings("not_met")?,
+            data_missing: strings("data_missing")?,
+            errors: number("errors")?,
+            warnings: number("warnings")?,
+        })
+    }
+}
+
+/// The custom document properties of an xlsx workbook (`docProps/custom.xml`),
+/// text ones only; empty when it has none or is not an xlsx.
+pub fn workbook_properties(path: &Path) -> Vec<(String, String)> {
+    use quick_xml::events::Event;
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(mut zip) = zip::ZipArchive::new(file) else {
+        return Vec::new();
+    };
+    let mut xml = String::new();
+    // A summary is a few kilobytes; a part far larger is not ours.
+    match zip.by_name("docProps/custom.xml") {
+        Ok(part) if part.size() < 4 << 20 => {
+            if part.take(4 << 20).read_to_string(&mut xml).is_err() {
+                return Vec::new();
+            }
+        }
+        _ => return Vec::new(),
+    }
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let v10 = quick_xml::XmlVersion::Implicit1_0;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut name: Option<String> = None;
+    let mut in_text = false;
+    let add = |name: &Option<String>, text: &str, out: &mut Vec<(String, String)>| {
+        if let Some(n) = name {
+            match out.last_mut() {
+                Some((last, value)) if last == n => value.push_str(text),
+                _ => out.push((n.clone(), text.to_string())),
+            }
+        }
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "property" => {
+                name = e
+                    .try_get_attribute("name")
+                    .ok()
+                    .flatten()
+                    .and_then(|a| a.normalized_value(v10).ok().map(|v| v.into_owned()));
+            }
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "lpwstr" => {
+                in_text = true;
+                add(&name, "", &mut out);
+            }
+            Ok(Event::Text(t)) if in_text => add(&name, &t.xml_content(v10), &mut out),
+            Ok(Event::GeneralRef(r)) if in_text => {
+                let text = if r.is_char_ref() {
+                    r.resolve_char_ref().ok().flatten().map(String::from)
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&r.xml_content(v10))
+                        .map(str::to_string)
+                };
+                add(&name, &text.unwrap_or_default(), &mut out);
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == "lpwstr" => in_text = false,
+            Ok(Event::End(e)) if e.local_name().as_ref() == "property" => name = None,
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,6 +364,12 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
         .set_manager(MADE_BY)
         .set_comment(format!("由 {} 生成，依据{}", MADE_BY, cat.plan.document))
         .set_creation_datetime(&created);
+    // The period and the mail's summary, so that `send` needs nothing but
+    // the workbook, whatever it is called.
+    let props = crate::mail::Summary::from_run(c, cat)
+        .to_properties()
+        .into_iter()
+        .fold(props, |p, (name, value)| p.set_custom_property(name, value));
     wb.set_properties(&props);
 
     // The sheets are independent but for 全市汇总 and 图表, which refer to
