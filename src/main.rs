@@ -300,7 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let inbox = inbox.unwrap_or(settings.inbox);
             let data = data.unwrap_or(settings.data);
             let report = zonestat::intake::intake(&inbox, &data, &cat)?;
-            print!("{}", zonestat::intake::render(&report));
+            print!("{}", zonestat::intake::render(&report, &cat));
             for p in &report.periods {
                 print!(
                     "{}",
@@ -375,7 +375,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     ),
                 }
             }
-            Ok(if outcome.consolidation.has_gaps() {
+            let held = !outcome.rejected_corrections(&cat).is_empty();
+            Ok(if outcome.consolidation.has_gaps() || held {
                 1
             } else {
                 0

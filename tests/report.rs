@@ -355,6 +355,11 @@ fn a_missing_zone_and_a_corrupt_file_make_an_incomplete_workbook() {
     assert!(summary.contains("3/5"), "{summary}");
     assert!(summary.contains("长兴开发区"), "{summary}");
     assert!(summary.contains("数据缺失"), "{summary}");
+    assert!(summary.contains("长兴开发区：湖开统1表未报送"), "{summary}");
+    assert!(
+        !summary.contains("））") && !summary.contains("）（"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -188,16 +188,9 @@ pub fn summary_text(c: &Consolidation, cat: &Catalogue, path: &Path) -> String {
             let short = cat
                 .zone(&z.code)
                 .map_or(z.code.as_str(), |x| x.short.as_str());
+            // The reason names the form and its state: `湖开统1表有错误未采用（2 处错误）`.
             let why = crate::score::exclusion_reason(c, &z.code).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {}：{short}（{why}）",
-                if state == FormState::Missing {
-                    "未报送"
-                } else {
-                    "有错误未采用"
-                }
-            );
+            let _ = writeln!(out, "  {short}：{why}");
         }
     }
     for (form, st) in c
