@@ -476,7 +476,8 @@ impl Catalogue {
             file: file.to_string(),
             message,
         };
-        let mut cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut cat: Catalogue =
+            toml::from_str(text).map_err(|e| err(crate::error::toml_message(text, &e)))?;
         cat.build_index();
         cat.check().map_err(err)?;
         Ok(cat)

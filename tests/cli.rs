@@ -416,3 +416,25 @@ fn consolidate_in_a_work_folder_takes_the_settings_and_the_latest_period() {
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("数据文件夹"));
 }
+
+#[test]
+fn a_malformed_settings_file_is_explained_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Windows path in double quotes: the backslash starts an escape.
+    std::fs::write(
+        dir.path().join("zonestat.toml"),
+        "# 设置\ndata = \"D:\\数据\"\n",
+    )
+    .unwrap();
+    let out = zonestat_in(dir.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("zonestat.toml") && text.contains("第 2 行"),
+        "{text}"
+    );
+    assert!(text.contains("单引号"), "{text}");
+    for english in ["invalid", "escape", "expected", "TOML"] {
+        assert!(!text.contains(english), "{text}");
+    }
+}

@@ -133,9 +133,14 @@ impl Summary {
             path: path.display().to_string(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| err(format!("不是有效的 JSON 文件（{e}）")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| err(crate::error::io_message(&e)))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            err(format!(
+                "不是有效的 JSON 文件（第 {} 行第 {} 列写法不对）",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Summary::from_json(&value, cat).map_err(|m| {
             err(format!(
                 "不是 zonestat consolidate --json 写出的汇总结果：{m}"
