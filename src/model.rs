@@ -318,6 +318,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_rule_of_the_readme_has_a_chinese_description() {
+        let readme = include_str!("../README.md");
+        let table = &readme[readme.find("| 规则 | 级别 | 含义 |").unwrap()..];
+        let mut seen = 0;
+        for line in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+            let ids = line.split('|').nth(1).unwrap();
+            for id in ids.split('/').map(str::trim) {
+                assert_ne!(rule_text(id), id, "{id} has no description in RULES");
+                seen += 1;
+            }
+        }
+        assert!(seen > 40, "{seen} rules in the README");
+    }
+
+    #[test]
     fn column_names() {
         assert_eq!(Cell::column_name(0), "A");
         assert_eq!(Cell::column_name(25), "Z");

@@ -1,4 +1,4 @@
-//! The zones' forms written out in the layout of FORMS.md: blank forms to send
+//! The zones' forms written out in the layout of docs/forms.md: blank forms to send
 //! to the zones (`zonestat template`), and the same layout filled with a zone's
 //! own values for feedback workbooks. With the report module, the only place
 //! that writes workbooks.
