@@ -335,7 +335,9 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     s.finish(
         &ctx.page_header(),
         Setup {
-            one_page: true,
+            // One page for the office to sign; a province's hundreds of
+            // zones would shrink to nothing, so they print at full size.
+            one_page: ctx.zone_sheets(),
             ..Setup::default()
         },
     )
