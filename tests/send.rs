@@ -1041,3 +1041,18 @@ fn run_send_holds_back_an_incomplete_consolidation_unless_told() {
         p.body
     );
 }
+
+#[test]
+fn the_summary_round_trips_through_the_workbook_properties() {
+    let cat = Catalogue::bundled();
+    for p in ["2020-06", "2020-12"] {
+        let c = consolidate(&data_dir(), period(p), &cat).unwrap();
+        let summary = mail::Summary::from_run(&c, &cat);
+        let dir = tempfile::tempdir().unwrap();
+        let xlsx = dir.path().join("r.xlsx");
+        write_report(&c, &cat, &xlsx, MadeAt::from_unix(1_593_561_600)).unwrap();
+        let props = mail::workbook_properties(&xlsx);
+        assert!(props.iter().all(|(_, v)| v.chars().count() <= 255));
+        assert_eq!(mail::Summary::from_properties(&props), Some(summary), "{p}");
+    }
+}

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aggregate::FormState;
@@ -16,8 +17,11 @@ use crate::error::Error;
 use crate::model::{Period, Severity};
 
 /// The facts the mail's body reports, with the catalogue's names resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialised (as JSON in the workbook's document properties) field by
+/// field, so that a field added here is kept there too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    #[serde(with = "period_text")]
     pub period: Period,
     /// The workbook's title, e.g. 湖州市开发区转型升级创新发展考核汇总表.
     pub title: String,
@@ -32,6 +36,7 @@ pub struct Summary {
     /// Every form accepted, no error anywhere, no target without data.
     pub whole: bool,
     /// City-level target rows by status, in [`Status::ALL`] order, zeros left out.
+    #[serde(with = "status_counts")]
     pub counts: Vec<(Status, usize)>,
     /// City-level target rows assessed.
     pub targets: usize,
@@ -495,31 +500,51 @@ const SUMMARY_PROPERTY: &str = "zonestat.summary";
 /// summary is stored in parts of that size, `zonestat.summary.1`, `.2` …
 const PART_CHARS: usize = 255;
 
+/// A period as `2020-06`.
+mod period_text {
+    use super::Period;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &Period, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Target counts by status, the status by its label (`达标`).
+mod status_counts {
+    use super::Status;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &[(Status, usize)], s: S) -> Result<S::Ok, S::Error> {
+        let labelled: Vec<(&str, usize)> = c.iter().map(|(st, n)| (st.label(), *n)).collect();
+        labelled.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Status, usize)>, D::Error> {
+        let labelled: Vec<(String, usize)> = Vec::deserialize(d)?;
+        labelled
+            .into_iter()
+            .map(|(label, n)| {
+                Status::ALL
+                    .into_iter()
+                    .find(|s| s.label() == label)
+                    .map(|s| (s, n))
+                    .ok_or_else(|| serde::de::Error::custom(format!("目标状态“{label}”不可识别")))
+            })
+            .collect()
+    }
+}
+
 impl Summary {
-    /// The summary as custom document properties (name, text).
+    /// The summary as custom document properties (name, text): the period,
+    /// and the summary as JSON in parts.
     pub fn to_properties(&self) -> Vec<(String, String)> {
-        let counts: Vec<Value> = self
-            .counts
-            .iter()
-            .map(|(s, n)| serde_json::json!([s.label(), n]))
-            .collect();
-        let json = serde_json::json!({
-            "period": self.period.to_string(),
-            "title": self.title,
-            "city_reporter": self.city_reporter,
-            "zones": self.zones,
-            "accepted": self.accepted,
-            "gaps": self.gaps,
-            "whole": self.whole,
-            "counts": counts,
-            "targets": self.targets,
-            "behind": self.behind,
-            "not_met": self.not_met,
-            "data_missing": self.data_missing,
-            "errors": self.errors,
-            "warnings": self.warnings,
-        })
-        .to_string();
+        let json = serde_json::to_string(self).expect("serialisable");
         let chars: Vec<char> = json.chars().collect();
         let mut out = vec![(PERIOD_PROPERTY.to_string(), self.period.to_string())];
         for (i, part) in chars.chunks(PART_CHARS).enumerate() {
@@ -542,41 +567,8 @@ impl Summary {
                 None => break,
             }
         }
-        let v: Value = serde_json::from_str(&json).ok()?;
-        let strings = |k: &str| -> Option<Vec<String>> {
-            v[k].as_array()?
-                .iter()
-                .map(|x| x.as_str().map(str::to_string))
-                .collect()
-        };
-        let number = |k: &str| v[k].as_u64().map(|n| n as usize);
-        let counts = v["counts"]
-            .as_array()?
-            .iter()
-            .map(|c| {
-                let label = c[0].as_str()?;
-                let status = Status::ALL.into_iter().find(|s| s.label() == label)?;
-                Some((status, c[1].as_u64()? as usize))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let period: Period = v["period"].as_str()?.parse().ok()?;
-        (get(PERIOD_PROPERTY).map(String::as_str) == Some(v["period"].as_str()?)).then_some(())?;
-        Some(Summary {
-            period,
-            title: v["title"].as_str()?.to_string(),
-            city_reporter: v["city_reporter"].as_str()?.to_string(),
-            zones: number("zones")?,
-            accepted: number("accepted")?,
-            gaps: strings("gaps")?,
-            whole: v["whole"].as_bool()?,
-            counts,
-            targets: number("targets")?,
-            behind: strings("behind")?,
-            not_met: strings("not_met")?,
-            data_missing: strings("data_missing")?,
-            errors: number("errors")?,
-            warnings: number("warnings")?,
-        })
+        let summary: Summary = serde_json::from_str(&json).ok()?;
+        (get(PERIOD_PROPERTY) == Some(&summary.period.to_string())).then_some(summary)
     }
 }
 
