@@ -79,12 +79,25 @@ pub struct ReportLayout {
     /// The most zones that get a sheet each; with more, 分区对比, 目标考核,
     /// 综合评价 and 数据问题 cover them all and there is no sheet a zone.
     pub zone_sheets_max: usize,
+    /// The office that compiles and signs the workbook (编制单位), printed on
+    /// the cover and stored as the file's author.
+    pub office: String,
+    /// The signature block of the cover, one label a blank to sign or fill
+    /// in by hand (审核人, 制表人, 报出日期 …).
+    pub signature: Vec<String>,
+    /// The fonts of the workbook and of the blank forms: body text and titles.
+    pub font: String,
+    pub title_font: String,
 }
 
 impl Default for ReportLayout {
     fn default() -> ReportLayout {
         ReportLayout {
             zone_sheets_max: 30,
+            office: String::new(),
+            signature: Vec::new(),
+            font: "宋体".into(),
+            title_font: "黑体".into(),
         }
     }
 }
@@ -463,7 +476,8 @@ impl Catalogue {
             file: file.to_string(),
             message,
         };
-        let mut cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut cat: Catalogue =
+            toml::from_str(text).map_err(|e| err(crate::error::toml_message(text, &e)))?;
         cat.build_index();
         cat.check().map_err(err)?;
         Ok(cat)

@@ -15,7 +15,7 @@ use crate::crossperiod::cross_checks;
 use crate::error::Error;
 use crate::folder::{self, Batch};
 use crate::history::History;
-use crate::model::{Finding, Period};
+use crate::model::{Finding, Period, Severity};
 use crate::read::{FileType, sha256_hex};
 use crate::validate::CheckedForm;
 
@@ -53,7 +53,7 @@ impl Action {
             Action::Duplicate => "与已归档文件相同，已从收件箱移除",
             Action::Held => "有错误，留在收件箱",
             Action::Conflict => "与已归档文件部分重复，留在收件箱待人工处理",
-            Action::Ignored => "不是报表，未处理",
+            Action::Ignored => "已忽略",
         }
     }
 }
@@ -201,6 +201,8 @@ pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport
             reason: None,
         };
         if file.status == "ignored" {
+            // Said as `check` says it (a lock file, not a workbook).
+            entry.reason = file.reason.clone();
             report.entries.push(entry);
             continue;
         }
@@ -391,22 +393,42 @@ fn log_once(log: &Path, logged: &str, e: &Entry) -> Result<(), Error> {
 }
 
 /// The report as text.
-pub fn render(r: &IntakeReport) -> String {
+pub fn render(r: &IntakeReport, cat: &Catalogue) -> String {
     let mut out = String::new();
     if r.entries.is_empty() {
         out.push_str("收件箱中没有文件。\n");
     }
     for e in &r.entries {
+        // Zones by name, as every other line names them.
+        let zone = e
+            .zone
+            .as_deref()
+            .map(|z| cat.zone(z).map_or(z, |x| x.short.as_str()))
+            .unwrap_or("");
         let what = match (&e.form, &e.period) {
-            (Some(f), Some(p)) => format!("{f} {} {p}", e.zone.as_deref().unwrap_or("")),
+            (Some(f), Some(p)) => format!(" {f} {zone} {p}"),
             _ => String::new(),
         };
-        out.push_str(&format!("  [{}] {} {}", e.action.label(), e.file, what));
+        out.push_str(&format!("  [{}] {}{}", e.action.label(), e.file, what));
         if let Some(to) = &e.to {
             out.push_str(&format!(" → {to}"));
         }
         out.push('\n');
-        if let Some(r) = &e.reason {
+        // A held file's problems are counted here and listed once, below.
+        let count = |sev: Severity| {
+            r.findings
+                .iter()
+                .filter(|f| f.file == e.file && f.severity == sev)
+                .count()
+        };
+        let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+        if e.action == Action::Held && errors + warnings > 0 {
+            let mut parts = vec![format!("{errors} 处错误")];
+            if warnings > 0 {
+                parts.push(format!("{warnings} 处警告"));
+            }
+            out.push_str(&format!("      {}，见下文\n", parts.join("、")));
+        } else if let Some(r) = &e.reason {
             out.push_str(&format!("      {r}\n"));
         }
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::aggregate::FormState;
 use crate::catalog::Catalogue;
 use crate::consolidate::{Consolidation, consolidate, default_report_name, summary_json};
 use crate::error::Error;
@@ -73,15 +74,67 @@ pub struct RunOutcome {
     pub feedback: Vec<PathBuf>,
 }
 
+impl RunOutcome {
+    /// The forms a zone sent again with errors (held in the inbox) while an
+    /// earlier copy is filed and used: the run is not whole although every
+    /// zone counts as reported.
+    pub fn rejected_corrections(&self, cat: &Catalogue) -> Vec<String> {
+        let c = &self.consolidation;
+        self.intake
+            .entries
+            .iter()
+            .filter(|e| e.action == crate::intake::Action::Held && e.period == Some(c.period))
+            .filter_map(|e| {
+                let code = e.zone.as_deref()?;
+                let zone = c.figures.zone(code)?;
+                let used: Vec<&str> = e
+                    .form
+                    .as_deref()?
+                    .split('+')
+                    .filter(|f| {
+                        zone.forms
+                            .iter()
+                            .any(|(form, st)| form == f && *st == FormState::Accepted)
+                    })
+                    .collect();
+                (!used.is_empty()).then(|| {
+                    let short = cat.zone(code).map_or(code, |z| z.short.as_str());
+                    format!(
+                        "{short} {}：收件箱中的新版本 {} 有错误未采用，汇总使用的是已归档的旧版本",
+                        used.join("、"),
+                        e.file
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// The bar of a run: cleared from the terminal when the run ends, however it ends.
+struct Bar(ProgressBar);
+
+impl std::ops::Deref for Bar {
+    type Target = ProgressBar;
+    fn deref(&self) -> &ProgressBar {
+        &self.0
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
 /// A bar on the terminal while work goes on; nothing when output is redirected.
-fn bar(len: u64) -> ProgressBar {
+fn bar(len: u64) -> Bar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    pb
+    Bar(pb)
 }
 
 /// Runs the routine with the settings given (flags already merged in).
@@ -97,13 +150,13 @@ pub fn run(
 ) -> Result<RunOutcome, Error> {
     let pb = bar(4);
     pb.set_message("收件箱归档");
-    say(&format!("一、收件箱归档：{}", s.inbox.display()));
+    pb.suspend(|| say(&format!("一、收件箱归档：{}", s.inbox.display())));
     std::fs::create_dir_all(&s.inbox).map_err(|e| Error::Output {
         path: s.inbox.display().to_string(),
         message: crate::error::io_message(&e),
     })?;
     let report = intake(&s.inbox, &s.data, cat)?;
-    say(&crate::intake::render(&report));
+    pb.suspend(|| say(&crate::intake::render(&report, cat)));
     pb.inc(1);
 
     let Some(period) = period.or_else(|| latest_period(&s.data)) else {
@@ -118,7 +171,7 @@ pub fn run(
     pb.inc(1);
     pb.set_message("报送情况");
     let table = crate::status::table(&c.figures, cat);
-    say(&format!("二、{}", crate::status::render(&table)));
+    pb.suspend(|| say(&format!("二、{}", crate::status::render(&table))));
     pb.inc(1);
 
     pb.set_message("写出汇总表");
@@ -151,14 +204,22 @@ pub fn run(
     for f in &feedback {
         say(&format!("反馈表：{}", f.display()));
     }
-    Ok(RunOutcome {
+    let outcome = RunOutcome {
         intake: report,
         status: table,
         consolidation: c,
         workbook,
         summary,
         feedback,
-    })
+    };
+    let corrections = outcome.rejected_corrections(cat);
+    if !corrections.is_empty() {
+        say("注意：以下报表重新报来的新版本有错误未采用，汇总使用的是已归档的旧版本，请退回修改：");
+        for line in &corrections {
+            say(&format!("  {line}"));
+        }
+    }
+    Ok(outcome)
 }
 
 /// Mails the run's workbook: only a run without gaps, unless `incomplete` is

@@ -81,7 +81,7 @@ impl Settings {
         })?;
         let s: Settings = toml::from_str(&text).map_err(|e| Error::Settings {
             file: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::error::toml_message(&text, &e),
         })?;
         if text.contains("password") {
             return Err(Error::Settings {

@@ -1,5 +1,5 @@
 //! Forms as written → typed values in canonical units, and findings for every
-//! rule of FORMS.md. A form with an error finding is rejected by consolidation;
+//! rule of docs/forms.md. A form with an error finding is rejected by consolidation;
 //! warnings and notes do not reject.
 
 use std::collections::BTreeMap;

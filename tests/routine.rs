@@ -356,4 +356,38 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     let (code, text) = zonestat(&["run"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("收件箱中没有文件"), "{text}");
+
+    // 南浔 sends a correction that has errors, and a lock file comes along:
+    // the filed version is still used, and run says so and exits 1.
+    std::fs::copy(
+        fixtures().join("bad/nx-2020-06-negative.ods"),
+        work.path().join("收件箱/南浔6月更正.ods"),
+    )
+    .unwrap();
+    std::fs::write(work.path().join("收件箱/~$南浔6月更正.xlsx"), b"lock").unwrap();
+    let (code, text) = zonestat(&["run"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("南浔开发区 湖开统1表：收件箱中的新版本")
+            && text.contains("南浔6月更正.ods 有错误未采用，汇总使用的是已归档的旧版本"),
+        "{text}"
+    );
+    // The intake lines: zone names, the count of problems listed below, the
+    // lock file said as check says it.
+    assert!(text.contains("湖开统1表 南浔开发区 2020-06"), "{text}");
+    assert!(!text.contains(" NX "), "{text}");
+    assert!(text.contains("1 处错误、1 处警告，见下文"), "{text}");
+    assert!(
+        text.contains(
+            "[已忽略] 收件箱/~$南浔6月更正.xlsx\n      电子表格程序的临时锁定文件，已忽略。"
+        ),
+        "{text}"
+    );
+    let (_, checked) = zonestat(&["check", "收件箱"]);
+    assert!(
+        checked.contains(
+            "[已忽略] 收件箱/~$南浔6月更正.xlsx\n      电子表格程序的临时锁定文件，已忽略。"
+        ),
+        "{checked}"
+    );
 }

@@ -786,24 +786,60 @@ fn a_dry_run_writes_a_message_that_parses_back_whole() {
 }
 
 #[test]
-fn without_a_summary_the_body_names_the_file_and_the_subject_keeps_the_period() {
+fn a_renamed_workbook_without_its_json_sends_its_own_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (xlsx, bytes) = workbook(dir.path());
+    settings(dir.path(), closed_port(), "none", "");
+    // With the JSON beside it, as consolidate --json leaves it.
+    let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "with.eml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let with = parse(&std::fs::read(dir.path().join("with.eml")).unwrap());
+
+    // Renamed, and no JSON anywhere: the workbook's document properties
+    // hold its period and its summary.
     std::fs::remove_file(xlsx.with_extension("json")).unwrap();
+    std::fs::rename(&xlsx, dir.path().join("r.xlsx")).unwrap();
+    let out = zonestat(dir.path(), &["send", "r.xlsx", "--dry-run", "x.eml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("取自考核汇总表自身记录的汇总结果"),
+        "{stdout}"
+    );
+    let p = parse(&std::fs::read(dir.path().join("x.eml")).unwrap());
+    assert!(p.attachment == bytes, "the attachment's bytes differ");
+    assert_eq!(p.subject, with.subject);
+    assert!(p.subject.contains("2020年1-6月"), "{}", p.subject);
+    assert_eq!(
+        p.body.replace("r.xlsx", NAME),
+        with.body,
+        "the same body as from the JSON"
+    );
+    assert!(p.body.contains("未达标（5 项）"), "{}", p.body);
+}
+
+#[test]
+fn a_workbook_without_a_summary_gets_a_body_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A workbook another program wrote: no summary in its properties.
+    let other = data_dir().join("2020-06/湖州开发区6月报表.xlsx");
+    std::fs::copy(&other, dir.path().join(NAME)).unwrap();
+    let bytes = std::fs::read(&other).unwrap();
     settings(dir.path(), closed_port(), "none", "");
     let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "x.eml"], None);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("正文只写了附件名"));
     let p = parse(&std::fs::read(dir.path().join("x.eml")).unwrap());
-    assert_is_the_report(&p, &bytes);
+    assert!(p.attachment == bytes, "the attachment's bytes differ");
+    assert!(p.subject.contains("2020年1-6月"), "{}", p.subject);
     assert!(
         p.body.contains(NAME) && p.body.contains("封面"),
         "{}",
         p.body
     );
 
-    // A renamed workbook has no period to tell: ask for --summary or --subject.
-    std::fs::rename(&xlsx, dir.path().join("汇总.xlsx")).unwrap();
+    // Renamed, it has no period to tell: ask for --summary or --subject.
+    std::fs::rename(dir.path().join(NAME), dir.path().join("汇总.xlsx")).unwrap();
     let out = zonestat(
         dir.path(),
         &["send", "汇总.xlsx", "--dry-run", "y.eml"],
@@ -1019,4 +1055,19 @@ fn run_send_holds_back_an_incomplete_consolidation_unless_told() {
         "the body names the missing zone:\n{}",
         p.body
     );
+}
+
+#[test]
+fn the_summary_round_trips_through_the_workbook_properties() {
+    let cat = Catalogue::bundled();
+    for p in ["2020-06", "2020-12"] {
+        let c = consolidate(&data_dir(), period(p), &cat).unwrap();
+        let summary = mail::Summary::from_run(&c, &cat);
+        let dir = tempfile::tempdir().unwrap();
+        let xlsx = dir.path().join("r.xlsx");
+        write_report(&c, &cat, &xlsx, MadeAt::from_unix(1_593_561_600)).unwrap();
+        let props = mail::workbook_properties(&xlsx);
+        assert!(props.iter().all(|(_, v)| v.chars().count() <= 255));
+        assert_eq!(mail::Summary::from_properties(&props), Some(summary), "{p}");
+    }
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use message::XLSX;
-pub use summary::{Summary, plain_body};
+pub use summary::{PERIOD_PROPERTY, Summary, plain_body, workbook_properties};
 
 use crate::catalog::Catalogue;
 use crate::error::Error;
@@ -164,6 +164,8 @@ pub enum BodySource {
     Run,
     /// The JSON summary in this file.
     File(PathBuf),
+    /// The summary the workbook holds in its own document properties.
+    Workbook,
     /// No summary: the body only names the attachment.
     FileNameOnly,
 }
@@ -283,20 +285,29 @@ pub fn send_file(
         });
     }
     let found = find_summary(report, summary, cat)?;
+    // A workbook zonestat wrote knows its own period and summary, renamed or
+    // mailed on without its JSON.
+    let own = match found {
+        None => Summary::from_properties(&workbook_properties(report)),
+        Some(_) => None,
+    };
     let mut mail = mail.clone();
     if found.is_none()
+        && own.is_none()
         && mail.subject.is_none()
         && let Some(label) = label_from_file_name(report, cat)
     {
         mail.subject = Some(format!("{SUBJECT}（{label}）"));
     }
-    let s = found.as_ref().map(|(_, s)| s);
+    let s = found.as_ref().map(|(_, s)| s).or(own.as_ref());
     let mut outcome = match dry_run {
         Some(eml) => write_message(report, s, &mail, eml)?,
         None => send_report(report, s, &mail)?,
     };
     if let Some((path, _)) = found {
         outcome.body = BodySource::File(path);
+    } else if own.is_some() {
+        outcome.body = BodySource::Workbook;
     }
     Ok(outcome)
 }
@@ -402,6 +413,9 @@ pub fn outcome_text(o: &SendOutcome) -> String {
         BodySource::Run => {}
         BodySource::File(path) => {
             let _ = writeln!(out, "正文摘要：取自 {}", path.display());
+        }
+        BodySource::Workbook => {
+            let _ = writeln!(out, "正文摘要：取自考核汇总表自身记录的汇总结果");
         }
         BodySource::FileNameOnly => {
             let _ = writeln!(
