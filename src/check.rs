@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::folder::{self, Batch, FileReport};
 use crate::model::{Finding, Period, Severity};
 use crate::output::write_atomic;
+use crate::text::escape_controls;
 
 /// The period a folder stands for, from its name `YYYY-MM`.
 pub fn folder_period(dir: &Path) -> Option<Period> {
@@ -64,7 +65,9 @@ pub fn check(
     for given in paths {
         // `.` or `..` has no name to take the period from: use the folder's own.
         let path = &given.canonicalize().unwrap_or_else(|_| given.clone());
+        let mut others = Vec::new();
         let (files, folder_p) = if path.is_dir() {
+            others = folder::list_others(path);
             (folder::list_files(path)?, folder_period(path))
         } else if path.is_file() {
             (vec![path.clone()], path.parent().and_then(folder_period))
@@ -88,6 +91,11 @@ pub fn check(
                 .extend(cross_checks(&batch.forms, &mut others, cat));
             crate::model::sort_findings(&mut batch.findings);
         }
+        // Entries that are not read still each get a line, after the files.
+        let (other_files, other_findings) = folder::account_others(&others, &display_name);
+        batch.files.extend(other_files);
+        batch.findings.extend(other_findings);
+        crate::model::sort_findings(&mut batch.findings);
         report.files.extend(batch.files);
         report.forms.extend(batch.forms);
         report.findings.extend(batch.findings);
@@ -108,7 +116,7 @@ pub fn render(report: &CheckReport) -> String {
             "ignored" => "已忽略",
             _ => "无法读取",
         };
-        let _ = writeln!(out, "  [{status}] {}", f.file);
+        let _ = writeln!(out, "  [{status}] {}", escape_controls(&f.file));
         for s in &f.forms {
             let who = s
                 .reporter
@@ -131,7 +139,7 @@ pub fn render(report: &CheckReport) -> String {
         if f.forms.is_empty()
             && let Some(r) = &f.reason
         {
-            let _ = writeln!(out, "      {r}");
+            let _ = writeln!(out, "      {}", escape_controls(r));
         }
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
@@ -155,7 +163,11 @@ pub fn render(report: &CheckReport) -> String {
 
 /// One finding as two lines: where and what, then the message.
 pub fn render_finding(f: &Finding) -> String {
-    let mut head = format!("  [{}] {}", f.severity.label(), f.location());
+    let mut head = format!(
+        "  [{}] {}",
+        f.severity.label(),
+        escape_controls(&f.location())
+    );
     if let Some(code) = &f.indicator {
         let _ = write!(head, "  {code}");
         if let Some(n) = &f.indicator_name {

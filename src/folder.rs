@@ -63,7 +63,10 @@ impl Batch {
     }
 }
 
-/// The files directly in a folder, sorted by name. Sub-folders are skipped.
+/// The regular files directly in a folder, sorted by name. Sub-folders,
+/// symlinks and special files are not read (see [`list_others`]), and
+/// zonestat's own files (the archive's lock, its temporary folder, an
+/// output's temporary file) are never taken for a form.
 ///
 /// # Errors
 /// [`Error::Input`] when the folder cannot be listed.
@@ -74,11 +77,113 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| !crate::archive::is_own(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
-        .filter(|p| p.is_file())
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// An entry of a folder that is not a regular file, and so is not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Other {
+    Directory,
+    /// A symbolic link, with where it points (never followed).
+    Symlink(String),
+    /// A FIFO, socket or device.
+    Special(&'static str),
+}
+
+/// The entries of a folder that [`list_files`] does not read, sorted by
+/// name: sub-folders (but not `_superseded`), symlinks, FIFOs, sockets and
+/// devices. zonestat's own entries are left out.
+pub fn list_others(dir: &Path) -> Vec<(PathBuf, Other)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, Other)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let t = e.file_type().ok()?;
+            if t.is_file() || crate::archive::is_own(&name) {
+                return None;
+            }
+            let what = if t.is_symlink() {
+                let to = std::fs::read_link(e.path())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                Other::Symlink(to)
+            } else if t.is_dir() {
+                if name == crate::archive::SUPERSEDED {
+                    return None;
+                }
+                Other::Directory
+            } else {
+                Other::Special(special_kind(&t))
+            };
+            Some((e.path(), what))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "命名管道（FIFO）";
+        }
+        if t.is_socket() {
+            return "套接字";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "设备文件";
+        }
+    }
+    let _ = t;
+    "特殊文件"
+}
+
+/// The listing line and the info finding of each entry that is not read.
+pub fn account_others(
+    others: &[(PathBuf, Other)],
+    display: &dyn Fn(&Path) -> String,
+) -> (Vec<FileReport>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    for (path, what) in others {
+        let shown = display(path);
+        let (rule, reason) = match what {
+            Other::Directory => (
+                "file.directory",
+                "这是一个文件夹，不是文件：未读取（报表请直接放在期别文件夹里）。".to_string(),
+            ),
+            Other::Symlink(to) => (
+                "file.symlink",
+                format!(
+                    "这是一个符号链接（指向 {}）：为安全起见不跟随读取，请放入文件本身。",
+                    crate::text::escape_controls(to)
+                ),
+            ),
+            Other::Special(kind) => (
+                "file.special",
+                format!("这是{kind}，不是普通文件：未读取。"),
+            ),
+        };
+        findings.push(Finding::file(Severity::Info, rule, &shown, reason.clone()));
+        files.push(FileReport {
+            file: shown,
+            sha256: String::new(),
+            status: "ignored",
+            forms: Vec::new(),
+            reason: Some(reason),
+        });
+    }
+    (files, findings)
 }
 
 /// Reads and checks files. `display` turns a path into the name shown to

@@ -1,5 +1,8 @@
 //! Writing outputs safely: a temporary file in the target folder, then a rename,
 //! so a reader never sees half a file and an interrupted run leaves the old one.
+//! The temporary file is named `.zonestat-….tmp`: folder scans never take it
+//! for a form, and one left in the data folder by a crash is removed the next
+//! time the archive is opened ([`crate::archive`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -38,7 +41,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
+    // The rename itself survives a power cut only once the folder is synced.
+    sync_dir(dir).map_err(err)?;
     Ok(())
+}
+
+/// Syncs a folder, so that a rename or removal in it survives a power cut.
+///
+/// # Errors
+/// The I/O error when the folder cannot be opened or synced.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -199,6 +199,32 @@ pub fn display_width(s: &str) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// A name as printed to a terminal: control characters (ESC, newline, …)
+/// are shown as escapes (`\n`, `\u{1b}`) so that a crafted file name can
+/// neither move the cursor nor forge a line of the listing.
+///
+/// # Examples
+/// ```
+/// assert_eq!(zonestat::text::escape_controls("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+/// assert_eq!(zonestat::text::escape_controls("南浔6月.ods"), "南浔6月.ods");
+/// ```
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

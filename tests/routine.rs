@@ -6,9 +6,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::{cat, data, fixtures, form1, form2, inventory, n, t};
-use zonestat::intake::{Action, intake};
+use zonestat::intake::{Action, IntakeOptions, intake};
 use zonestat::read::sha256_hex;
 
 fn names(dir: &Path) -> BTreeSet<String> {
@@ -16,6 +17,14 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// Intake that files what was just written (tests do not wait for files to settle).
+fn at_once() -> IntakeOptions {
+    IntakeOptions {
+        settle: Duration::ZERO,
+        ..IntakeOptions::default()
+    }
 }
 
 fn drop_into(inbox: &Path, name: &str, bytes: &[u8]) {
@@ -41,7 +50,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
             std::fs::read(&p).unwrap(),
         );
     }
-    drop("~$湖州开发区6月报表.xlsx", b"lock".to_vec());
+    drop("~$他表.xlsx", b"lock".to_vec());
     drop("说明.txt", "请查收".as_bytes().to_vec());
     let good = std::fs::read(data("2020-06").join("附件1-长兴2020年6月.xlsx")).unwrap();
     drop("坏文件.xlsx", good[..good.len() / 2].to_vec());
@@ -50,7 +59,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
         std::fs::read(fixtures().join("bad/nx-2020-06-negative.ods")).unwrap(),
     );
 
-    let r = intake(&inbox, &store, &cat).unwrap();
+    let r = intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     let count = |a: Action| r.entries.iter().filter(|e| e.action == a).count();
     assert_eq!(
         (
@@ -81,7 +90,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
         names(&inbox),
         BTreeSet::from(
             [
-                "~$湖州开发区6月报表.xlsx",
+                "~$他表.xlsx",
                 "说明.txt",
                 "坏文件.xlsx",
                 "南浔6月(有错).ods"
@@ -103,7 +112,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
         .xlsx();
     drop("湖州开发区6月报表(更正).xlsx", corrected.clone());
     drop("长兴6月(重发).xlsx", good.clone());
-    let r = intake(&inbox, &store, &cat).unwrap();
+    let r = intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     let actions: Vec<Action> = r.entries.iter().map(|e| e.action).collect();
     assert!(
         actions.contains(&Action::Superseded)
@@ -150,7 +159,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
 
     // Running intake again changes nothing.
     let (before_store, before_inbox) = (inventory(&store), inventory(&inbox));
-    intake(&inbox, &store, &cat).unwrap();
+    intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     assert_eq!(inventory(&store), before_store);
     assert_eq!(inventory(&inbox), before_inbox);
 }
@@ -167,7 +176,7 @@ fn a_workbook_that_holds_more_than_the_resent_file_is_not_replaced() {
         inbox.join("安吉.xlsx"),
     )
     .unwrap();
-    intake(&inbox, &store, &cat).unwrap();
+    intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     assert!(
         store
             .join("2020-12/湖开统1表+湖开统2表-安吉开发区-2020-12.xlsx")
@@ -179,7 +188,7 @@ fn a_workbook_that_holds_more_than_the_resent_file_is_not_replaced() {
         form2("安吉经济开发区", "2020年").xlsx(),
     )
     .unwrap();
-    let r = intake(&inbox, &store, &cat).unwrap();
+    let r = intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     assert_eq!(r.entries[0].action, Action::Conflict, "{:?}", r.entries);
     assert!(inbox.join("安吉2表.xlsx").is_file());
 }
@@ -329,7 +338,14 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     };
     let (code, text) = zonestat(&["init"]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(work.path().join("zonestat.toml").is_file());
+    let toml = work.path().join("zonestat.toml");
+    // The forms are copied in just now: file them without waiting for them to settle.
+    let settings = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
+    )
+    .unwrap();
     // The clerk drops every received workbook into the inbox, the history first.
     for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
         for f in std::fs::read_dir(data(p)).unwrap() {
