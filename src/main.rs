@@ -219,7 +219,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("错误：{e:#}");
+            say_err(&format!("错误：{e:#}"));
             ExitCode::from(2)
         }
     }

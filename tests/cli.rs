@@ -278,3 +278,34 @@ fn dot_inside_the_period_folder_is_that_period() {
     );
     assert!(stdout.contains("form.period_mismatch"), "{ctx}");
 }
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    // `zonestat check DIR | head -1`: the reader is gone before the listing is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("check")
+        .arg(data("2020-06"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let bad = mixed_folder();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("check")
+        .arg(&bad.path)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the exit status of the table");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

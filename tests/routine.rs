@@ -373,3 +373,47 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("收件箱中没有文件"), "{text}");
 }
+
+#[test]
+fn run_finishes_its_work_when_its_pipe_closes() {
+    let work = tempfile::tempdir().unwrap();
+    zonestat::routine::init(work.path()).unwrap();
+    let toml = work.path().join("zonestat.toml");
+    let settings = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
+    )
+    .unwrap();
+    for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
+        for f in std::fs::read_dir(data(p)).unwrap() {
+            let f = f.unwrap().path();
+            let name = format!("{p}-{}", f.file_name().unwrap().to_string_lossy());
+            std::fs::copy(&f, work.path().join("收件箱").join(name)).unwrap();
+        }
+    }
+    // `zonestat run | head -1` with the reader gone at once.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("run")
+        .current_dir(work.path())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        names(&work.path().join("收件箱")).is_empty(),
+        "the inbox is filed"
+    );
+    let out_dir = work.path().join("汇总表");
+    assert!(
+        out_dir.join("开发区考核汇总表-2020年1-6月.xlsx").is_file(),
+        "{err}"
+    );
+    assert!(
+        out_dir.join("开发区考核汇总表-2020年1-6月.json").is_file(),
+        "{err}"
+    );
+}
