@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalog::Catalogue;
-use crate::consolidate::{Consolidation, consolidate, default_report_name, summary_json};
+use crate::consolidate::{
+    Consolidation, WORKBOOK_SHA256, consolidate, default_report_name, summary_json,
+};
 use crate::error::Error;
 use crate::intake::{IntakeOptions, IntakeReport, intake};
 use crate::model::Period;
@@ -165,10 +167,6 @@ pub fn run(
         feedback,
     })
 }
-
-/// The key of the JSON summary that records the SHA-256 of the workbook
-/// written with it: `send` refuses a summary that names another workbook.
-pub const WORKBOOK_SHA256: &str = "workbook_sha256";
 
 /// Writes one run's outputs as a pair: the workbook first, then (when asked)
 /// the JSON summary with the workbook's SHA-256 in it. When the workbook
