@@ -498,26 +498,12 @@ fn xlsm_content_is_filed_under_an_xlsm_name() {
     let w = Work::new();
     let xlsx = std::fs::read(data("2020-06").join("湖州开发区6月报表.xlsx")).unwrap();
     // The same workbook declared macro-enabled, as Excel saves an .xlsm.
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&xlsx)).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for i in 0..zip.len() {
-        let mut part = zip.by_index(i).unwrap();
-        let name = part.name().unwrap().to_string();
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut part, &mut bytes).unwrap();
-        if name == "[Content_Types].xml" {
-            let text = String::from_utf8(bytes).unwrap().replace(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-                "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
-            );
-            assert!(text.contains("macroEnabled"), "{text}");
-            bytes = text.into_bytes();
-        }
-        out.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        std::io::Write::write_all(&mut out, &bytes).unwrap();
-    }
-    let xlsm = out.finish().unwrap().into_inner();
+    let xlsm = common::replace_in_package(
+        &xlsx,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+    );
+    assert_ne!(xlsm, xlsx);
     w.drop("湖州.xlsx", &xlsm, Duration::from_secs(60));
     let r = w.intake();
     assert_eq!(r.entries[0].action, Action::Filed, "{:?}", r.entries);

@@ -417,3 +417,69 @@ fn run_finishes_its_work_when_its_pipe_closes() {
         "{err}"
     );
 }
+
+/// Whether any part of a package holds `needle`.
+fn package_contains(bytes: &[u8], needle: &str) -> bool {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..zip.len()).any(|i| {
+        let mut text = String::new();
+        let mut part = zip.by_index(i).unwrap();
+        std::io::Read::read_to_string(&mut part, &mut text).is_ok() && text.contains(needle)
+    })
+}
+
+#[test]
+fn overlong_text_cell_is_cut_and_workbook_written() {
+    let cat = cat();
+    let work = tempfile::tempdir().unwrap();
+    let june = work.path().join("2020-06");
+    std::fs::create_dir(&june).unwrap();
+    for f in std::fs::read_dir(data("2020-06")).unwrap() {
+        let f = f.unwrap().path();
+        if !f.ends_with("湖州开发区6月报表.xlsx") {
+            std::fs::copy(&f, june.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    // A remark longer than a cell holds, on a row whose growth asks for one
+    // (so it is quoted in a message too), and a negative value: HZ gets feedback.
+    let remark = "新项目投产".repeat(8_000);
+    let hz = form1("湖州经济技术开发区", "2020年1-6月")
+        .set("E7", n(129.4))
+        .set("G7", n(60.0))
+        .set("H7", t("REMARK-PLACEHOLDER"))
+        .set("E12", n(-5.0));
+    let bytes = common::replace_in_package(&hz.xlsx(), "REMARK-PLACEHOLDER", &remark);
+    std::fs::write(june.join("湖州.xlsx"), bytes).unwrap();
+    let c =
+        zonestat::consolidate::consolidate(work.path(), "2020-06".parse().unwrap(), &cat).unwrap();
+    let long = c
+        .findings
+        .iter()
+        .find(|f| f.rule == "value.text_too_long")
+        .unwrap_or_else(|| panic!("{:#?}", c.findings));
+    assert_eq!(long.file, "2020-06/湖州.xlsx");
+    assert_eq!(long.cell.map(|c| c.to_string()).as_deref(), Some("H7"));
+    assert_eq!(long.severity, zonestat::model::Severity::Warning);
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let book = out.join("汇总.xlsx");
+    zonestat::routine::write_pair(&c, &cat, &book, Some(&out.join("汇总.json"))).unwrap();
+    assert!(package_contains(
+        &std::fs::read(&book).unwrap(),
+        zonestat::text::CUT_MARK
+    ));
+    let created = zonestat::template::creation_time();
+    let feedback = zonestat::feedback::write_feedback(
+        &c.forms,
+        Some(c.period),
+        &cat,
+        &out.join("反馈"),
+        &created,
+    )
+    .unwrap();
+    assert_eq!(feedback.len(), 1, "{feedback:?}");
+    assert!(package_contains(
+        &std::fs::read(&feedback[0]).unwrap(),
+        zonestat::text::CUT_MARK
+    ));
+}
