@@ -109,7 +109,15 @@ pub fn check(
 pub fn render(report: &CheckReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "共 {} 个文件：", report.files.len());
+    // Many files that are not workbooks are summarised by kind (all are in the JSON).
+    let stray =
+        |f: &&FileReport| f.status == "ignored" && f.sha256.len() == 64 && f.forms.is_empty();
+    let strays = report.files.iter().filter(stray).count();
+    let summarise = strays > STRAYS_LISTED;
     for f in &report.files {
+        if summarise && stray(&f) {
+            continue;
+        }
         let status = match f.status {
             "used" => "可用",
             "rejected" => "有错误",
@@ -142,6 +150,13 @@ pub fn render(report: &CheckReport) -> String {
             let _ = writeln!(out, "      {}", escape_controls(r));
         }
     }
+    if summarise {
+        let _ = writeln!(
+            out,
+            "  [已忽略] 另有 {strays} 个不是电子表格的文件：{}（逐个列在 --json 结果的 files 中）",
+            kinds(report.files.iter().filter(stray).map(|f| f.file.as_str()))
+        );
+    }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     if report.findings.is_empty() {
         let _ = writeln!(out, "\n没有发现问题。");
@@ -155,10 +170,43 @@ pub fn render(report: &CheckReport) -> String {
         count(Severity::Warning),
         count(Severity::Info)
     );
+    let ignored = |f: &&Finding| f.rule == "file.ignored";
     for f in &report.findings {
+        if summarise && ignored(&f) {
+            continue;
+        }
         out.push_str(&render_finding(f));
     }
+    if summarise {
+        let n = report.findings.iter().filter(ignored).count();
+        let _ = writeln!(
+            out,
+            "  [提示] {n} 个文件不是电子表格，已忽略（见上面的文件列表）  （file.ignored）"
+        );
+    }
     out
+}
+
+/// Files that are not workbooks listed one by one up to this many; more are summarised.
+pub const STRAYS_LISTED: usize = 50;
+
+/// `.txt 3 个、.pdf 2 个、无扩展名 1 个`, the most frequent first.
+fn kinds<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut by: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for n in names {
+        let base = n.rsplit('/').next().unwrap_or(n);
+        let kind = match base.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => format!(".{}", ext.to_lowercase()),
+            _ => "无扩展名".to_string(),
+        };
+        *by.entry(kind).or_default() += 1;
+    }
+    let mut v: Vec<(String, usize)> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.iter()
+        .map(|(k, n)| format!("{} {n} 个", escape_controls(k)))
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// One finding as two lines: where and what, then the message.

@@ -59,7 +59,10 @@ pub fn latest_period(data: &Path) -> Option<Period> {
             let has_file = std::fs::read_dir(e.path())
                 .ok()?
                 .filter_map(Result::ok)
-                .any(|f| f.path().is_file());
+                .any(|f| {
+                    f.file_type().is_ok_and(|t| t.is_file())
+                        && !crate::archive::is_own(&f.file_name().to_string_lossy())
+                });
             has_file.then_some(p)
         })
         .max()

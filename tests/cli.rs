@@ -309,3 +309,24 @@ fn closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn many_stray_files_are_summarised_by_kind_and_each_in_the_json() {
+    let dir = PeriodDir::new("2020-06");
+    dir.copy(&data("2020-06").join("南浔6月.ods"), "南浔6月.ods");
+    for i in 0..300 {
+        let ext = ["txt", "pdf", "jpg"][i % 3];
+        dir.write(&format!("附件-{i:04}.{ext}"), b"not a workbook");
+    }
+    let json = dir.path.parent().unwrap().join("out.json");
+    let out = check(&dir.path, Some(&json));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert!(
+        text.contains("另有 300 个不是电子表格的文件：.jpg 100 个、.pdf 100 个、.txt 100 个"),
+        "{text}"
+    );
+    assert!(text.lines().count() < 20, "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 301);
+}
