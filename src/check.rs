@@ -11,7 +11,6 @@ use crate::crossperiod::{OtherPeriods, cross_checks};
 use crate::error::Error;
 use crate::folder::{self, Batch, FileReport};
 use crate::model::{Finding, Period, Severity};
-use crate::output::write_atomic;
 use crate::text::escape_controls;
 
 /// The period a folder stands for, from its name `YYYY-MM`.
@@ -96,13 +95,22 @@ pub fn check(
         batch.files.extend(other_files);
         batch.findings.extend(other_findings);
         crate::model::sort_findings(&mut batch.findings);
-        report.files.extend(batch.files);
-        report.forms.extend(batch.forms);
-        report.findings.extend(batch.findings);
+        // Moved, not copied, when there is one path: a folder may hold 100,000 files.
+        append(&mut report.files, batch.files);
+        append(&mut report.forms, batch.forms);
+        append(&mut report.findings, batch.findings);
     }
     // Duplicates across separately named files of one folder are found per
     // folder; the listing stays in the order given.
     Ok(report)
+}
+
+fn append<T>(to: &mut Vec<T>, more: Vec<T>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.extend(more);
+    }
 }
 
 /// The report as text for the terminal.
@@ -113,7 +121,7 @@ pub fn render(report: &CheckReport) -> String {
     let stray =
         |f: &&FileReport| f.status == "ignored" && f.sha256.len() == 64 && f.forms.is_empty();
     let strays = report.files.iter().filter(stray).count();
-    let summarise = strays > STRAYS_LISTED;
+    let summarise = strays > folder::STRAYS_LISTED;
     for f in &report.files {
         if summarise && stray(&f) {
             continue;
@@ -170,25 +178,11 @@ pub fn render(report: &CheckReport) -> String {
         count(Severity::Warning),
         count(Severity::Info)
     );
-    let ignored = |f: &&Finding| f.rule == "file.ignored";
     for f in &report.findings {
-        if summarise && ignored(&f) {
-            continue;
-        }
         out.push_str(&render_finding(f));
-    }
-    if summarise {
-        let n = report.findings.iter().filter(ignored).count();
-        let _ = writeln!(
-            out,
-            "  [提示] {n} 个文件不是电子表格，已忽略（见上面的文件列表）  （file.ignored）"
-        );
     }
     out
 }
-
-/// Files that are not workbooks listed one by one up to this many; more are summarised.
-pub const STRAYS_LISTED: usize = 50;
 
 /// `.txt 3 个、.pdf 2 个、无扩展名 1 个`, the most frequent first.
 fn kinds<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -239,6 +233,8 @@ pub fn render_finding(f: &Finding) -> String {
 /// # Errors
 /// [`Error::Output`] when the file cannot be written.
 pub fn write_json(report: &CheckReport, path: &Path) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(report).expect("serialisable");
-    write_atomic(path, text.as_bytes())
+    // Written as it is serialised: the JSON of a large folder is never whole in memory.
+    crate::output::write_atomic_with(path, &mut |w| {
+        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)
+    })
 }

@@ -186,6 +186,10 @@ pub fn account_others(
     (files, findings)
 }
 
+/// Files that are not workbooks each get a finding up to this many; more
+/// get one finding for them all, and listings summarise them by kind.
+pub const STRAYS_LISTED: usize = 50;
+
 /// Reads and checks files. `display` turns a path into the name shown to
 /// users; `period` is the period the files must be for, when known.
 pub fn check_files(
@@ -203,7 +207,7 @@ pub fn check_files(
     // One file a task: a core that finishes its own work (another period's
     // sums, say) can always take files over, instead of waiting while the
     // other core reads a long run of them alone.
-    let read: Vec<(FileReport, Vec<Finding>, Vec<CheckedForm>)> = files
+    let read: Vec<(FileReport, Vec<Finding>, Vec<CheckedForm>, bool)> = files
         .par_iter()
         .with_max_len(1)
         .map(|path| {
@@ -236,13 +240,46 @@ pub fn check_files(
                 report.forms.push(summary(&checked, cat));
                 forms.push(checked);
             }
-            (report, file.findings, forms)
+            // A file that is not a workbook keeps its reason in its report;
+            // its one finding is made again below, or summarised.
+            let stray = file.outcome == Outcome::Ignored
+                && file.findings.len() == 1
+                && file.findings[0].rule == "file.ignored";
+            let findings = if stray { Vec::new() } else { file.findings };
+            (report, findings, forms, stray)
         })
         .collect();
-    for (report, findings, forms) in read {
+    let strays = read.iter().filter(|r| r.3).count();
+    batch.files.reserve_exact(read.len());
+    for (report, findings, forms, stray) in read {
+        if stray && strays <= STRAYS_LISTED {
+            let reason = report.reason.clone().unwrap_or_default();
+            batch.findings.push(Finding::file(
+                Severity::Info,
+                "file.ignored",
+                &report.file,
+                reason,
+            ));
+        }
         batch.findings.extend(findings);
         batch.forms.extend(forms);
         batch.files.push(report);
+    }
+    if strays > STRAYS_LISTED {
+        // One finding for them all: a folder of 100,000 stray files stays small.
+        let first = batch.files.iter().find(|f| f.status == "ignored");
+        let folder = first
+            .and_then(|f| f.file.rsplit_once('/'))
+            .map(|(dir, _)| dir.to_string())
+            .unwrap_or_default();
+        let mut f = Finding::file(
+            Severity::Info,
+            "file.ignored",
+            &folder,
+            format!("{strays} 个文件不是电子表格文件，已忽略（逐个列在文件清单中）。"),
+        );
+        f.found = Some(format!("{strays} 个文件"));
+        batch.findings.push(f);
     }
     mark_duplicates(&mut batch.forms);
     let offsets = form_offsets(&batch.files);

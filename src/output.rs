@@ -14,6 +14,19 @@ use crate::error::Error;
 /// # Errors
 /// [`Error::Output`] naming the path when the folder is missing or not writable.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_with(path, &mut |w| w.write_all(bytes))
+}
+
+/// Writes what `write` produces to `path` atomically (through a buffer), so
+/// that a large output need not be built in memory first.
+///
+/// # Errors
+/// [`Error::Output`] naming the path when the folder is missing or not
+/// writable, or when `write` fails.
+pub fn write_atomic_with(
+    path: &Path,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let err = |e: std::io::Error| Error::Output {
         path: path.display().to_string(),
         message: crate::error::io_message(&e),
@@ -27,7 +40,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
+    {
+        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut buffered).map_err(err)?;
+        buffered.flush().map_err(err)?;
+    }
     // The temporary file is private (0600); the output is an ordinary file others may read.
     #[cfg(unix)]
     {

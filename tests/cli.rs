@@ -329,4 +329,13 @@ fn many_stray_files_are_summarised_by_kind_and_each_in_the_json() {
     assert!(text.lines().count() < 20, "{text}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["files"].as_array().unwrap().len(), 301);
+    // One finding stands for them all.
+    let ignored: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "file.ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert_eq!(ignored[0]["found"], "300 个文件");
 }
