@@ -198,57 +198,88 @@ pub fn check_files(
     period: Option<Period>,
     cat: &Catalogue,
 ) -> Batch {
+    // Files are read in parallel; results come back in the files' order.
+    // One file a task: a core that finishes its own work (another period's
+    // sums, say) can always take files over, instead of waiting while the
+    // other core reads a long run of them alone.
+    let read: Vec<Accounted> = files
+        .par_iter()
+        .with_max_len(1)
+        .map(|path| {
+            let shown = display(path);
+            account(read::read_file(path, &shown, cat), &shown, period, cat)
+        })
+        .collect();
+    assemble(read)
+}
+
+/// Checks one workbook's bytes as they arrived (an upload, an inbox file
+/// read once): `name` is its file name, `shown` the name for users. The
+/// batch of that one file, as [`check_files`] makes it.
+pub fn check_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    shown: &str,
+    period: Option<Period>,
+    cat: &Catalogue,
+) -> Batch {
+    let file = read::read_bytes(bytes, name, shown, cat);
+    assemble(vec![account(file, shown, period, cat)])
+}
+
+/// One file read: its report, its file-level findings, its forms checked,
+/// and whether it is a stray (not a workbook, nothing else to say).
+type Accounted = (FileReport, Vec<Finding>, Vec<CheckedForm>, bool);
+
+fn account(
+    mut file: read::FileRead,
+    shown: &str,
+    period: Option<Period>,
+    cat: &Catalogue,
+) -> Accounted {
+    let mut report = FileReport {
+        file: shown.to_string(),
+        sha256: file.sha256.clone(),
+        status: match file.outcome {
+            Outcome::Read => "used",
+            Outcome::Ignored => "ignored",
+            Outcome::Unreadable => "unreadable",
+        },
+        forms: Vec::new(),
+        // The error that stopped the file, not a note before it (such as
+        // the extension not matching); a file that was read has none.
+        reason: match file.outcome {
+            Outcome::Read => None,
+            _ => file
+                .findings
+                .iter()
+                .find(|f| f.is_error())
+                .or(file.findings.first())
+                .map(|f| f.message.clone()),
+        },
+    };
+    let mut forms = Vec::new();
+    for fr in std::mem::take(&mut file.forms) {
+        let checked = check_form(fr, shown, &file.sha256, period, cat);
+        report.forms.push(summary(&checked, cat));
+        forms.push(checked);
+    }
+    // A file that is not a workbook keeps its reason in its report;
+    // its one finding is made again in `assemble`, or summarised.
+    let stray = file.outcome == Outcome::Ignored
+        && file.findings.len() == 1
+        && file.findings[0].rule == "file.ignored";
+    let findings = if stray { Vec::new() } else { file.findings };
+    (report, findings, forms, stray)
+}
+
+/// The batch of files read: duplicates marked, findings sorted.
+fn assemble(read: Vec<Accounted>) -> Batch {
     let mut batch = Batch {
         files: Vec::new(),
         forms: Vec::new(),
         findings: Vec::new(),
     };
-    // Files are read in parallel; results come back in the files' order.
-    // One file a task: a core that finishes its own work (another period's
-    // sums, say) can always take files over, instead of waiting while the
-    // other core reads a long run of them alone.
-    let read: Vec<(FileReport, Vec<Finding>, Vec<CheckedForm>, bool)> = files
-        .par_iter()
-        .with_max_len(1)
-        .map(|path| {
-            let shown = display(path);
-            let mut file = read::read_file(path, &shown, cat);
-            let mut report = FileReport {
-                file: shown.clone(),
-                sha256: file.sha256.clone(),
-                status: match file.outcome {
-                    Outcome::Read => "used",
-                    Outcome::Ignored => "ignored",
-                    Outcome::Unreadable => "unreadable",
-                },
-                forms: Vec::new(),
-                // The error that stopped the file, not a note before it (such as
-                // the extension not matching); a file that was read has none.
-                reason: match file.outcome {
-                    Outcome::Read => None,
-                    _ => file
-                        .findings
-                        .iter()
-                        .find(|f| f.is_error())
-                        .or(file.findings.first())
-                        .map(|f| f.message.clone()),
-                },
-            };
-            let mut forms = Vec::new();
-            for fr in std::mem::take(&mut file.forms) {
-                let checked = check_form(fr, &shown, &file.sha256, period, cat);
-                report.forms.push(summary(&checked, cat));
-                forms.push(checked);
-            }
-            // A file that is not a workbook keeps its reason in its report;
-            // its one finding is made again below, or summarised.
-            let stray = file.outcome == Outcome::Ignored
-                && file.findings.len() == 1
-                && file.findings[0].rule == "file.ignored";
-            let findings = if stray { Vec::new() } else { file.findings };
-            (report, findings, forms, stray)
-        })
-        .collect();
     let strays = read.iter().filter(|r| r.3).count();
     batch.files.reserve_exact(read.len());
     for (report, findings, forms, stray) in read {

@@ -174,12 +174,14 @@ pub fn intake(
             report.entries.push(bare(shown, Action::Waiting, why));
             continue;
         }
-        let batch = folder::check_files(std::slice::from_ref(&path), &|_| shown.clone(), None, cat);
-        let file = &batch.files[0];
-        // The bytes filed are the bytes checked, read once more: a file that
-        // changed meanwhile is still being written.
-        let bytes = if file.status == "used" {
-            match std::fs::read(&path) {
+        // The bytes filed are the bytes checked, read once. A file too large
+        // to be a form is checked from disk (it is not read whole, nor filed).
+        let too_large = meta.len() > cat.limits.max_file_bytes();
+        let (bytes, batch) = if too_large {
+            let b = folder::check_files(std::slice::from_ref(&path), &|_| shown.clone(), None, cat);
+            (Vec::new(), b)
+        } else {
+            let bytes = match std::fs::read(&path) {
                 Ok(b) => b,
                 Err(e) => {
                     report
@@ -187,13 +189,21 @@ pub fn intake(
                         .push(bare(shown, Action::Failed, vanished(&e)));
                     continue;
                 }
-            }
-        } else {
-            Vec::new()
+            };
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let b = folder::check_bytes(bytes.clone(), &name, &shown, None, cat);
+            (bytes, b)
         };
-        let unchanged = std::fs::metadata(&path)
-            .is_ok_and(|m| m.len() == meta.len() && m.modified().ok() == meta.modified().ok());
-        if file.status == "used" && (!unchanged || crate::read::sha256_hex(&bytes) != file.sha256) {
+        // A file that changed while it was read is still being written.
+        let unchanged = std::fs::metadata(&path).is_ok_and(|m| {
+            m.len() == meta.len()
+                && (too_large || m.len() == bytes.len() as u64)
+                && m.modified().ok() == meta.modified().ok()
+        });
+        if !unchanged {
             report.entries.push(bare(
                 shown,
                 Action::Waiting,
@@ -201,6 +211,7 @@ pub fn intake(
             ));
             continue;
         }
+        let file = &batch.files[0];
         let filing = match archive.file(&shown, &bytes, &batch, cat) {
             Ok(f) => f,
             Err(e) => {

@@ -483,3 +483,36 @@ fn overlong_text_cell_is_cut_and_workbook_written() {
         zonestat::text::CUT_MARK
     ));
 }
+
+#[test]
+fn json_is_not_replaced_when_the_workbook_cannot_be_written() {
+    let work = tempfile::tempdir().unwrap();
+    // The workbook's name is taken by a folder: it cannot be written.
+    std::fs::create_dir(work.path().join("汇总.xlsx")).unwrap();
+    std::fs::write(work.path().join("汇总.json"), "{\"old\": true}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .args(["consolidate"])
+        .arg(fixtures().join("data"))
+        .args([
+            "--period",
+            "2020-06",
+            "-o",
+            "汇总.xlsx",
+            "--json",
+            "汇总.json",
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("汇总.json")).unwrap(),
+        "{\"old\": true}",
+        "the old summary stays beside the old workbook"
+    );
+}

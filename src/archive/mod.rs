@@ -3,6 +3,10 @@
 //! a workbook into the data folder (`zonestat intake`, `run`, later the
 //! portal's upload) opens an [`Archive`] and calls [`Archive::file`].
 //!
+//! A long-running server files an upload the same way: check the bytes with
+//! [`crate::folder::check_bytes`], open the archive (the lock is held while the
+//! `Archive` lives, so keep it for one filing) and call [`Archive::file`].
+//!
 //! A filing is: copy to a temporary file, sync, rename into place, sync the
 //! folder, append one log line (one write, synced); the caller removes the
 //! inbox copy only after that. After a crash at any step the next filing of
