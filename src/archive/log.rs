@@ -1,7 +1,8 @@
 //! `intake.log`: one JSON object a line, appended in one write and synced.
-//! A crash can leave at most the last line torn; the reader skips a line
-//! that does not parse and says which, and the next append first ends the
-//! torn line so that it never glues onto a new record.
+//! A crash (a power cut mid-write) can leave at most the last line torn; a
+//! reader skips a line that does not parse and says which; the next holder of
+//! the lock keeps the fragment as a `torn` record of its own ([`repair`]), and
+//! an append never glues a record onto a torn line.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -61,6 +62,36 @@ pub fn read(log: &Path) -> LogRead {
     out
 }
 
+/// Repairs a log whose last line was torn by a crash (no newline at the
+/// end): the fragment is taken off and appended again as a whole record
+/// `{"time", "action": "torn", "fragment"}`, so that every line parses and
+/// nothing written is lost. Returns the torn line's number, if there was one.
+/// Only the holder of the archive's lock may call this.
+///
+/// # Errors
+/// The I/O error when the log cannot be read or rewritten.
+pub fn repair(log: &Path, time: &str) -> std::io::Result<Option<usize>> {
+    let bytes = match std::fs::read(log) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(None);
+    }
+    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line = bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+    let fragment = String::from_utf8_lossy(&bytes[start..]).into_owned();
+    let f = std::fs::OpenOptions::new().write(true).open(log)?;
+    f.set_len(start as u64)?;
+    f.sync_data()?;
+    append(
+        log,
+        &serde_json::json!({"time": time, "action": "torn", "fragment": fragment}),
+    )?;
+    Ok(Some(line))
+}
+
 /// Appends one record as one line: a single write, then a sync. A torn last
 /// line (no newline at the end of the file) is ended first.
 ///
@@ -105,5 +136,20 @@ mod tests {
         assert_eq!(r.skipped, [2]);
         assert!(r.has("c", "held") && !r.has("a", "held"));
         assert!(r.note(&log).unwrap().contains("第 2 行"));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_kept_as_a_record_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join(LOG_NAME);
+        append(&log, &serde_json::json!({"sha256": "a", "action": "filed"})).unwrap();
+        assert_eq!(repair(&log, "t").unwrap(), None);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(b"{\"sha256\":\"b\",\"act").unwrap();
+        assert_eq!(repair(&log, "t").unwrap(), Some(2));
+        let r = read(&log);
+        assert!(r.skipped.is_empty());
+        assert_eq!(r.records[1]["action"], "torn");
+        assert_eq!(r.records[1]["fragment"], "{\"sha256\":\"b\",\"act");
     }
 }

@@ -229,6 +229,8 @@ pub struct Archive {
     data: PathBuf,
     _lock: ArchiveLock,
     log: LogRead,
+    /// What was said about the log's unreadable lines on opening.
+    torn: Option<String>,
     cleaned: usize,
     /// Each period folder as last read.
     filed: BTreeMap<Period, Batch>,
@@ -244,10 +246,24 @@ impl Archive {
     pub fn open(data: &Path, wait: Duration, say: &mut dyn FnMut(&str)) -> Result<Archive, Error> {
         let lock = ArchiveLock::acquire(data, wait, say)?;
         let cleaned = file::clean_leftovers(data);
+        let path = data.join(LOG_NAME);
+        // What a reader would skip is said before the torn line is repaired.
+        let torn = log::read(&path).note(&path);
+        let repaired = log::repair(&path, &utc_stamp(now_secs()).0).map_err(|e| Error::Output {
+            path: path.display().to_string(),
+            message: crate::error::io_message(&e),
+        })?;
+        let torn = match (torn, repaired) {
+            (Some(note), Some(line)) => Some(format!(
+                "{note}第 {line} 行已原样保存为一条 \"torn\" 记录。"
+            )),
+            (note, _) => note,
+        };
         Ok(Archive {
             data: data.to_path_buf(),
             _lock: lock,
-            log: log::read(&data.join(LOG_NAME)),
+            log: log::read(&path),
+            torn,
             cleaned,
             filed: BTreeMap::new(),
         })
@@ -262,9 +278,10 @@ impl Archive {
         self.cleaned
     }
 
-    /// What to tell about the log's torn or unreadable lines.
+    /// What to tell about the log's torn or unreadable lines, as found on
+    /// opening (a torn last line is then kept as a `torn` record).
     pub fn log_note(&self) -> Option<String> {
-        self.log.note(&self.data.join(LOG_NAME))
+        self.torn.clone()
     }
 
     /// Appends `e` to the log.
