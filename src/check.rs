@@ -118,8 +118,9 @@ pub fn render(report: &CheckReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "共 {} 个文件：", report.files.len());
     // Many files that are not workbooks are summarised by kind (all are in the JSON).
+    // (Entries that are not files, such as folders, have no SHA-256 and keep their lines.)
     let stray =
-        |f: &&FileReport| f.status == "ignored" && f.sha256.len() == 64 && f.forms.is_empty();
+        |f: &&FileReport| f.status == "ignored" && !f.sha256.is_empty() && f.forms.is_empty();
     let strays = report.files.iter().filter(stray).count();
     let summarise = strays > folder::STRAYS_LISTED;
     for f in &report.files {

@@ -3,6 +3,11 @@
 //! inbox only after its copy is on disk and verified; a re-sent form replaces
 //! the filed one, which moves to `_superseded/`; a file with errors stays in
 //! the inbox. Every action is appended to `intake.log` (JSON lines).
+//!
+//! The filing itself is [`crate::archive`]'s: intake holds the data folder's
+//! lock for the whole run, files oldest first (so the newer of two versions
+//! stays), leaves a file still being written for the next run, and turns one
+//! file's trouble into that file's entry ([`Action::Failed`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
