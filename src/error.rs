@@ -18,6 +18,12 @@ pub enum Error {
     /// The settings file `zonestat.toml` cannot be read or is malformed.
     #[error("设置文件 {file} 有误：{message}")]
     Settings { file: String, message: String },
+    /// Another zonestat kept the data folder's lock (it was filing) for
+    /// longer than `[archive] lock_wait_seconds`. Nothing was changed.
+    #[error(
+        "另一个 zonestat 正在归档到数据文件夹 {path}，已等待 {seconds} 秒仍未结束：请等它完成后再运行（等待时间见 zonestat.toml 的 [archive] lock_wait_seconds）。本次没有改动任何文件。"
+    )]
+    ArchiveBusy { path: String, seconds: u64 },
     /// An output file could not be written.
     #[error("无法写出 {path}：{message}")]
     Output { path: String, message: String },

@@ -296,6 +296,7 @@ fn list_sheet(
                 &cell
             };
             // Text from the forms is written as text, never as a formula.
+            let v = &*crate::text::fit_cell(v);
             ws.write_string_with_format(row, c as u16, v, fmt)?;
             widths[c] = widths[c].max(display_width(v) * 10.5 / 11.0 + 2.0);
             lines = lines.max((display_width(v) / (CAPS[c] - 1.5)).ceil());

@@ -11,6 +11,24 @@ use zonestat::settings::Settings;
 
 mod help;
 
+/// Writes to standard output. A closed pipe (`zonestat check DIR | head -1`)
+/// or a terminal that went away is not an error: the command finishes its
+/// work and ends with its own exit status.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "zonestat",
@@ -192,6 +210,23 @@ impl MailArgs {
     }
 }
 
+/// A line for standard error (such as waiting for the archive's lock).
+fn say_err(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// A command that changes the archive finishes its work when its terminal
+/// goes away (a closed window sends SIGHUP), as it does when its pipe closes.
+fn ignore_hangup() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler
+    // code; it is done before any thread of ours is started.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
 /// The command line with its help screens and errors in Chinese.
 fn command() -> clap::Command {
     help::dress(Cli::command())
@@ -232,7 +267,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("错误：{e:#}");
+            say_err(&format!("错误：{e:#}"));
             ExitCode::from(2)
         }
     }
@@ -254,7 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             feedback,
         } => {
             let report = zonestat::check::check(&paths, period, &cat)?;
-            print!("{}", zonestat::check::render(&report));
+            out!("{}", zonestat::check::render(&report));
             if let Some(path) = json {
                 zonestat::check::write_json(&report, &path)?;
             }
@@ -263,7 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 for path in
                     zonestat::feedback::write_feedback(&report.forms, period, &cat, &dir, &created)?
                 {
-                    println!("已写出反馈表 {}", path.display());
+                    outln!("已写出反馈表 {}", path.display());
                 }
             }
             Ok(if report.errors() > 0 { 1 } else { 0 })
@@ -277,19 +312,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let req = zonestat::template::request(&cat, period, &zone, form.as_deref(), output)?;
             let created = zonestat::template::creation_time();
             for path in zonestat::template::write_templates(&req, &cat, &created)? {
-                println!("已生成 {}", path.display());
+                outln!("已生成 {}", path.display());
             }
             Ok(0)
         }
         Command::Init { dir } => {
             let made = zonestat::routine::init(&dir)?;
             for p in &made {
-                println!("已建立 {}", p.display());
+                outln!("已建立 {}", p.display());
             }
             if made.is_empty() {
-                println!("{} 已有设置文件和文件夹，未作改动。", dir.display());
+                outln!("{} 已有设置文件和文件夹，未作改动。", dir.display());
             }
-            println!("下一步：把收到的报表放进收件箱，然后运行 zonestat run。");
+            outln!("下一步：把收到的报表放进收件箱，然后运行 zonestat run。");
             Ok(0)
         }
         Command::Intake {
@@ -299,10 +334,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let inbox = inbox.unwrap_or(settings.inbox);
             let data = data.unwrap_or(settings.data);
-            let report = zonestat::intake::intake(&inbox, &data, &cat)?;
-            print!("{}", zonestat::intake::render(&report, &cat));
+            ignore_hangup();
+            let opts = zonestat::intake::IntakeOptions::from_settings(&settings.archive);
+            let report = zonestat::intake::intake(&inbox, &data, &cat, &opts, &mut say_err)?;
+            out!("{}", zonestat::intake::render(&report, &cat));
             for p in &report.periods {
-                print!(
+                out!(
                     "{}",
                     zonestat::status::render(&zonestat::status::status(&data, *p, &cat)?)
                 );
@@ -316,16 +353,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     &dir,
                     &created,
                 )? {
-                    println!("已写出反馈表 {}", path.display());
+                    outln!("已写出反馈表 {}", path.display());
                 }
             }
-            let held = report.entries.iter().any(|e| {
-                matches!(
-                    e.action,
-                    zonestat::intake::Action::Held | zonestat::intake::Action::Conflict
-                )
-            });
-            Ok(if held { 1 } else { 0 })
+            Ok(if report.needs_attention() { 1 } else { 0 })
         }
         Command::Status { data, period } => {
             let data = data.unwrap_or(settings.data);
@@ -338,7 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     )
                 })?;
             let table = zonestat::status::status(&data, period, &cat)?;
-            print!("{}", zonestat::status::render(&table));
+            out!("{}", zonestat::status::render(&table));
             Ok(if table.outstanding().next().is_some() {
                 1
             } else {
@@ -364,19 +395,25 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             s.data = data.unwrap_or(s.data);
             s.inbox = inbox.unwrap_or(s.inbox);
             s.output = output.unwrap_or(s.output);
-            let outcome = zonestat::routine::run(&s, period, &cat, &mut |line| println!("{line}"))?;
+            ignore_hangup();
+            let outcome = zonestat::routine::run(&s, period, &cat, &mut |line| outln!("{line}"))?;
             if send || send_incomplete {
                 let options = zonestat::mail::MailOptions::new(&s.mail, mail.overrides());
                 let sent = zonestat::routine::send(&outcome, &options, send_incomplete, &cat)?;
                 match sent {
-                    Some(o) => print!("{}", zonestat::mail::outcome_text(&o)),
-                    None => println!(
+                    Some(o) => out!("{}", zonestat::mail::outcome_text(&o)),
+                    None => outln!(
                         "数据不完整，考核汇总表没有发送。补齐数据后重新运行；确需先发送请加 --send-incomplete。"
                     ),
                 }
             }
             let held = !outcome.rejected_corrections(&cat).is_empty();
-            Ok(if outcome.consolidation.has_gaps() || held {
+            let failed = outcome
+                .intake
+                .entries
+                .iter()
+                .any(|e| e.action == zonestat::intake::Action::Failed);
+            Ok(if outcome.consolidation.has_gaps() || held || failed {
                 1
             } else {
                 0
@@ -417,13 +454,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     &dir,
                     &created,
                 )? {
-                    println!("已写出反馈表 {}", path.display());
+                    outln!("已写出反馈表 {}", path.display());
                 }
-            }
-            if let Some(path) = json {
-                let text =
-                    serde_json::to_string_pretty(&zonestat::consolidate::summary_json(&c, &cat))?;
-                zonestat::output::write_atomic(&path, text.as_bytes())?;
             }
             let name = zonestat::consolidate::default_report_name(period, &cat);
             // `-o 文件夹/` (or an existing folder) takes the default name inside it;
@@ -443,9 +475,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     )
                 })?;
             }
-            let made_at = zonestat::report::MadeAt::from_env();
-            zonestat::report::write_report(&c, &cat, &path, made_at)?;
-            print!("{}", zonestat::report::summary_text(&c, &cat, &path));
+            zonestat::routine::write_pair(&c, &cat, &path, json.as_deref())?;
+            out!("{}", zonestat::report::summary_text(&c, &cat, &path));
             let code = if c.has_gaps() { 1 } else { 0 };
             // The process ends here and the system takes its memory back at
             // once; freeing a thousand zones' forms one by one takes a while.
@@ -466,7 +497,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 dry_run.as_deref(),
                 &cat,
             )?;
-            print!("{}", zonestat::mail::outcome_text(&outcome));
+            out!("{}", zonestat::mail::outcome_text(&outcome));
             Ok(0)
         }
         Command::Help { command: name } => {

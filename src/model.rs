@@ -249,6 +249,9 @@ pub fn sort_findings(findings: &mut [Finding]) {
 pub const RULES: &[(&str, &str)] = &[
     ("file.lock", "Excel 临时锁定文件，已忽略"),
     ("file.ignored", "不是电子表格，已忽略"),
+    ("file.directory", "子文件夹，未读取"),
+    ("file.symlink", "符号链接，未读取"),
+    ("file.special", "命名管道或设备文件，未读取"),
     ("file.extension_mismatch", "扩展名与实际格式不符"),
     ("file.not_workbook", "不是电子表格"),
     ("file.unreadable", "文件损坏或不完整"),
@@ -274,6 +277,7 @@ pub const RULES: &[(&str, &str)] = &[
     ("form.header_missing", "找不到表头"),
     ("form.column_missing", "缺少数值列"),
     ("form.duplicate", "同一张表收到两份"),
+    ("value.text_too_long", "文字超过一个单元格的容量，已截断"),
     ("form.other_period", "其他月份的报表，未使用"),
     ("file.identical_copy", "同一文件存了两份，只计一次"),
     ("row.missing", "缺少指标行"),

@@ -8,11 +8,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aggregate::FormState;
 use crate::catalog::Catalogue;
-use crate::consolidate::{Consolidation, consolidate, default_report_name, summary_json};
+use crate::consolidate::{
+    Consolidation, WORKBOOK_SHA256, consolidate, default_report_name, summary_json,
+};
 use crate::error::Error;
-use crate::intake::{IntakeReport, intake};
+use crate::intake::{IntakeOptions, IntakeReport, intake};
 use crate::model::Period;
 use crate::output::write_atomic;
+use crate::read::sha256_hex;
 use crate::settings::{FILE_NAME, Settings, TEMPLATE};
 use crate::status::StatusTable;
 
@@ -57,7 +60,10 @@ pub fn latest_period(data: &Path) -> Option<Period> {
             let has_file = std::fs::read_dir(e.path())
                 .ok()?
                 .filter_map(Result::ok)
-                .any(|f| f.path().is_file());
+                .any(|f| {
+                    f.file_type().is_ok_and(|t| t.is_file())
+                        && !crate::archive::is_own(&f.file_name().to_string_lossy())
+                });
             has_file.then_some(p)
         })
         .max()
@@ -155,7 +161,16 @@ pub fn run(
         path: s.inbox.display().to_string(),
         message: crate::error::io_message(&e),
     })?;
-    let report = intake(&s.inbox, &s.data, cat)?;
+    let report = {
+        let mut quiet = |line: &str| pb.suspend(|| say(line));
+        intake(
+            &s.inbox,
+            &s.data,
+            cat,
+            &IntakeOptions::from_settings(&s.archive),
+            &mut quiet,
+        )?
+    };
     pb.suspend(|| say(&crate::intake::render(&report, cat)));
     pb.inc(1);
 
@@ -180,10 +195,8 @@ pub fn run(
         message: crate::error::io_message(&e),
     })?;
     let workbook = s.output.join(default_report_name(period, cat));
-    crate::report::write_report(&c, cat, &workbook, crate::report::MadeAt::from_env())?;
     let summary = workbook.with_extension("json");
-    let text = serde_json::to_string_pretty(&summary_json(&c, cat)).expect("serialisable");
-    write_atomic(&summary, text.as_bytes())?;
+    write_pair(&c, cat, &workbook, Some(&summary))?;
     let created = crate::template::creation_time();
     let mut forms = c.forms.clone();
     forms.extend(report.held_forms.iter().cloned());
@@ -220,6 +233,35 @@ pub fn run(
         }
     }
     Ok(outcome)
+}
+
+/// Writes one run's outputs as a pair: the workbook first, then (when asked)
+/// the JSON summary with the workbook's SHA-256 in it. When the workbook
+/// cannot be written the old JSON stays beside the old workbook.
+///
+/// # Errors
+/// [`Error::Output`] when either cannot be written.
+pub fn write_pair(
+    c: &Consolidation,
+    cat: &Catalogue,
+    workbook: &Path,
+    json: Option<&Path>,
+) -> Result<(), Error> {
+    crate::report::write_report(c, cat, workbook, crate::report::MadeAt::from_env())?;
+    let Some(json) = json else { return Ok(()) };
+    let written = std::fs::read(workbook).map_err(|e| Error::Output {
+        path: workbook.display().to_string(),
+        message: crate::error::io_message(&e),
+    })?;
+    let mut value = summary_json(c, cat);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            WORKBOOK_SHA256.into(),
+            serde_json::Value::String(sha256_hex(&written)),
+        );
+    }
+    let text = serde_json::to_string_pretty(&value).expect("serialisable");
+    write_atomic(json, text.as_bytes())
 }
 
 /// Mails the run's workbook: only a run without gaps, unless `incomplete` is

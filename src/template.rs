@@ -324,7 +324,12 @@ pub fn add_form_sheet(
             )?;
         }
         let note = fill.notes.get(&ind.code).cloned().unwrap_or_default();
-        ws.write_string_with_format(row, note_col as u16, &note, &f.text_in)?;
+        ws.write_string_with_format(
+            row,
+            note_col as u16,
+            crate::text::fit_cell(&note),
+            &f.text_in,
+        )?;
     }
     let after = FIRST_ROW + form.indicators.len() as u32 + 1;
     ws.merge_range(after, 0, after, last as u16, &cat.plan.signature, &f.foot)?;
@@ -334,7 +339,7 @@ pub fn add_form_sheet(
         let Some(at) = layout.cells.get(&m.spot).copied() else {
             continue;
         };
-        let note = Note::new(&m.text)
+        let note = Note::new(crate::text::fit_cell(&m.text))
             .set_author("zonestat")
             .set_width(320)
             .set_height(120);
@@ -360,9 +365,12 @@ pub fn add_form_sheet(
                 Some(FillValue::Number(v)) => {
                     ws.write_number_with_format(at.row, at.col as u16, v, &fmt)?
                 }
-                Some(FillValue::Text(t)) => {
-                    ws.write_string_with_format(at.row, at.col as u16, &t, &fmt)?
-                }
+                Some(FillValue::Text(t)) => ws.write_string_with_format(
+                    at.row,
+                    at.col as u16,
+                    crate::text::fit_cell(&t),
+                    &fmt,
+                )?,
                 None => ws.write_blank(at.row, at.col as u16, &fmt)?,
             };
         }

@@ -438,3 +438,64 @@ fn a_malformed_settings_file_is_explained_in_chinese() {
         assert!(!text.contains(english), "{text}");
     }
 }
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    // `zonestat check DIR | head -1`: the reader is gone before the listing is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("check")
+        .arg(data("2020-06"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let bad = mixed_folder();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("check")
+        .arg(&bad.path)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the exit status of the table");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn many_stray_files_are_summarised_by_kind_and_each_in_the_json() {
+    let dir = PeriodDir::new("2020-06");
+    dir.copy(&data("2020-06").join("南浔6月.ods"), "南浔6月.ods");
+    for i in 0..300 {
+        let ext = ["txt", "pdf", "jpg"][i % 3];
+        dir.write(&format!("附件-{i:04}.{ext}"), b"not a workbook");
+    }
+    let json = dir.path.parent().unwrap().join("out.json");
+    let out = check(&dir.path, Some(&json));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert!(
+        text.contains("另有 300 个不是电子表格的文件：.jpg 100 个、.pdf 100 个、.txt 100 个"),
+        "{text}"
+    );
+    assert!(text.lines().count() < 20, "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 301);
+    // One finding stands for them all.
+    let ignored: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "file.ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert_eq!(ignored[0]["found"], "300 个文件");
+}

@@ -15,6 +15,7 @@ use zonestat::catalog::Catalogue;
 use zonestat::consolidate::{consolidate, default_report_name, summary_json};
 use zonestat::mail::{self, Delivery, MailOptions, MailOverrides, Summary};
 use zonestat::model::Period;
+use zonestat::read::sha256_hex;
 use zonestat::report::{MadeAt, write_report};
 use zonestat::settings::Security;
 
@@ -107,6 +108,8 @@ struct Plan {
     bad_starttls: bool,
     /// After the message: `Some(reply)` answers with it, None hangs up without a word.
     after_data: Option<&'static str>,
+    /// Answer the greeting a byte every 200 ms, never finishing it.
+    trickle: bool,
 }
 
 impl Default for Plan {
@@ -118,6 +121,7 @@ impl Default for Plan {
             refuse: Vec::new(),
             bad_starttls: false,
             after_data: Some("250 2.0.0 Ok: queued as TEST1"),
+            trickle: false,
         }
     }
 }
@@ -196,6 +200,17 @@ fn session(stream: TcpStream, plan: &Plan, seen: &mut Seen) -> std::io::Result<(
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut r = BufReader::new(stream.try_clone()?);
     let mut w = stream;
+    if plan.trickle {
+        // A multi-line greeting that never ends, each byte well within the read timeout.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            for b in b"220-test.local slow\r\n" {
+                w.write_all(&[*b])?;
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+        return Ok(());
+    }
     w.write_all(b"220 test.local ESMTP ready\r\n")?;
     let mut logged_in = false;
     let mut rcpts = 0;
@@ -1070,4 +1085,68 @@ fn the_summary_round_trips_through_the_workbook_properties() {
         assert!(props.iter().all(|(_, v)| v.chars().count() <= 255));
         assert_eq!(mail::Summary::from_properties(&props), Some(summary), "{p}");
     }
+}
+
+#[test]
+fn smtp_trickle_hits_overall_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (xlsx, _) = workbook(dir.path());
+    let server = Server::start(Plan {
+        trickle: true,
+        ..Plan::default()
+    });
+    settings(dir.path(), server.port, "none", USER);
+    let text = std::fs::read_to_string(dir.path().join("zonestat.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("zonestat.toml"),
+        text + "deadline_seconds = 2\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = zonestat(
+        dir.path(),
+        &["send", xlsx.to_str().unwrap()],
+        Some(PASSWORD),
+    );
+    let took = started.elapsed();
+    assert_fails_with(&out, &["超过 2 秒", "deadline_seconds", "邮件没有发出"]);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let seen = server.finish();
+    assert_eq!(seen.count("MAIL"), 0);
+}
+
+#[test]
+fn a_summary_written_with_another_workbook_is_refused() {
+    let dir = working_folder(None);
+    settings(dir.path(), closed_port(), "none", "");
+    let out = zonestat(
+        dir.path(),
+        &[
+            "consolidate",
+            "数据",
+            "--period",
+            "2020-06",
+            "-o",
+            NAME,
+            "--json",
+            "开发区考核汇总表-2020年1-6月.json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("开发区考核汇总表-2020年1-6月.json")).unwrap(),
+    )
+    .unwrap();
+    let xlsx = std::fs::read(dir.path().join(NAME)).unwrap();
+    assert_eq!(json["workbook_sha256"], sha256_hex(&xlsx));
+    // The pair as written goes out (as a dry run).
+    let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "a.eml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // A workbook that is not the one the summary was written with is refused.
+    let mut other = xlsx.clone();
+    other.extend_from_slice(b"\0");
+    std::fs::write(dir.path().join(NAME), other).unwrap();
+    let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "b.eml"], None);
+    assert_fails_with(&out, &["SHA-256 不符", "zonestat run"]);
 }

@@ -626,6 +626,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
 
     pub fn text(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
         self.bottom = self.bottom.max(row);
+        let s = &*crate::text::fit_cell(s);
         self.sheet().write_string_with_format(row, col, s, f)?;
         if !self.fixed.contains_key(&col) {
             self.measure(col, text_width(s));
@@ -637,6 +638,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     /// to hold it (LibreOffice does not size rows of a file on opening).
     pub fn wrapped(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
         self.bottom = self.bottom.max(row);
+        let s = &*crate::text::fit_cell(s);
         self.sheet().write_string_with_format(row, col, s, f)?;
         match self.fixed.get(&col).copied() {
             Some(w) => {
