@@ -32,6 +32,9 @@ pub struct IntakeOptions {
     pub settle: Duration,
     /// How long to wait for another zonestat filing into the same data folder.
     pub lock_wait: Duration,
+    /// The month intake runs in: a form for a period after the one being
+    /// collected (see [`archive::collecting_period`]) is held, not filed.
+    pub today: Period,
 }
 
 impl IntakeOptions {
@@ -39,6 +42,7 @@ impl IntakeOptions {
         IntakeOptions {
             settle: Duration::from_secs(s.settle_seconds),
             lock_wait: Duration::from_secs(s.lock_wait_seconds),
+            today: Period::of_time(archive::now_secs()),
         }
     }
 }
@@ -121,6 +125,7 @@ pub fn intake(
 ) -> Result<IntakeReport, Error> {
     let mut archive = Archive::open(data, opts.lock_wait, say)?;
     let mut report = IntakeReport::default();
+    let collecting = archive::collecting_period(data, opts.today);
     if archive.cleaned() > 0 {
         report.notes.push(format!(
             "已清除上次运行中断时留下的 {} 个临时文件。",
@@ -218,6 +223,40 @@ pub fn intake(
             continue;
         }
         let file = &batch.files[0];
+        // A month typed wrong opens no new period: the form waits in the inbox.
+        let period = batch.forms.iter().find_map(|f| f.period);
+        if let Some(p) = period.filter(|p| *p > collecting && batch.errors() == 0) {
+            let mut entry = bare(
+                shown,
+                Action::Held,
+                format!(
+                    "报告期是 {}（{p}），晚于正在收集的 {}（{collecting}）：是否填错了月份？未归档，留在收件箱。确是下一期的报表，请到该期开始收集时再处理。",
+                    p.label(),
+                    collecting.label()
+                ),
+            );
+            entry.sha256 = file.sha256.clone();
+            entry.form = Some(
+                batch
+                    .forms
+                    .iter()
+                    .map(|f| f.form.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            );
+            entry.zone = batch
+                .forms
+                .iter()
+                .find_map(|f| f.zone().map(str::to_string));
+            entry.period = Some(p);
+            if let Err(e) = archive.log_once(&entry) {
+                entry.action = Action::Failed;
+                entry.reason = Some(format!("无法写入归档日志：{e}"));
+            }
+            report.held_forms.extend(batch.forms.iter().cloned());
+            report.entries.push(entry);
+            continue;
+        }
         let filing = match archive.file(&shown, &bytes, &batch, cat) {
             Ok(f) => f,
             Err(e) => {
@@ -261,6 +300,16 @@ pub fn intake(
             && matches!(main.action, Action::Filed | Action::Replaced)
         {
             filed_now.insert(to.clone(), main.file.clone());
+            // A late or corrected form for an earlier period: said plainly.
+            if let Some(p) = period.filter(|p| *p < collecting) {
+                let earlier = format!(
+                    "已归档到往期 {p}（正在收集的是 {collecting}），请留意这是迟报或更正的报表"
+                );
+                main.reason = Some(match main.reason.take() {
+                    Some(r) => format!("{earlier}；{r}"),
+                    None => earlier,
+                });
+            }
         }
         if filing.done()
             && let Err(e) = archive::file::remove(&path)

@@ -40,6 +40,30 @@ impl Period {
         self.month == 12
     }
 
+    /// The month before: `2020-06` → `2020-05`, `2020-01` → `2019-12`.
+    pub fn previous(self) -> Period {
+        if self.month == 1 {
+            Period {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// The month a moment (Unix seconds) falls in, in Beijing time (UTC+8).
+    pub fn of_time(secs: i64) -> Period {
+        let (year, month, _) = civil_date((secs + 8 * 3600).div_euclid(86_400));
+        Period {
+            year: year as i32,
+            month,
+        }
+    }
+
     /// Months from `start` (inclusive) to `self` (inclusive); 0 when before `start`.
     pub fn months_since(self, start: Period) -> i64 {
         let n = (self.year as i64 - start.year as i64) * 12 + self.month as i64
@@ -159,6 +183,21 @@ impl Severity {
             Severity::Info => "提示",
         }
     }
+}
+
+/// The calendar date (year, month, day) of a day counted from 1970-01-01
+/// (Howard Hinnant's algorithm).
+pub fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m as u32, d as u32)
 }
 
 /// One problem (or note) about an input, pinned to where it is.

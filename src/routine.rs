@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aggregate::FormState;
+pub use crate::archive::latest_period;
 use crate::catalog::Catalogue;
 use crate::consolidate::{
     Consolidation, WORKBOOK_SHA256, consolidate, default_report_name, summary_json,
@@ -47,26 +48,6 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         }
     }
     Ok(made)
-}
-
-/// The latest period folder (`YYYY-MM`) of the data folder that holds a file.
-pub fn latest_period(data: &Path) -> Option<Period> {
-    std::fs::read_dir(data)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| {
-            let p: Period = e.file_name().to_str()?.parse().ok()?;
-            let has_file = std::fs::read_dir(e.path())
-                .ok()?
-                .filter_map(Result::ok)
-                .any(|f| {
-                    f.file_type().is_ok_and(|t| t.is_file())
-                        && !crate::archive::is_own(&f.file_name().to_string_lossy())
-                });
-            has_file.then_some(p)
-        })
-        .max()
 }
 
 /// What `run` did.

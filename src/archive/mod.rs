@@ -106,18 +106,8 @@ pub struct Entry {
 
 /// UTC time as `2020-07-10T08:30:00Z` and as a file-name stamp `20200710T083000Z`.
 pub fn utc_stamp(secs: i64) -> (String, String) {
-    let days = secs.div_euclid(86_400);
+    let (y, m, d) = crate::model::civil_date(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
     let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
     (
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
@@ -183,6 +173,35 @@ fn macro_enabled(bytes: &[u8]) -> bool {
         return false;
     }
     memchr::memmem::find(&text, b"macroEnabled").is_some()
+}
+
+/// The latest period folder (`YYYY-MM`) of the data folder that holds a file.
+pub fn latest_period(data: &Path) -> Option<Period> {
+    std::fs::read_dir(data)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let p: Period = e.file_name().to_str()?.parse().ok()?;
+            let has_file = std::fs::read_dir(e.path())
+                .ok()?
+                .filter_map(Result::ok)
+                .any(|f| {
+                    f.file_type().is_ok_and(|t| t.is_file())
+                        && !is_own(&f.file_name().to_string_lossy())
+                });
+            has_file.then_some(p)
+        })
+        .max()
+}
+
+/// The period being collected: the latest period already in the archive, or
+/// the month before `today` (forms for a month come in the month after),
+/// whichever is later. A form for a later period is a mistyped month, not
+/// the start of a new period.
+pub fn collecting_period(data: &Path, today: Period) -> Period {
+    let before = today.previous();
+    latest_period(data).map_or(before, |p| p.max(before))
 }
 
 /// A form's identity: form number, reporter, period.

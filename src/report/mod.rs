@@ -98,7 +98,7 @@ impl MadeAt {
     /// workbook is read.
     pub fn label(self) -> String {
         let local = self.unix + 8 * 3600;
-        let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+        let (y, m, d) = crate::model::civil_date(local.div_euclid(86_400));
         let secs = local.rem_euclid(86_400);
         format!(
             "{y}年{m}月{d}日 {:02}:{:02}（北京时间）",
@@ -106,20 +106,6 @@ impl MadeAt {
             secs % 3600 / 60
         )
     }
-}
-
-/// The Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Writes the assessment workbook of a consolidation to `path`, atomically.
