@@ -1,5 +1,5 @@
 //! Figures → one row per target (and per zone for each-zone targets) with the
-//! actual value, completion, schedule and status, as TARGETS.md defines them.
+//! actual value, completion, schedule and status, as docs/targets.md describes them.
 
 use crate::history::Decembers;
 

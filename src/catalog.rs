@@ -79,12 +79,25 @@ pub struct ReportLayout {
     /// The most zones that get a sheet each; with more, 分区对比, 目标考核,
     /// 综合评价 and 数据问题 cover them all and there is no sheet a zone.
     pub zone_sheets_max: usize,
+    /// The office that compiles and signs the workbook (编制单位), printed on
+    /// the cover and stored as the file's author.
+    pub office: String,
+    /// The signature block of the cover, one label a blank to sign or fill
+    /// in by hand (审核人, 制表人, 报出日期 …).
+    pub signature: Vec<String>,
+    /// The fonts of the workbook and of the blank forms: body text and titles.
+    pub font: String,
+    pub title_font: String,
 }
 
 impl Default for ReportLayout {
     fn default() -> ReportLayout {
         ReportLayout {
             zone_sheets_max: 30,
+            office: String::new(),
+            signature: Vec::new(),
+            font: "宋体".into(),
+            title_font: "黑体".into(),
         }
     }
 }
@@ -463,7 +476,8 @@ impl Catalogue {
             file: file.to_string(),
             message,
         };
-        let mut cat: Catalogue = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut cat: Catalogue =
+            toml::from_str(text).map_err(|e| err(crate::error::toml_message(text, &e)))?;
         cat.build_index();
         cat.check().map_err(err)?;
         Ok(cat)
@@ -505,22 +519,90 @@ impl Catalogue {
         self.index = index;
     }
 
+    /// Every number is finite (a `nan` or `inf` target would be compared as
+    /// if it were a number), named by its key.
+    fn check_numbers(&self) -> Result<(), String> {
+        let mut numbers: Vec<(String, f64)> = vec![
+            (
+                "checks.prior_tolerance_pct".into(),
+                self.checks.prior_tolerance_pct,
+            ),
+            (
+                "checks.growth_alert_pct".into(),
+                self.checks.growth_alert_pct,
+            ),
+            ("scoring.cap".into(), self.scoring.cap),
+        ];
+        for u in &self.units {
+            numbers.push((format!("units（{}）.factor", u.name), u.factor));
+        }
+        for t in &self.targets {
+            numbers.push((format!("targets（{}）.value", t.id), t.value));
+        }
+        for m in &self.scoring.measures {
+            numbers.push((format!("scoring.measures（{}）.target", m.source), m.target));
+            numbers.push((format!("scoring.measures（{}）.weight", m.source), m.weight));
+        }
+        match numbers.iter().find(|(_, v)| !v.is_finite()) {
+            Some((key, v)) => Err(format!("{key}：“{v}”不是有限的数值，请写一个普通数字")),
+            None => Ok(()),
+        }
+    }
+
+    /// Ids that name one thing each: zone codes and short names, indicator
+    /// codes (checked with the forms), ratio ids, target ids.
+    fn check_unique(&self) -> Result<(), String> {
+        fn once<'a>(
+            key: &str,
+            what: &str,
+            ids: impl IntoIterator<Item = &'a String>,
+        ) -> Result<(), String> {
+            let mut seen = HashSet::new();
+            for id in ids {
+                if id.trim().is_empty() {
+                    return Err(format!("{key}：{what}不能为空"));
+                }
+                if !seen.insert(id.as_str()) {
+                    return Err(format!("{key}：{what}“{id}”重复"));
+                }
+            }
+            Ok(())
+        }
+        once(
+            "zones.code",
+            "开发区代码",
+            self.zones.iter().map(|z| &z.code),
+        )?;
+        once(
+            "zones.short",
+            "开发区简称",
+            self.zones.iter().map(|z| &z.short),
+        )?;
+        once("ratios.id", "比重编号", self.ratios.iter().map(|r| &r.id))?;
+        once("targets.id", "目标编号", self.targets.iter().map(|t| &t.id))?;
+        for r in &self.ratios {
+            if r.numerator.is_empty() {
+                return Err(format!("ratios（{}）.numerator：分子不能为空", r.id));
+            }
+            if r.denominator.is_empty() {
+                return Err(format!("ratios（{}）.denominator：分母不能为空", r.id));
+            }
+        }
+        Ok(())
+    }
+
     /// Cross-checks references inside the catalogue.
     fn check(&self) -> Result<(), String> {
-        let mut seen = HashSet::new();
+        self.check_numbers()?;
         for u in &self.units {
-            if u.factor.is_nan() || u.factor <= 0.0 {
+            if u.factor <= 0.0 {
                 return Err(format!("units：单位“{}”的 factor 必须大于 0", u.name));
             }
         }
         if self.zones.is_empty() {
             return Err("zones：至少要有一个开发区".into());
         }
-        for z in &self.zones {
-            if !seen.insert(z.code.clone()) {
-                return Err(format!("zones.code：开发区代码“{}”重复", z.code));
-            }
-        }
+        self.check_unique()?;
         let mut codes = HashMap::new();
         for f in &self.forms {
             if !f.columns.iter().any(|c| c.role == Role::Current) {

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::folder::{self, Batch, FileReport, display_name, folder_period};
 use crate::history::History;
 use crate::model::{Finding, Period, Severity};
-use crate::output::write_atomic;
+use crate::text::escape_controls;
 
 /// The result of `check`.
 #[derive(Debug, Serialize)]
@@ -48,7 +48,9 @@ pub fn check(
     for given in paths {
         // `.` or `..` has no name to take the period from: use the folder's own.
         let path = &given.canonicalize().unwrap_or_else(|_| given.clone());
+        let mut others = Vec::new();
         let (files, folder_p) = if path.is_dir() {
+            others = folder::list_others(path);
             (folder::list_files(path)?, folder_period(path))
         } else if path.is_file() {
             (vec![path.clone()], path.parent().and_then(folder_period))
@@ -72,27 +74,50 @@ pub fn check(
                 .extend(cross_checks(&batch.forms, &history, cat));
             crate::model::sort_findings(&mut batch.findings);
         }
-        report.files.extend(batch.files);
-        report.forms.extend(batch.forms);
-        report.findings.extend(batch.findings);
+        // Entries that are not read still each get a line, after the files.
+        let (other_files, other_findings) = folder::account_others(&others, &display_name);
+        batch.files.extend(other_files);
+        batch.findings.extend(other_findings);
+        crate::model::sort_findings(&mut batch.findings);
+        // Moved, not copied, when there is one path: a folder may hold 100,000 files.
+        append(&mut report.files, batch.files);
+        append(&mut report.forms, batch.forms);
+        append(&mut report.findings, batch.findings);
     }
     // Duplicates across separately named files of one folder are found per
     // folder; the listing stays in the order given.
     Ok(report)
 }
 
+fn append<T>(to: &mut Vec<T>, more: Vec<T>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.extend(more);
+    }
+}
+
 /// The report as text for the terminal.
 pub fn render(report: &CheckReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "共 {} 个文件：", report.files.len());
+    // Many files that are not workbooks are summarised by kind (all are in the JSON).
+    // (Entries that are not files, such as folders, have no SHA-256 and keep their lines.)
+    let stray =
+        |f: &&FileReport| f.status == "ignored" && !f.sha256.is_empty() && f.forms.is_empty();
+    let strays = report.files.iter().filter(stray).count();
+    let summarise = strays > folder::STRAYS_LISTED;
     for f in &report.files {
+        if summarise && stray(&f) {
+            continue;
+        }
         let status = match f.status {
             "used" => "可用",
             "rejected" => "有错误",
             "ignored" => "已忽略",
             _ => "无法读取",
         };
-        let _ = writeln!(out, "  [{status}] {}", f.file);
+        let _ = writeln!(out, "  [{status}] {}", escape_controls(&f.file));
         for s in &f.forms {
             let who = s
                 .reporter
@@ -115,8 +140,15 @@ pub fn render(report: &CheckReport) -> String {
         if f.forms.is_empty()
             && let Some(r) = &f.reason
         {
-            let _ = writeln!(out, "      {r}");
+            let _ = writeln!(out, "      {}", escape_controls(r));
         }
+    }
+    if summarise {
+        let _ = writeln!(
+            out,
+            "  [已忽略] 另有 {strays} 个不是电子表格的文件：{}（逐个列在 --json 结果的 files 中）",
+            kinds(report.files.iter().filter(stray).map(|f| f.file.as_str()))
+        );
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     if report.findings.is_empty() {
@@ -137,9 +169,32 @@ pub fn render(report: &CheckReport) -> String {
     out
 }
 
+/// `.txt 3 个、.pdf 2 个、无扩展名 1 个`, the most frequent first.
+fn kinds<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut by: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for n in names {
+        let base = n.rsplit('/').next().unwrap_or(n);
+        let kind = match base.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => format!(".{}", ext.to_lowercase()),
+            _ => "无扩展名".to_string(),
+        };
+        *by.entry(kind).or_default() += 1;
+    }
+    let mut v: Vec<(String, usize)> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.iter()
+        .map(|(k, n)| format!("{} {n} 个", escape_controls(k)))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 /// One finding as two lines: where and what, then the message.
 pub fn render_finding(f: &Finding) -> String {
-    let mut head = format!("  [{}] {}", f.severity.label(), f.location());
+    let mut head = format!(
+        "  [{}] {}",
+        f.severity.label(),
+        escape_controls(&f.location())
+    );
     if let Some(code) = &f.indicator {
         let _ = write!(head, "  {code}");
         if let Some(n) = &f.indicator_name {
@@ -163,6 +218,8 @@ pub fn render_finding(f: &Finding) -> String {
 /// # Errors
 /// [`Error::Output`] when the file cannot be written.
 pub fn write_json(report: &CheckReport, path: &Path) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(report).expect("serialisable");
-    write_atomic(path, text.as_bytes())
+    // Written as it is serialised: the JSON of a large folder is never whole in memory.
+    crate::output::write_atomic_with(path, &mut |w| {
+        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)
+    })
 }

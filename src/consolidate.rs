@@ -143,6 +143,11 @@ fn indicator_json(f: &IndicatorFigure, kind: Kind) -> Value {
 }
 
 /// The JSON summary (SUMMARY.md).
+/// The key of the JSON summary that records the SHA-256 of the workbook
+/// written with it (by `run` and `consolidate --json`, after the workbook is
+/// in place): `send` refuses a summary that names another workbook.
+pub const WORKBOOK_SHA256: &str = "workbook_sha256";
+
 pub fn summary_json(c: &Consolidation, cat: &Catalogue) -> Value {
     let kind = |code: &str| {
         cat.indicator(code)

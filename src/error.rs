@@ -28,6 +28,12 @@ pub enum Error {
     /// The portal cannot start or stopped with an error.
     #[error("{0}")]
     Serve(String),
+    /// Another zonestat kept the data folder's lock (it was filing) for
+    /// longer than `[archive] lock_wait_seconds`. Nothing was changed.
+    #[error(
+        "另一个 zonestat 正在归档到数据文件夹 {path}，已等待 {seconds} 秒仍未结束：请等它完成后再运行（等待时间见 zonestat.toml 的 [archive] lock_wait_seconds）。本次没有改动任何文件。"
+    )]
+    ArchiveBusy { path: String, seconds: u64 },
     /// An output file could not be written.
     #[error("无法写出 {path}：{message}")]
     Output { path: String, message: String },
@@ -102,9 +108,119 @@ pub fn io_message(e: &std::io::Error) -> String {
     what.to_string()
 }
 
+/// A TOML file's syntax or type error in words a clerk reads: the line, what
+/// is written there and what is wrong, in Chinese. The toml crate's own
+/// English words are left out.
+pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let raw = e.message();
+    let quoted = |s: &str| -> Option<String> {
+        let start = s.find('`')? + 1;
+        let end = start + s[start..].find('`')?;
+        Some(s[start..end].to_string())
+    };
+    let why = if raw.contains("unknown field") {
+        let known = raw
+            .split_once("expected")
+            .map(|(_, k)| {
+                k.replace('`', "")
+                    .replace(" one of", "")
+                    .replace(" or ", ", ")
+            })
+            .map(|k| format!("（可以写的有：{}）", k.trim().trim_end_matches('.')))
+            .unwrap_or_default();
+        format!("不认识的设置项“{}”{known}", quoted(raw).unwrap_or_default())
+    } else if raw.contains("missing field") {
+        format!("缺少必须写的设置项“{}”", quoted(raw).unwrap_or_default())
+    } else if raw.contains("escape") {
+        "字符串中的反斜杠“\\”后面不能跟这个字符：Windows 路径请把“\\”写成“\\\\”或“/”，或把整个路径放在单引号里（如 'D:\\数据'）".to_string()
+    } else if raw.contains("invalid basic string") || raw.contains("invalid literal string") {
+        "引号里的文字写得不对（不能换行，也不能有制表符等控制字符）".to_string()
+    } else if raw.contains("unterminated")
+        || raw.contains("unclosed")
+        || raw.contains("missing closing")
+    {
+        "引号或括号没有配对：少了结尾的引号或括号".to_string()
+    } else if raw.contains("duplicate key") || raw.contains("duplicate") {
+        "同一个设置项写了两次".to_string()
+    } else if raw.contains("invalid type") || raw.contains("invalid value") {
+        let expected = if raw.contains("expected a sequence") || raw.contains("expected an array") {
+            "应写成方括号里的列表，如 [\"a\", \"b\"]"
+        } else if raw.contains("expected a string") || raw.contains("expected a path") {
+            "应写成引号里的文字"
+        } else if raw.contains("integer")
+            || raw.contains("u16")
+            || raw.contains("usize")
+            || raw.contains("f64")
+            || raw.contains("number")
+        {
+            "应写成数字"
+        } else if raw.contains("boolean") || raw.contains("bool") {
+            "应写成 true 或 false"
+        } else {
+            "类型不对"
+        };
+        format!("值的写法不对：{expected}")
+    } else if raw.contains("unknown variant") {
+        let known = raw
+            .split_once("expected")
+            .map(|(_, k)| {
+                k.replace('`', "")
+                    .replace(" one of", "")
+                    .replace(" or ", ", ")
+            })
+            .map(|k| format!("，可以写的有：{}", k.trim().trim_end_matches('.')))
+            .unwrap_or_default();
+        format!("“{}”不是可用的值{known}", quoted(raw).unwrap_or_default())
+    } else {
+        "这一行的写法不对（应为“名称 = 值”，文字要加引号，如 data = \"数据\"）".to_string()
+    };
+    match e.span() {
+        Some(span) => {
+            let at = span.start.min(text.len());
+            let line_no = text[..at].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("第 {line_no} 行“{line}”：{why}")
+        }
+        None => why,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_errors_read_in_chinese() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct S {
+            data: Option<String>,
+            port: Option<u16>,
+            to: Option<Vec<String>>,
+        }
+        for (text, words) in [
+            ("data = \"D:\\数据\"\n", vec!["第 1 行", "反斜杠", "单引号"]),
+            ("\n\ndata = \"数据\n", vec!["第 3 行", "引号"]),
+            (
+                "dat = \"数据\"\n",
+                vec!["第 1 行", "不认识的设置项“dat”", "data"],
+            ),
+            ("port = \"25\"\n", vec!["第 1 行", "数字"]),
+            ("to = \"a@b\"\n", vec!["列表"]),
+            ("data 数据\n", vec!["第 1 行", "名称 = 值"]),
+            ("data = \"a\"\ndata = \"b\"\n", vec!["第 2 行", "两次"]),
+        ] {
+            let e = toml::from_str::<S>(text).unwrap_err();
+            let m = toml_message(text, &e);
+            for w in words {
+                assert!(m.contains(w), "{text:?}: {m} (toml: {})", e.message());
+            }
+            for english in ["invalid", "expected", "string", "key", "TOML", "parse"] {
+                assert!(!m.contains(english), "{m}");
+            }
+        }
+    }
 
     #[test]
     fn common_io_errors_read_in_chinese() {

@@ -10,11 +10,11 @@ use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, FormatBorder, X
 
 use crate::catalog::Catalogue;
 use crate::error::Error;
-use crate::model::{Finding, Period, Severity};
+use crate::model::{Finding, Period, Severity, rule_text};
 use crate::output::write_atomic;
 use crate::read::CellValue;
 use crate::template::{Fill, FillValue, Mark, Spot, add_form_sheet, new_workbook, sanitize};
-use crate::text::{display_width, normalize_name};
+use crate::text::{TextValue, display_width, normalize_name, parse_text_value};
 use crate::validate::CheckedForm;
 
 /// The feedback file name: `反馈-湖州开发区-2020-06.xlsx`.
@@ -95,14 +95,27 @@ fn build(
             n += 1;
         }
         used_names.push(name.clone());
-        add_form_sheet(&mut wb, form, cat, &name, &fill_of(f), &marks_of(f, form))?;
+        let (fill, texts) = fill_of(f);
+        let mut marks = marks_of(f, form);
+        for (spot, text) in texts {
+            match marks.iter_mut().find(|m| m.spot == spot) {
+                Some(m) => {
+                    m.text.push('\n');
+                    m.text.push_str(&text);
+                }
+                None => marks.push(Mark { spot, text }),
+            }
+        }
+        add_form_sheet(&mut wb, form, cat, &name, &fill, &marks)?;
     }
-    list_sheet(&mut wb, group)?;
+    list_sheet(&mut wb, group, cat)?;
     wb.save_to_buffer()
 }
 
-/// The zone's values as written.
-fn fill_of(f: &CheckedForm) -> Fill {
+/// The zone's values as written, numbers typed as text (`1 234`) redrawn as
+/// the numbers they were read as, with a note for each of those.
+fn fill_of(f: &CheckedForm) -> (Fill, Vec<(Spot, String)>) {
+    let mut texts = Vec::new();
     let raw = &f.raw;
     let mut fill = Fill {
         reporter: raw.reporter.as_ref().map(|l| l.text.clone()),
@@ -113,7 +126,19 @@ fn fill_of(f: &CheckedForm) -> Fill {
         for (role, v) in &row.values {
             let value = match &v.value {
                 CellValue::Number(n) => FillValue::Number(*n),
-                CellValue::Text(t) => FillValue::Text(t.clone()),
+                CellValue::Text(t) => match parse_text_value(t) {
+                    TextValue::Number {
+                        value,
+                        percent: false,
+                    } => {
+                        texts.push((
+                            Spot::Value(row.code.clone(), *role),
+                            format!("提示：原表此格是文字“{t}”，已按数值 {value} 读取；请填写数值，不要填写文字。"),
+                        ));
+                        FillValue::Number(value)
+                    }
+                    _ => FillValue::Text(t.clone()),
+                },
                 CellValue::Bool(b) => FillValue::Text(if *b { "TRUE" } else { "FALSE" }.into()),
                 CellValue::Error(e) => FillValue::Text(e.clone()),
                 CellValue::Empty => continue,
@@ -127,7 +152,7 @@ fn fill_of(f: &CheckedForm) -> Fill {
             fill.notes.insert(row.code.clone(), note.clone());
         }
     }
-    fill
+    (fill, texts)
 }
 
 /// Where each finding goes on the redrawn form; findings on one spot share a note.
@@ -170,45 +195,61 @@ fn marks_of(f: &CheckedForm, form: &crate::catalog::Form) -> Vec<Mark> {
         .collect()
 }
 
-/// The widest each column of the list may be.
-const CAPS: [f64; 11] = [
-    6.0, 6.0, 24.0, 30.0, 12.0, 8.0, 28.0, 12.0, 14.0, 20.0, 60.0,
-];
+/// The widest each column of the list may be: the whole list is printed one
+/// page wide at a readable size.
+const CAPS: [f64; 10] = [5.0, 6.0, 16.0, 22.0, 12.0, 20.0, 10.0, 12.0, 12.0, 44.0];
+/// The rule id, for whoever looks a finding up in the JSON.
+const RULE_WIDTH: f64 = 10.0;
 
 /// 问题清单: every finding with its place in the original file.
-fn list_sheet(wb: &mut rust_xlsxwriter::Workbook, group: &[&CheckedForm]) -> Result<(), XlsxError> {
+fn list_sheet(
+    wb: &mut rust_xlsxwriter::Workbook,
+    group: &[&CheckedForm],
+    cat: &Catalogue,
+) -> Result<(), XlsxError> {
+    let font = cat.report.font.as_str();
     let ws = wb.add_worksheet();
     ws.set_name("问题清单")?;
     let head = Format::new()
+        .set_font_name(font)
+        .set_font_size(10.5)
         .set_bold()
         .set_border(FormatBorder::Thin)
         .set_background_color(Color::RGB(0xDDEBF7))
-        .set_align(FormatAlign::Center);
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_text_wrap();
     let cell = Format::new()
+        .set_font_name(font)
+        .set_font_size(10.5)
         .set_border(FormatBorder::Thin)
         .set_text_wrap()
         .set_align(FormatAlign::Top);
+    let small = cell.clone().set_font_size(8);
     let error = cell.clone().set_font_color(Color::RGB(0x9C0006)).set_bold();
-    let title = Format::new().set_bold().set_font_size(14);
+    let title = Format::new()
+        .set_font_name(&cat.report.title_font)
+        .set_font_size(14);
+    let plain = Format::new().set_font_name(font).set_font_size(10.5);
     let zone_name = group
         .first()
         .and_then(|f| f.raw.reporter.as_ref())
         .map(|l| l.text.clone())
         .unwrap_or_default();
     ws.write_string_with_format(0, 0, format!("报表问题清单：{zone_name}"), &title)?;
-    ws.write_string(1, 0, "请按下表逐项修改原报表后重新报送。前面的工作表是按标准表样重绘的原报表，有问题的单元格已标红并附批注。")?;
+    ws.write_string_with_format(1, 0, "请按下表逐项修改原报表后重新报送。前面的工作表是按标准表样重绘的原报表，有问题的单元格已标红并附批注。", &plain)?;
     let headers = [
         "序号",
         "级别",
-        "规则",
+        "问题",
         "原文件",
-        "工作表",
-        "单元格",
+        "位置",
         "指标",
         "数值列",
         "发现",
         "应为",
         "说明",
+        "规则代码",
     ];
     let mut widths: Vec<f64> = headers.iter().map(|h| display_width(h) + 2.0).collect();
     for (c, h) in headers.iter().enumerate() {
@@ -226,13 +267,21 @@ fn list_sheet(wb: &mut rust_xlsxwriter::Workbook, group: &[&CheckedForm]) -> Res
             (Some(c), None) => c.clone(),
             _ => String::new(),
         };
+        // The zone's own file name: the folder it sits in here means nothing there.
+        let file = Path::new(&x.file)
+            .file_name()
+            .map_or(x.file.clone(), |n| n.to_string_lossy().into_owned());
+        let place = match (&x.sheet, &x.cell) {
+            (Some(s), Some(c)) => format!("{s}!{c}"),
+            (Some(s), None) => s.clone(),
+            _ => String::new(),
+        };
         let values = [
             (i + 1).to_string(),
             x.severity.label().to_string(),
-            x.rule.to_string(),
-            x.file.clone(),
-            x.sheet.clone().unwrap_or_default(),
-            x.cell.map(|c| c.to_string()).unwrap_or_default(),
+            rule_text(x.rule).to_string(),
+            file,
+            place,
             indicator,
             x.column.clone().unwrap_or_default(),
             x.found.clone().unwrap_or_default(),
@@ -247,19 +296,24 @@ fn list_sheet(wb: &mut rust_xlsxwriter::Workbook, group: &[&CheckedForm]) -> Res
                 &cell
             };
             // Text from the forms is written as text, never as a formula.
+            let v = &*crate::text::fit_cell(v);
             ws.write_string_with_format(row, c as u16, v, fmt)?;
-            widths[c] = widths[c].max(display_width(v) + 2.0);
-            lines = lines.max((display_width(v) / (CAPS[c] - 1.0)).ceil());
+            widths[c] = widths[c].max(display_width(v) * 10.5 / 11.0 + 2.0);
+            lines = lines.max((display_width(v) / (CAPS[c] - 1.5)).ceil());
         }
+        ws.write_string_with_format(row, CAPS.len() as u16, x.rule, &small)?;
         // Wrapped text needs its rows made tall enough: programs do not all do it.
-        ws.set_row_height(row, 15.0 * lines)?;
+        ws.set_row_height(row, 10.5 * 1.3 * lines + 3.0)?;
     }
-    for (c, w) in widths.iter().enumerate() {
+    for (c, w) in widths.iter().take(CAPS.len()).enumerate() {
         ws.set_column_width(c as u16, w.min(CAPS[c]))?;
     }
+    ws.set_column_width(CAPS.len() as u16, RULE_WIDTH)?;
+    ws.set_row_height(3, 30.0)?;
     ws.set_freeze_panes(4, 0)?;
     ws.set_paper_size(9);
     ws.set_landscape();
+    ws.set_margins(0.5, 0.5, 0.7, 0.7, 0.3, 0.3);
     ws.set_print_fit_to_pages(1, 0);
     ws.set_repeat_rows(3, 3)?;
     ws.set_footer("&C第 &P 页 共 &N 页");

@@ -80,7 +80,10 @@ pub fn display_name(path: &Path) -> String {
     }
 }
 
-/// The files directly in a folder, sorted by name. Sub-folders are skipped.
+/// The regular files directly in a folder, sorted by name. Sub-folders,
+/// symlinks and special files are not read (see [`list_others`]), and
+/// zonestat's own files (the archive's lock, its temporary folder, an
+/// output's temporary file) are never taken for a form.
 ///
 /// # Errors
 /// [`Error::Input`] when the folder cannot be listed.
@@ -91,12 +94,118 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| !crate::archive::is_own(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
-        .filter(|p| p.is_file())
         .collect();
     files.sort();
     Ok(files)
 }
+
+/// An entry of a folder that is not a regular file, and so is not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Other {
+    Directory,
+    /// A symbolic link, with where it points (never followed).
+    Symlink(String),
+    /// A FIFO, socket or device.
+    Special(&'static str),
+}
+
+/// The entries of a folder that [`list_files`] does not read, sorted by
+/// name: sub-folders (but not `_superseded`), symlinks, FIFOs, sockets and
+/// devices. zonestat's own entries are left out.
+pub fn list_others(dir: &Path) -> Vec<(PathBuf, Other)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, Other)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let t = e.file_type().ok()?;
+            if t.is_file() || crate::archive::is_own(&name) {
+                return None;
+            }
+            let what = if t.is_symlink() {
+                let to = std::fs::read_link(e.path())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                Other::Symlink(to)
+            } else if t.is_dir() {
+                if name == crate::archive::SUPERSEDED {
+                    return None;
+                }
+                Other::Directory
+            } else {
+                Other::Special(special_kind(&t))
+            };
+            Some((e.path(), what))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "命名管道（FIFO）";
+        }
+        if t.is_socket() {
+            return "套接字";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "设备文件";
+        }
+    }
+    let _ = t;
+    "特殊文件"
+}
+
+/// The listing line and the info finding of each entry that is not read.
+pub fn account_others(
+    others: &[(PathBuf, Other)],
+    display: &dyn Fn(&Path) -> String,
+) -> (Vec<FileReport>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    for (path, what) in others {
+        let shown = display(path);
+        let (rule, reason) = match what {
+            Other::Directory => (
+                "file.directory",
+                "这是一个文件夹，不是文件：未读取（报表请直接放在期别文件夹里）。".to_string(),
+            ),
+            Other::Symlink(to) => (
+                "file.symlink",
+                format!(
+                    "这是一个符号链接（指向 {}）：为安全起见不跟随读取，请放入文件本身。",
+                    crate::text::escape_controls(to)
+                ),
+            ),
+            Other::Special(kind) => (
+                "file.special",
+                format!("这是{kind}，不是普通文件：未读取。"),
+            ),
+        };
+        findings.push(Finding::file(Severity::Info, rule, &shown, reason.clone()));
+        files.push(FileReport {
+            file: shown,
+            sha256: String::new(),
+            status: "ignored",
+            forms: Vec::new(),
+            reason: Some(reason),
+        });
+    }
+    (files, findings)
+}
+
+/// Files that are not workbooks each get a finding up to this many; more
+/// get one finding for them all, and listings summarise them by kind.
+pub const STRAYS_LISTED: usize = 50;
 
 /// Reads and checks files. `display` turns a path into the name shown to
 /// users; `period` is the period the files must be for, when known.
@@ -106,55 +215,103 @@ pub fn check_files(
     period: Option<Period>,
     cat: &Catalogue,
 ) -> Batch {
+    // Files are read in parallel; results come back in the files' order.
+    // One file a task: a core that finishes its own work (another period's
+    // sums, say) can always take files over, instead of waiting while the
+    // other core reads a long run of them alone.
+    let read: Vec<Accounted> = files
+        .par_iter()
+        .with_max_len(1)
+        .map(|path| {
+            let shown = display(path);
+            account(read::read_file(path, &shown, cat), &shown, period, cat)
+        })
+        .collect();
+    assemble(read)
+}
+
+/// Checks one workbook's bytes as they arrived (an upload, an inbox file
+/// read once): `name` is its file name, `shown` the name for users. The
+/// batch of that one file, as [`check_files`] makes it.
+pub fn check_bytes(
+    bytes: Vec<u8>,
+    name: &str,
+    shown: &str,
+    period: Option<Period>,
+    cat: &Catalogue,
+) -> Batch {
+    let file = read::read_bytes(bytes, name, shown, cat);
+    assemble(vec![account(file, shown, period, cat)])
+}
+
+/// One file read: its report, its file-level findings, its forms checked,
+/// and whether it is a stray (not a workbook, nothing else to say).
+type Accounted = (FileReport, Vec<Finding>, Vec<CheckedForm>, bool);
+
+fn account(
+    mut file: read::FileRead,
+    shown: &str,
+    period: Option<Period>,
+    cat: &Catalogue,
+) -> Accounted {
+    let mut report = FileReport {
+        file: shown.to_string(),
+        sha256: file.sha256.clone(),
+        status: match file.outcome {
+            Outcome::Read => "used",
+            Outcome::Ignored => "ignored",
+            Outcome::Unreadable => "unreadable",
+        },
+        forms: Vec::new(),
+        // The error that stopped the file, not a note before it (such as
+        // the extension not matching); a file that was read has none.
+        reason: match file.outcome {
+            Outcome::Read => None,
+            _ => file
+                .findings
+                .iter()
+                .find(|f| f.is_error())
+                .or(file.findings.first())
+                .map(|f| f.message.clone()),
+        },
+    };
+    let checked: Vec<CheckedForm> = std::mem::take(&mut file.forms)
+        .into_iter()
+        .map(|fr| check_form(fr, shown, &file.sha256, period, cat))
+        .collect();
+    let (forms, aside) = set_aside_other_periods(checked, period);
+    file.findings.extend(aside);
+    report.forms = forms.iter().map(|f| summary(f, cat)).collect();
+    // A file that is not a workbook keeps its reason in its report;
+    // its one finding is made again in `assemble`, or summarised.
+    let stray = file.outcome == Outcome::Ignored
+        && file.findings.len() == 1
+        && file.findings[0].rule == "file.ignored";
+    let findings = if stray { Vec::new() } else { file.findings };
+    (report, findings, forms, stray)
+}
+
+/// The batch of files read: duplicates marked, findings sorted.
+fn assemble(read: Vec<Accounted>) -> Batch {
     let mut batch = Batch {
         files: Vec::new(),
         forms: Vec::new(),
         findings: Vec::new(),
     };
-    // Files are read in parallel; results come back in the files' order.
-    // One file a task: a core that finishes its own work (another period's
-    // sums, say) can always take files over, instead of waiting while the
-    // other core reads a long run of them alone.
-    let read: Vec<(FileReport, Vec<Finding>, Vec<CheckedForm>)> = files
-        .par_iter()
-        .with_max_len(1)
-        .map(|path| {
-            let shown = display(path);
-            let mut file = read::read_file(path, &shown, cat);
-            let mut report = FileReport {
-                file: shown.clone(),
-                sha256: file.sha256.clone(),
-                status: match file.outcome {
-                    Outcome::Read => "used",
-                    Outcome::Ignored => "ignored",
-                    Outcome::Unreadable => "unreadable",
-                },
-                forms: Vec::new(),
-                // The error that stopped the file, not a note before it (such as
-                // the extension not matching); a file that was read has none.
-                reason: match file.outcome {
-                    Outcome::Read => None,
-                    _ => file
-                        .findings
-                        .iter()
-                        .find(|f| f.is_error())
-                        .or(file.findings.first())
-                        .map(|f| f.message.clone()),
-                },
-            };
-            let checked: Vec<CheckedForm> = std::mem::take(&mut file.forms)
-                .into_iter()
-                .map(|fr| check_form(fr, &shown, &file.sha256, period, cat))
-                .collect();
-            let (forms, aside) = set_aside_other_periods(checked, period);
-            file.findings.extend(aside);
-            report.forms = forms.iter().map(|f| summary(f, cat)).collect();
-            (report, file.findings, forms)
-        })
-        .collect();
+    let strays = read.iter().filter(|r| r.3).count();
+    batch.files.reserve_exact(read.len());
     // A file saved twice under two names counts once: the first in name order.
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for (report, findings, forms) in read {
+    for (report, findings, forms, stray) in read {
+        if stray && strays <= STRAYS_LISTED {
+            let reason = report.reason.clone().unwrap_or_default();
+            batch.findings.push(Finding::file(
+                Severity::Info,
+                "file.ignored",
+                &report.file,
+                reason,
+            ));
+        }
         if report.status == "used" {
             if let Some(first) = seen.get(&report.sha256) {
                 let (report, note) = identical_copy(report, first);
@@ -167,6 +324,22 @@ pub fn check_files(
         batch.findings.extend(findings);
         batch.forms.extend(forms);
         batch.files.push(report);
+    }
+    if strays > STRAYS_LISTED {
+        // One finding for them all: a folder of 100,000 stray files stays small.
+        let first = batch.files.iter().find(|f| f.status == "ignored");
+        let folder = first
+            .and_then(|f| f.file.rsplit_once('/'))
+            .map(|(dir, _)| dir.to_string())
+            .unwrap_or_default();
+        let mut f = Finding::file(
+            Severity::Info,
+            "file.ignored",
+            &folder,
+            format!("{strays} 个文件不是电子表格文件，已忽略（逐个列在文件清单中）。"),
+        );
+        f.found = Some(format!("{strays} 个文件"));
+        batch.findings.push(f);
     }
     mark_duplicates(&mut batch.forms);
     let offsets = form_offsets(&batch.files);

@@ -3,77 +3,54 @@
 //! inbox only after its copy is on disk and verified; a re-sent form replaces
 //! the filed one, which moves to `_superseded/`; a file with errors stays in
 //! the inbox. Every action is appended to `intake.log` (JSON lines).
+//!
+//! The filing itself is [`crate::archive`]'s: intake holds the data folder's
+//! lock for the whole run, files oldest first (so the newer of two versions
+//! stays), leaves a file still being written for the next run, and turns one
+//! file's trouble into that file's entry ([`Action::Failed`]).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
-
-use crate::catalog::{Catalogue, Reporter};
+use crate::archive::{self, Archive};
+pub use crate::archive::{
+    Action, Entry, LOG_NAME, SUPERSEDED, canonical_name, filed_extension, utc_stamp,
+};
+use crate::catalog::Catalogue;
 use crate::crossperiod::cross_checks;
 use crate::error::Error;
-use crate::folder::{self, Batch};
+use crate::folder;
 use crate::history::History;
-use crate::model::{Finding, Period};
-use crate::read::{FileType, sha256_hex};
+use crate::model::{Finding, Period, Severity};
 use crate::validate::CheckedForm;
 
-/// The log's file name, in the data folder.
-pub const LOG_NAME: &str = "intake.log";
-/// Where replaced files go, inside a period folder.
-pub const SUPERSEDED: &str = "_superseded";
-
-/// What intake did with one inbox file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Copied into the data folder and removed from the inbox.
-    Filed,
-    /// Filed in place of an earlier copy of the same forms.
-    Replaced,
-    /// An earlier filed copy, moved to `_superseded/`.
-    Superseded,
-    /// The same bytes were already filed: removed from the inbox only.
-    Duplicate,
-    /// Has errors (or cannot be read): left in the inbox.
-    Held,
-    /// Overlaps a filed file in a way that needs a person: left in the inbox.
-    Conflict,
-    /// A lock file or not a workbook: left alone.
-    Ignored,
+/// How intake treats the inbox and the data folder (`[archive]` in zonestat.toml).
+#[derive(Debug, Clone)]
+pub struct IntakeOptions {
+    /// A file changed more recently than this is left for the next run.
+    pub settle: Duration,
+    /// How long to wait for another zonestat filing into the same data folder.
+    pub lock_wait: Duration,
+    /// The month intake runs in: a form for a period after the one being
+    /// collected (see [`archive::collecting_period`]) is held, not filed.
+    pub today: Period,
 }
 
-impl Action {
-    pub fn label(self) -> &'static str {
-        match self {
-            Action::Filed => "已归档",
-            Action::Replaced => "已归档（替换旧版）",
-            Action::Superseded => "旧版移入 _superseded",
-            Action::Duplicate => "与已归档文件相同，已从收件箱移除",
-            Action::Held => "有错误，留在收件箱",
-            Action::Conflict => "与已归档文件部分重复，留在收件箱待人工处理",
-            Action::Ignored => "不是报表，未处理",
+impl IntakeOptions {
+    pub fn from_settings(s: &crate::settings::ArchiveSettings) -> IntakeOptions {
+        IntakeOptions {
+            settle: Duration::from_secs(s.settle_seconds),
+            lock_wait: Duration::from_secs(s.lock_wait_seconds),
+            today: Period::of_time(archive::now_secs()),
         }
     }
 }
 
-/// One line of `intake.log`, and of intake's report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub time: String,
-    pub file: String,
-    pub sha256: String,
-    pub form: Option<String>,
-    pub zone: Option<String>,
-    pub period: Option<Period>,
-    pub action: Action,
-    /// Where the file went (relative to the data folder), when it moved.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-    /// Why, for held and conflicting files.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+impl Default for IntakeOptions {
+    fn default() -> IntakeOptions {
+        IntakeOptions::from_settings(&crate::settings::ArchiveSettings::default())
+    }
 }
 
 /// What an intake run did.
@@ -87,327 +64,329 @@ pub struct IntakeReport {
     pub held_forms: Vec<CheckedForm>,
     /// Periods that received a file.
     pub periods: Vec<Period>,
+    /// What was repaired on the way in: leftovers of an interrupted run, a torn log line.
+    pub notes: Vec<String>,
 }
 
-/// UTC time as `2020-07-10T08:30:00Z` and as a file-name stamp `20200710T083000Z`.
-pub fn utc_stamp(secs: i64) -> (String, String) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    (
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
-        format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z"),
-    )
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Output {
-        path: path.display().to_string(),
-        message: crate::error::io_message(&e),
+impl IntakeReport {
+    /// Whether a file needs a person: held, conflicting or failed (exit status 1).
+    pub fn needs_attention(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e.action, Action::Held | Action::Conflict | Action::Failed))
     }
 }
 
-/// Who filled a form in, as a short name for file names.
-fn reporter_name(f: &CheckedForm, cat: &Catalogue) -> Option<String> {
-    match f.reporter.as_ref()? {
-        Reporter::Zone(z) => cat.zone(z).map(|z| z.short.clone()),
-        Reporter::City => Some(cat.city.reporter.clone()),
+/// Why a file may still be being written, if it may.
+fn still_written(path: &Path, meta: &std::fs::Metadata, settle: Duration) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let dir = path.parent()?;
+    // Excel's owner file: `~$` and the name (its first two characters
+    // replaced for long names); LibreOffice's `.~lock.name#`.
+    let rest: String = name.chars().skip(2).collect();
+    let beside = [
+        format!("~${name}"),
+        format!("~${rest}"),
+        format!(".~lock.{name}#"),
+    ];
+    if let Some(lock) = beside.iter().find(|l| dir.join(l).exists()) {
+        return Some(format!(
+            "旁边有锁定文件 {lock}，这个文件可能正在 Excel 或 LibreOffice 中打开：请关闭后再运行"
+        ));
     }
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .unwrap_or(Duration::ZERO);
+    (age < settle).then(|| {
+        format!(
+            "文件在最近 {} 秒内还有变化（可能还在保存），留待下次处理（设置 [archive] settle_seconds）",
+            settle.as_secs()
+        )
+    })
 }
 
-/// The canonical name: `湖开统1表-湖州开发区-2020-06.xlsx`; a workbook with two
-/// forms: `湖开统1表+湖开统2表-安吉开发区-2020-12.xlsx`.
-pub fn canonical_name(forms: &[&CheckedForm], who: &str, period: Period, kind: FileType) -> String {
-    let mut numbers: Vec<&str> = forms.iter().map(|f| f.form.as_str()).collect();
-    numbers.sort();
-    numbers.dedup();
-    let ext = kind.extension().unwrap_or("xlsx");
-    format!(
-        "{}-{}-{}.{}",
-        numbers.join("+"),
-        crate::template::sanitize(who),
-        period,
-        ext
-    )
-}
-
-/// A form's identity: form number, reporter, period.
-type Key = (String, Option<Reporter>, Option<Period>);
-
-fn key(f: &CheckedForm) -> Key {
-    (f.form.clone(), f.reporter.clone(), f.period)
-}
-
-/// Files every workbook of `inbox` into `data`.
+/// Files every workbook of `inbox` into `data`, holding the data folder's
+/// lock meanwhile (`say` hears when it has to wait for another zonestat).
+/// Files are taken oldest first (by modification time, then name), so of
+/// two versions of one form the newer is filed last and stays.
 ///
 /// # Errors
-/// [`Error::Input`] when the inbox cannot be listed; [`Error::Output`] when
-/// the data folder cannot be written (the inbox file then stays where it is).
-pub fn intake(inbox: &Path, data: &Path, cat: &Catalogue) -> Result<IntakeReport, Error> {
-    std::fs::create_dir_all(data).map_err(io_err(data))?;
-    let log_path = data.join(LOG_NAME);
-    let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
+/// [`Error::Input`] when the inbox cannot be listed; [`Error::ArchiveBusy`]
+/// when the data folder stays locked; [`Error::Output`] when it cannot be
+/// made. Trouble with one file is that file's entry ([`Action::Failed`]).
+pub fn intake(
+    inbox: &Path,
+    data: &Path,
+    cat: &Catalogue,
+    opts: &IntakeOptions,
+    say: &mut dyn FnMut(&str),
+) -> Result<IntakeReport, Error> {
+    let mut archive = Archive::open(data, opts.lock_wait, say)?;
     let mut report = IntakeReport::default();
-    let mut filed_cache: BTreeMap<Period, Batch> = BTreeMap::new();
-    for path in folder::list_files(inbox)? {
+    let collecting = archive::collecting_period(data, opts.today);
+    if archive.cleaned() > 0 {
+        report.notes.push(format!(
+            "已清除上次运行中断时留下的 {} 个临时文件。",
+            archive.cleaned()
+        ));
+    }
+    report.notes.extend(archive.log_note());
+    let inbox_name = inbox
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let show = |path: &Path| {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let shown = format!(
-            "{}/{}",
-            inbox
+        format!("{inbox_name}/{name}")
+    };
+    let (time, _) = utc_stamp(archive::now_secs());
+    let bare = |file: String, action: Action, reason: String| Entry {
+        time: time.clone(),
+        file,
+        sha256: String::new(),
+        form: None,
+        zone: None,
+        period: None,
+        action,
+        to: None,
+        reason: Some(reason),
+    };
+    let mut files: Vec<(Option<SystemTime>, PathBuf)> = folder::list_files(inbox)?
+        .into_iter()
+        .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).ok(), p))
+        .collect();
+    files.sort();
+    // Where each form filed in this run went, and from which inbox file.
+    let mut filed_now: BTreeMap<String, String> = BTreeMap::new();
+    // Folders, symlinks and special files in the inbox are listed, never read.
+    let (others, _) = folder::account_others(&folder::list_others(inbox), &show);
+    for o in others {
+        let reason = o.reason.unwrap_or_default();
+        report.entries.push(bare(o.file, Action::Ignored, reason));
+    }
+    for (_, path) in files {
+        let shown = show(&path);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                report
+                    .entries
+                    .push(bare(shown, Action::Failed, vanished(&e)));
+                continue;
+            }
+        };
+        let lock_file = shown.contains("/~$") || shown.contains("/.~lock.");
+        if !lock_file && let Some(why) = still_written(&path, &meta, opts.settle) {
+            report.entries.push(bare(shown, Action::Waiting, why));
+            continue;
+        }
+        // The bytes filed are the bytes checked, read once. A file too large
+        // to be a form is checked from disk (it is not read whole, nor filed).
+        let too_large = meta.len() > cat.limits.max_file_bytes();
+        let (bytes, batch) = if too_large {
+            let b = folder::check_files(std::slice::from_ref(&path), &|_| shown.clone(), None, cat);
+            (Vec::new(), b)
+        } else {
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    report
+                        .entries
+                        .push(bare(shown, Action::Failed, vanished(&e)));
+                    continue;
+                }
+            };
+            let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            name
-        );
-        let batch = folder::check_files(std::slice::from_ref(&path), &|_| shown.clone(), None, cat);
+                .unwrap_or_default();
+            let b = folder::check_bytes(bytes.clone(), &name, &shown, None, cat);
+            (bytes, b)
+        };
+        // A file that changed while it was read is still being written.
+        let unchanged = std::fs::metadata(&path).is_ok_and(|m| {
+            m.len() == meta.len()
+                && (too_large || m.len() == bytes.len() as u64)
+                && m.modified().ok() == meta.modified().ok()
+        });
+        if !unchanged {
+            report.entries.push(bare(
+                shown,
+                Action::Waiting,
+                "文件在读取过程中有变化（可能还在保存），留待下次处理".into(),
+            ));
+            continue;
+        }
         let file = &batch.files[0];
-        let (time, stamp) = utc_stamp(now_secs());
-        let forms: Vec<&CheckedForm> = batch.forms.iter().collect();
-        let mut entry = Entry {
-            time,
-            file: shown.clone(),
-            sha256: file.sha256.clone(),
-            form: (!forms.is_empty()).then(|| {
-                forms
+        // A month typed wrong opens no new period: the form waits in the inbox.
+        let period = batch.forms.iter().find_map(|f| f.period);
+        if let Some(p) = period.filter(|p| *p > collecting && batch.errors() == 0) {
+            let mut entry = bare(
+                shown,
+                Action::Held,
+                format!(
+                    "报告期是 {}（{p}），晚于正在收集的 {}（{collecting}）：是否填错了月份？未归档，留在收件箱。确是下一期的报表，请到该期开始收集时再处理。",
+                    p.label(),
+                    collecting.label()
+                ),
+            );
+            entry.sha256 = file.sha256.clone();
+            entry.form = Some(
+                batch
+                    .forms
                     .iter()
                     .map(|f| f.form.as_str())
                     .collect::<Vec<_>>()
-                    .join("+")
-            }),
-            zone: forms.first().and_then(|f| f.zone().map(str::to_string)),
-            period: forms.first().and_then(|f| f.period),
-            action: Action::Ignored,
-            to: None,
-            reason: None,
-        };
-        if file.status == "ignored" {
-            report.entries.push(entry);
-            continue;
-        }
-        let one_reporter = forms
-            .iter()
-            .all(|f| f.reporter.is_some() && f.reporter == forms[0].reporter);
-        let one_period = forms
-            .iter()
-            .all(|f| f.period.is_some() && f.period == forms[0].period);
-        if batch.errors() > 0 || forms.is_empty() || !one_reporter || !one_period {
-            entry.action = Action::Held;
-            entry.reason = Some(match batch.findings.iter().find(|f| f.is_error()) {
-                Some(f) => f.message.clone(),
-                None => "工作簿中的报表不属于同一单位同一期".into(),
-            });
-            report.findings.extend(batch.findings.iter().cloned());
+                    .join("+"),
+            );
+            entry.zone = batch
+                .forms
+                .iter()
+                .find_map(|f| f.zone().map(str::to_string));
+            entry.period = Some(p);
+            if let Err(e) = archive.log_once(&entry) {
+                entry.action = Action::Failed;
+                entry.reason = Some(format!("无法写入归档日志：{e}"));
+            }
             report.held_forms.extend(batch.forms.iter().cloned());
-            log_once(&log_path, &logged, &entry)?;
             report.entries.push(entry);
             continue;
         }
-        let period = forms[0].period.expect("checked above");
-        let who = reporter_name(forms[0], cat).unwrap_or_default();
-        let dir = data.join(period.to_string());
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let filed = match filed_cache.entry(period) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let files = folder::list_files(&dir)?;
-                e.insert(folder::check_files(
-                    &files,
-                    &|p| p.display().to_string(),
-                    None,
-                    cat,
-                ))
+        let filing = match archive.file(&shown, &bytes, &batch, cat) {
+            Ok(f) => f,
+            Err(e) => {
+                let mut entry = bare(shown, Action::Failed, format!("未能归档：{e}"));
+                entry.sha256 = file.sha256.clone();
+                report.entries.push(entry);
+                continue;
             }
         };
-        let filed: &Batch = filed;
-        let bytes = std::fs::read(&path).map_err(|e| Error::Input {
-            path: path.display().to_string(),
-            message: crate::error::io_message(&e),
-        })?;
-        let new_keys: Vec<Key> = forms.iter().map(|f| key(f)).collect();
-        // Filed files that hold any of the same forms.
-        let mut overlapping: Vec<PathBuf> = Vec::new();
-        for (fr, theirs) in filed.by_file() {
-            if theirs.iter().any(|f| new_keys.contains(&key(f))) {
-                overlapping.push(PathBuf::from(&fr.file));
-                if fr.sha256 == file.sha256 {
-                    entry.action = Action::Duplicate;
-                    entry.to = Some(relative(data, Path::new(&fr.file)));
-                }
-                if !theirs.iter().all(|f| new_keys.contains(&key(f))) {
-                    entry.action = Action::Conflict;
-                    entry.reason = Some(format!(
-                        "已归档的 {} 还含有本文件没有的报表，不能整份替换",
-                        fr.file
-                    ));
-                }
+        let mut entries = filing.entries.clone();
+        let main = entries.last_mut().expect("a filing has its entry");
+        match main.action {
+            Action::Held | Action::Conflict => {
+                report.findings.extend(batch.findings.iter().cloned());
+                report.held_forms.extend(batch.forms.iter().cloned());
             }
-        }
-        match entry.action {
-            Action::Duplicate => {
-                remove_from_inbox(&path)?;
-                append_log(&log_path, &entry)?;
-                report.entries.push(entry);
-                continue;
-            }
-            Action::Conflict => {
-                log_once(&log_path, &logged, &entry)?;
-                report.entries.push(entry);
-                continue;
+            Action::Filed | Action::Replaced => {
+                let history = History::for_forms(data, &batch.forms, cat);
+                report
+                    .findings
+                    .extend(cross_checks(&batch.forms, &history, cat));
             }
             _ => {}
         }
-        for old in &overlapping {
-            let moved = supersede(old, &dir, &stamp)?;
-            let mut e = entry.clone();
-            e.file = relative(data, old);
-            e.sha256 = sha256_hex(&std::fs::read(&moved).map_err(io_err(&moved))?);
-            e.action = Action::Superseded;
-            e.to = Some(relative(data, &moved));
-            append_log(&log_path, &e)?;
-            report.entries.push(e);
+        // Two versions in this inbox: say which one was kept.
+        let older: Vec<String> = filing
+            .entries
+            .iter()
+            .filter(|e| e.action == Action::Superseded)
+            .filter_map(|e| filed_now.get(&e.file).cloned())
+            .collect();
+        if !older.is_empty() {
+            main.reason = Some(format!(
+                "收件箱中同时收到 {} 份同一报表：按修改时间保留较新的 {}，较旧的 {} 已移入 _superseded",
+                older.len() + 1,
+                main.file,
+                older.join("、")
+            ));
         }
-        let target = dir.join(canonical_name(&forms, &who, period, batch_kind(&bytes)));
-        store_verified(&bytes, &file.sha256, &target)?;
-        remove_from_inbox(&path)?;
-        // Plausibility against the periods already filed (warnings only).
-        let history = History::for_forms(data, &batch.forms, cat);
-        report
-            .findings
-            .extend(cross_checks(&batch.forms, &history, cat));
-        entry.action = if overlapping.is_empty() {
-            Action::Filed
-        } else {
-            Action::Replaced
-        };
-        entry.to = Some(relative(data, &target));
-        append_log(&log_path, &entry)?;
-        report.entries.push(entry);
-        if !report.periods.contains(&period) {
-            report.periods.push(period);
+        if let Some(to) = &main.to
+            && matches!(main.action, Action::Filed | Action::Replaced)
+        {
+            filed_now.insert(to.clone(), main.file.clone());
+            // A late or corrected form for an earlier period: said plainly.
+            if let Some(p) = period.filter(|p| *p < collecting) {
+                let earlier = format!(
+                    "已归档到往期 {p}（正在收集的是 {collecting}），请留意这是迟报或更正的报表"
+                );
+                main.reason = Some(match main.reason.take() {
+                    Some(r) => format!("{earlier}；{r}"),
+                    None => earlier,
+                });
+            }
         }
-        // The folder changed: read it again for the next file.
-        filed_cache.remove(&period);
+        if filing.done()
+            && let Err(e) = archive::file::remove(&path)
+        {
+            let action = main.action;
+            main.action = Action::Failed;
+            main.reason = Some(format!(
+                "{}，但无法从收件箱删除：{}。请手工删除这个文件",
+                action.label(),
+                crate::error::io_message(&e)
+            ));
+        }
+        report.entries.extend(entries);
+        if let Some(p) = filing.period
+            && !report.periods.contains(&p)
+        {
+            report.periods.push(p);
+        }
     }
     report.periods.sort();
     Ok(report)
 }
 
-fn batch_kind(bytes: &[u8]) -> FileType {
-    crate::read::workbook::sniff(bytes)
-}
-
-fn relative(base: &Path, p: &Path) -> String {
-    p.strip_prefix(base)
-        .unwrap_or(p)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Writes `bytes` to `target` through a temporary file, flushes it, renames it
-/// into place and reads it back to compare hashes.
-fn store_verified(bytes: &[u8], sha: &str, target: &Path) -> Result<(), Error> {
-    crate::output::write_atomic(target, bytes)?;
-    let back = std::fs::read(target).map_err(io_err(target))?;
-    if sha256_hex(&back) != sha {
-        return Err(Error::Output {
-            path: target.display().to_string(),
-            message: "写入后校验 SHA-256 不一致，收件箱中的原文件未删除".into(),
-        });
+fn vanished(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        "文件在处理过程中不见了（可能被其他程序移走或删除）".into()
+    } else {
+        format!("无法读取：{}", crate::error::io_message(e))
     }
-    if let Some(dir) = target.parent() {
-        // Make the rename durable before the inbox copy goes.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-/// Moves a filed file into `_superseded/` with a time stamp in its name.
-fn supersede(old: &Path, dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
-    let to_dir = dir.join(SUPERSEDED);
-    std::fs::create_dir_all(&to_dir).map_err(io_err(&to_dir))?;
-    let stem = old
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = old
-        .extension()
-        .map(|s| format!(".{}", s.to_string_lossy()))
-        .unwrap_or_default();
-    let mut to = to_dir.join(format!("{stem}-{stamp}{ext}"));
-    let mut n = 2;
-    while to.exists() {
-        to = to_dir.join(format!("{stem}-{stamp}-{n}{ext}"));
-        n += 1;
-    }
-    std::fs::rename(old, &to).map_err(io_err(old))?;
-    Ok(to)
-}
-
-fn remove_from_inbox(path: &Path) -> Result<(), Error> {
-    std::fs::remove_file(path).map_err(io_err(path))
-}
-
-fn append_log(log: &Path, e: &Entry) -> Result<(), Error> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(io_err(log))?;
-    let line = serde_json::to_string(e).expect("serialisable");
-    writeln!(f, "{line}").map_err(io_err(log))?;
-    f.sync_all().map_err(io_err(log))
-}
-
-/// Logs a file left in the inbox once, not again at every run.
-fn log_once(log: &Path, logged: &str, e: &Entry) -> Result<(), Error> {
-    let action = serde_json::to_string(&e.action).expect("serialisable");
-    let seen = logged.lines().any(|l| {
-        l.contains(&format!("\"sha256\":\"{}\"", e.sha256))
-            && l.contains(&format!("\"action\":{action}"))
-    });
-    if seen { Ok(()) } else { append_log(log, e) }
 }
 
 /// The report as text.
-pub fn render(r: &IntakeReport) -> String {
+pub fn render(r: &IntakeReport, cat: &Catalogue) -> String {
     let mut out = String::new();
+    for n in &r.notes {
+        out.push_str(&format!("  {n}\n"));
+    }
     if r.entries.is_empty() {
         out.push_str("收件箱中没有文件。\n");
     }
     for e in &r.entries {
+        // Zones by name, as every other line names them.
+        let zone = e
+            .zone
+            .as_deref()
+            .map(|z| cat.zone(z).map_or(z, |x| x.short.as_str()))
+            .unwrap_or("");
         let what = match (&e.form, &e.period) {
-            (Some(f), Some(p)) => format!("{f} {} {p}", e.zone.as_deref().unwrap_or("")),
+            (Some(f), Some(p)) => format!(" {f} {zone} {p}"),
             _ => String::new(),
         };
-        out.push_str(&format!("  [{}] {} {}", e.action.label(), e.file, what));
+        out.push_str(&format!(
+            "  [{}] {}{}",
+            e.action.label(),
+            crate::text::escape_controls(&e.file),
+            what
+        ));
         if let Some(to) = &e.to {
             out.push_str(&format!(" → {to}"));
         }
         out.push('\n');
-        if let Some(r) = &e.reason {
-            out.push_str(&format!("      {r}\n"));
+        // A held file's problems are counted here and listed once, below.
+        let count = |sev: Severity| {
+            r.findings
+                .iter()
+                .filter(|f| f.file == e.file && f.severity == sev)
+                .count()
+        };
+        let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+        if e.action == Action::Held && errors + warnings > 0 {
+            let mut parts = vec![format!("{errors} 处错误")];
+            if warnings > 0 {
+                parts.push(format!("{warnings} 处警告"));
+            }
+            out.push_str(&format!("      {}，见下文\n", parts.join("、")));
+        } else if let Some(r) = &e.reason {
+            out.push_str(&format!("      {}\n", crate::text::escape_controls(r)));
         }
     }
     if !r.findings.is_empty() {
@@ -417,16 +396,4 @@ pub fn render(r: &IntakeReport) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_stamps() {
-        assert_eq!(utc_stamp(0).0, "1970-01-01T00:00:00Z");
-        assert_eq!(utc_stamp(1_594_369_800).0, "2020-07-10T08:30:00Z");
-        assert_eq!(utc_stamp(1_582_934_400).1, "20200229T000000Z");
-    }
 }

@@ -5,6 +5,7 @@
 //! accounted for) → aggregate → assess → report.
 
 pub mod aggregate;
+pub mod archive;
 pub mod assess;
 pub mod catalog;
 pub mod check;

@@ -4,20 +4,41 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use zonestat::catalog::Catalogue;
 use zonestat::model::Period;
 use zonestat::settings::Settings;
+
+mod help;
+
+/// Writes to standard output. A closed pipe (`zonestat check DIR | head -1`)
+/// or a terminal that went away is not an error: the command finishes its
+/// work and ends with its own exit status.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
 
 #[derive(Parser)]
 #[command(
     name = "zonestat",
     version,
-    about = "湖州市开发区统计报表检查、汇总与考核"
+    about = "湖州市开发区统计报表检查、汇总与考核",
+    disable_help_subcommand = true
 )]
 struct Cli {
     /// 计划目录文件（开发区、报表、指标、目标）；默认使用内置的 2017-2020 年计划
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "文件")]
     catalogue: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -28,71 +49,73 @@ enum Command {
     /// 检查报表文件或期别文件夹（YYYY-MM），列出识别结果和所有问题
     Check {
         /// 报表文件或期别文件夹
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "文件或文件夹")]
         paths: Vec<PathBuf>,
         /// 应报的期别 YYYY-MM（默认取文件夹名）
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM")]
         period: Option<Period>,
         /// 另将结果写成 JSON 文件
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "文件")]
         json: Option<PathBuf>,
         /// 为有问题的开发区在此文件夹写出反馈表（反馈-开发区-期别.xlsx），可直接发回
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "文件夹")]
         feedback: Option<PathBuf>,
     },
     /// 生成空白报表（按计划目录的表样），发给各开发区填报
     Template {
         /// 期别 YYYY-MM（填入报告期和填报单位）；不写则生成通用空白表
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM")]
         period: Option<Period>,
-        /// 开发区代码（如 HZ）、all（全部开发区和市统计局）或 city（市统计局）
-        #[arg(long, default_value = "all")]
+        /// 开发区代码（如 HZ）、all（全部开发区和市统计局，默认）或 city（市统计局）
+        #[arg(long, default_value = "all", value_name = "开发区")]
         zone: String,
         /// 只生成某张表：序号（1、2、3）或表号（湖开统1表）
-        #[arg(long)]
+        #[arg(long, value_name = "表")]
         form: Option<String>,
-        /// 输出文件夹
-        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        /// 输出文件夹（默认为当前文件夹）
+        #[arg(short, long, value_name = "文件夹", default_value = ".")]
         output: PathBuf,
     },
     /// 在当前文件夹（或指定文件夹）建立工作环境：设置文件 zonestat.toml、数据、收件箱和输出文件夹
     Init {
-        /// 工作文件夹
-        #[arg(default_value = ".")]
+        /// 工作文件夹（默认为当前文件夹）
+        #[arg(default_value = ".", value_name = "工作文件夹")]
         dir: PathBuf,
     },
     /// 把收件箱里的报表识别后归档到数据文件夹（YYYY-MM/湖开统1表-开发区-期别.xlsx）
     Intake {
         /// 收件箱文件夹（默认取 zonestat.toml 的 inbox）
+        #[arg(value_name = "收件箱")]
         inbox: Option<PathBuf>,
         /// 数据文件夹（默认取 zonestat.toml 的 data）
-        #[arg(long)]
+        #[arg(long, value_name = "文件夹")]
         data: Option<PathBuf>,
         /// 为留在收件箱的有错报表写出反馈表的文件夹
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "文件夹")]
         feedback: Option<PathBuf>,
     },
     /// 查看一期的报送情况：各开发区和市统计局的各张报表已收到、未报送或有错误
     Status {
         /// 数据文件夹（默认取 zonestat.toml 的 data）
+        #[arg(value_name = "数据文件夹")]
         data: Option<PathBuf>,
         /// 期别 YYYY-MM（默认为最近一期）
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM")]
         period: Option<Period>,
     },
     /// 日常一条命令：收件箱归档 → 报送情况 → 汇总考核 → 写出汇总表、JSON 和反馈表
     Run {
         /// 期别 YYYY-MM（默认为数据文件夹中最近一期）
-        #[arg(long)]
+        #[arg(long, value_name = "YYYY-MM")]
         period: Option<Period>,
         /// 数据文件夹（默认取 zonestat.toml 的 data）
-        #[arg(long)]
+        #[arg(long, value_name = "文件夹")]
         data: Option<PathBuf>,
         /// 收件箱（默认取 zonestat.toml 的 inbox）
-        #[arg(long)]
+        #[arg(long, value_name = "文件夹")]
         inbox: Option<PathBuf>,
         /// 输出文件夹（默认取 zonestat.toml 的 output）
-        #[arg(long)]
+        #[arg(long, value_name = "文件夹")]
         output: Option<PathBuf>,
         /// 汇总完整时，用电子邮件发送考核汇总表（设置见 zonestat.toml 的 [mail]）
         #[arg(long)]
@@ -105,30 +128,32 @@ enum Command {
     },
     /// 汇总一期的报表，考核计划目标，写出考核汇总表（xlsx）
     Consolidate {
-        /// 数据文件夹（内含各期 YYYY-MM 文件夹）
-        data_dir: PathBuf,
-        /// 期别 YYYY-MM；12 月为年度考核
-        #[arg(long)]
-        period: Period,
-        /// 考核汇总表的文件名（默认：当前文件夹下的“开发区考核汇总表-2020年1-6月.xlsx”）
-        #[arg(short, long, value_name = "FILE.xlsx")]
+        /// 数据文件夹（内含各期 YYYY-MM 文件夹；默认取 zonestat.toml 的 data）
+        #[arg(value_name = "数据文件夹")]
+        data_dir: Option<PathBuf>,
+        /// 期别 YYYY-MM，12 月为年度考核（默认为数据文件夹中最近一期）
+        #[arg(long, value_name = "YYYY-MM")]
+        period: Option<Period>,
+        /// 考核汇总表的文件名（默认：工作文件夹中为输出文件夹下、否则为当前文件夹下的“开发区考核汇总表-2020年1-6月.xlsx”）
+        #[arg(short, long, value_name = "文件.xlsx")]
         output: Option<PathBuf>,
         /// 另将汇总结果写成 JSON 文件
-        #[arg(long, value_name = "FILE.json")]
+        #[arg(long, value_name = "文件.json")]
         json: Option<PathBuf>,
         /// 为有问题的开发区在此文件夹写出反馈表（反馈-开发区-期别.xlsx）
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "文件夹")]
         feedback: Option<PathBuf>,
     },
     /// 用电子邮件发送考核汇总表（收件人和邮件服务器取自 zonestat.toml 的 [mail]，密码取自环境变量 ZONESTAT_SMTP_PASSWORD）
     Send {
         /// 考核汇总表（xlsx）
+        #[arg(value_name = "考核汇总表.xlsx")]
         report: PathBuf,
-        /// 汇总结果 JSON（consolidate --json 写出的），用来写邮件正文；默认取考核汇总表旁边的同名 .json 文件
-        #[arg(long, value_name = "FILE.json")]
+        /// 汇总结果 JSON（consolidate --json 写出的），用来写邮件正文；默认取考核汇总表旁边的同名 .json 文件，没有时取汇总表自身记录的汇总结果
+        #[arg(long, value_name = "文件.json")]
         summary: Option<PathBuf>,
         /// 不发送，把完整的邮件写到这个文件（.eml，可用邮件程序打开检查）
-        #[arg(long, value_name = "FILE.eml")]
+        #[arg(long, value_name = "文件.eml")]
         dry_run: Option<PathBuf>,
         #[command(flatten)]
         mail: MailArgs,
@@ -152,6 +177,12 @@ enum Command {
         data: Option<PathBuf>,
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// 显示某个命令的说明（同 zonestat 命令 --help）
+    Help {
+        /// 命令名，如 check；不写则显示全部命令
+        #[arg(value_name = "命令")]
+        command: Option<String>,
     },
 }
 
@@ -193,28 +224,28 @@ enum UserAction {
 #[derive(clap::Args)]
 struct MailArgs {
     /// 收件人（可写多次；写了就不用设置文件里的 to）
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "地址")]
     to: Vec<String>,
     /// 抄送（可写多次；写了就不用设置文件里的 cc）
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "地址")]
     cc: Vec<String>,
     /// 邮件主题（默认：湖州市开发区考核汇总表（2020年1-6月））
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "主题")]
     subject: Option<String>,
     /// 邮件服务器（SMTP）
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, value_name = "服务器")]
     smtp_host: Option<String>,
     /// 邮件服务器端口（默认 tls 465、starttls 587、none 25）
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "端口")]
     smtp_port: Option<u16>,
     /// 加密方式：starttls、tls 或 none
     #[arg(long, value_name = "starttls|tls|none")]
     security: Option<zonestat::settings::Security>,
     /// 登录用户名（密码只从环境变量 ZONESTAT_SMTP_PASSWORD 读取）
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "用户名")]
     user: Option<String>,
     /// 发件人
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "地址")]
     from: Option<String>,
 }
 
@@ -233,12 +264,64 @@ impl MailArgs {
     }
 }
 
+/// A line for standard error (such as waiting for the archive's lock).
+fn say_err(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// A command that changes the archive finishes its work when its terminal
+/// goes away (a closed window sends SIGHUP), as it does when its pipe closes.
+fn ignore_hangup() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler
+    // code; it is done before any thread of ours is started.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
+/// The command line with its help screens and errors in Chinese.
+fn command() -> clap::Command {
+    help::dress(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parsed = command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    // The command the error is about: the first word that names one.
+                    let names: Vec<String> = command()
+                        .get_subcommands()
+                        .map(|c| c.get_name().to_string())
+                        .collect();
+                    let sub = args
+                        .iter()
+                        .skip(1)
+                        .filter_map(|a| a.to_str())
+                        .find(|a| names.iter().any(|n| n == a))
+                        .unwrap_or("");
+                    eprint!("{}", help::error_text(&e, sub));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("错误：{e:#}");
+            say_err(&format!("错误：{e:#}"));
             ExitCode::from(2)
         }
     }
@@ -246,6 +329,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let settings = Settings::load(Path::new("."))?;
+    // A work folder is one with a settings file (made by `zonestat init`).
+    let work_folder = Path::new(zonestat::settings::FILE_NAME).is_file();
     let cat = match cli.catalogue.as_ref().or(settings.catalogue.as_ref()) {
         Some(path) => Catalogue::load(path)?,
         None => Catalogue::bundled(),
@@ -258,7 +343,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             feedback,
         } => {
             let report = zonestat::check::check(&paths, period, &cat)?;
-            print!("{}", zonestat::check::render(&report));
+            out!("{}", zonestat::check::render(&report));
             if let Some(path) = json {
                 zonestat::check::write_json(&report, &path)?;
             }
@@ -267,7 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 for path in
                     zonestat::feedback::write_feedback(&report.forms, period, &cat, &dir, &created)?
                 {
-                    println!("已写出反馈表 {}", path.display());
+                    outln!("已写出反馈表 {}", path.display());
                 }
             }
             Ok(if report.errors() > 0 { 1 } else { 0 })
@@ -281,19 +366,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let req = zonestat::template::request(&cat, period, &zone, form.as_deref(), output)?;
             let created = zonestat::template::creation_time();
             for path in zonestat::template::write_templates(&req, &cat, &created)? {
-                println!("已生成 {}", path.display());
+                outln!("已生成 {}", path.display());
             }
             Ok(0)
         }
         Command::Init { dir } => {
             let made = zonestat::routine::init(&dir)?;
             for p in &made {
-                println!("已建立 {}", p.display());
+                outln!("已建立 {}", p.display());
             }
             if made.is_empty() {
-                println!("{} 已有设置文件和文件夹，未作改动。", dir.display());
+                outln!("{} 已有设置文件和文件夹，未作改动。", dir.display());
             }
-            println!("下一步：把收到的报表放进收件箱，然后运行 zonestat run。");
+            outln!("下一步：把收到的报表放进收件箱，然后运行 zonestat run。");
             Ok(0)
         }
         Command::Intake {
@@ -303,10 +388,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let inbox = inbox.unwrap_or(settings.inbox);
             let data = data.unwrap_or(settings.data);
-            let report = zonestat::intake::intake(&inbox, &data, &cat)?;
-            print!("{}", zonestat::intake::render(&report));
+            ignore_hangup();
+            let opts = zonestat::intake::IntakeOptions::from_settings(&settings.archive);
+            let report = zonestat::intake::intake(&inbox, &data, &cat, &opts, &mut say_err)?;
+            out!("{}", zonestat::intake::render(&report, &cat));
             for p in &report.periods {
-                print!(
+                out!(
                     "{}",
                     zonestat::status::render(&zonestat::status::status(&data, *p, &cat)?)
                 );
@@ -320,16 +407,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     &dir,
                     &created,
                 )? {
-                    println!("已写出反馈表 {}", path.display());
+                    outln!("已写出反馈表 {}", path.display());
                 }
             }
-            let held = report.entries.iter().any(|e| {
-                matches!(
-                    e.action,
-                    zonestat::intake::Action::Held | zonestat::intake::Action::Conflict
-                )
-            });
-            Ok(if held { 1 } else { 0 })
+            Ok(if report.needs_attention() { 1 } else { 0 })
         }
         Command::Status { data, period } => {
             let data = data.unwrap_or(settings.data);
@@ -342,7 +423,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     )
                 })?;
             let table = zonestat::status::status(&data, period, &cat)?;
-            print!("{}", zonestat::status::render(&table));
+            out!("{}", zonestat::status::render(&table));
             Ok(if table.outstanding().next().is_some() {
                 1
             } else {
@@ -358,22 +439,35 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             send_incomplete,
             mail,
         } => {
+            if !work_folder && (data.is_none() || inbox.is_none() || output.is_none()) {
+                anyhow::bail!(
+                    "当前文件夹不是工作文件夹（这里没有设置文件 {}），未作任何改动。请先用 zonestat init 建立工作文件夹（如 zonestat init 开发区统计，再 cd 开发区统计），或用 --data、--inbox 和 --output 指定三个文件夹。",
+                    zonestat::settings::FILE_NAME
+                );
+            }
             let mut s = settings;
             s.data = data.unwrap_or(s.data);
             s.inbox = inbox.unwrap_or(s.inbox);
             s.output = output.unwrap_or(s.output);
-            let outcome = zonestat::routine::run(&s, period, &cat, &mut |line| println!("{line}"))?;
+            ignore_hangup();
+            let outcome = zonestat::routine::run(&s, period, &cat, &mut |line| outln!("{line}"))?;
             if send || send_incomplete {
                 let options = zonestat::mail::MailOptions::new(&s.mail, mail.overrides());
                 let sent = zonestat::routine::send(&outcome, &options, send_incomplete, &cat)?;
                 match sent {
-                    Some(o) => print!("{}", zonestat::mail::outcome_text(&o)),
-                    None => println!(
+                    Some(o) => out!("{}", zonestat::mail::outcome_text(&o)),
+                    None => outln!(
                         "数据不完整，考核汇总表没有发送。补齐数据后重新运行；确需先发送请加 --send-incomplete。"
                     ),
                 }
             }
-            Ok(if outcome.consolidation.has_gaps() {
+            let held = !outcome.rejected_corrections(&cat).is_empty();
+            let failed = outcome
+                .intake
+                .entries
+                .iter()
+                .any(|e| e.action == zonestat::intake::Action::Failed);
+            Ok(if outcome.consolidation.has_gaps() || held || failed {
                 1
             } else {
                 0
@@ -386,6 +480,24 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             json,
             feedback,
         } => {
+            // In a work folder the settings' data folder and the latest period
+            // are the defaults, as for status, intake and run.
+            let data_dir = match data_dir {
+                Some(d) => d,
+                None if work_folder => settings.data.clone(),
+                None => anyhow::bail!(
+                    "请写出数据文件夹，例如 zonestat consolidate 数据 --period 2020-06（在有 {} 的工作文件夹中可以不写）",
+                    zonestat::settings::FILE_NAME
+                ),
+            };
+            let period = period
+                .or_else(|| zonestat::routine::latest_period(&data_dir))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} 中没有任何一期的报表，请用 --period 指定期别",
+                        data_dir.display()
+                    )
+                })?;
             let c = zonestat::consolidate::consolidate(&data_dir, period, &cat)?;
             if let Some(dir) = feedback {
                 let created = zonestat::template::creation_time();
@@ -396,20 +508,29 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     &dir,
                     &created,
                 )? {
-                    println!("已写出反馈表 {}", path.display());
+                    outln!("已写出反馈表 {}", path.display());
                 }
             }
-            if let Some(path) = json {
-                let text =
-                    serde_json::to_string_pretty(&zonestat::consolidate::summary_json(&c, &cat))?;
-                zonestat::output::write_atomic(&path, text.as_bytes())?;
+            let name = zonestat::consolidate::default_report_name(period, &cat);
+            // `-o 文件夹/` (or an existing folder) takes the default name inside it;
+            // in a work folder the default is its output folder.
+            let path = match output {
+                Some(o) if o.is_dir() || o.to_string_lossy().ends_with(['/', '\\']) => o.join(name),
+                Some(o) => o,
+                None if work_folder => settings.output.join(name),
+                None => PathBuf::from(name),
+            };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "无法建立输出文件夹 {}：{}",
+                        dir.display(),
+                        zonestat::error::io_message(&e)
+                    )
+                })?;
             }
-            let path = output.unwrap_or_else(|| {
-                PathBuf::from(zonestat::consolidate::default_report_name(period, &cat))
-            });
-            let made_at = zonestat::report::MadeAt::from_env();
-            zonestat::report::write_report(&c, &cat, &path, made_at)?;
-            print!("{}", zonestat::report::summary_text(&c, &cat, &path));
+            zonestat::routine::write_pair(&c, &cat, &path, json.as_deref())?;
+            out!("{}", zonestat::report::summary_text(&c, &cat, &path));
             let code = if c.has_gaps() { 1 } else { 0 };
             // The process ends here and the system takes its memory back at
             // once; freeing a thousand zones' forms one by one takes a while.
@@ -493,7 +614,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 dry_run.as_deref(),
                 &cat,
             )?;
-            print!("{}", zonestat::mail::outcome_text(&outcome));
+            out!("{}", zonestat::mail::outcome_text(&outcome));
+            Ok(0)
+        }
+        Command::Help { command: name } => {
+            let mut cmd = command();
+            cmd.build();
+            match name {
+                None => cmd.print_help()?,
+                Some(name) => match cmd.find_subcommand_mut(&name) {
+                    Some(sub) => sub.print_help()?,
+                    None => anyhow::bail!("没有“{name}”这个命令；全部命令见 zonestat --help"),
+                },
+            }
             Ok(0)
         }
     }

@@ -40,6 +40,30 @@ impl Period {
         self.month == 12
     }
 
+    /// The month before: `2020-06` → `2020-05`, `2020-01` → `2019-12`.
+    pub fn previous(self) -> Period {
+        if self.month == 1 {
+            Period {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// The month a moment (Unix seconds) falls in, in Beijing time (UTC+8).
+    pub fn of_time(secs: i64) -> Period {
+        let (year, month, _) = civil_date((secs + 8 * 3600).div_euclid(86_400));
+        Period {
+            year: year as i32,
+            month,
+        }
+    }
+
     /// Months from `start` (inclusive) to `self` (inclusive); 0 when before `start`.
     pub fn months_since(self, start: Period) -> i64 {
         let n = (self.year as i64 - start.year as i64) * 12 + self.month as i64
@@ -161,6 +185,21 @@ impl Severity {
     }
 }
 
+/// The calendar date (year, month, day) of a day counted from 1970-01-01
+/// (Howard Hinnant's algorithm).
+pub fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m as u32, d as u32)
+}
+
 /// One problem (or note) about an input, pinned to where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
@@ -243,9 +282,100 @@ pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then(Ordering::Equal));
 }
 
+/// Every rule id with the short Chinese description that everything printed
+/// for people shows in its place (the README's table of rules says the same).
+/// The id stays in the JSON, where programs read it.
+pub const RULES: &[(&str, &str)] = &[
+    ("file.lock", "Excel 临时锁定文件，已忽略"),
+    ("file.ignored", "不是电子表格，已忽略"),
+    ("file.directory", "子文件夹，未读取"),
+    ("file.symlink", "符号链接，未读取"),
+    ("file.special", "命名管道或设备文件，未读取"),
+    ("file.extension_mismatch", "扩展名与实际格式不符"),
+    ("file.not_workbook", "不是电子表格"),
+    ("file.unreadable", "文件损坏或不完整"),
+    ("file.password", "设有打开密码"),
+    ("file.reader_panic", "报表识别程序出错"),
+    ("file.too_large", "文件过大"),
+    ("file.too_large_unzipped", "解压后过大"),
+    ("file.zip_bomb", "压缩比异常（压缩炸弹）"),
+    ("file.zip_entries", "压缩包内文件过多"),
+    ("file.xml_depth", "内部结构嵌套过深"),
+    ("file.xml_unusual", "内部结构异常"),
+    ("file.too_many_cells", "单元格过多"),
+    ("file.too_many_sheets", "工作表过多"),
+    ("sheet.too_large", "工作表过大"),
+    ("sheet.cells_ignored", "报表区域外的单元格已忽略"),
+    ("form.not_found", "找不到报表"),
+    ("form.zone_unknown", "填报单位不认识"),
+    ("form.reporter_missing", "没有填报单位"),
+    ("form.reporter_mismatch", "报表不该由该单位填报"),
+    ("form.period_missing", "没有报告期"),
+    ("form.period_unreadable", "报告期无法识别"),
+    ("form.period_mismatch", "报告期与期别不符"),
+    ("form.header_missing", "找不到表头"),
+    ("form.column_missing", "缺少数值列"),
+    ("form.duplicate", "同一张表收到两份"),
+    ("value.text_too_long", "文字超过一个单元格的容量，已截断"),
+    ("form.other_period", "其他月份的报表，未使用"),
+    ("file.identical_copy", "同一文件存了两份，只计一次"),
+    ("row.missing", "缺少指标行"),
+    ("row.duplicate", "指标行重复"),
+    ("row.unknown", "不是本表的指标"),
+    ("value.required", "必填数值没填"),
+    ("value.not_number", "不是数值"),
+    ("value.error", "是错误值"),
+    ("value.negative", "出现负数"),
+    ("value.not_whole", "不是整数"),
+    ("value.part_exceeds_total", "“其中”项大于总数"),
+    ("value.cumulative_below_year", "累计数小于本年数"),
+    ("value.not_yes_no", "不是“是”或“否”"),
+    ("value.formula_no_result", "公式没有保存计算结果"),
+    ("unit.unknown", "计量单位不认识"),
+    ("unit.mismatch", "计量单位与指标不符"),
+    ("unit.missing", "计量单位为空"),
+    ("growth.mismatch", "同比增长与数值不符"),
+    ("growth.extreme", "增速超过 ±50%"),
+    ("zone.form_missing", "报表未报送"),
+    ("city.form_missing", "市统计局报表未报送"),
+    ("period.folder_missing", "期别文件夹不存在"),
+    ("history.missing", "缺少以往年份 12 月数据"),
+    ("cross.prior_differs", "上年同期数与去年所报不符"),
+    ("cross.ytd_decreased", "累计数比上月少"),
+    ("cross.cumulative_chain", "累计数接不上"),
+];
+
+/// The Chinese description of a rule id; the id itself for one not in [`RULES`].
+///
+/// # Examples
+/// ```
+/// assert_eq!(zonestat::model::rule_text("value.not_number"), "不是数值");
+/// ```
+pub fn rule_text(rule: &str) -> &str {
+    RULES
+        .iter()
+        .find(|(id, _)| *id == rule)
+        .map_or(rule, |(_, text)| text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rule_of_the_readme_has_a_chinese_description() {
+        let readme = include_str!("../README.md");
+        let table = &readme[readme.find("| 规则 | 级别 | 含义 |").unwrap()..];
+        let mut seen = 0;
+        for line in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+            let ids = line.split('|').nth(1).unwrap();
+            for id in ids.split('/').map(str::trim) {
+                assert_ne!(rule_text(id), id, "{id} has no description in RULES");
+                seen += 1;
+            }
+        }
+        assert!(seen > 40, "{seen} rules in the README");
+    }
 
     #[test]
     fn column_names() {

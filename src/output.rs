@@ -1,5 +1,8 @@
 //! Writing outputs safely: a temporary file in the target folder, then a rename,
 //! so a reader never sees half a file and an interrupted run leaves the old one.
+//! The temporary file is named `.zonestat-….tmp`: folder scans never take it
+//! for a form, and one left in the data folder by a crash is removed the next
+//! time the archive is opened ([`crate::archive`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -11,6 +14,19 @@ use crate::error::Error;
 /// # Errors
 /// [`Error::Output`] naming the path when the folder is missing or not writable.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_with(path, &mut |w| w.write_all(bytes))
+}
+
+/// Writes what `write` produces to `path` atomically (through a buffer), so
+/// that a large output need not be built in memory first.
+///
+/// # Errors
+/// [`Error::Output`] naming the path when the folder is missing or not
+/// writable, or when `write` fails.
+pub fn write_atomic_with(
+    path: &Path,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let err = |e: std::io::Error| Error::Output {
         path: path.display().to_string(),
         message: crate::error::io_message(&e),
@@ -24,7 +40,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
+    {
+        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut buffered).map_err(err)?;
+        buffered.flush().map_err(err)?;
+    }
     // The temporary file is private (0600); the output is an ordinary file others may read.
     #[cfg(unix)]
     {
@@ -38,7 +58,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
+    // The rename itself survives a power cut only once the folder is synced.
+    sync_dir(dir).map_err(err)?;
     Ok(())
+}
+
+/// Syncs a folder, so that a rename or removal in it survives a power cut.
+///
+/// # Errors
+/// The I/O error when the folder cannot be opened or synced.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub struct Settings {
     pub output: PathBuf,
     /// Another plan catalogue; empty for the bundled one.
     pub catalogue: Option<PathBuf>,
+    pub archive: ArchiveSettings,
     pub mail: Mail,
     pub serve: Serve,
 }
@@ -55,6 +56,27 @@ impl Default for Serve {
     }
 }
 
+/// `[archive]`: how intake treats the data folder and the inbox.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveSettings {
+    /// A file changed less than this many seconds ago may still be being
+    /// written (a mail program saving an attachment): it waits for the next run.
+    pub settle_seconds: u64,
+    /// How long to wait for another zonestat that is filing into the same
+    /// data folder before giving up.
+    pub lock_wait_seconds: u64,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> ArchiveSettings {
+        ArchiveSettings {
+            settle_seconds: 5,
+            lock_wait_seconds: 120,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
@@ -62,6 +84,7 @@ impl Default for Settings {
             inbox: PathBuf::from("收件箱"),
             output: PathBuf::from("汇总表"),
             catalogue: None,
+            archive: ArchiveSettings::default(),
             mail: Mail::default(),
             serve: Serve::default(),
         }
@@ -83,7 +106,7 @@ pub enum Security {
 
 /// `[mail]`: the SMTP server and the recipients. The password is never stored
 /// here: it comes from the environment variable `ZONESTAT_SMTP_PASSWORD`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mail {
     pub host: String,
@@ -93,6 +116,23 @@ pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub cc: Vec<String>,
+    /// The whole SMTP conversation must end within this many seconds.
+    pub deadline_seconds: u64,
+}
+
+impl Default for Mail {
+    fn default() -> Mail {
+        Mail {
+            host: String::new(),
+            port: None,
+            security: Security::default(),
+            user: String::new(),
+            from: String::new(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            deadline_seconds: 120,
+        }
+    }
 }
 
 impl Settings {
@@ -112,7 +152,7 @@ impl Settings {
         })?;
         let s: Settings = toml::from_str(&text).map_err(|e| Error::Settings {
             file: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::error::toml_message(&text, &e),
         })?;
         if text.contains("password") {
             return Err(Error::Settings {
@@ -153,6 +193,12 @@ output = "汇总表"
 # 另用一份计划目录文件时填写，例如 catalogue = "plan-2021.toml"
 # catalogue = ""
 
+[archive]
+# 收件箱里的文件在最近这么多秒内还有变化（邮件程序可能正在保存），本次不归档，留待下次
+settle_seconds = 5
+# 另一个 zonestat 正在归档同一个数据文件夹时，最多等待这么多秒，然后放弃（退出码 2）
+lock_wait_seconds = 120
+
 [mail]
 # 发送考核汇总表的邮件服务器（zonestat send / run --send）
 host = ""
@@ -167,6 +213,8 @@ from = ""
 # 收件人和抄送
 to = []
 cc = []
+# 整个发送过程（连接、登录、传送）最多这么多秒，超过即放弃
+deadline_seconds = 120
 
 [serve]
 # 报表收集门户（zonestat serve）监听的地址和端口。

@@ -1,4 +1,4 @@
-//! The zones' forms written out in the layout of FORMS.md: blank forms to send
+//! The zones' forms written out in the layout of docs/forms.md: blank forms to send
 //! to the zones (`zonestat template`), and the same layout filled with a zone's
 //! own values for feedback workbooks. With the report module, the only place
 //! that writes workbooks.
@@ -104,7 +104,10 @@ struct Formats {
 }
 
 impl Formats {
-    fn new() -> Formats {
+    /// The formats in the catalogue's fonts (宋体 for text, 黑体 for the title).
+    fn new(cat: &Catalogue) -> Formats {
+        let font = cat.report.font.as_str();
+        let font_new = || Format::new().set_font_name(font);
         let border = |f: Format| f.set_border(FormatBorder::Thin).set_font_size(10.5);
         let input = |f: Format| {
             border(f)
@@ -113,33 +116,30 @@ impl Formats {
         };
         Formats {
             title: Format::new()
+                .set_font_name(&cat.report.title_font)
                 .set_bold()
                 .set_font_size(16)
                 .set_align(FormatAlign::Center)
                 .set_align(FormatAlign::VerticalCenter),
-            right: Format::new()
-                .set_align(FormatAlign::Left)
-                .set_font_size(10.5),
-            left: Format::new()
-                .set_align(FormatAlign::Left)
-                .set_font_size(10.5),
-            header: border(Format::new())
+            right: font_new().set_align(FormatAlign::Left).set_font_size(10.5),
+            left: font_new().set_align(FormatAlign::Left).set_font_size(10.5),
+            header: border(font_new())
                 .set_bold()
                 .set_align(FormatAlign::Center)
                 .set_align(FormatAlign::VerticalCenter)
                 .set_text_wrap(),
-            letters: border(Format::new()).set_align(FormatAlign::Center),
-            text: border(Format::new()).set_align(FormatAlign::VerticalCenter),
-            center: border(Format::new())
+            letters: border(font_new()).set_align(FormatAlign::Center),
+            text: border(font_new()).set_align(FormatAlign::VerticalCenter),
+            center: border(font_new())
                 .set_align(FormatAlign::Center)
                 .set_align(FormatAlign::VerticalCenter),
-            amount_in: input(Format::new()).set_num_format("0.00##"),
-            count_in: input(Format::new()).set_num_format("0"),
-            text_in: input(Format::new()).set_align(FormatAlign::Center),
-            growth: border(Format::new()).set_num_format("0.0"),
-            locked_dash: border(Format::new()).set_align(FormatAlign::Center),
-            foot: Format::new().set_font_size(10),
-            marked: border(Format::new())
+            amount_in: input(font_new()).set_num_format("0.00##"),
+            count_in: input(font_new()).set_num_format("0"),
+            text_in: input(font_new()).set_align(FormatAlign::Center),
+            growth: border(font_new()).set_num_format("0.0"),
+            locked_dash: border(font_new()).set_align(FormatAlign::Center),
+            foot: font_new().set_font_size(10),
+            marked: border(font_new())
                 .set_background_color(Color::RGB(0xFFC7CE))
                 .set_font_color(Color::RGB(0x9C0006))
                 .set_bold(),
@@ -185,7 +185,7 @@ pub fn add_form_sheet(
     fill: &Fill,
     marks: &[Mark],
 ) -> Result<Layout, XlsxError> {
-    let f = Formats::new();
+    let f = Formats::new(cat);
     let ws = wb.add_worksheet();
     ws.set_name(sheet_name)?;
     // An empty growth formula result is stored as an empty string, not 0.
@@ -324,7 +324,12 @@ pub fn add_form_sheet(
             )?;
         }
         let note = fill.notes.get(&ind.code).cloned().unwrap_or_default();
-        ws.write_string_with_format(row, note_col as u16, &note, &f.text_in)?;
+        ws.write_string_with_format(
+            row,
+            note_col as u16,
+            crate::text::fit_cell(&note),
+            &f.text_in,
+        )?;
     }
     let after = FIRST_ROW + form.indicators.len() as u32 + 1;
     ws.merge_range(after, 0, after, last as u16, &cat.plan.signature, &f.foot)?;
@@ -334,7 +339,7 @@ pub fn add_form_sheet(
         let Some(at) = layout.cells.get(&m.spot).copied() else {
             continue;
         };
-        let note = Note::new(&m.text)
+        let note = Note::new(crate::text::fit_cell(&m.text))
             .set_author("zonestat")
             .set_width(320)
             .set_height(120);
@@ -360,9 +365,12 @@ pub fn add_form_sheet(
                 Some(FillValue::Number(v)) => {
                     ws.write_number_with_format(at.row, at.col as u16, v, &fmt)?
                 }
-                Some(FillValue::Text(t)) => {
-                    ws.write_string_with_format(at.row, at.col as u16, &t, &fmt)?
-                }
+                Some(FillValue::Text(t)) => ws.write_string_with_format(
+                    at.row,
+                    at.col as u16,
+                    crate::text::fit_cell(&t),
+                    &fmt,
+                )?,
                 None => ws.write_blank(at.row, at.col as u16, &fmt)?,
             };
         }
@@ -413,7 +421,11 @@ fn write_growth(
         Cell::new(row, cur).to_string(),
         Cell::new(row, prior).to_string(),
     );
-    let formula = format!("IF(OR({c}=\"\",{p}=\"\",N({p})=0),\"\",ROUND(({c}-{p})/{p}*100,1))");
+    // Blank unless both are numbers: text typed into a value cell leaves the
+    // growth empty instead of showing #VALUE!.
+    let formula = format!(
+        "IF(AND(ISNUMBER({c}),ISNUMBER({p})),IF({p}=0,\"\",ROUND(({c}-{p})/{p}*100,1)),\"\")"
+    );
     let number = |role: Role| match fill.values.get(&(ind.code.clone(), role)) {
         Some(FillValue::Number(v)) => Some(*v),
         _ => None,

@@ -199,6 +199,61 @@ pub fn display_width(s: &str) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// A name as printed to a terminal: control characters (ESC, newline, …)
+/// are shown as escapes (`\n`, `\u{1b}`) so that a crafted file name can
+/// neither move the cursor nor forge a line of the listing.
+///
+/// # Examples
+/// ```
+/// assert_eq!(zonestat::text::escape_controls("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+/// assert_eq!(zonestat::text::escape_controls("南浔6月.ods"), "南浔6月.ods");
+/// ```
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The most characters a spreadsheet cell holds (Excel's limit, which
+/// rust_xlsxwriter enforces).
+pub const CELL_MAX_CHARS: usize = 32_767;
+
+/// The mark that ends a text cut to fit one cell.
+pub const CUT_MARK: &str = "……（超出单元格上限 32767 字，以下已截去）";
+
+/// A text as it fits in one cell: unchanged when it fits, else cut with
+/// [`CUT_MARK`] at the end, so that a workbook is always written.
+///
+/// # Examples
+/// ```
+/// use zonestat::text::{CELL_MAX_CHARS, fit_cell};
+/// assert_eq!(fit_cell("备注"), "备注");
+/// let long = "字".repeat(40_000);
+/// let cut = fit_cell(&long);
+/// assert_eq!(cut.chars().count(), CELL_MAX_CHARS);
+/// assert!(cut.ends_with("以下已截去）"));
+/// ```
+pub fn fit_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    // Counting stops early: only a text longer than a cell is walked past the limit.
+    if s.len() <= CELL_MAX_CHARS || s.chars().nth(CELL_MAX_CHARS).is_none() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let keep = CELL_MAX_CHARS - CUT_MARK.chars().count();
+    let end = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+    std::borrow::Cow::Owned(format!("{}{CUT_MARK}", &s[..end]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

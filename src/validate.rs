@@ -1,5 +1,5 @@
 //! Forms as written → typed values in canonical units, and findings for every
-//! rule of FORMS.md. A form with an error finding is rejected by consolidation;
+//! rule of docs/forms.md. A form with an error finding is rejected by consolidation;
 //! warnings and notes do not reject.
 
 use std::collections::BTreeMap;
@@ -477,6 +477,26 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         note: row.note.clone(),
         ..Entry::default()
     };
+    if let Some(note) = &row.note
+        && note.chars().nth(crate::text::CELL_MAX_CHARS).is_some()
+    {
+        ctx.push(
+            Severity::Warning,
+            "value.text_too_long",
+            row.note_cell,
+            Some(ind),
+            Some("备注"),
+            Some(format!("{} 字", note.chars().count())),
+            Some(format!("不超过 {} 字", crate::text::CELL_MAX_CHARS)),
+            format!(
+                "{} {}的备注超过一个单元格能容纳的 {} 字，写入汇总表和反馈表时截去了后面的部分（以“{}”结尾）。",
+                ind.code,
+                ind.name,
+                crate::text::CELL_MAX_CHARS,
+                crate::text::CUT_MARK
+            ),
+        );
+    }
     let factor = row_factor(row, ind, cat, ctx);
     for (role, raw) in &row.values {
         entry.cells.insert(*role, raw.cell);

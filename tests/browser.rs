@@ -45,8 +45,16 @@ fn tool(names: &[&str]) -> Option<String> {
 }
 
 fn run(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN).current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -159,7 +167,10 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
             std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
         }
     }
-    let office_pw = first_password(&run(work.path(), &["user", "add", "office1", "--role", "office"]));
+    let office_pw = first_password(&run(
+        work.path(),
+        &["user", "add", "office1", "--role", "office"],
+    ));
     let zone_pw = first_password(&run(
         work.path(),
         &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
@@ -246,7 +257,14 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     // The zone logs in and must change its first password.
     login(&driver, &base, "hz1", &zone_pw).await;
     shot(&driver, "portal-password.png").await;
-    assert!(driver.current_url().await.unwrap().path().ends_with("/password"));
+    assert!(
+        driver
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/password")
+    );
     set_password(&driver, &zone_pw, "Taihu-Lake-2020").await;
     assert!(body_text(&driver).await.contains("湖州开发区报送情况"));
 
@@ -277,7 +295,10 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         if let Some(p) = done.into_iter().next() {
             break p;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "no feedback downloaded");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no feedback downloaded"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let name = feedback.file_name().unwrap().to_string_lossy().into_owned();

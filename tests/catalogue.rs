@@ -105,3 +105,49 @@ fn a_malformed_catalogue_stops_the_run_naming_file_and_key() {
         "nothing is read with a bad catalogue"
     );
 }
+
+/// The bundled plan with one edit; the error it must give.
+fn refused(from: &str, to: &str) -> String {
+    assert!(BUNDLED.contains(from), "{from}");
+    let text = BUNDLED.replacen(from, to, 1);
+    match Catalogue::parse(&text, "改过的目录.toml") {
+        Ok(_) => panic!("accepted: {from} → {to}"),
+        Err(e) => {
+            let e = e.to_string();
+            assert!(e.contains("改过的目录.toml"), "{e}");
+            e
+        }
+    }
+}
+
+#[test]
+fn catalogue_rejects_nan_target() {
+    let e = refused("value = 10\n", "value = nan\n");
+    assert!(
+        e.contains("targets（T01）.value") && e.contains("有限"),
+        "{e}"
+    );
+    let e = refused("value = 8.5\n", "value = inf\n");
+    assert!(e.contains("targets（T02）.value"), "{e}");
+}
+
+#[test]
+fn catalogue_rejects_ids_given_twice() {
+    let e = refused("id = \"T02\"", "id = \"T01\"");
+    assert!(e.contains("targets.id") && e.contains("“T01”重复"), "{e}");
+    let e = refused("id = \"R2\"", "id = \"R1\"");
+    assert!(e.contains("ratios.id") && e.contains("“R1”重复"), "{e}");
+    let e = refused("short = \"长兴开发区\"", "short = \"湖州开发区\"");
+    assert!(e.contains("zones.short") && e.contains("湖州开发区"), "{e}");
+}
+
+#[test]
+fn catalogue_rejects_a_ratio_with_an_empty_denominator() {
+    let e = refused("denominator = [\"A01\"]", "denominator = []");
+    assert!(
+        e.contains("ratios（R1）.denominator") && e.contains("分母"),
+        "{e}"
+    );
+    let e = refused("numerator = [\"A04\"]", "numerator = []");
+    assert!(e.contains("ratios（R2）.numerator"), "{e}");
+}

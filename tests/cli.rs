@@ -278,3 +278,224 @@ fn dot_inside_the_period_folder_is_that_period() {
     );
     assert!(stdout.contains("form.period_mismatch"), "{ctx}");
 }
+
+/// Runs the binary in `dir`.
+fn zonestat_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run zonestat")
+}
+
+/// Words of clap's English screens that must not reach a clerk.
+const ENGLISH: [&str; 12] = [
+    "Usage",
+    "Options",
+    "Arguments",
+    "Commands",
+    "Print",
+    "default:",
+    "[OPTIONS]",
+    "possible values",
+    "error:",
+    "For more information",
+    "tip:",
+    "help for",
+];
+
+fn assert_chinese(what: &str, text: &str) {
+    for word in ENGLISH {
+        assert!(!text.contains(word), "{what} shows {word:?}:\n{text}");
+    }
+}
+
+const COMMANDS: [&str; 9] = [
+    "check",
+    "template",
+    "init",
+    "intake",
+    "status",
+    "run",
+    "consolidate",
+    "send",
+    "help",
+];
+
+#[test]
+fn every_help_screen_is_chinese_with_examples_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut screens = vec![("--help".to_string(), vec!["--help"])];
+    screens.push(("-h".into(), vec!["-h"]));
+    screens.push(("help".into(), vec!["help"]));
+    for c in COMMANDS {
+        screens.push((format!("{c} --help"), vec![c, "--help"]));
+        screens.push((format!("help {c}"), vec!["help", c]));
+    }
+    for (what, args) in screens {
+        let out = zonestat_in(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", shown(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_chinese(&what, &text);
+        assert!(text.contains("用法："), "{what}:\n{text}");
+        assert!(text.contains("例如："), "{what}:\n{text}");
+        assert!(text.contains("退出码："), "{what}:\n{text}");
+    }
+    // Asking for help creates nothing.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn command_line_mistakes_are_explained_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, words) in [
+        (vec!["check"], vec!["缺少", "zonestat check --help"]),
+        (vec!["chek", "x"], vec!["没有“chek”这个命令", "check"]),
+        (
+            vec!["check", "x", "--perod", "2020-06"],
+            vec!["不认识的参数", "--period"],
+        ),
+        (
+            vec!["check", "x", "--period", "2020-13"],
+            vec!["2020-13", "YYYY-MM"],
+        ),
+        (
+            vec!["send", "r.xlsx", "--security", "foo"],
+            vec!["foo", "starttls"],
+        ),
+        (vec![], vec!["缺少命令"]),
+        (vec!["help", "nothing"], vec!["没有“nothing”这个命令"]),
+    ] {
+        let out = zonestat_in(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", shown(&out));
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_chinese(&format!("{args:?}"), &text);
+        assert!(text.starts_with("错误："), "{args:?}: {text}");
+        for w in words {
+            assert!(text.contains(w), "{args:?} lacks {w:?}: {text}");
+        }
+    }
+}
+
+#[test]
+fn run_outside_a_work_folder_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = zonestat_in(dir.path(), &["run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("zonestat.toml"), "{text}");
+    assert!(text.contains("zonestat init"), "{text}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "run created {left:?}");
+}
+
+#[test]
+fn consolidate_in_a_work_folder_takes_the_settings_and_the_latest_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = zonestat_in(dir.path(), &["init"]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let june = dir.path().join("数据/2020-06");
+    std::fs::create_dir_all(&june).unwrap();
+    for f in std::fs::read_dir(data("2020-06")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, june.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = zonestat_in(dir.path(), &["consolidate"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2020年1-6月"), "{}", shown(&out));
+    assert!(
+        dir.path()
+            .join("汇总表/开发区考核汇总表-2020年1-6月.xlsx")
+            .is_file(),
+        "{}",
+        shown(&out)
+    );
+    // Outside a work folder the data folder must be named.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = zonestat_in(elsewhere.path(), &["consolidate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("数据文件夹"));
+}
+
+#[test]
+fn a_malformed_settings_file_is_explained_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Windows path in double quotes: the backslash starts an escape.
+    std::fs::write(
+        dir.path().join("zonestat.toml"),
+        "# 设置\ndata = \"D:\\数据\"\n",
+    )
+    .unwrap();
+    let out = zonestat_in(dir.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("zonestat.toml") && text.contains("第 2 行"),
+        "{text}"
+    );
+    assert!(text.contains("单引号"), "{text}");
+    for english in ["invalid", "escape", "expected", "TOML"] {
+        assert!(!text.contains(english), "{text}");
+    }
+}
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    // `zonestat check DIR | head -1`: the reader is gone before the listing is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("check")
+        .arg(data("2020-06"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let bad = mixed_folder();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("check")
+        .arg(&bad.path)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the exit status of the table");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn many_stray_files_are_summarised_by_kind_and_each_in_the_json() {
+    let dir = PeriodDir::new("2020-06");
+    dir.copy(&data("2020-06").join("南浔6月.ods"), "南浔6月.ods");
+    for i in 0..300 {
+        let ext = ["txt", "pdf", "jpg"][i % 3];
+        dir.write(&format!("附件-{i:04}.{ext}"), b"not a workbook");
+    }
+    let json = dir.path.parent().unwrap().join("out.json");
+    let out = check(&dir.path, Some(&json));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert!(
+        text.contains("另有 300 个不是电子表格的文件：.jpg 100 个、.pdf 100 个、.txt 100 个"),
+        "{text}"
+    );
+    assert!(text.lines().count() < 20, "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 301);
+    // One finding stands for them all.
+    let ignored: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "file.ignored")
+        .collect();
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert_eq!(ignored[0]["found"], "300 个文件");
+}

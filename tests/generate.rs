@@ -169,7 +169,8 @@ fn many_zones_get_no_sheet_each_but_every_zone_is_compared() {
             "全市汇总",
             "分区对比",
             "综合评价",
-            "数据问题"
+            "数据问题",
+            "来源清单"
         ]
     );
     let cover = book.worksheet_range("封面").unwrap();

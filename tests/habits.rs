@@ -273,3 +273,131 @@ fn copies_that_differ_stay_duplicates() {
         .count();
     assert_eq!(dups, 2, "{:#?}", batch.findings);
 }
+
+/// Intake as on 2020-07-10: June's forms are being collected.
+fn intake_in_july(inbox: &Path, data: &Path) -> zonestat::intake::IntakeReport {
+    let opts = zonestat::intake::IntakeOptions {
+        settle: std::time::Duration::ZERO,
+        today: common::period("2020-07"),
+        ..Default::default()
+    };
+    zonestat::intake::intake(inbox, data, &cat(), &opts, &mut |_| {}).unwrap()
+}
+
+/// A data folder holding 2020-05 and 2020-06 (the sample June forms), and an empty inbox.
+fn archive_with_june() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("数据");
+    let june = data.join("2020-06");
+    std::fs::create_dir_all(&june).unwrap();
+    for f in std::fs::read_dir(common::data("2020-06")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, june.join(f.file_name().unwrap())).unwrap();
+    }
+    let inbox = tmp.path().join("收件箱");
+    std::fs::create_dir_all(&inbox).unwrap();
+    (tmp, data, inbox)
+}
+
+#[test]
+fn a_mistyped_future_month_stays_in_the_inbox_and_opens_no_period() {
+    let (_tmp, data, inbox) = archive_with_june();
+    let july = form1("湖州经济技术开发区", "2020年1-7月").xlsx();
+    std::fs::write(inbox.join("湖州7月.xlsx"), &july).unwrap();
+    let r = intake_in_july(&inbox, &data);
+    let e = r
+        .entries
+        .iter()
+        .find(|e| e.file.ends_with("湖州7月.xlsx"))
+        .unwrap();
+    assert_eq!(e.action, zonestat::intake::Action::Held, "{e:?}");
+    let why = e.reason.as_deref().unwrap();
+    assert!(
+        why.contains("2020年1-7月") && why.contains("填错了月份"),
+        "{why}"
+    );
+    assert!(inbox.join("湖州7月.xlsx").is_file(), "left in the inbox");
+    assert!(
+        !data.join("2020-07").exists(),
+        "no folder for the mistyped month"
+    );
+    assert_eq!(
+        zonestat::routine::latest_period(&data),
+        Some(common::period("2020-06"))
+    );
+    let log = std::fs::read_to_string(data.join("intake.log")).unwrap();
+    assert!(log.contains("\"action\":\"held\""), "{log}");
+    // The month after, the same form is the period being collected: filed.
+    let opts = zonestat::intake::IntakeOptions {
+        settle: std::time::Duration::ZERO,
+        today: common::period("2020-08"),
+        ..Default::default()
+    };
+    let r = zonestat::intake::intake(&inbox, &data, &cat(), &opts, &mut |_| {}).unwrap();
+    assert_eq!(
+        r.entries[0].action,
+        zonestat::intake::Action::Filed,
+        "{:?}",
+        r.entries
+    );
+    assert!(data.join("2020-07").is_dir());
+}
+
+#[test]
+fn a_late_form_for_an_earlier_month_is_filed_there_and_said_so() {
+    let (_tmp, data, inbox) = archive_with_june();
+    let may = form1("南浔经济开发区", "2020年1-5月").xlsx();
+    std::fs::write(inbox.join("南浔5月.xlsx"), &may).unwrap();
+    let r = intake_in_july(&inbox, &data);
+    let e = r
+        .entries
+        .iter()
+        .find(|e| e.file.ends_with("南浔5月.xlsx"))
+        .unwrap();
+    assert_eq!(e.action, zonestat::intake::Action::Filed, "{e:?}");
+    assert!(
+        e.reason
+            .as_deref()
+            .unwrap()
+            .contains("已归档到往期 2020-05"),
+        "{e:?}"
+    );
+    assert!(
+        files_named(&data.join("2020-05"))
+            .contains(&"湖开统1表-南浔开发区-2020-05.xlsx".to_string())
+    );
+    let shown = zonestat::intake::render(&r, &cat());
+    assert!(shown.contains("已归档到往期 2020-05"), "{shown}");
+}
+
+#[test]
+fn a_sheet_per_month_workbook_in_the_inbox_is_filed_under_its_latest_month() {
+    let (_tmp, data, inbox) = archive_with_june();
+    std::fs::remove_file(data.join("2020-06/湖州开发区6月报表.xlsx")).unwrap();
+    std::fs::write(inbox.join("湖州2020.xlsx"), hz_by_month()).unwrap();
+    let r = intake_in_july(&inbox, &data);
+    let e = r
+        .entries
+        .iter()
+        .find(|e| e.file.ends_with("湖州2020.xlsx"))
+        .unwrap();
+    assert_eq!(
+        e.action,
+        zonestat::intake::Action::Filed,
+        "{e:?} {:?}",
+        r.findings
+    );
+    assert_eq!(e.period, Some(common::period("2020-06")));
+    let june = check_folder(&data.join("2020-06"), "2020-06");
+    assert_eq!(june.errors(), 0, "{:#?}", june.findings);
+}
+
+fn files_named(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -110,6 +110,7 @@ fn the_sheets_are_there_in_order() {
     .to_vec();
     expected.extend(cat.zones.iter().map(|z| z.short.clone()));
     expected.push("数据问题".into());
+    expected.push("来源清单".into());
     assert_eq!(names, expected);
 }
 
@@ -235,14 +236,18 @@ fn the_cover_says_when_and_by_what_and_that_the_data_are_complete() {
     assert!(cover.contains("2020年度"));
     assert!(cover.contains(&cat.plan.document));
     assert!(cover.contains("2021年1月1日 08:00"), "{cover}");
-    assert!(cover.contains(concat!("zonestat ", env!("CARGO_PKG_VERSION"))));
+    // The program is named in the document properties and the footer, not the cover.
+    assert!(!cover.contains("zonestat"), "{cover}");
     assert!(cover.contains("5/5"));
     assert!(cover.contains("数据完整"));
     assert!(!cover.contains("数据不完整"));
-    // The sources, with their hashes.
+    // The sources, with their hashes, are on a sheet of their own, the last.
+    let sources = all_text(&book.values("来源清单"));
     for f in &c.files {
-        assert!(cover.contains(&f.sha256), "{}", f.file);
+        assert!(sources.contains(&f.sha256), "{}", f.file);
+        assert!(!cover.contains(&f.sha256), "{}", f.file);
     }
+    assert_eq!(book.xlsx.sheet_names().last().unwrap(), "来源清单");
 }
 
 #[test]
@@ -350,6 +355,11 @@ fn a_missing_zone_and_a_corrupt_file_make_an_incomplete_workbook() {
     assert!(summary.contains("3/5"), "{summary}");
     assert!(summary.contains("长兴开发区"), "{summary}");
     assert!(summary.contains("数据缺失"), "{summary}");
+    assert!(summary.contains("长兴开发区：湖开统1表未报送"), "{summary}");
+    assert!(
+        !summary.contains("））") && !summary.contains("）（"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -394,4 +404,245 @@ fn libreoffice_opens_the_workbook() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+
+    // The cover prints on one page: the same workbook with every other sheet
+    // hidden (hidden sheets are not printed) makes a PDF of one page.
+    let cover = tmp.path().join("cover.xlsx");
+    std::fs::write(&cover, only_the_cover(&std::fs::read(&xlsx).unwrap())).unwrap();
+    Command::new(soffice)
+        .arg(&profile)
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(tmp.path())
+        .arg(&cover)
+        .output()
+        .unwrap();
+    let pdf = std::fs::read(tmp.path().join("cover.pdf")).unwrap();
+    assert_eq!(pdf_pages(&pdf), 1, "the cover's pages");
+}
+
+/// A copy of a workbook whose sheets but the first are hidden.
+fn only_the_cover(bytes: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        if name == "xl/workbook.xml" {
+            let xml = String::from_utf8(data).unwrap();
+            let mut parts = xml.split("<sheet ");
+            let mut text = parts.next().unwrap().to_string();
+            for (k, part) in parts.enumerate() {
+                text.push_str("<sheet ");
+                if k > 0 {
+                    text.push_str("state=\"hidden\" ");
+                }
+                text.push_str(part);
+            }
+            data = text.into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&data).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// The pages of a PDF: its page objects.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.matches("/Type/Page").count() + text.matches("/Type /Page").count()
+        - text.matches("/Type/Pages").count()
+        - text.matches("/Type /Pages").count()
+}
+
+/// The parts of a workbook by name.
+fn parts(bytes: &[u8]) -> std::collections::HashMap<String, String> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut out = std::collections::HashMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let mut s = String::new();
+        if f.read_to_string(&mut s).is_ok() {
+            out.insert(f.name().unwrap().to_string(), s);
+        }
+    }
+    out
+}
+
+/// The XML of a sheet (rust_xlsxwriter numbers the parts in sheet order).
+fn sheet_xml<'a>(
+    parts: &'a std::collections::HashMap<String, String>,
+    names: &[String],
+    sheet: &str,
+) -> &'a str {
+    let i = names.iter().position(|n| n == sheet).unwrap() + 1;
+    &parts[&format!("xl/worksheets/sheet{i}.xml")]
+}
+
+/// Row heights (0-based row → points) that a sheet sets.
+fn row_heights(xml: &str) -> std::collections::HashMap<u32, f64> {
+    xml.split("<row ")
+        .skip(1)
+        .filter_map(|r| {
+            let tag = &r[..r.find('>')?];
+            let attr = |name: &str| {
+                let at = tag.find(&format!("{name}=\""))? + name.len() + 2;
+                Some(&tag[at..at + tag[at..].find('"')?])
+            };
+            let row: u32 = attr("r")?.parse().ok()?;
+            Some((row - 1, attr("ht").map_or(15.0, |h| h.parse().unwrap())))
+        })
+        .collect()
+}
+
+/// The rows at which a sheet's manual page breaks start a new page.
+fn row_breaks(xml: &str) -> Vec<u32> {
+    xml.split("<brk id=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn row_heights_hold_the_lines_of_text_they_hold() {
+    // The incomplete run: the cover's red banner has eight lines.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_data(tmp.path());
+    let dir = tmp.path().join("2020-12");
+    std::fs::remove_file(dir.join("附件1-长兴2020年12月.xlsx")).unwrap();
+    let (c, cat) = run(tmp.path(), "2020-12");
+    let bytes = workbook_bytes(&c, &cat, MadeAt::from_unix(MADE)).unwrap();
+    let parts = parts(&bytes);
+    let mut book = Book::new(bytes);
+    let names = book.xlsx.sheet_names();
+    let mut checked = 0;
+    for name in &names {
+        let heights = row_heights(sheet_xml(&parts, &names, name));
+        // The smallest font a sheet uses for text on several lines.
+        let (font, spacing) = if name == "来源清单" {
+            (8.0, 1.2)
+        } else {
+            (11.0, 1.2)
+        };
+        let values = book.values(name);
+        for (row, _, d) in values.used_cells() {
+            let Data::String(s) = d else { continue };
+            let lines = s.lines().count();
+            if lines < 2 {
+                continue;
+            }
+            let row = row as u32 + values.start().unwrap().0;
+            let ht = heights.get(&row).copied().unwrap_or(15.0);
+            assert!(
+                ht >= lines as f64 * font * spacing,
+                "{name} row {}: {ht} pt for {lines} lines: {s}",
+                row + 1
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 5, "only {checked} texts of several lines");
+    // The banner, at its own 12-point font.
+    let cover = book.values("封面");
+    let (r, _, banner) = cover
+        .used_cells()
+        .find(|(_, _, d)| matches!(d, Data::String(s) if s.starts_with("数据不完整，考核结果仅供参考")))
+        .expect("the red banner");
+    let lines = banner.to_string().lines().count();
+    assert!(lines >= 4, "{banner}");
+    let ht = row_heights(sheet_xml(&parts, &names, "封面"))[&(r as u32 + cover.start().unwrap().0)];
+    assert!(
+        ht >= lines as f64 * 12.0 * 1.25,
+        "{ht} pt for {lines} lines at 12 pt"
+    );
+}
+
+#[test]
+fn the_cover_carries_the_office_and_its_signature_block() {
+    let (c, cat) = run(&data(), "2020-12");
+    assert!(!cat.report.office.is_empty());
+    let bytes = workbook_bytes(&c, &cat, MadeAt::from_unix(MADE)).unwrap();
+    let parts = parts(&bytes);
+    let mut book = Book::new(bytes);
+    let cover = all_text(&book.values("封面"));
+    assert!(
+        cover.contains(&format!("编制单位\n{}", cat.report.office)),
+        "{cover}"
+    );
+    for label in &cat.report.signature {
+        assert!(cover.contains(&format!("{label}：")), "{label}: {cover}");
+    }
+    // The program: in the document properties and the footer.
+    let core = &parts["docProps/core.xml"];
+    assert!(core.contains(&cat.report.office), "{core}");
+    let made_by = concat!("zonestat ", env!("CARGO_PKG_VERSION"));
+    assert!(parts["docProps/app.xml"].contains(made_by) || core.contains(made_by));
+    assert!(parts["xl/worksheets/sheet1.xml"].contains(made_by));
+}
+
+#[test]
+fn every_sheet_repeats_its_header_and_no_page_break_splits_a_target() {
+    for period in ["2020-12", "2020-06"] {
+        let (c, cat) = run(&data(), period);
+        let bytes = workbook_bytes(&c, &cat, MadeAt::from_unix(MADE)).unwrap();
+        let parts = parts(&bytes);
+        let mut book = Book::new(bytes);
+        let names = book.xlsx.sheet_names();
+        let workbook = &parts["xl/workbook.xml"];
+        for name in names.iter().filter(|n| *n != "封面") {
+            assert!(
+                workbook.contains(&format!(
+                    "Print_Titles\" localSheetId=\"{}\">{name}!",
+                    names.iter().position(|n| n == name).unwrap()
+                )),
+                "{period} {name} has no print titles"
+            );
+        }
+        // 目标考核: a target's rows (an each-zone target's zones and city row) on one page.
+        let t = book.values("目标考核");
+        let breaks = row_breaks(sheet_xml(&parts, &names, "目标考核"));
+        let ids: Vec<u32> = (3..=t.end().unwrap().0)
+            .filter(|&r| !text(&t, r, 0).is_empty())
+            .collect();
+        for (k, &first) in ids.iter().enumerate() {
+            let next = ids.get(k + 1).copied().unwrap_or(t.end().unwrap().0 + 1);
+            for b in &breaks {
+                assert!(
+                    !(first < *b && *b < next),
+                    "{period}: a page break at row {} splits {}",
+                    b + 1,
+                    text(&t, first, 0)
+                );
+            }
+        }
+        if period == "2020-12" {
+            assert!(!breaks.is_empty(), "目标考核 takes more than a page");
+        }
+        // Sheets of several tables: a new page starts with a table's header
+        // or its title, never in the middle of a table without its header.
+        let mut sheets = vec!["全市汇总".to_string()];
+        sheets.extend(cat.zones.iter().map(|z| z.short.clone()));
+        let mut broken = 0;
+        for name in &sheets {
+            let v = book.values(name);
+            for b in row_breaks(sheet_xml(&parts, &names, name)) {
+                let first = text(&v, b, 0);
+                assert!(
+                    ["代码", "编号", "级别"].contains(&first.as_str()) || first.contains('、'),
+                    "{period} {name}: page at row {} starts with {first:?}",
+                    b + 1
+                );
+                broken += 1;
+            }
+            // Only the title repeats: not 主要指标's header above the 比重 table.
+            assert!(workbook.contains(&format!(">{name}!$1:$1<")), "{name}");
+        }
+        if period == "2020-12" {
+            assert!(broken > 0, "the zone sheets take more than a page");
+        }
+    }
 }

@@ -6,9 +6,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::{cat, data, fixtures, form1, form2, inventory, n, t};
-use zonestat::intake::{Action, intake};
+use zonestat::intake::{Action, IntakeOptions, intake};
 use zonestat::read::sha256_hex;
 
 fn names(dir: &Path) -> BTreeSet<String> {
@@ -16,6 +17,14 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// Intake that files what was just written (tests do not wait for files to settle).
+fn at_once() -> IntakeOptions {
+    IntakeOptions {
+        settle: Duration::ZERO,
+        ..IntakeOptions::default()
+    }
 }
 
 fn drop_into(inbox: &Path, name: &str, bytes: &[u8]) {
@@ -41,7 +50,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
             std::fs::read(&p).unwrap(),
         );
     }
-    drop("~$湖州开发区6月报表.xlsx", b"lock".to_vec());
+    drop("~$他表.xlsx", b"lock".to_vec());
     drop("说明.txt", "请查收".as_bytes().to_vec());
     let good = std::fs::read(data("2020-06").join("附件1-长兴2020年6月.xlsx")).unwrap();
     drop("坏文件.xlsx", good[..good.len() / 2].to_vec());
@@ -50,7 +59,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
         std::fs::read(fixtures().join("bad/nx-2020-06-negative.ods")).unwrap(),
     );
 
-    let r = intake(&inbox, &store, &cat).unwrap();
+    let r = intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     let count = |a: Action| r.entries.iter().filter(|e| e.action == a).count();
     assert_eq!(
         (
@@ -81,7 +90,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
         names(&inbox),
         BTreeSet::from(
             [
-                "~$湖州开发区6月报表.xlsx",
+                "~$他表.xlsx",
                 "说明.txt",
                 "坏文件.xlsx",
                 "南浔6月(有错).ods"
@@ -103,7 +112,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
         .xlsx();
     drop("湖州开发区6月报表(更正).xlsx", corrected.clone());
     drop("长兴6月(重发).xlsx", good.clone());
-    let r = intake(&inbox, &store, &cat).unwrap();
+    let r = intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     let actions: Vec<Action> = r.entries.iter().map(|e| e.action).collect();
     assert!(
         actions.contains(&Action::Superseded)
@@ -150,7 +159,7 @@ fn intake_files_replaces_and_holds_without_losing_a_byte() {
 
     // Running intake again changes nothing.
     let (before_store, before_inbox) = (inventory(&store), inventory(&inbox));
-    intake(&inbox, &store, &cat).unwrap();
+    intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     assert_eq!(inventory(&store), before_store);
     assert_eq!(inventory(&inbox), before_inbox);
 }
@@ -167,7 +176,7 @@ fn a_workbook_that_holds_more_than_the_resent_file_is_not_replaced() {
         inbox.join("安吉.xlsx"),
     )
     .unwrap();
-    intake(&inbox, &store, &cat).unwrap();
+    intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     assert!(
         store
             .join("2020-12/湖开统1表+湖开统2表-安吉开发区-2020-12.xlsx")
@@ -179,7 +188,7 @@ fn a_workbook_that_holds_more_than_the_resent_file_is_not_replaced() {
         form2("安吉经济开发区", "2020年").xlsx(),
     )
     .unwrap();
-    let r = intake(&inbox, &store, &cat).unwrap();
+    let r = intake(&inbox, &store, &cat, &at_once(), &mut |_| {}).unwrap();
     assert_eq!(r.entries[0].action, Action::Conflict, "{:?}", r.entries);
     assert!(inbox.join("安吉2表.xlsx").is_file());
 }
@@ -329,7 +338,14 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     };
     let (code, text) = zonestat(&["init"]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(work.path().join("zonestat.toml").is_file());
+    let toml = work.path().join("zonestat.toml");
+    // The forms are copied in just now: file them without waiting for them to settle.
+    let settings = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
+    )
+    .unwrap();
     // The clerk drops every received workbook into the inbox, the history first.
     for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
         for f in std::fs::read_dir(data(p)).unwrap() {
@@ -356,4 +372,180 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     let (code, text) = zonestat(&["run"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("收件箱中没有文件"), "{text}");
+
+    // 南浔 sends a correction that has errors, and a lock file comes along:
+    // the filed version is still used, and run says so and exits 1.
+    std::fs::copy(
+        fixtures().join("bad/nx-2020-06-negative.ods"),
+        work.path().join("收件箱/南浔6月更正.ods"),
+    )
+    .unwrap();
+    std::fs::write(work.path().join("收件箱/~$南浔6月更正.xlsx"), b"lock").unwrap();
+    let (code, text) = zonestat(&["run"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("南浔开发区 湖开统1表：收件箱中的新版本")
+            && text.contains("南浔6月更正.ods 有错误未采用，汇总使用的是已归档的旧版本"),
+        "{text}"
+    );
+    // The intake lines: zone names, the count of problems listed below, the
+    // lock file said as check says it.
+    assert!(text.contains("湖开统1表 南浔开发区 2020-06"), "{text}");
+    assert!(!text.contains(" NX "), "{text}");
+    assert!(text.contains("1 处错误、1 处警告，见下文"), "{text}");
+    assert!(
+        text.contains(
+            "[已忽略] 收件箱/~$南浔6月更正.xlsx\n      电子表格程序的临时锁定文件，已忽略。"
+        ),
+        "{text}"
+    );
+    let (_, checked) = zonestat(&["check", "收件箱"]);
+    assert!(
+        checked.contains(
+            "[已忽略] 收件箱/~$南浔6月更正.xlsx\n      电子表格程序的临时锁定文件，已忽略。"
+        ),
+        "{checked}"
+    );
+}
+
+#[test]
+fn run_finishes_its_work_when_its_pipe_closes() {
+    let work = tempfile::tempdir().unwrap();
+    zonestat::routine::init(work.path()).unwrap();
+    let toml = work.path().join("zonestat.toml");
+    let settings = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
+    )
+    .unwrap();
+    for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
+        for f in std::fs::read_dir(data(p)).unwrap() {
+            let f = f.unwrap().path();
+            let name = format!("{p}-{}", f.file_name().unwrap().to_string_lossy());
+            std::fs::copy(&f, work.path().join("收件箱").join(name)).unwrap();
+        }
+    }
+    // `zonestat run | head -1` with the reader gone at once.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .arg("run")
+        .current_dir(work.path())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        names(&work.path().join("收件箱")).is_empty(),
+        "the inbox is filed"
+    );
+    let out_dir = work.path().join("汇总表");
+    assert!(
+        out_dir.join("开发区考核汇总表-2020年1-6月.xlsx").is_file(),
+        "{err}"
+    );
+    assert!(
+        out_dir.join("开发区考核汇总表-2020年1-6月.json").is_file(),
+        "{err}"
+    );
+}
+
+/// Whether any part of a package holds `needle`.
+fn package_contains(bytes: &[u8], needle: &str) -> bool {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..zip.len()).any(|i| {
+        let mut text = String::new();
+        let mut part = zip.by_index(i).unwrap();
+        std::io::Read::read_to_string(&mut part, &mut text).is_ok() && text.contains(needle)
+    })
+}
+
+#[test]
+fn overlong_text_cell_is_cut_and_workbook_written() {
+    let cat = cat();
+    let work = tempfile::tempdir().unwrap();
+    let june = work.path().join("2020-06");
+    std::fs::create_dir(&june).unwrap();
+    for f in std::fs::read_dir(data("2020-06")).unwrap() {
+        let f = f.unwrap().path();
+        if !f.ends_with("湖州开发区6月报表.xlsx") {
+            std::fs::copy(&f, june.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    // A remark longer than a cell holds, on a row whose growth asks for one
+    // (so it is quoted in a message too), and a negative value: HZ gets feedback.
+    let remark = "新项目投产".repeat(8_000);
+    let hz = form1("湖州经济技术开发区", "2020年1-6月")
+        .set("E7", n(129.4))
+        .set("G7", n(60.0))
+        .set("H7", t("REMARK-PLACEHOLDER"))
+        .set("E12", n(-5.0));
+    let bytes = common::replace_in_package(&hz.xlsx(), "REMARK-PLACEHOLDER", &remark);
+    std::fs::write(june.join("湖州.xlsx"), bytes).unwrap();
+    let c =
+        zonestat::consolidate::consolidate(work.path(), "2020-06".parse().unwrap(), &cat).unwrap();
+    let long = c
+        .findings
+        .iter()
+        .find(|f| f.rule == "value.text_too_long")
+        .unwrap_or_else(|| panic!("{:#?}", c.findings));
+    assert_eq!(long.file, "2020-06/湖州.xlsx");
+    assert_eq!(long.cell.map(|c| c.to_string()).as_deref(), Some("H7"));
+    assert_eq!(long.severity, zonestat::model::Severity::Warning);
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let book = out.join("汇总.xlsx");
+    zonestat::routine::write_pair(&c, &cat, &book, Some(&out.join("汇总.json"))).unwrap();
+    assert!(package_contains(
+        &std::fs::read(&book).unwrap(),
+        zonestat::text::CUT_MARK
+    ));
+    let created = zonestat::template::creation_time();
+    let feedback = zonestat::feedback::write_feedback(
+        &c.forms,
+        Some(c.period),
+        &cat,
+        &out.join("反馈"),
+        &created,
+    )
+    .unwrap();
+    assert_eq!(feedback.len(), 1, "{feedback:?}");
+    assert!(package_contains(
+        &std::fs::read(&feedback[0]).unwrap(),
+        zonestat::text::CUT_MARK
+    ));
+}
+
+#[test]
+fn json_is_not_replaced_when_the_workbook_cannot_be_written() {
+    let work = tempfile::tempdir().unwrap();
+    // The workbook goes where no file can be made, even by root (/proc).
+    std::fs::write(work.path().join("汇总.json"), "{\"old\": true}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zonestat"))
+        .args(["consolidate"])
+        .arg(fixtures().join("data"))
+        .args([
+            "--period",
+            "2020-06",
+            "-o",
+            "/proc/汇总.xlsx",
+            "--json",
+            "汇总.json",
+        ])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("汇总.json")).unwrap(),
+        "{\"old\": true}",
+        "the old summary stays beside the old workbook"
+    );
 }

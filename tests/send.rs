@@ -15,6 +15,7 @@ use zonestat::catalog::Catalogue;
 use zonestat::consolidate::{consolidate, default_report_name, summary_json};
 use zonestat::mail::{self, Delivery, MailOptions, MailOverrides, Summary};
 use zonestat::model::Period;
+use zonestat::read::sha256_hex;
 use zonestat::report::{MadeAt, write_report};
 use zonestat::settings::Security;
 
@@ -107,6 +108,8 @@ struct Plan {
     bad_starttls: bool,
     /// After the message: `Some(reply)` answers with it, None hangs up without a word.
     after_data: Option<&'static str>,
+    /// Answer the greeting a byte every 200 ms, never finishing it.
+    trickle: bool,
 }
 
 impl Default for Plan {
@@ -118,6 +121,7 @@ impl Default for Plan {
             refuse: Vec::new(),
             bad_starttls: false,
             after_data: Some("250 2.0.0 Ok: queued as TEST1"),
+            trickle: false,
         }
     }
 }
@@ -196,6 +200,17 @@ fn session(stream: TcpStream, plan: &Plan, seen: &mut Seen) -> std::io::Result<(
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut r = BufReader::new(stream.try_clone()?);
     let mut w = stream;
+    if plan.trickle {
+        // A multi-line greeting that never ends, each byte well within the read timeout.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            for b in b"220-test.local slow\r\n" {
+                w.write_all(&[*b])?;
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+        return Ok(());
+    }
     w.write_all(b"220 test.local ESMTP ready\r\n")?;
     let mut logged_in = false;
     let mut rcpts = 0;
@@ -786,24 +801,60 @@ fn a_dry_run_writes_a_message_that_parses_back_whole() {
 }
 
 #[test]
-fn without_a_summary_the_body_names_the_file_and_the_subject_keeps_the_period() {
+fn a_renamed_workbook_without_its_json_sends_its_own_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (xlsx, bytes) = workbook(dir.path());
+    settings(dir.path(), closed_port(), "none", "");
+    // With the JSON beside it, as consolidate --json leaves it.
+    let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "with.eml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let with = parse(&std::fs::read(dir.path().join("with.eml")).unwrap());
+
+    // Renamed, and no JSON anywhere: the workbook's document properties
+    // hold its period and its summary.
     std::fs::remove_file(xlsx.with_extension("json")).unwrap();
+    std::fs::rename(&xlsx, dir.path().join("r.xlsx")).unwrap();
+    let out = zonestat(dir.path(), &["send", "r.xlsx", "--dry-run", "x.eml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("取自考核汇总表自身记录的汇总结果"),
+        "{stdout}"
+    );
+    let p = parse(&std::fs::read(dir.path().join("x.eml")).unwrap());
+    assert!(p.attachment == bytes, "the attachment's bytes differ");
+    assert_eq!(p.subject, with.subject);
+    assert!(p.subject.contains("2020年1-6月"), "{}", p.subject);
+    assert_eq!(
+        p.body.replace("r.xlsx", NAME),
+        with.body,
+        "the same body as from the JSON"
+    );
+    assert!(p.body.contains("未达标（5 项）"), "{}", p.body);
+}
+
+#[test]
+fn a_workbook_without_a_summary_gets_a_body_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A workbook another program wrote: no summary in its properties.
+    let other = data_dir().join("2020-06/湖州开发区6月报表.xlsx");
+    std::fs::copy(&other, dir.path().join(NAME)).unwrap();
+    let bytes = std::fs::read(&other).unwrap();
     settings(dir.path(), closed_port(), "none", "");
     let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "x.eml"], None);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("正文只写了附件名"));
     let p = parse(&std::fs::read(dir.path().join("x.eml")).unwrap());
-    assert_is_the_report(&p, &bytes);
+    assert!(p.attachment == bytes, "the attachment's bytes differ");
+    assert!(p.subject.contains("2020年1-6月"), "{}", p.subject);
     assert!(
         p.body.contains(NAME) && p.body.contains("封面"),
         "{}",
         p.body
     );
 
-    // A renamed workbook has no period to tell: ask for --summary or --subject.
-    std::fs::rename(&xlsx, dir.path().join("汇总.xlsx")).unwrap();
+    // Renamed, it has no period to tell: ask for --summary or --subject.
+    std::fs::rename(dir.path().join(NAME), dir.path().join("汇总.xlsx")).unwrap();
     let out = zonestat(
         dir.path(),
         &["send", "汇总.xlsx", "--dry-run", "y.eml"],
@@ -1019,4 +1070,83 @@ fn run_send_holds_back_an_incomplete_consolidation_unless_told() {
         "the body names the missing zone:\n{}",
         p.body
     );
+}
+
+#[test]
+fn the_summary_round_trips_through_the_workbook_properties() {
+    let cat = Catalogue::bundled();
+    for p in ["2020-06", "2020-12"] {
+        let c = consolidate(&data_dir(), period(p), &cat).unwrap();
+        let summary = mail::Summary::from_run(&c, &cat);
+        let dir = tempfile::tempdir().unwrap();
+        let xlsx = dir.path().join("r.xlsx");
+        write_report(&c, &cat, &xlsx, MadeAt::from_unix(1_593_561_600)).unwrap();
+        let props = mail::workbook_properties(&xlsx);
+        assert!(props.iter().all(|(_, v)| v.chars().count() <= 255));
+        assert_eq!(mail::Summary::from_properties(&props), Some(summary), "{p}");
+    }
+}
+
+#[test]
+fn smtp_trickle_hits_overall_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (xlsx, _) = workbook(dir.path());
+    let server = Server::start(Plan {
+        trickle: true,
+        ..Plan::default()
+    });
+    settings(dir.path(), server.port, "none", USER);
+    let text = std::fs::read_to_string(dir.path().join("zonestat.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("zonestat.toml"),
+        text + "deadline_seconds = 2\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = zonestat(
+        dir.path(),
+        &["send", xlsx.to_str().unwrap()],
+        Some(PASSWORD),
+    );
+    let took = started.elapsed();
+    assert_fails_with(&out, &["超过 2 秒", "deadline_seconds", "邮件没有发出"]);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let seen = server.finish();
+    assert_eq!(seen.count("MAIL"), 0);
+}
+
+#[test]
+fn a_summary_written_with_another_workbook_is_refused() {
+    let dir = working_folder(None);
+    settings(dir.path(), closed_port(), "none", "");
+    let out = zonestat(
+        dir.path(),
+        &[
+            "consolidate",
+            "数据",
+            "--period",
+            "2020-06",
+            "-o",
+            NAME,
+            "--json",
+            "开发区考核汇总表-2020年1-6月.json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("开发区考核汇总表-2020年1-6月.json")).unwrap(),
+    )
+    .unwrap();
+    let xlsx = std::fs::read(dir.path().join(NAME)).unwrap();
+    assert_eq!(json["workbook_sha256"], sha256_hex(&xlsx));
+    // The pair as written goes out (as a dry run).
+    let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "a.eml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // A workbook that is not the one the summary was written with is refused.
+    let mut other = xlsx.clone();
+    other.extend_from_slice(b"\0");
+    std::fs::write(dir.path().join(NAME), other).unwrap();
+    let out = zonestat(dir.path(), &["send", NAME, "--dry-run", "b.eml"], None);
+    assert_fails_with(&out, &["SHA-256 不符", "zonestat run"]);
 }

@@ -663,7 +663,10 @@ fn a_zones_own_form_is_filed_and_another_zones_is_refused() {
     let a = p.upload(&hz, "湖州6月（更正）.xlsx", &common::hz().xlsx());
     let v = a.value();
     assert_eq!(v["status"], "accepted", "{v}");
-    assert_eq!((v["zone"].as_str(), v["period"].as_str()), (Some("HZ"), Some("2020-06")));
+    assert_eq!(
+        (v["zone"].as_str(), v["period"].as_str()),
+        (Some("HZ"), Some("2020-06"))
+    );
     assert_eq!(v["forms"], json!(["湖开统1表"]));
     assert!(files_in(&june).contains(&"湖开统1表-湖州开发区-2020-06.xlsx".to_string()));
     assert!(!files_in(&june).contains(&"湖州开发区6月报表.xlsx".to_string()));
@@ -671,10 +674,29 @@ fn a_zones_own_form_is_filed_and_another_zones_is_refused() {
     let log = std::fs::read_to_string(p.data().join("intake.log")).unwrap();
     assert!(log.contains("湖州6月（更正）.xlsx"), "{log}");
     // The zone's list holds both uploads, newest first; the office sees them too.
-    let mine = p.json("GET", "/api/v1/submissions?period=2020-06", Some(&hz), Value::Null).value();
-    let states: Vec<&str> = mine.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    let mine = p
+        .json(
+            "GET",
+            "/api/v1/submissions?period=2020-06",
+            Some(&hz),
+            Value::Null,
+        )
+        .value();
+    let states: Vec<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["accepted", "refused"]);
-    let grid = p.json("GET", "/api/v1/status?period=2020-06", Some(&hz), Value::Null).value();
+    let grid = p
+        .json(
+            "GET",
+            "/api/v1/status?period=2020-06",
+            Some(&hz),
+            Value::Null,
+        )
+        .value();
     assert_eq!(grid["cells"][0]["submission"], mine[0]["submission"]);
 }
 
@@ -693,8 +715,14 @@ fn a_form_with_an_error_is_rejected_at_its_cell_with_a_feedback_workbook() {
         .filter(|f| f["severity"] == "error")
         .collect();
     assert_eq!(errors.len(), 1, "{v}");
-    assert_eq!((errors[0]["rule"].as_str(), errors[0]["cell"].as_str()), (Some("value.negative"), Some("E12")));
-    assert_eq!(errors[0]["file"], "湖州6月.xlsx", "the zone's own file name");
+    assert_eq!(
+        (errors[0]["rule"].as_str(), errors[0]["cell"].as_str()),
+        (Some("value.negative"), Some("E12"))
+    );
+    assert_eq!(
+        errors[0]["file"], "湖州6月.xlsx",
+        "the zone's own file name"
+    );
     let url = v["feedback"].as_str().unwrap();
     let cookie = format!("zonestat_session={hz}");
     let fb = p.send("GET", url, &[("Cookie", &cookie)], b"");
@@ -712,7 +740,13 @@ fn another_zones_record_answers_404_and_a_closed_period_refuses() {
     let office = p.open("2020-06");
     let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
     let nx = p.ready("nx1", "zone", Some("NX"), "Nanxun-Lake-2020");
-    let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().set("E12", common::n(-5.0)).xlsx()).value();
+    let v = p
+        .upload(
+            &hz,
+            "湖州6月.xlsx",
+            &common::hz().set("E12", common::n(-5.0)).xlsx(),
+        )
+        .value();
     let id = v["submission"].as_i64().unwrap();
     for path in [
         format!("/api/v1/submissions/{id}"),
@@ -725,9 +759,18 @@ fn another_zones_record_answers_404_and_a_closed_period_refuses() {
         assert_eq!(a.status, 404, "{path}: {}", a.body);
         assert!(!a.body.contains("湖州"), "{path}");
         let cookie = format!("zonestat_session={office}");
-        assert_eq!(p.send("GET", &path, &[("Cookie", &cookie)], b"").status, 200, "{path}");
+        assert_eq!(
+            p.send("GET", &path, &[("Cookie", &cookie)], b"").status,
+            200,
+            "{path}"
+        );
     }
-    let close = p.json("POST", "/api/v1/periods/2020-06/close", Some(&office), Value::Null);
+    let close = p.json(
+        "POST",
+        "/api/v1/periods/2020-06/close",
+        Some(&office),
+        Value::Null,
+    );
     assert_eq!(close.status, 204);
     let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
     assert_eq!(v["status"], "refused");
@@ -740,18 +783,30 @@ fn hostile_and_oversized_uploads_get_their_answer_and_the_server_goes_on() {
     p.open("2020-06");
     let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
     let hostile = common::fixtures().join("hostile");
-    for name in ["zip-bomb.xlsx", "random-bytes.xlsx", "truncated.xlsx", "ods-unclosed-table.ods"] {
+    for name in [
+        "zip-bomb.xlsx",
+        "random-bytes.xlsx",
+        "truncated.xlsx",
+        "ods-unclosed-table.ods",
+    ] {
         let bytes = std::fs::read(hostile.join(name)).unwrap();
         let v = p.upload(&hz, name, &bytes).value();
         assert_eq!(v["status"], "refused", "{name}: {v}");
         assert!(
-            v["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "error"),
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["severity"] == "error"),
             "{name}: {v}"
         );
     }
     let big = vec![b'x'; 51 * 1024 * 1024];
     let a = p.upload(&hz, "大文件.xlsx", &big);
-    assert_eq!((a.status, a.value()["error"].as_str()), (413, Some("too_large")));
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (413, Some("too_large"))
+    );
     let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
     assert_eq!(v["status"], "accepted", "{v}");
 }

@@ -223,10 +223,21 @@ fn templates_carry_validation_protection_and_growth_formulas() {
     assert!(sheet.contains("type=\"whole\""), "A14 is a count");
     assert!(sheet.contains("promptTitle=\"A01\"") && sheet.contains("请填写大于或等于 0 的数值"));
     assert!(
-        sheet.contains("<f>IF(OR(E7=\"\",F7=\"\",N(F7)=0),\"\",ROUND((E7-F7)/F7*100,1))</f>"),
+        sheet.contains(
+            "<f>IF(AND(ISNUMBER(E7),ISNUMBER(F7)),IF(F7=0,\"\",ROUND((E7-F7)/F7*100,1)),\"\")</f>"
+        ),
         "growth formula"
     );
     let styles = String::from_utf8(parts["xl/styles.xml"].clone()).unwrap();
+    // The report's Chinese fonts: 宋体 for text, 黑体 for the title; Calibri
+    // only as the workbook's default of cells nothing formats.
+    assert!(styles.contains("<name val=\"宋体\"/>"), "{styles}");
+    assert!(styles.contains("<name val=\"黑体\"/>"), "{styles}");
+    assert_eq!(
+        styles.matches("<name val=\"Calibri\"/>").count(),
+        1,
+        "{styles}"
+    );
     assert!(
         styles.contains("<protection locked=\"0\"/>"),
         "input cells unlocked"

@@ -57,7 +57,7 @@ pub(crate) fn compose(p: Parts) -> Result<Composed, Error> {
         .from(p.from.clone())
         .subject(p.subject)
         .message_id(Some(message_id(p.from)))
-        .user_agent(crate::report::MADE_BY.to_string());
+        .user_agent(concat!("zonestat ", env!("CARGO_PKG_VERSION")).to_string());
     for m in p.to {
         b = b.to(m.clone());
     }

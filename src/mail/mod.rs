@@ -25,7 +25,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use message::XLSX;
-pub use summary::{Summary, plain_body};
+pub use summary::{PERIOD_PROPERTY, Summary, plain_body, workbook_properties};
 
 use crate::catalog::Catalogue;
 use crate::error::Error;
@@ -57,6 +57,9 @@ pub struct MailOptions {
     pub subject: Option<String>,
     /// For connecting and for each reply of the server.
     pub timeout: Duration,
+    /// For the whole conversation (`[mail] deadline_seconds`): a server that
+    /// answers a byte at a time cannot keep `send` running.
+    pub deadline: Duration,
 }
 
 impl std::fmt::Debug for MailOptions {
@@ -72,6 +75,7 @@ impl std::fmt::Debug for MailOptions {
             .field("cc", &self.cc)
             .field("subject", &self.subject)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -114,6 +118,7 @@ impl MailOptions {
             },
             subject: flags.subject,
             timeout: Duration::from_secs(60),
+            deadline: Duration::from_secs(mail.deadline_seconds),
         }
     }
 
@@ -164,6 +169,8 @@ pub enum BodySource {
     Run,
     /// The JSON summary in this file.
     File(PathBuf),
+    /// The summary the workbook holds in its own document properties.
+    Workbook,
     /// No summary: the body only names the attachment.
     FileNameOnly,
 }
@@ -232,7 +239,7 @@ pub fn send_report(
         _ => {}
     }
     let (outcome, composed) = prepare(report, summary, mail)?;
-    let reply = smtp::deliver(mail, &composed)?;
+    let reply = smtp::deliver_within(mail, composed)?;
     Ok(SendOutcome {
         delivery: Delivery::Sent {
             server: format!("{}:{}", mail.host, mail.port()),
@@ -283,20 +290,29 @@ pub fn send_file(
         });
     }
     let found = find_summary(report, summary, cat)?;
+    // A workbook zonestat wrote knows its own period and summary, renamed or
+    // mailed on without its JSON.
+    let own = match found {
+        None => Summary::from_properties(&workbook_properties(report)),
+        Some(_) => None,
+    };
     let mut mail = mail.clone();
     if found.is_none()
+        && own.is_none()
         && mail.subject.is_none()
         && let Some(label) = label_from_file_name(report, cat)
     {
         mail.subject = Some(format!("{SUBJECT}（{label}）"));
     }
-    let s = found.as_ref().map(|(_, s)| s);
+    let s = found.as_ref().map(|(_, s)| s).or(own.as_ref());
     let mut outcome = match dry_run {
         Some(eml) => write_message(report, s, &mail, eml)?,
         None => send_report(report, s, &mail)?,
     };
     if let Some((path, _)) = found {
         outcome.body = BodySource::File(path);
+    } else if own.is_some() {
+        outcome.body = BodySource::Workbook;
     }
     Ok(outcome)
 }
@@ -308,7 +324,9 @@ pub fn send_file(
 /// A summary whose period is not the one in the workbook's default file name
 /// is refused, and so is a JSON beside the workbook that was written more
 /// than ten minutes before it: it is then probably from an earlier run, and
-/// the body would describe other data than the attachment.
+/// the body would describe other data than the attachment. A summary that
+/// records its workbook's SHA-256 (`workbook_sha256`, written by `run` and
+/// `consolidate --json` once the workbook is in place) must name this one.
 ///
 /// # Errors
 /// [`Error::Input`] when `explicit` is missing or either file is not a
@@ -342,6 +360,27 @@ pub fn find_summary(
         }
     };
     let summary = Summary::load(&path, cat)?;
+    // A summary written with its workbook names it by SHA-256.
+    let recorded = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get(crate::consolidate::WORKBOOK_SHA256)?
+                .as_str()
+                .map(str::to_string)
+        });
+    if let Some(recorded) = recorded {
+        let actual = std::fs::read(report)
+            .map(|b| crate::read::sha256_hex(&b))
+            .unwrap_or_default();
+        if recorded != actual {
+            return Err(Error::MailSettings(format!(
+                "汇总结果 {} 是与另一份考核汇总表一同写出的，不是 {} 的（SHA-256 不符）：考核汇总表可能没有写成功或被改动过。请重新运行 zonestat run（或 consolidate --json），或用 --summary 指定同一次汇总的结果",
+                path.display(),
+                report.display()
+            )));
+        }
+    }
     if let Some(label) = label_from_file_name(report, cat)
         && label != summary.label()
     {
@@ -402,6 +441,9 @@ pub fn outcome_text(o: &SendOutcome) -> String {
         BodySource::Run => {}
         BodySource::File(path) => {
             let _ = writeln!(out, "正文摘要：取自 {}", path.display());
+        }
+        BodySource::Workbook => {
+            let _ = writeln!(out, "正文摘要：取自考核汇总表自身记录的汇总结果");
         }
         BodySource::FileNameOnly => {
             let _ = writeln!(

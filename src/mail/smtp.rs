@@ -9,6 +9,8 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
@@ -23,8 +25,41 @@ use crate::settings::Security;
 
 type SmtpError = lettre::transport::smtp::Error;
 
+/// [`deliver`] within `o.deadline` for the whole conversation. The session
+/// runs on its own thread; when the deadline passes first it is abandoned
+/// (its socket closes when the process ends, or at the server's next silence
+/// longer than `o.timeout`) and the send fails: nothing was sent, unless the
+/// message itself was already being handed over (then it is uncertain).
+pub(crate) fn deliver_within(o: &MailOptions, m: Composed) -> Result<String, Error> {
+    let handed_over = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (options, flag) = (o.clone(), Arc::clone(&handed_over));
+    std::thread::spawn(move || {
+        let _ = tx.send(deliver(&options, &m, &flag));
+    });
+    let server = format!("{}:{}", o.host, o.port());
+    match rx.recv_timeout(o.deadline) {
+        Ok(result) => result,
+        Err(_) if handed_over.load(Ordering::SeqCst) => Err(Error::MailUncertain {
+            server,
+            message: format!(
+                "传送邮件内容时超过总时限 {} 秒（[mail] deadline_seconds）",
+                o.deadline.as_secs()
+            ),
+        }),
+        Err(_) => Err(Error::MailConnect {
+            server,
+            message: format!(
+                "整个发送过程超过 {} 秒仍未完成（服务器回应太慢），已放弃；可在 [mail] 的 deadline_seconds 中调整时限",
+                o.deadline.as_secs()
+            ),
+        }),
+    }
+}
+
 /// Sends `m` over one SMTP session; the server's reply to the message.
-pub(crate) fn deliver(o: &MailOptions, m: &Composed) -> Result<String, Error> {
+/// `handed_over` is set when the message itself starts to go out.
+fn deliver(o: &MailOptions, m: &Composed, handed_over: &AtomicBool) -> Result<String, Error> {
     let port = o.port();
     let server = format!("{}:{port}", o.host);
     let connect = |message: String| Error::MailConnect {
@@ -144,6 +179,7 @@ pub(crate) fn deliver(o: &MailOptions, m: &Composed) -> Result<String, Error> {
         };
         return fail(&mut conn, err);
     }
+    handed_over.store(true, Ordering::SeqCst);
     match conn.message(&m.bytes) {
         Ok(r) => {
             // Sent: a failing QUIT changes nothing.

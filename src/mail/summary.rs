@@ -6,6 +6,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aggregate::FormState;
@@ -16,8 +17,11 @@ use crate::error::Error;
 use crate::model::{Period, Severity};
 
 /// The facts the mail's body reports, with the catalogue's names resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialised (as JSON in the workbook's document properties) field by
+/// field, so that a field added here is kept there too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    #[serde(with = "period_text")]
     pub period: Period,
     /// The workbook's title, e.g. 湖州市开发区转型升级创新发展考核汇总表.
     pub title: String,
@@ -32,6 +36,7 @@ pub struct Summary {
     /// Every form accepted, no error anywhere, no target without data.
     pub whole: bool,
     /// City-level target rows by status, in [`Status::ALL`] order, zeros left out.
+    #[serde(with = "status_counts")]
     pub counts: Vec<(Status, usize)>,
     /// City-level target rows assessed.
     pub targets: usize,
@@ -155,9 +160,14 @@ impl Summary {
             path: path.display().to_string(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| err(format!("不是有效的 JSON 文件（{e}）")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| err(crate::error::io_message(&e)))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            err(format!(
+                "不是有效的 JSON 文件（第 {} 行第 {} 列写法不对）",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Summary::from_json(&value, cat).map_err(|m| {
             err(format!(
                 "不是 zonestat consolidate --json 写出的汇总结果：{m}"
@@ -544,6 +554,153 @@ fn number(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" { "0".into() } else { s.into() }
+}
+
+/// The names of the workbook's custom document properties that hold its
+/// period and its summary, so that `send` needs nothing beside the workbook
+/// (it may have been renamed, or mailed on without its JSON).
+pub const PERIOD_PROPERTY: &str = "zonestat.period";
+const SUMMARY_PROPERTY: &str = "zonestat.summary";
+/// Programs show and edit text properties of at most 255 characters: the
+/// summary is stored in parts of that size, `zonestat.summary.1`, `.2` …
+const PART_CHARS: usize = 255;
+
+/// A period as `2020-06`.
+mod period_text {
+    use super::Period;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &Period, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Target counts by status, the status by its label (`达标`).
+mod status_counts {
+    use super::Status;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &[(Status, usize)], s: S) -> Result<S::Ok, S::Error> {
+        let labelled: Vec<(&str, usize)> = c.iter().map(|(st, n)| (st.label(), *n)).collect();
+        labelled.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Status, usize)>, D::Error> {
+        let labelled: Vec<(String, usize)> = Vec::deserialize(d)?;
+        labelled
+            .into_iter()
+            .map(|(label, n)| {
+                Status::ALL
+                    .into_iter()
+                    .find(|s| s.label() == label)
+                    .map(|s| (s, n))
+                    .ok_or_else(|| serde::de::Error::custom(format!("目标状态“{label}”不可识别")))
+            })
+            .collect()
+    }
+}
+
+impl Summary {
+    /// The summary as custom document properties (name, text): the period,
+    /// and the summary as JSON in parts.
+    pub fn to_properties(&self) -> Vec<(String, String)> {
+        let json = serde_json::to_string(self).expect("serialisable");
+        let chars: Vec<char> = json.chars().collect();
+        let mut out = vec![(PERIOD_PROPERTY.to_string(), self.period.to_string())];
+        for (i, part) in chars.chunks(PART_CHARS).enumerate() {
+            out.push((
+                format!("{SUMMARY_PROPERTY}.{}", i + 1),
+                part.iter().collect(),
+            ));
+        }
+        out
+    }
+
+    /// The summary stored in custom document properties by
+    /// [`Summary::to_properties`]; None when they are not there or not whole.
+    pub fn from_properties(props: &[(String, String)]) -> Option<Summary> {
+        let get = |name: &str| props.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        let mut json = String::new();
+        for i in 1.. {
+            match get(&format!("{SUMMARY_PROPERTY}.{i}")) {
+                Some(part) => json.push_str(part),
+                None => break,
+            }
+        }
+        let summary: Summary = serde_json::from_str(&json).ok()?;
+        (get(PERIOD_PROPERTY) == Some(&summary.period.to_string())).then_some(summary)
+    }
+}
+
+/// The custom document properties of an xlsx workbook (`docProps/custom.xml`),
+/// text ones only; empty when it has none or is not an xlsx.
+pub fn workbook_properties(path: &Path) -> Vec<(String, String)> {
+    use quick_xml::events::Event;
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(mut zip) = zip::ZipArchive::new(file) else {
+        return Vec::new();
+    };
+    let mut xml = String::new();
+    // A summary is a few kilobytes; a part far larger is not ours.
+    match zip.by_name("docProps/custom.xml") {
+        Ok(part) if part.size() < 4 << 20 => {
+            if part.take(4 << 20).read_to_string(&mut xml).is_err() {
+                return Vec::new();
+            }
+        }
+        _ => return Vec::new(),
+    }
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let v10 = quick_xml::XmlVersion::Implicit1_0;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut name: Option<String> = None;
+    let mut in_text = false;
+    let add = |name: &Option<String>, text: &str, out: &mut Vec<(String, String)>| {
+        if let Some(n) = name {
+            match out.last_mut() {
+                Some((last, value)) if last == n => value.push_str(text),
+                _ => out.push((n.clone(), text.to_string())),
+            }
+        }
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "property" => {
+                name = e
+                    .try_get_attribute("name")
+                    .ok()
+                    .flatten()
+                    .and_then(|a| a.normalized_value(v10).ok().map(|v| v.into_owned()));
+            }
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "lpwstr" => {
+                in_text = true;
+                add(&name, "", &mut out);
+            }
+            Ok(Event::Text(t)) if in_text => add(&name, &t.xml_content(v10), &mut out),
+            Ok(Event::GeneralRef(r)) if in_text => {
+                let text = if r.is_char_ref() {
+                    r.resolve_char_ref().ok().flatten().map(String::from)
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&r.xml_content(v10))
+                        .map(str::to_string)
+                };
+                add(&name, &text.unwrap_or_default(), &mut out);
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == "lpwstr" => in_text = false,
+            Ok(Event::End(e)) if e.local_name().as_ref() == "property" => name = None,
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub struct RowRead {
     pub values: Vec<(Role, RawValue)>,
     /// 备注, when written.
     pub note: Option<String>,
+    /// The 备注 cell, when the form has a 备注 column.
+    pub note_cell: Option<Cell>,
 }
 
 /// The form found on a sheet, as written, before any rule is applied.
@@ -311,6 +313,7 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
             unit_cell,
             values,
             note,
+            note_cell: h.note_col.map(|c| Cell::new(row, c)),
         });
     }
 }

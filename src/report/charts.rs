@@ -181,9 +181,9 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
                     .iter()
                     .find(|(yy, _)| yy == y)
                     .and_then(|(_, g)| *g);
-                s.number(row, 2 + k as u16, g, Num::Pct, Tone::Plain)?;
+                s.number(row, 2 + k as u16, g, Num::Pct1, Tone::Plain)?;
             }
-            s.number(row, avg_col, r.actual, Num::Pct, Tone::of(r.status))?;
+            s.number(row, avg_col, r.actual, Num::Pct1, Tone::of(r.status))?;
             s.number(row, avg_col + 1, Some(t.value), Num::General, Tone::Plain)?;
             row += 1;
         }
@@ -223,5 +223,12 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         s.ws.insert_chart(row, 0, &chart)?;
     }
 
-    s.finish(&ctx.page_header(), Setup::default())
+    s.finish(
+        &ctx.page_header(),
+        Setup {
+            // The title on every page: each chart has its own heading.
+            repeat: Some((0, 0)),
+            ..Setup::default()
+        },
+    )
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use rust_xlsxwriter::Worksheet;
 
 use super::compare::Places;
-use super::layout::{Num, Res, Setup, Sheet, Tone, a1, fmt, sum_expr};
+use super::layout::{ALARM_PT, NOTE_PT, Num, Res, Setup, Sheet, Tone, a1, fmt, sum_expr};
+use super::zone::TABLE_START;
 use super::{CITY, Ctx};
 use crate::catalog::Kind;
 use crate::validate::Val;
@@ -16,13 +17,28 @@ const CUR: u16 = 3;
 const PRIOR: u16 = 4;
 const CHANGE: u16 = 5;
 const CUMULATIVE: u16 = 6;
+/// Only the title repeats: each table writes its header again on a new page.
+const REPEAT: Option<(u32, u32)> = Some((0, 0));
 
 pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     let cat = ctx.cat;
     let city = &ctx.c.figures.city;
     let last = if ctx.c.annual { CUMULATIVE } else { CHANGE };
     let mut s = Sheet::new(CITY)?;
-    s.fix(1, 34.0);
+    // Every width is set, so that the pages are known as the rows are
+    // written: a table that goes on to another page gets its header again,
+    // and a table that does not fit where it would start starts a page.
+    for (col, w) in [
+        (0u16, 7.0),
+        (1, 34.0),
+        (2, 9.0),
+        (CUR, 15.0),
+        (PRIOR, 15.0),
+        (CHANGE, 13.0),
+        (CUMULATIVE, 15.0),
+    ] {
+        s.fix(col, w);
+    }
     s.title(
         0,
         last,
@@ -43,7 +59,8 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     } else {
         fmt::note()
     };
-    s.merged(1, 0, last, &note, &note_fmt, true)?;
+    let size = if accepted < n { ALARM_PT } else { NOTE_PT };
+    s.merged_sized(1, 0, last, &note, &note_fmt, size)?;
 
     let mut row = 3;
     let mut rows: BTreeMap<String, u32> = BTreeMap::new();
@@ -59,6 +76,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     s.headers(row, 0, &heads)?;
     row += 1;
     for (_, ind) in ctx.zone_indicators() {
+        row = s.room(row, s.height_of(1, &ind.name), REPEAT, &heads)?;
         s.text(row, 0, &ind.code, &fmt::center())?;
         s.wrapped(row, 1, &ind.name, &fmt::wrap())?;
         s.text(row, 2, &ind.unit, &fmt::center())?;
@@ -123,9 +141,9 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
                 match fig.growth {
                     Some(g) => {
                         let f = format!("=({}/{}-1)*100", a1(row, CUR), a1(row, PRIOR));
-                        s.formula(row, CHANGE, &f, g, Num::Pct, Tone::Plain)?
+                        s.formula(row, CHANGE, &f, g, Num::Pct1, Tone::Plain)?
                     }
-                    None => s.number(row, CHANGE, None, Num::Pct, Tone::Plain)?,
+                    None => s.number(row, CHANGE, None, Num::Pct1, Tone::Plain)?,
                 }
             } else {
                 s.blank(row, CHANGE)?;
@@ -161,6 +179,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         .collect();
     for form in &city_forms {
         row += 1;
+        row = s.room(row, TABLE_START, REPEAT, &[])?;
         s.merged(
             row,
             0,
@@ -170,13 +189,11 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
             false,
         )?;
         row += 1;
-        s.headers(
-            row,
-            0,
-            &["代码", "名称", "单位", "本期", "上年同期", "增减"],
-        )?;
+        let heads = ["代码", "名称", "单位", "本期", "上年同期", "增减"];
+        s.headers(row, 0, &heads)?;
         row += 1;
         for ind in &form.indicators {
+            row = s.room(row, s.height_of(1, &ind.name), REPEAT, &heads)?;
             s.text(row, 0, &ind.code, &fmt::center())?;
             s.wrapped(row, 1, &ind.name, &fmt::wrap())?;
             s.text(row, 2, &ind.unit, &fmt::center())?;
@@ -213,6 +230,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
 
     // 三、比重
     row += 1;
+    row = s.room(row, TABLE_START, REPEAT, &[])?;
     s.merged(
         row,
         0,
@@ -222,17 +240,15 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         false,
     )?;
     row += 1;
-    s.headers(
-        row,
-        0,
-        &["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"],
-    )?;
+    let heads = ["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"];
+    s.headers(row, 0, &heads)?;
     row += 1;
     let expr = |codes: &[String], col: u16| sum_expr(codes, &rows, col);
     for r in &cat.ratios {
         let Some(fig) = city.figures.ratios.get(&r.id) else {
             continue;
         };
+        row = s.room(row, s.height_of(1, &r.name), REPEAT, &heads)?;
         s.text(row, 0, &r.id, &fmt::center())?;
         s.wrapped(row, 1, &r.name, &fmt::wrap())?;
         s.text(row, 2, "%", &fmt::center())?;
@@ -262,8 +278,9 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         Setup {
             freeze_row: header_row + 1,
             freeze_col: 0,
-            repeat: Some((header_row, header_row)),
+            repeat: REPEAT,
             repeat_cols: None,
+            one_page: false,
         },
     )
 }

@@ -230,10 +230,10 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
                     col,
                     &format!("=({}/{}-1)*100", a1(cur, col), a1(prior, col)),
                     g,
-                    Num::Pct,
+                    Num::Pct1,
                     Tone::Plain,
                 )?,
-                None => s.number(row, col, None, Num::Pct, Tone::Plain)?,
+                None => s.number(row, col, None, Num::Pct1, Tone::Plain)?,
             }
         }
         places.growth.insert(ind.code.clone(), row);
@@ -426,6 +426,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
             repeat: Some((header_row, header_row)),
             // Many zones: print across pages, the labels on each.
             repeat_cols: (!ctx.zone_sheets()).then_some((0, 2)),
+            one_page: false,
         },
     )?;
     Ok((ws, places))

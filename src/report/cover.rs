@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use rust_xlsxwriter::{Color, Format, Worksheet};
+use rust_xlsxwriter::Worksheet;
 
-use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
-use super::{COMPARE, COVER, Ctx, FINDINGS, MADE_BY, TARGETS};
+use super::layout::{ALARM_PT, Num, Res, Setup, Sheet, Tone, fmt, item_lines};
+use super::{COMPARE, COVER, Ctx, FINDINGS, SOURCES, TARGETS};
 use crate::aggregate::{FormState, Source};
 use crate::assess::Status;
 use crate::model::{Finding, Severity};
@@ -111,6 +111,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     } else {
         format!("不完整：{accepted}/{n} 个开发区的报表已采用。")
     };
+    let office = (!cat.report.office.is_empty()).then(|| ("编制单位", cat.report.office.clone()));
     let kv = [
         (
             "考核期",
@@ -128,7 +129,6 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             ),
         ),
         ("生成时间", ctx.made_at.label()),
-        ("生成程序", MADE_BY.to_string()),
         ("数据完整性", completeness),
     ];
     let paging = (!ctx.zone_sheets()).then(|| {
@@ -140,20 +140,20 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             ),
         )
     });
-    for (k, v) in kv.into_iter().chain(paging) {
+    for (k, v) in office.into_iter().chain(kv).chain(paging) {
         s.text(row, 0, k, &fmt::label())?;
         s.merged(row, 1, LAST, &v, &fmt::wrap(), true)?;
         row += 1;
     }
     row += 1;
     if whole {
-        s.merged(
+        s.merged_sized(
             row,
             0,
             LAST,
             "数据完整：各开发区和市统计局本期应报的报表均已收到并通过检查。",
             &fmt::fine(),
-            true,
+            ALARM_PT,
         )?;
     } else {
         let text = format!(
@@ -163,7 +163,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-        s.merged(row, 0, LAST, &text, &fmt::alarm(), true)?;
+        s.merged_sized(row, 0, LAST, &text, &fmt::alarm(), ALARM_PT)?;
     }
     row += 2;
 
@@ -252,7 +252,16 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             .collect();
         s.text(row, 0, st.label(), &fmt::status(st))?;
         s.number(row, 1, Some(ids.len() as f64), Num::Count, Tone::Plain)?;
-        s.merged(row, 2, LAST, &ids.join("、"), &fmt::wrap(), true)?;
+        // Broken between codes only, never inside one (`T20、T` / `22`).
+        let width = 11.0 + 11.0 + 13.0 + 36.0;
+        s.merged(
+            row,
+            2,
+            LAST,
+            &item_lines(&ids, "、", width),
+            &fmt::wrap(),
+            true,
+        )?;
         row += 1;
     }
     s.text(row, 0, "合计", &fmt::label())?;
@@ -283,7 +292,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     row += 1;
     let count = |sev: Severity| c.findings.iter().filter(|f| f.severity == sev).count();
     let problems = format!(
-        "错误 {} 条，警告 {} 条，提示 {} 条。详见“{FINDINGS}”表。",
+        "错误 {} 条，警告 {} 条，提示 {} 条。详见“{FINDINGS}”表；所用文件及其 SHA-256 校验值见“{SOURCES}”表。",
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info)
@@ -303,129 +312,33 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     )?;
     row += 2;
 
-    // 四、数据来源
-    s.merged(row, 0, LAST, "四、数据来源", &fmt::section(), false)?;
-    row += 1;
-    s.headers(
-        row,
-        0,
-        &["文件", "填报单位", "报表", "工作表", "状态", "SHA-256"],
-    )?;
-    row += 1;
-    let hash = fmt::wrap()
-        .set_font_size(8)
-        .set_font_name("Consolas")
-        .set_font_color(Color::RGB(0x404040));
-    for f in &c.files {
-        let status = match f.status {
-            "used" => "采用",
-            "rejected" => "有错误未采用",
-            "unreadable" => "无法读取",
-            _ => "未使用",
-        };
-        let tone = match f.status {
-            "used" => Tone::Plain,
-            "ignored" => Tone::Grey,
-            _ => Tone::Bad,
-        };
-        let forms: Vec<(String, String, String)> = if f.forms.is_empty() {
-            vec![("—".into(), "—".into(), "—".into())]
-        } else {
-            f.forms
-                .iter()
-                .map(|x| {
-                    (
-                        x.reporter.clone().unwrap_or_else(|| "—".into()),
-                        x.form.clone(),
-                        x.sheet.clone(),
-                    )
-                })
-                .collect()
-        };
-        for (who, form, sheet) in forms {
-            source_row(
-                &mut s,
-                row,
-                &f.file,
-                &who,
-                &form,
-                &sheet,
-                (status, tone),
-                &f.sha256,
-                &hash,
-            )?;
-            row += 1;
-        }
-    }
-    let history: Vec<(i32, Vec<Source>)> = c
-        .history
-        .iter()
-        .filter_map(|(y, h)| h.as_ref().map(|h| (*y, h)))
-        .map(|(y, h)| {
-            let mut list: Vec<Source> = h
-                .zones
-                .iter()
-                .flat_map(|z| z.sources.iter().cloned())
-                .collect();
-            list.extend(h.city.sources.iter().cloned());
-            list.sort_by(|a, b| a.file.cmp(&b.file).then(a.form.cmp(&b.form)));
-            (y, list)
-        })
-        .collect();
-    if history.iter().any(|(_, l)| !l.is_empty()) {
-        s.merged(
-            row,
-            0,
-            LAST,
-            "历年 12 月数据（用于累计数和年均增长）",
-            &fmt::label(),
-            false,
-        )?;
+    // The signature block: the office signs the printed cover.
+    if !cat.report.signature.is_empty() {
         row += 1;
-        for (_, list) in history {
-            for x in list {
-                let who = match &x.zone {
-                    Some(z) => ctx.short(z).to_string(),
-                    None => cat.city.reporter.clone(),
-                };
-                source_row(
-                    &mut s,
-                    row,
-                    &x.file,
-                    &who,
-                    &x.form,
-                    &x.sheet,
-                    ("采用", Tone::Plain),
-                    &x.sha256,
-                    &hash,
-                )?;
-                row += 1;
-            }
-        }
+        let line = cat
+            .report
+            .signature
+            .iter()
+            .map(|label| {
+                if label.contains("日期") {
+                    format!("{label}：　　　　年　　月　　日")
+                } else {
+                    format!("{label}：　　　　　　　　")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("　　");
+        s.merged(row, 0, LAST, &line, &fmt::signature(), true)?;
+        s.lines(row, 2);
     }
 
-    s.finish(&ctx.page_header(), Setup::default())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn source_row(
-    s: &mut Sheet,
-    row: u32,
-    file: &str,
-    who: &str,
-    form: &str,
-    sheet: &str,
-    (status, tone): (&str, Tone),
-    sha: &str,
-    hash: &Format,
-) -> Res<()> {
-    s.wrapped(row, 0, file, &fmt::wrap())?;
-    s.text(row, 1, who, &fmt::text())?;
-    s.text(row, 2, form, &fmt::text())?;
-    s.text(row, 3, sheet, &fmt::text())?;
-    s.text(row, 4, status, &fmt::toned(fmt::center(), tone))?;
-    s.ws.write_string_with_format(row, 5, sha, hash)?;
-    // The hash takes two lines.
-    s.lines(row, 2);
-    Ok(())
+    s.finish(
+        &ctx.page_header(),
+        Setup {
+            // One page for the office to sign; a province's hundreds of
+            // zones would shrink to nothing, so they print at full size.
+            one_page: ctx.zone_sheets(),
+            ..Setup::default()
+        },
+    )
 }

@@ -7,9 +7,11 @@ use rust_xlsxwriter::{Workbook, Worksheet};
 
 use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
 use super::{Ctx, FINDINGS};
-use crate::model::Severity;
+use crate::model::{Severity, rule_text};
 
 const LAST: u16 = 8;
+/// The rule id, for whoever looks a finding up in the JSON: narrow and small.
+const RULE: u16 = 9;
 
 /// Adds the sheet to the workbook, the last one. A run may have thousands of
 /// findings, so the sheet is written in constant-memory mode, row by row to a
@@ -39,6 +41,7 @@ fn finish<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: Sheet<W>) -> Res<W> {
             freeze_col: 0,
             repeat: Some((head, head)),
             repeat_cols: None,
+            one_page: false,
         },
     )
 }
@@ -51,8 +54,10 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
     let findings = &ctx.c.findings;
     s.fix(3, 30.0);
     s.fix(7, 20.0);
+    s.fix(2, 16.0);
     s.fix(LAST, 52.0);
-    s.title(0, LAST, &format!("数据问题（{}）", ctx.label()))?;
+    s.fix(RULE, 12.0);
+    s.title(0, RULE, &format!("数据问题（{}）", ctx.label()))?;
     let count = |sev: Severity| findings.iter().filter(|f| f.severity == sev).count();
     let summary = format!(
         "共 {} 条：错误 {} 条（有错误的报表不予采用），警告 {} 条（报表照常采用，请核实），提示 {} 条。按文件、工作表、单元格排列。",
@@ -61,7 +66,7 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
         count(Severity::Warning),
         count(Severity::Info)
     );
-    s.merged(1, 0, LAST, &summary, &fmt::note(), true)?;
+    s.merged_sized(1, 0, RULE, &summary, &fmt::note(), super::layout::NOTE_PT)?;
     let head = HEAD;
     s.headers(
         head,
@@ -69,20 +74,21 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
         &[
             "序号",
             "级别",
-            "规则",
+            "问题",
             "文件",
             "工作表",
             "单元格",
             "开发区",
             "指标",
             "说明",
+            "规则代码",
         ],
     )?;
     if findings.is_empty() {
         s.merged(
             head + 1,
             0,
-            LAST,
+            RULE,
             "本期没有发现数据问题。",
             &fmt::text(),
             false,
@@ -96,7 +102,7 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
             f.severity.label(),
             &fmt::toned(fmt::center(), Tone::of_severity(f.severity)),
         )?;
-        s.text(row, 2, f.rule, &fmt::text())?;
+        s.wrapped(row, 2, rule_text(f.rule), &fmt::wrap())?;
         s.wrapped(row, 3, &f.file, &fmt::wrap())?;
         s.text(row, 4, f.sheet.as_deref().unwrap_or(""), &fmt::text())?;
         s.text(
@@ -118,6 +124,12 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
         };
         s.wrapped(row, 7, &indicator, &fmt::wrap())?;
         s.wrapped(row, LAST, &f.message, &fmt::wrap())?;
+        s.text(
+            row,
+            RULE,
+            f.rule,
+            &fmt::text().set_font_size(super::layout::SMALL_PT),
+        )?;
     }
     Ok(())
 }

@@ -26,8 +26,24 @@ const NARROW: f64 = 1.1;
 const PADDING: f64 = 1.6;
 /// Header texts wider than this wrap onto a second line instead of widening the column.
 const HEADER_MAX: f64 = 13.0;
-/// Points a wrapped line takes.
-const LINE_HEIGHT: f64 = 14.0;
+/// Points a line of text takes, per point of font size: CJK fonts set
+/// their lines about 1.3 em apart.
+const LINE_SPACING: f64 = 1.3;
+/// Points above and below the lines of a cell.
+const ROW_PADDING: f64 = 3.0;
+/// Font sizes of the formats below that are not the body's.
+pub(super) const ALARM_PT: f64 = 12.0;
+pub(super) const NOTE_PT: f64 = 10.0;
+pub(super) const SMALL_PT: f64 = 8.0;
+/// The height of a row nothing sets (rust_xlsxwriter's default).
+pub(super) const ROW_DEFAULT: f64 = 15.0;
+/// The printable height and width of an A4 landscape page within the
+/// margins `finish` sets, in points.
+const PAGE_HEIGHT: f64 = 595.0 - 2.0 * 0.7 * 72.0;
+const PAGE_WIDTH: f64 = 842.0 - 2.0 * 0.5 * 72.0;
+/// What part of a page the pagination below fills: spreadsheet programs
+/// substitute fonts and round heights, so the estimate keeps a margin.
+const PAGE_FILL: f64 = 0.92;
 /// A column's width when nothing sets it.
 const DEFAULT_WIDTH: f64 = 8.43;
 
@@ -215,6 +231,11 @@ pub(super) mod fmt {
             .set_align(FormatAlign::Center)
     }
 
+    /// The signature block under the cover: no borders, room to sign.
+    pub fn signature() -> Format {
+        base().set_text_wrap().set_align(FormatAlign::Bottom)
+    }
+
     pub fn section() -> Format {
         base().set_font_name("黑体").set_font_size(12).set_bold()
     }
@@ -276,11 +297,67 @@ pub(super) fn sum_expr(codes: &[String], rows: &BTreeMap<String, u32>, col: u16)
 
 /// Lines a text takes when wrapped in `width` units (a rough count, on the safe side).
 pub(super) fn lines_in(s: &str, width: f64) -> usize {
+    lines_at(s, width, FONT_SIZE)
+}
+
+/// Lines a text in a font of `size` points takes when wrapped in `width` units.
+pub(super) fn lines_at(s: &str, width: f64, size: f64) -> usize {
     let usable = (width - 0.8).max(1.0);
+    let scale = size / FONT_SIZE;
     s.lines()
-        .map(|l| ((text_width(l) / usable).ceil() as usize).max(1))
+        .map(|l| ((text_width(l) * scale / usable).ceil() as usize).max(1))
         .sum::<usize>()
         .max(1)
+}
+
+/// The height in points of a row that holds `lines` lines of a font of `size` points.
+pub(super) fn row_height(lines: usize, size: f64) -> f64 {
+    lines as f64 * size * LINE_SPACING + ROW_PADDING
+}
+
+/// The points a column of `width` units takes (Excel's pixel rule at the
+/// default font: 7 pixels a unit and 5 of padding, 0.75 points a pixel).
+fn column_points(width: f64) -> f64 {
+    ((width * 7.0 + 5.0).trunc()) * 0.75
+}
+
+/// Lays `items` out in lines of at most `width` units joined by `sep`,
+/// breaking only between items, so that no code (`T22`) is split.
+pub(super) fn item_lines(items: &[&str], sep: &str, width: f64) -> String {
+    let usable = (width - 1.0).max(1.0);
+    let mut out = String::new();
+    let mut line = 0.0;
+    for (i, item) in items.iter().enumerate() {
+        let w = text_width(item)
+            + if i + 1 < items.len() {
+                text_width(sep)
+            } else {
+                0.0
+            };
+        if line > 0.0 && line + w > usable {
+            out.push('\n');
+            line = 0.0;
+        }
+        out.push_str(item);
+        if i + 1 < items.len() {
+            out.push_str(sep);
+        }
+        line += w;
+    }
+    out
+}
+
+/// A header text broken before a bracket when it is too wide for one line
+/// of `width` units, so that a spreadsheet program does not break inside
+/// the bracket (`经济增长（15分）` → `经济增长` / `（15分）`).
+pub(super) fn header_lines(s: &str, width: f64) -> String {
+    if s.contains('\n') || text_width(s) <= width - 0.8 {
+        return s.to_string();
+    }
+    match s.find(['（', '(']) {
+        Some(i) if i > 0 => format!("{}\n{}", &s[..i], &s[i..]),
+        _ => s.to_string(),
+    }
 }
 
 /// How a sheet is printed and frozen.
@@ -295,6 +372,8 @@ pub(super) struct Setup {
     /// them is too wide for one page: it is printed across pages at full
     /// size instead of being shrunk to one page wide.
     pub repeat_cols: Option<(u16, u16)>,
+    /// Shrunk to one page tall as well as wide (the cover).
+    pub one_page: bool,
 }
 
 /// A worksheet being written, with the widest content of each column.
@@ -311,8 +390,14 @@ pub(super) struct Sheet<W: BorrowMut<Worksheet> = Worksheet> {
     fixed: BTreeMap<u16, f64>,
     heights: BTreeMap<u32, f64>,
     /// Merged wrapped texts, sized once the widths are known.
-    spans: Vec<(u32, u16, u16, String)>,
+    spans: Vec<(u32, u16, u16, String, f64)>,
     breaks: Vec<u32>,
+    /// Row ranges printed on one page when they fit on one.
+    keeps: Vec<(u32, u32)>,
+    /// Texts merged down rows of a set-width column, sized when finished.
+    downs: Vec<(u32, u32, u16, String)>,
+    /// The last row written.
+    bottom: u32,
     /// Row heights are set as rows are written (constant-memory mode).
     streamed: bool,
     /// Number formats by kind and tone, built once: a big sheet writes
@@ -353,6 +438,9 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
             heights: BTreeMap::new(),
             spans: Vec::new(),
             breaks: Vec::new(),
+            keeps: Vec::new(),
+            downs: Vec::new(),
+            bottom: 0,
             streamed,
             numbers: HashMap::new(),
         }
@@ -374,17 +462,128 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
 
     /// Records a wrapped text across `c1..=c2`: measured now on a streamed
     /// sheet, when the sheet is finished otherwise.
-    fn span(&mut self, row: u32, c1: u16, c2: u16, s: &str) -> Res<()> {
-        if !self.streamed {
-            self.spans.push((row, c1, c2, s.to_string()));
+    fn span(&mut self, row: u32, c1: u16, c2: u16, s: &str, size: f64) -> Res<()> {
+        self.bottom = self.bottom.max(row);
+        let known = (c1..=c2).all(|c| self.fixed.contains_key(&c));
+        if !self.streamed && !known {
+            self.spans.push((row, c1, c2, s.to_string(), size));
             return Ok(());
         }
         let width: f64 = (c1..=c2).map(|c| self.width(c)).sum();
-        let lines = lines_in(s, width);
+        let lines = lines_at(s, width, size);
         if c1 < c2 || lines > 1 {
-            self.lines(row, lines);
+            self.lines_sized(row, lines, size);
         }
         Ok(())
+    }
+
+    /// Keeps rows `r1..=r2` on one page when they fit on one (a target's
+    /// rows, a table's title and header with its first rows).
+    pub fn keep(&mut self, r1: u32, r2: u32) {
+        self.keeps.push((r1, r2));
+    }
+
+    /// The points of the sheet's rows a printed page holds below its
+    /// repeated rows: the page's height over the shrink that fitting the
+    /// columns to one page wide takes.
+    fn page_points(&self, widths: &BTreeMap<u16, f64>, repeat: Option<(u32, u32)>) -> f64 {
+        let total: f64 = widths
+            .values()
+            .map(|w| column_points(w.clamp(4.0, 80.0)))
+            .sum();
+        let scale = if total > PAGE_WIDTH {
+            PAGE_WIDTH / total
+        } else {
+            1.0
+        };
+        let repeated: f64 = repeat.map_or(0.0, |(a, b)| (a..=b).map(|r| self.row_points(r)).sum());
+        PAGE_HEIGHT / scale * PAGE_FILL - repeated
+    }
+
+    fn row_points(&self, row: u32) -> f64 {
+        self.heights.get(&row).copied().unwrap_or(ROW_DEFAULT)
+    }
+
+    /// The widths the sheet has now, set or measured.
+    fn widths(&self) -> BTreeMap<u16, f64> {
+        let mut widths = self.measured.clone();
+        widths.extend(self.fixed.iter().map(|(c, w)| (*c, *w)));
+        widths
+    }
+
+    /// Whether `points` more fit on the page that row `row` would start on,
+    /// for a sheet that repeats rows `repeat` and breaks its pages only by
+    /// [`Sheet::page_break`] (the caller starts a new page when not, writing
+    /// the table's header again). Every width must be set by then.
+    pub fn fits(&self, row: u32, points: f64, repeat: Option<(u32, u32)>) -> bool {
+        let page = self.page_points(&self.widths(), repeat);
+        let from = self.breaks.iter().copied().filter(|b| *b <= row).max();
+        let used: f64 = match from {
+            Some(b) => (b..row).map(|r| self.row_points(r)).sum(),
+            None => (repeat.map_or(0, |(_, b)| b + 1)..row)
+                .map(|r| self.row_points(r))
+                .sum(),
+        };
+        used + points <= page
+    }
+
+    /// Starts a new page at `row` when `points` more do not fit on the page
+    /// (see [`Sheet::fits`]), writing a table's header `heads` again at the
+    /// top of the new page when there are any; returns the row to go on at.
+    pub fn room(
+        &mut self,
+        row: u32,
+        points: f64,
+        repeat: Option<(u32, u32)>,
+        heads: &[&str],
+    ) -> Res<u32> {
+        if self.fits(row, points, repeat) {
+            return Ok(row);
+        }
+        self.page_break(row);
+        if heads.is_empty() {
+            return Ok(row);
+        }
+        self.headers(row, 0, heads)?;
+        Ok(row + 1)
+    }
+
+    /// The height a row will take that holds `s` in the set-width column `col`.
+    pub fn height_of(&self, col: u16, s: &str) -> f64 {
+        row_height(lines_in(s, self.width(col)), FONT_SIZE).max(ROW_DEFAULT)
+    }
+
+    /// Page breaks before the kept ranges that would otherwise be split,
+    /// following the pages as the program fills them.
+    fn paginate(&mut self, widths: &BTreeMap<u16, f64>, repeat: Option<(u32, u32)>) {
+        if self.keeps.is_empty() {
+            return;
+        }
+        let page = self.page_points(widths, repeat);
+        let start = repeat.map_or(0, |(_, b)| b + 1);
+        let mut keeps = self.keeps.clone();
+        keeps.sort();
+        let mut used = (0..start).map(|r| self.row_points(r)).sum::<f64>()
+            - repeat.map_or(0.0, |(a, b)| (a..=b).map(|r| self.row_points(r)).sum());
+        let mut row = start;
+        while row <= self.bottom {
+            if self.breaks.contains(&row) {
+                used = 0.0;
+            }
+            if let Some(&(_, r2)) = keeps.iter().find(|(r1, _)| *r1 == row) {
+                let block: f64 = (row..=r2).map(|r| self.row_points(r)).sum();
+                if used > 0.0 && used + block > page && block <= page {
+                    self.breaks.push(row);
+                    used = 0.0;
+                }
+            }
+            let h = self.row_points(row);
+            if used > 0.0 && used + h > page {
+                used = 0.0;
+            }
+            used += h;
+            row += 1;
+        }
     }
 
     /// Gives a column a set width (for wrapped text) instead of a measured one.
@@ -402,7 +601,12 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
 
     /// Asks for a row at least `lines` lines high.
     pub fn lines(&mut self, row: u32, lines: usize) {
-        self.height(row, lines as f64 * LINE_HEIGHT + 3.0);
+        self.height(row, row_height(lines, FONT_SIZE));
+    }
+
+    /// Asks for a row at least `lines` lines of a `size`-point font high.
+    pub fn lines_sized(&mut self, row: u32, lines: usize, size: f64) {
+        self.height(row, row_height(lines, size));
     }
 
     fn height(&mut self, row: u32, h: f64) {
@@ -421,6 +625,8 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     }
 
     pub fn text(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
+        self.bottom = self.bottom.max(row);
+        let s = &*crate::text::fit_cell(s);
         self.sheet().write_string_with_format(row, col, s, f)?;
         if !self.fixed.contains_key(&col) {
             self.measure(col, text_width(s));
@@ -431,6 +637,8 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     /// Text in a column of set width that wraps; the row is made high enough
     /// to hold it (LibreOffice does not size rows of a file on opening).
     pub fn wrapped(&mut self, row: u32, col: u16, s: &str, f: &Format) -> Res<()> {
+        self.bottom = self.bottom.max(row);
+        let s = &*crate::text::fit_cell(s);
         self.sheet().write_string_with_format(row, col, s, f)?;
         match self.fixed.get(&col).copied() {
             Some(w) => {
@@ -446,12 +654,18 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
 
     /// A header cell: long headers wrap rather than widen the column.
     pub fn header(&mut self, row: u32, col: u16, s: &str) -> Res<()> {
+        let width = self
+            .fixed
+            .get(&col)
+            .copied()
+            .unwrap_or(HEADER_MAX + PADDING);
+        let s = header_lines(s, width);
         self.sheet()
-            .write_string_with_format(row, col, s, &fmt::header())?;
+            .write_string_with_format(row, col, &s, &fmt::header())?;
         if !self.fixed.contains_key(&col) {
-            self.measure(col, text_width(s).min(HEADER_MAX));
+            self.measure(col, text_width(&s).min(HEADER_MAX));
         }
-        self.span(row, col, col, s)
+        self.span(row, col, col, &s, FONT_SIZE)
     }
 
     /// A header row from `col` on.
@@ -466,6 +680,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     pub fn number(&mut self, row: u32, col: u16, v: Option<f64>, n: Num, tone: Tone) -> Res<()> {
         match v {
             Some(v) if v.is_finite() => {
+                self.bottom = self.bottom.max(row);
                 let format = number_format(&mut self.numbers, n, tone);
                 self.ws
                     .borrow_mut()
@@ -479,6 +694,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
 
     /// An empty bordered cell (a value that does not apply).
     pub fn blank(&mut self, row: u32, col: u16) -> Res<()> {
+        self.bottom = self.bottom.max(row);
         self.sheet().write_blank(row, col, &fmt::cell())?;
         Ok(())
     }
@@ -494,6 +710,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         n: Num,
         tone: Tone,
     ) -> Res<()> {
+        self.bottom = self.bottom.max(row);
         let f = Formula::new(formula).set_result(format!("{result}"));
         let format = number_format(&mut self.numbers, n, tone);
         self.ws
@@ -532,18 +749,34 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         f: &Format,
         wrap: bool,
     ) -> Res<()> {
-        if c1 == c2 {
-            return if wrap {
-                self.wrapped(row, c1, s, f)
-            } else {
-                self.text(row, c1, s, f)
-            };
+        if c1 == c2 && !wrap {
+            return self.text(row, c1, s, f);
         }
-        self.sheet().merge_range(row, c1, row, c2, s, f)?;
         if wrap {
-            self.span(row, c1, c2, s)?;
+            return self.merged_sized(row, c1, c2, s, f, FONT_SIZE);
         }
+        self.bottom = self.bottom.max(row);
+        self.sheet().merge_range(row, c1, row, c2, s, f)?;
         Ok(())
+    }
+
+    /// Wrapped text across columns `c1..=c2` in a format whose font is
+    /// `size` points: the row grows to hold its lines at that size.
+    pub fn merged_sized(
+        &mut self,
+        row: u32,
+        c1: u16,
+        c2: u16,
+        s: &str,
+        f: &Format,
+        size: f64,
+    ) -> Res<()> {
+        if c1 == c2 {
+            self.sheet().write_string_with_format(row, c1, s, f)?;
+        } else {
+            self.sheet().merge_range(row, c1, row, c2, s, f)?;
+        }
+        self.span(row, c1, c2, s, size)
     }
 
     /// Text down rows `r1..=r2` of one column (a group's shared label).
@@ -551,7 +784,11 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         if r1 == r2 {
             return self.wrapped(r1, col, s, f);
         }
+        self.bottom = self.bottom.max(r2);
         self.sheet().merge_range(r1, col, r2, col, s, f)?;
+        if !self.streamed {
+            self.downs.push((r1, r2, col, s.to_string()));
+        }
         Ok(())
     }
 
@@ -570,7 +807,7 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         for (col, w) in &widths {
             self.sheet().set_column_width(*col, w.clamp(4.0, 80.0))?;
         }
-        for (row, c1, c2, text) in std::mem::take(&mut self.spans) {
+        for (row, c1, c2, text, size) in std::mem::take(&mut self.spans) {
             let width: f64 = (c1..=c2)
                 .map(|c| {
                     widths
@@ -580,12 +817,29 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
                         .clamp(4.0, 80.0)
                 })
                 .sum();
-            let lines = lines_in(&text, width);
+            let lines = lines_at(&text, width, size);
             if c1 < c2 || lines > 1 {
-                self.lines(row, lines);
+                self.lines_sized(row, lines, size);
             }
         }
+        // A text merged down several rows needs their heights together;
+        // what they lack goes to the last one.
+        for (r1, r2, col, text) in std::mem::take(&mut self.downs) {
+            let width = widths.get(&col).copied().unwrap_or(DEFAULT_WIDTH);
+            let need = row_height(lines_in(&text, width.clamp(4.0, 80.0)), FONT_SIZE);
+            let have: f64 = (r1..=r2).map(|r| self.row_points(r)).sum();
+            if need > have {
+                let last = self.row_points(r2) + need - have;
+                self.height(r2, last);
+            }
+        }
+        self.paginate(&widths, setup.repeat);
         if !self.streamed {
+            // Every row gets its height, so that programs which size rows
+            // to their own fonts print the pages the pagination counted.
+            for row in 0..=self.bottom {
+                self.heights.entry(row).or_insert(ROW_DEFAULT);
+            }
             for (row, h) in std::mem::take(&mut self.heights) {
                 self.sheet().set_row_height(row, h)?;
             }
@@ -594,13 +848,15 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
         let ws = self.sheet();
         ws.set_paper_size(9);
         ws.set_landscape();
-        if setup.repeat_cols.is_none() {
+        if setup.one_page {
+            ws.set_print_fit_to_pages(1, 1);
+        } else if setup.repeat_cols.is_none() {
             ws.set_print_fit_to_pages(1, 0);
         }
         ws.set_print_center_horizontally(true);
         ws.set_margins(0.5, 0.5, 0.7, 0.7, 0.3, 0.3);
         ws.set_header(format!("&L&9{}", header.replace('&', "&&")));
-        ws.set_footer("&C第 &P 页 共 &N 页");
+        ws.set_footer(format!("&C第 &P 页 共 &N 页&R&7{}", super::MADE_BY));
         if setup.freeze_row > 0 || setup.freeze_col > 0 {
             ws.set_freeze_panes(setup.freeze_row, setup.freeze_col)?;
         }

@@ -18,6 +18,7 @@ mod cover;
 mod findings;
 mod layout;
 mod scores;
+mod sources;
 mod targets;
 mod zone;
 
@@ -46,6 +47,7 @@ pub(crate) const CITY: &str = "全市汇总";
 pub(crate) const COMPARE: &str = "分区对比";
 pub(crate) const SCORES: &str = "综合评价";
 pub(crate) const FINDINGS: &str = "数据问题";
+pub(crate) const SOURCES: &str = "来源清单";
 
 /// When a workbook was made: printed on the cover and stored as the file's
 /// creation time. Taken from `SOURCE_DATE_EPOCH` when set, so that a run can
@@ -96,7 +98,7 @@ impl MadeAt {
     /// workbook is read.
     pub fn label(self) -> String {
         let local = self.unix + 8 * 3600;
-        let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+        let (y, m, d) = crate::model::civil_date(local.div_euclid(86_400));
         let secs = local.rem_euclid(86_400);
         format!(
             "{y}年{m}月{d}日 {:02}:{:02}（北京时间）",
@@ -104,20 +106,6 @@ impl MadeAt {
             secs % 3600 / 60
         )
     }
-}
-
-/// The Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Writes the assessment workbook of a consolidation to `path`, atomically.
@@ -186,17 +174,10 @@ pub fn summary_text(c: &Consolidation, cat: &Catalogue, path: &Path) -> String {
             let short = cat
                 .zone(&z.code)
                 .map_or(z.code.as_str(), |x| x.short.as_str());
+            // The reason names the form and its state: `湖开统1表有错误未采用（2 处错误）`.
             let why = crate::score::exclusion_reason(&c.figures, &c.findings, &z.code)
                 .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {}：{short}（{why}）",
-                if state == FormState::Missing {
-                    "未报送"
-                } else {
-                    "有错误未采用"
-                }
-            );
+            let _ = writeln!(out, "  {short}：{why}");
         }
     }
     for (form, st) in c
@@ -350,12 +331,25 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
     // 135 ms instead of 185 ms, 1.9 MB instead of 1.8 MB).
     wb.set_zip_compression_level(3);
     let created = ExcelDateTime::from_timestamp(made_at.unix())?;
+    let author = if cat.report.office.is_empty() {
+        MADE_BY
+    } else {
+        cat.report.office.as_str()
+    };
     let props = DocProperties::new()
         .set_title(format!("{}（{}）", cat.plan.report_title, ctx.label()))
         .set_subject(&cat.plan.name)
-        .set_author(MADE_BY)
-        .set_comment(format!("{}，依据{}", MADE_BY, cat.plan.document))
+        .set_author(author)
+        .set_company(&cat.report.office)
+        .set_manager(MADE_BY)
+        .set_comment(format!("由 {} 生成，依据{}", MADE_BY, cat.plan.document))
         .set_creation_datetime(&created);
+    // The period and the mail's summary, so that `send` needs nothing but
+    // the workbook, whatever it is called.
+    let props = crate::mail::Summary::from_run(c, cat)
+        .to_properties()
+        .into_iter()
+        .fold(props, |p, (name, value)| p.set_custom_property(name, value));
     wb.set_properties(&props);
 
     // The sheets are independent but for 全市汇总 and 图表, which refer to
@@ -394,6 +388,7 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
         wb.push_worksheet(ws);
     }
     findings::add(&ctx, &mut wb)?;
+    wb.push_worksheet(sources::sheet(&ctx)?);
     wb.save_to_buffer()
 }
 

@@ -144,6 +144,20 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             s.formula(row, total_col, &sum, z.total, Num::Pct, tone)?;
         }
         let mut notes = Vec::new();
+        if let Some(r) = z.rank {
+            let full = z
+                .parts
+                .iter()
+                .zip(&scheme.measures)
+                .filter(|(p, m)| p.flag.is_none() && p.score >= m.weight - 1e-9)
+                .map(|(p, _)| p.label.as_str())
+                .collect::<Vec<_>>();
+            let mut line = format!("第 {r} 名，总分 {:.2} 分", z.total);
+            if !full.is_empty() {
+                line.push_str(&format!("；达到目标值的项目：{}", full.join("、")));
+            }
+            notes.push(line);
+        }
         if let Some(why) = &z.excluded {
             notes.push(format!("不参与排名：{why}"));
         }
@@ -176,8 +190,16 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     s.header(head2, total_col, "")?;
     s.header(head2, note_col, "说明")?;
     let rows = [
-        (basis_row, "计算依据", String::new()),
-        (target_row, "目标值", String::new()),
+        (
+            basis_row,
+            "计算依据",
+            "取自本期各开发区的数值、增速和比重".to_string(),
+        ),
+        (
+            target_row,
+            "目标值",
+            "实际值达到目标值得满分（权重）".to_string(),
+        ),
         (
             weight_row,
             "权重（分）",
@@ -204,7 +226,13 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             s.number(row, 2 + k as u16, part.actual, num, Tone::Plain)?;
         }
         s.blank(row, total_col)?;
-        s.blank(row, note_col)?;
+        let flagged = z.flagged();
+        let note = if flagged.is_empty() {
+            "本期报表数".to_string()
+        } else {
+            format!("缺少数据：{}", flagged.join("、"))
+        };
+        s.wrapped(row, note_col, &note, &fmt::wrap())?;
     }
 
     s.finish(
@@ -214,6 +242,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             freeze_col: 2,
             repeat: Some((head1, head1)),
             repeat_cols: None,
+            one_page: false,
         },
     )
 }

@@ -3,7 +3,7 @@
 
 use rust_xlsxwriter::Worksheet;
 
-use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::layout::{NOTE_PT, Num, Res, Setup, Sheet, Tone, fmt};
 use super::{Ctx, TARGETS};
 use crate::assess::{Status, TargetRow};
 use crate::catalog::{Target, TargetKind, TargetScope};
@@ -20,14 +20,24 @@ pub(super) fn has_completion(t: &Target) -> bool {
 
 /// The remark of a row: the assessment's note, and for an average growth
 /// the growth of each year.
-fn remark(row: &TargetRow) -> String {
+fn remark(ctx: &Ctx, t: &Target, row: &TargetRow) -> String {
     let mut parts = Vec::new();
+    // A monthly run shows an average-growth target's growth so far this year.
+    if t.kind == TargetKind::Growth && !ctx.c.annual && row.actual.is_some() {
+        parts.push(format!(
+            "本年{}累计增速；年均增长在年度考核中计算",
+            ctx.c
+                .period
+                .label()
+                .trim_start_matches(&format!("{}年", ctx.c.period.year))
+        ));
+    }
     if !row.yearly.is_empty() {
         let years: Vec<String> = row
             .yearly
             .iter()
             .map(|(y, g)| match g {
-                Some(g) => format!("{y}年 {g:.2}%"),
+                Some(g) => format!("{y}年 {g:.1}%"),
                 None => format!("{y}年 —"),
             })
             .collect();
@@ -54,14 +64,21 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     s.fix(1, 32.0);
     s.fix(9, 34.0);
     s.title(0, COLS - 1, &format!("计划目标考核情况（{}）", ctx.label()))?;
+    let growth = if c.annual {
+        format!(
+            "年均增长为 {} 年以来各年增长的几何平均。",
+            cat.plan.start.year
+        )
+    } else {
+        "月度考核中年均增长目标的实际值为本年累计增速，年均增长在年度考核中计算。".to_string()
+    };
     let note = format!(
-        "依据{}《{}》。完成率 = 实际值 ÷ 目标值；时间进度：累计目标为已过月数 ÷ 计划期 {} 个月，年度目标为已过月数 ÷ 12。年均增长为 {} 年以来各年增长的几何平均。颜色：绿色达标，红色未达标或进度滞后，灰色数据缺失。",
+        "依据{}《{}》。完成率 = 实际值 ÷ 目标值；时间进度：累计目标为已过月数 ÷ 计划期 {} 个月，年度目标为已过月数 ÷ 12。{growth}颜色：绿色达标，红色未达标或进度滞后，灰色数据缺失。",
         cat.plan.document,
         cat.plan.name,
         cat.plan_months(),
-        cat.plan.start.year
     );
-    s.merged(1, 0, COLS - 1, &note, &fmt::note(), true)?;
+    s.merged_sized(1, 0, COLS - 1, &note, &fmt::note(), NOTE_PT)?;
     let header_row = 2;
     s.headers(
         header_row,
@@ -98,7 +115,11 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
                 None => "全市".to_string(),
             };
             s.text(row, 2, &scope, &fmt::text())?;
-            let num = Num::of_unit(cat, &t.unit);
+            let num = match t.kind {
+                // Growth as the forms show it: one decimal.
+                TargetKind::Growth => Num::Pct1,
+                _ => Num::of_unit(cat, &t.unit),
+            };
             if city_of_each {
                 s.number(row, 3, Some(r.target), Num::General, Tone::Plain)?;
                 s.text(row, 4, "个开发区", &fmt::center())?;
@@ -127,9 +148,11 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
                 s.blank(row, 7)?;
             }
             s.text(row, 8, r.status.label(), &fmt::status(r.status))?;
-            s.wrapped(row, 9, &remark(r), &fmt::wrap())?;
+            s.wrapped(row, 9, &remark(ctx, t, r), &fmt::wrap())?;
             row += 1;
         }
+        // A target's rows (an each-zone target's zones and city row) print together.
+        s.keep(first, row - 1);
         s.merged_down(first, row - 1, 0, &t.id, &fmt::center())?;
         s.merged_down(first, row - 1, 1, &t.text, &fmt::wrap())?;
         i += group.len();
@@ -141,6 +164,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             freeze_col: 0,
             repeat: Some((header_row, header_row)),
             repeat_cols: None,
+            one_page: false,
         },
     )
 }

@@ -3,22 +3,37 @@
 
 use rust_xlsxwriter::Worksheet;
 
-use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
+use super::layout::{ALARM_PT, Num, Res, Setup, Sheet, Tone, fmt};
 use super::{Ctx, sheet_name};
 use crate::aggregate::FormState;
 use crate::catalog::{Kind, RatioScope};
 use crate::validate::Val;
 
 const LAST: u16 = 6;
+/// The title repeats on every page; each table's header is written again
+/// where the table goes on to a new page.
+const REPEAT: Option<(u32, u32)> = Some((0, 0));
+/// A table starts on a new page unless its title, header and two rows fit.
+pub(super) const TABLE_START: f64 = 4.0 * 18.0;
 
 pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
     let cat = ctx.cat;
     let zone = cat.zone(code).expect("zones come from the catalogue");
     let result = ctx.zone(code);
     let mut s = Sheet::new(&sheet_name(&zone.short))?;
-    s.fix(0, 8.0);
-    s.fix(1, 36.0);
-    s.fix(LAST, 26.0);
+    // Every width is set, so that the pages are known as the rows are
+    // written: a table that goes on to another page gets its header again.
+    for (col, w) in [
+        (0u16, 8.0),
+        (1, 36.0),
+        (2, 9.0),
+        (3, 15.0),
+        (4, 15.0),
+        (5, 12.0),
+        (LAST, 26.0),
+    ] {
+        s.fix(col, w);
+    }
     s.title(
         0,
         LAST,
@@ -50,13 +65,13 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             forms.join("；")
         )
     };
-    s.merged(
+    s.merged_sized(
         1,
         0,
         LAST,
         &line,
         &if accepted { fmt::fine() } else { fmt::alarm() },
-        true,
+        ALARM_PT,
     )?;
 
     // 一、主要指标
@@ -71,6 +86,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
     s.headers(row, 0, &heads)?;
     row += 1;
     for (_, ind) in ctx.zone_indicators() {
+        row = s.room(row, s.height_of(1, &ind.name), REPEAT, &heads)?;
         let fig = result
             .and_then(|z| z.figures.indicators.get(&ind.code))
             .copied()
@@ -88,7 +104,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             }
         }
         if ind.kind == Kind::Flow {
-            s.number(row, 5, fig.growth, Num::Pct, Tone::Plain)?;
+            s.number(row, 5, fig.growth, Num::Pct1, Tone::Plain)?;
         } else {
             s.blank(row, 5)?;
         }
@@ -104,15 +120,14 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
 
     // 二、比重
     row += 1;
+    row = s.room(row, TABLE_START, REPEAT, &[])?;
     s.merged(row, 0, LAST, "二、比重", &fmt::section(), false)?;
     row += 1;
-    s.headers(
-        row,
-        0,
-        &["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"],
-    )?;
+    let heads = ["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"];
+    s.headers(row, 0, &heads)?;
     row += 1;
     for r in cat.ratios.iter().filter(|r| r.scope == RatioScope::All) {
+        row = s.room(row, s.height_of(1, &r.name), REPEAT, &heads)?;
         let fig = result
             .and_then(|z| z.figures.ratios.get(&r.id))
             .copied()
@@ -135,26 +150,26 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
         .collect();
     if !rows.is_empty() {
         row += 1;
+        row = s.room(row, TABLE_START, REPEAT, &[])?;
         s.merged(row, 0, LAST, "三、各开发区考核目标", &fmt::section(), false)?;
         row += 1;
-        s.headers(
-            row,
-            0,
-            &[
-                "编号",
-                "目标（计划原文）",
-                "目标值",
-                "实际值",
-                "单位",
-                "状态",
-                "说明",
-            ],
-        )?;
+        let heads = [
+            "编号",
+            "目标（计划原文）",
+            "目标值",
+            "实际值",
+            "单位",
+            "状态",
+            "说明",
+        ];
+        s.headers(row, 0, &heads)?;
         row += 1;
         for r in rows {
             let Some(t) = cat.targets.iter().find(|t| t.id == r.id) else {
                 continue;
             };
+            let h = s.height_of(1, &t.text).max(s.height_of(LAST, &r.note));
+            row = s.room(row, h, REPEAT, &heads)?;
             s.text(row, 0, &t.id, &fmt::center())?;
             s.wrapped(row, 1, &t.text, &fmt::wrap())?;
             s.number(row, 2, Some(r.target), Num::General, Tone::Plain)?;
@@ -168,6 +183,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
 
     // 四、数据问题
     row += 1;
+    row = s.room(row, TABLE_START, REPEAT, &[])?;
     s.merged(row, 0, LAST, "四、数据问题", &fmt::section(), false)?;
     row += 1;
     let findings: Vec<_> = ctx
@@ -186,24 +202,34 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             false,
         )?;
     } else {
-        s.headers(row, 0, &["级别", "说明及位置", "指标"])?;
-        s.ws.merge_range(row, 3, row, LAST, "规则", &fmt::header())?;
+        let heads = ["级别", "说明及位置", "指标"];
+        s.headers(row, 0, &heads)?;
+        s.ws.merge_range(row, 3, row, LAST, "问题", &fmt::header())?;
         row += 1;
         for f in findings {
+            let text = format!("{}\n位置：{}", f.message, f.location());
+            if !s.fits(row, s.height_of(1, &text), REPEAT) {
+                s.page_break(row);
+                s.headers(row, 0, &heads)?;
+                s.ws.merge_range(row, 3, row, LAST, "问题", &fmt::header())?;
+                row += 1;
+            }
             s.text(
                 row,
                 0,
                 f.severity.label(),
                 &fmt::toned(fmt::center(), Tone::of_severity(f.severity)),
             )?;
-            s.wrapped(
-                row,
-                1,
-                &format!("{}\n位置：{}", f.message, f.location()),
-                &fmt::wrap(),
-            )?;
+            s.wrapped(row, 1, &text, &fmt::wrap())?;
             s.text(row, 2, f.indicator.as_deref().unwrap_or(""), &fmt::center())?;
-            s.ws.merge_range(row, 3, row, LAST, f.rule, &fmt::text())?;
+            s.merged(
+                row,
+                3,
+                LAST,
+                crate::model::rule_text(f.rule),
+                &fmt::wrap(),
+                true,
+            )?;
             row += 1;
         }
     }
@@ -213,8 +239,9 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
         Setup {
             freeze_row: 0,
             freeze_col: 0,
-            repeat: Some((0, 0)),
+            repeat: REPEAT,
             repeat_cols: None,
+            one_page: false,
         },
     )
 }

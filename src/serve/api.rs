@@ -16,8 +16,8 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::accounts::now;
 use crate::serve::db::{AuditEntry, Role, Submission};
-use crate::serve::upload;
 use crate::serve::session::{self, Caller, Login};
+use crate::serve::upload;
 use crate::serve::{App, Shared};
 
 pub fn routes() -> Router<Shared> {
@@ -428,15 +428,25 @@ pub async fn upload_field(app: &App, mut form: Multipart) -> Result<(String, Vec
 }
 
 /// Receives an upload off the event loop; the submission or the answer to give.
-pub async fn take_upload(app: &Shared, c: &Caller, name: String, bytes: Vec<u8>) -> Result<Submission, Response> {
+pub async fn take_upload(
+    app: &Shared,
+    c: &Caller,
+    name: String,
+    bytes: Vec<u8>,
+) -> Result<Submission, Response> {
     let (app2, c2) = (app.clone(), c.clone());
-    let done = tokio::task::spawn_blocking(move || upload::receive(&app2, &c2, &name, &bytes)).await;
+    let done =
+        tokio::task::spawn_blocking(move || upload::receive(&app2, &c2, &name, &bytes)).await;
     match done {
         Ok(Ok(s)) => {
             audit(app, c, "upload", &format!("submission {}", s.id), &s.status);
             Ok(s)
         }
-        Ok(Err(Error::ArchiveBusy(m))) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "busy", &m)),
+        Ok(Err(Error::ArchiveBusy { .. })) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "统计科正在归档报表，请过一两分钟重新上传。",
+        )),
         Ok(Err(e)) => Err(internal(e)),
         Err(_) => Err(internal(Error::Serve("上传处理中断".into()))),
     }
@@ -501,9 +511,17 @@ async fn submissions(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match app.db.submissions(upload::own_zone(&c).as_deref(), q.period.as_deref()) {
+    match app
+        .db
+        .submissions(upload::own_zone(&c).as_deref(), q.period.as_deref())
+    {
         Err(e) => internal(e),
-        Ok(rows) => Json(rows.iter().map(|s| submission_json(s, false)).collect::<Vec<_>>()).into_response(),
+        Ok(rows) => Json(
+            rows.iter()
+                .map(|s| submission_json(s, false))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
     }
 }
 
@@ -514,8 +532,18 @@ pub fn visible_submission(app: &App, c: &Caller, id: i64) -> Result<Submission, 
         Err(e) => Err(internal(e)),
         Ok(Some(s)) if upload::visible(c, &s) => Ok(s),
         Ok(_) => {
-            audit(app, c, "submission_read", &format!("submission {id}"), "not_found");
-            Err(error(StatusCode::NOT_FOUND, "not_found", "没有这份报送记录。"))
+            audit(
+                app,
+                c,
+                "submission_read",
+                &format!("submission {id}"),
+                "not_found",
+            );
+            Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "没有这份报送记录。",
+            ))
         }
     }
 }
@@ -541,7 +569,14 @@ async fn submission(
 }
 
 /// A download of a stored file with a safe Chinese file name.
-pub fn download(app: &App, c: &Caller, rel: &str, name: &str, what: &str, target: &str) -> Response {
+pub fn download(
+    app: &App,
+    c: &Caller,
+    rel: &str,
+    name: &str,
+    what: &str,
+    target: &str,
+) -> Response {
     let Some(path) = upload::portal_file(&app.config.data, rel) else {
         return error(StatusCode::NOT_FOUND, "not_found", "文件不存在。");
     };
@@ -573,7 +608,14 @@ async fn submission_file(
         Err(r) => return r,
     };
     match visible_submission(&app, &c, id) {
-        Ok(s) => download(&app, &c, &s.stored, &s.file_name, "download_file", &format!("submission {id}")),
+        Ok(s) => download(
+            &app,
+            &c,
+            &s.stored,
+            &s.file_name,
+            "download_file",
+            &format!("submission {id}"),
+        ),
         Err(r) => r,
     }
 }
@@ -592,9 +634,20 @@ async fn submission_feedback(
         Ok(s) => match &s.feedback {
             Some(rel) => {
                 let name = rel.rsplit('/').next().unwrap_or("反馈.xlsx").to_string();
-                download(&app, &c, rel, &name, "download_feedback", &format!("submission {id}"))
+                download(
+                    &app,
+                    &c,
+                    rel,
+                    &name,
+                    "download_feedback",
+                    &format!("submission {id}"),
+                )
             }
-            None => error(StatusCode::NOT_FOUND, "no_feedback", "这份报送没有反馈表（没有错误）。"),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "no_feedback",
+                "这份报送没有反馈表（没有错误）。",
+            ),
         },
         Err(r) => r,
     }

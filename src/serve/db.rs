@@ -15,7 +15,8 @@ use crate::error::Error;
 pub const FILE_NAME: &str = "zonestat.sqlite";
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -57,7 +58,8 @@ CREATE TABLE audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX audit_at ON audit(at);
-"#, r#"
+"#,
+    r#"
 CREATE TABLE submissions (
     id INTEGER PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES users(id),
@@ -78,7 +80,8 @@ CREATE TABLE submissions (
     late INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX submissions_zone ON submissions(zone, period);
-"#];
+"#,
+];
 
 /// Who may do what (PORTAL.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -618,7 +621,8 @@ impl Db {
     }
 }
 
-const SUBMISSION_COLUMNS: &str = "SELECT id, user_name, zone, period, forms, status, reason, file_name,
+const SUBMISSION_COLUMNS: &str =
+    "SELECT id, user_name, zone, period, forms, status, reason, file_name,
     stored, sha256, size, uploaded_at, findings, feedback, filed_as, late FROM submissions";
 
 fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {

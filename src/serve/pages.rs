@@ -98,7 +98,11 @@ async fn submission(
         Err(_) => {
             return (
                 StatusCode::NOT_FOUND,
-                page("没有这份报送记录", Some(&c), r#"<p><a href="/">返回</a></p>"#),
+                page(
+                    "没有这份报送记录",
+                    Some(&c),
+                    r#"<p><a href="/">返回</a></p>"#,
+                ),
             )
                 .into_response();
         }
@@ -400,7 +404,10 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
         .flat_map(|r| {
             let latest = |form: &str| {
                 subs.iter()
-                    .find(|s| s.zone.as_deref() == Some(r.code.as_str()) && s.forms.iter().any(|f| f == form))
+                    .find(|s| {
+                        s.zone.as_deref() == Some(r.code.as_str())
+                            && s.forms.iter().any(|f| f == form)
+                    })
                     .map(|s| (s.id, s.uploaded_at, s.user_name.clone(), s.late))
             };
             r.forms.iter().map(move |(form, state)| GridCell {
@@ -553,9 +560,15 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         body.push_str(UPLOAD_FORM);
     }
     let own = upload::own_zone(c);
-    let history = app.db.submissions(own.as_deref(), Some(&period.to_string()))?;
+    let history = app
+        .db
+        .submissions(own.as_deref(), Some(&period.to_string()))?;
     body.push_str("<h2>上传记录</h2>");
-    body.push_str(&view::history_table(&history, &app.cat, c.user.role == Role::Office));
+    body.push_str(&view::history_table(
+        &history,
+        &app.cat,
+        c.user.role == Role::Office,
+    ));
     let title = match c.user.role {
         Role::Office => "各单位报送情况".to_string(),
         Role::Zone => {

@@ -52,7 +52,7 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     make_dir(stored.parent().unwrap_or(data))?;
     crate::output::write_atomic(&stored, bytes)?;
 
-    let batch = folder::check_files(std::slice::from_ref(&stored), &|_| shown.clone(), None, cat);
+    let batch = folder::check_bytes(bytes.to_vec(), &shown, &shown, None, cat);
     let file = &batch.files[0];
     let mut findings = batch.findings.clone();
     let own_zone = match caller.user.role {
@@ -97,21 +97,23 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     s.late = period_row.is_some_and(|r| local_date(at) > r.deadline);
     let not_mine = match (&caller.user.role, &told) {
         (Role::Office, _) | (_, None) => None,
-        (_, Some(who)) => (Some(who) != own_zone.as_ref() || reporters.iter().any(|r| r != &Some(who.clone())))
-            .then(|| who.clone()),
+        (_, Some(who)) => (Some(who) != own_zone.as_ref()
+            || reporters.iter().any(|r| r != &Some(who.clone())))
+        .then(|| who.clone()),
     };
     if batch.forms.is_empty() {
         s.status = "refused".into();
-        s.reason = file
-            .reason
-            .clone()
-            .unwrap_or_else(|| "不是报表文件".into());
+        s.reason = file.reason.clone().unwrap_or_else(|| "不是报表文件".into());
     } else if let Some(who) = not_mine {
+        // The record is the uploader's: another zone never sees it.
+        s.zone = own_zone.clone();
         s.status = "refused".into();
         s.reason = format!(
             "这是{}的报表（文件中的填报单位），您只能上传{}的报表。请确认是否选错了文件；由其他单位报送的报表请由该单位上传。",
             name_of(app, &who),
-            own_zone.as_deref().map_or("本单位".into(), |z| name_of(app, z))
+            own_zone
+                .as_deref()
+                .map_or("本单位".into(), |z| name_of(app, z))
         );
     } else if let Some(p) = &s.period
         && !period_row.is_some_and(|r| r.open)
@@ -126,7 +128,12 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
         s.feedback = feedback(app, &batch.forms, &tag)?;
     } else {
         let mut archive = Archive::open(data, LOCK_WAIT, &mut |_| {})?;
-        let filing = archive.file(&format!("门户/{}/{shown}", caller.user.name), bytes, &batch, cat)?;
+        let filing = archive.file(
+            &format!("门户/{}/{shown}", caller.user.name),
+            bytes,
+            &batch,
+            cat,
+        )?;
         drop(archive);
         let entry = filing.entry();
         match entry.action {
@@ -233,7 +240,13 @@ pub fn own_zone(c: &Caller) -> Option<String> {
 pub fn attachment(name: &str) -> String {
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut encoded = String::new();
     for b in name.bytes() {

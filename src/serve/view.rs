@@ -73,18 +73,15 @@ pub fn history_table(subs: &[Submission], cat: &Catalogue, show_zone: bool) -> S
     if subs.is_empty() {
         return r#"<p class="small">还没有上传过报表。</p>"#.into();
     }
-    let mut out = String::from(r#"<table class="findings"><thead><tr><th scope="col">上传时间</th>"#);
+    let mut out =
+        String::from(r#"<table class="findings"><thead><tr><th scope="col">上传时间</th>"#);
     if show_zone {
         out.push_str(r#"<th scope="col">填报单位</th>"#);
     }
     out.push_str(r#"<th scope="col">文件</th><th scope="col">报表</th><th scope="col">期别</th><th scope="col">结果</th><th scope="col">上传人</th></tr></thead><tbody>"#);
     for s in subs {
         let (label, class) = verdict(s);
-        let _ = write!(
-            out,
-            r#"<tr><td>{}</td>"#,
-            esc(&local_time(s.uploaded_at))
-        );
+        let _ = write!(out, r#"<tr><td>{}</td>"#, esc(&local_time(s.uploaded_at)));
         if show_zone {
             let _ = write!(out, "<td>{}</td>", esc(&reporter_name(s, cat)));
         }
@@ -94,7 +91,13 @@ pub fn history_table(subs: &[Submission], cat: &Catalogue, show_zone: bool) -> S
             esc(&s.file_name),
             esc(&s.forms.join("、")),
             esc(s.period.as_deref().unwrap_or("—")),
-            if class == "accepted" { "已通过" } else if class == "rejected" { "有错误" } else { label },
+            if class == "accepted" {
+                "已通过"
+            } else if class == "rejected" {
+                "有错误"
+            } else {
+                label
+            },
             esc(&s.user_name),
             id = s.id,
         );

@@ -510,3 +510,26 @@ pub fn inventory(dir: &Path) -> BTreeMap<PathBuf, String> {
     }
     out
 }
+
+/// A copy of a zip package (xlsx) with `from` replaced by `to` in every
+/// part, e.g. to write a text longer than the xlsx writer allows.
+pub fn replace_in_package(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip package");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).expect("part");
+        let name = part.name().expect("part name").to_string();
+        let mut body = Vec::new();
+        part.read_to_end(&mut body).expect("read part");
+        if let Ok(text) = std::str::from_utf8(&body)
+            && text.contains(from)
+        {
+            body = text.replace(from, to).into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start part");
+        out.write_all(&body).expect("write part");
+    }
+    out.finish().expect("finish package").into_inner()
+}
