@@ -111,12 +111,12 @@ fn fill_of(f: &CheckedForm) -> Fill {
     };
     for row in &raw.rows {
         for (role, v) in &row.values {
-            let value = match &v.value {
+            let value = match v.value.undated().as_ref() {
                 CellValue::Number(n) => FillValue::Number(*n),
                 CellValue::Text(t) => FillValue::Text(t.clone()),
                 CellValue::Bool(b) => FillValue::Text(if *b { "TRUE" } else { "FALSE" }.into()),
                 CellValue::Error(e) => FillValue::Text(e.clone()),
-                CellValue::Empty => continue,
+                CellValue::Empty | CellValue::Date { .. } => continue,
             };
             fill.values.insert((row.code.clone(), *role), value);
         }

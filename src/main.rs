@@ -180,6 +180,11 @@ impl MailArgs {
 }
 
 fn main() -> ExitCode {
+    // A worker process reads workbooks for its parent and never gets here.
+    zonestat::read::pool::serve_if_worker();
+    if let Ok(me) = std::env::current_exe() {
+        zonestat::read::use_workers(me);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

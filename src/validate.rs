@@ -666,7 +666,7 @@ fn label_of(form: &Form, role: Role) -> &str {
 }
 
 fn is_blank_or_na(raw: &RawValue) -> bool {
-    match &raw.value {
+    match raw.value.undated().as_ref() {
         CellValue::Empty => raw.formula.is_none(),
         CellValue::Text(t) => matches!(
             parse_text_value(t),
@@ -703,7 +703,9 @@ fn check_value(
     };
     let yes_no = ind.kind == Kind::YesNo && !growth && role != Role::Cumulative;
     let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
-    let number = match &raw.value {
+    // a date format on a value cell changes nothing: its number is read
+    let value = raw.value.undated();
+    let number = match value.as_ref() {
         CellValue::Empty => {
             if let Some(f) = &raw.formula
                 && !growth
@@ -754,6 +756,8 @@ fn check_value(
             return None;
         }
         CellValue::Number(n) => *n,
+        // (undated above: a date is its number or text by now)
+        CellValue::Date { .. } => return None,
         CellValue::Bool(_) => {
             if !growth {
                 bad(
