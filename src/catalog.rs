@@ -375,7 +375,8 @@ pub struct Limits {
     /// No longer checked (calamine's XML reader keeps no stack per level);
     /// accepted so that older catalogues still load.
     pub max_xml_depth: u32,
-    /// The most sheets a workbook may have.
+    /// The most sheets a workbook may have (each may hold a form, and every
+    /// form read is held until the run ends).
     pub max_sheets: u64,
     /// The characters kept of one text cell; a longer text is cut (with a
     /// warning). Excel itself allows 32,767.
@@ -401,10 +402,10 @@ impl Default for Limits {
             max_columns: 100,
             max_cells: 1_000_000,
             max_xml_depth: 100,
-            max_sheets: 1_000,
+            max_sheets: 100,
             max_cell_chars: 32_767,
             max_text_mb: 16,
-            max_memory_mb: 200,
+            max_memory_mb: 180,
             max_cpu_seconds: 10,
             deadline_seconds: 20,
         }

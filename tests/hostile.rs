@@ -123,10 +123,9 @@ const EXPECTED: [Expected; 23] = [
     ("ods-unclosed-annotation.ods", &[LIMIT]),
     ("styles-amplification.xlsx", &[LIMIT]),
     ("sst-unique-count.xlsx", &[LIMIT]),
-    // read 900 times over: past the CPU limit in a debug build
     (
         "sheets-naming-one-part.xlsx",
-        &[LIMIT, (Read, "form.duplicate", Error)],
+        &[(Unreadable, "file.too_many_sheets", Error)],
     ),
     (
         "many-sheets.xlsx",
@@ -389,7 +388,10 @@ fn a_40_mb_remark_is_cut_in_the_worker_and_the_form_is_read() {
         std::io::Write::write_all(&mut out, &data).unwrap();
     }
     let bytes = out.finish().unwrap().into_inner();
-    let f = read::read_bytes(bytes, "hz.xlsx", "hz.xlsx", &cat());
+    // (a release build reads it within the default 180 MB, see
+    // bench/README.md; a debug build's worker needs more)
+    let cat = with("max_memory_mb = 256");
+    let f = read::read_bytes(bytes, "hz.xlsx", "hz.xlsx", &cat);
     assert_eq!(f.outcome, Outcome::Read, "{}", shown(&f));
     let cut = f
         .findings

@@ -503,3 +503,43 @@ fn xlsb_files_are_read_by_calamine_in_the_workers() {
         .count();
     assert!(dates > 0, "{:?}", sheets.sheets[0]);
 }
+
+/// An .xlsm (its `[Content_Types].xml` names a macro-enabled workbook) is
+/// told apart from an .xlsx and read like one; under either name.
+#[test]
+fn a_macro_enabled_workbook_is_read_like_an_xlsx() {
+    use std::io::{Read, Write};
+    use zonestat::read::{FileType, Outcome, read_bytes};
+    let xlsx = hz().xlsx();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&xlsx)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).unwrap();
+        let name = String::from_utf8_lossy(part.name_raw()).into_owned();
+        let mut data = Vec::new();
+        part.read_to_end(&mut data).unwrap();
+        if name == "[Content_Types].xml" {
+            data = String::from_utf8(data)
+                .unwrap()
+                .replace(
+                    "spreadsheetml.sheet.main+xml",
+                    "ms-excel.sheet.macroEnabled.main+xml",
+                )
+                .into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let xlsm = out.finish().unwrap().into_inner();
+    for name in ["hz.xlsm", "hz.xlsx"] {
+        let f = read_bytes(xlsm.clone(), name, name, &cat());
+        assert_eq!(f.kind, FileType::Xlsm, "{name}");
+        assert_eq!(f.outcome, Outcome::Read, "{name}");
+        assert!(f.findings.is_empty(), "{name}: {:?}", f.findings);
+    }
+    assert_eq!(
+        read_bytes(xlsx, "hz.xlsx", "hz.xlsx", &cat()).kind,
+        FileType::Xlsx
+    );
+}

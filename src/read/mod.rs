@@ -111,9 +111,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The size and SHA-256 of a file, read in pieces.
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
+    let (mut hasher, mut buf, mut size) = (Sha256::new(), vec![0u8; 1 << 16], 0u64);
     loop {
         match f.read(&mut buf) {
             Ok(0) => return Ok((size, hex(&hasher.finalize()))),

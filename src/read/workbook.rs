@@ -193,32 +193,6 @@ pub struct Sheet {
 }
 
 impl Sheet {
-    /// Builds a sheet from rows of values starting at A1 (for tests).
-    pub fn from_rows(name: &str, rows: Vec<Vec<CellValue>>) -> Sheet {
-        let width = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-        let height = rows.len() as u32;
-        let mut cells = FxHashMap::default();
-        for (r, row) in rows.into_iter().enumerate() {
-            for (c, v) in row.into_iter().enumerate() {
-                if v != CellValue::Empty {
-                    cells.insert((r as u32, c as u32), v);
-                }
-            }
-        }
-        let end = if width == 0 || height == 0 {
-            (0, 0)
-        } else {
-            (height, width)
-        };
-        Sheet {
-            name: name.to_string(),
-            origin: (0, 0),
-            end,
-            cells,
-            formulas: FxHashMap::default(),
-        }
-    }
-
     /// The first row past the used area.
     pub fn end_row(&self) -> u32 {
         self.end.0
@@ -420,7 +394,7 @@ fn open_xlsx(mut book: Xlsx<Cursor<&[u8]>>, limits: &Limits) -> Result<Opened, O
     let mut out = Opened::default();
     let mut stored = Budget::new(limits);
     for name in names {
-        let mut sheet = StreamedSheet::new(&name, limits);
+        let mut sheet = Builder::new(&name, limits);
         let mut cells = match book.worksheet_cells_reader(&name) {
             Ok(r) => r,
             // A chart sheet: no cells.
@@ -430,69 +404,35 @@ fn open_xlsx(mut book: Xlsx<Cursor<&[u8]>>, limits: &Limits) -> Result<Opened, O
             }
             Err(e) => return Err(damaged(e)),
         };
+        // Shared formulas by index: their text and the cell they were written for.
+        let mut shared: HashMap<usize, (String, (u32, u32))> = HashMap::new();
         while let Some(c) = cells.next_cell_with_formula_metadata().map_err(damaged)? {
-            sheet.cell(c.pos, c.value, c.formula, &mut stored)?;
+            let at = c.pos;
+            let formula = match c.formula {
+                Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
+                Some(XlsxFormulaMetadata::Shared {
+                    shared_index,
+                    range,
+                    formula,
+                }) => {
+                    let start = range.map(|r| r.start).unwrap_or(at);
+                    if sheet.inside(start) || range.is_none() {
+                        shared.insert(shared_index, (formula.clone(), start));
+                    }
+                    Some(formula)
+                }
+                Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if sheet.inside(at) => {
+                    shared
+                        .get(&shared_index)
+                        .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok())
+                }
+                _ => None,
+            };
+            sheet.put(at, Incoming::Ref(c.value), formula, &mut stored)?;
         }
         out.sheets.push(sheet.finish(&mut out.notes));
     }
     Ok(out)
-}
-
-/// An xlsx sheet read cell by cell, in the order of its part, with the
-/// shared formulas seen so far.
-struct StreamedSheet<'l> {
-    builder: Builder,
-    limits: &'l Limits,
-    /// Shared formulas by index: their text and the cell they were written for.
-    shared: HashMap<usize, (String, (u32, u32))>,
-}
-
-impl<'l> StreamedSheet<'l> {
-    fn new(name: &str, limits: &'l Limits) -> StreamedSheet<'l> {
-        StreamedSheet {
-            builder: Builder::new(name, limits),
-            limits,
-            shared: HashMap::new(),
-        }
-    }
-
-    /// The next cell: its position, value and formula as calamine gives them.
-    fn cell(
-        &mut self,
-        at: (u32, u32),
-        value: DataRef<'_>,
-        formula: Option<XlsxFormulaMetadata>,
-        stored: &mut Budget,
-    ) -> Result<(), OpenError> {
-        let inside = self.builder.inside(at);
-        let limits = self.limits;
-        let formula = match formula {
-            Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
-            Some(XlsxFormulaMetadata::Shared {
-                shared_index,
-                range,
-                formula,
-            }) => {
-                let start = range.map(|r| r.start).unwrap_or(at);
-                let reaches = range
-                    .is_none_or(|r| r.start.0 < limits.max_rows && r.start.1 < limits.max_columns);
-                if reaches {
-                    self.shared.insert(shared_index, (formula.clone(), start));
-                }
-                Some(formula)
-            }
-            Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if inside => self
-                .shared
-                .get(&shared_index)
-                .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok()),
-            _ => None,
-        };
-        self.builder.put(at, Incoming::Ref(value), formula, stored)
-    }
-
-    fn finish(self, notes: &mut Vec<LimitHit>) -> Sheet {
-        self.builder.finish(notes)
-    }
 }
 
 /// An xls, xlsb or ods, whose sheets calamine reads whole, as ranges.
