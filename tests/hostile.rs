@@ -485,9 +485,7 @@ fn limits_come_from_the_catalogue() {
         &cat,
     );
     assert!(
-        f.findings
-            .iter()
-            .any(|x| x.rule == "sheet.too_large" || x.rule == "file.too_many_cells"),
+        f.findings.iter().any(|x| x.rule == "file.too_many_cells"),
         "{}",
         shown(&f)
     );

@@ -212,6 +212,20 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// Idle workers see their input end, exit, and are waited for.
+    fn drop(&mut self) {
+        let slots = self.slots.get_mut().unwrap_or_else(|e| e.into_inner());
+        for Worker {
+            mut child, stdin, ..
+        } in slots.idle.drain(..)
+        {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Why no answer came.
 enum Wait {
     Deadline,
