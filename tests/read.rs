@@ -422,41 +422,48 @@ fn a_period_typed_as_a_date_by_libreoffice_reads_as_that_month() {
     let xlsx = hz_dated(W::Formatted(JUNE_2020, "yyyy\"年\"m\"月\"".into())).xlsx();
     for ext in ["ods", "xls"] {
         let bytes = through_libreoffice(soffice, &xlsx, ext);
-        let c = check_bytes(bytes, &format!("hz.{ext}"), Some("2020-06"));
+        let name = format!("hz.{ext}");
+        let c = check_bytes(bytes.clone(), &name, Some("2020-06"));
         let f = c.form();
         assert!(f.findings.is_empty(), "{ext}: {}", describe(&f.findings));
         assert_eq!(f.period, Some(period("2020-06")), "{ext}");
         assert_eq!(f.raw.period.as_ref().unwrap().cell.to_string(), "D4");
+        // and the zone's figures are those of the text period
+        let text = through_libreoffice(soffice, &hz().xlsx(), ext);
+        assert_eq!(hz_json(&bytes, &name), hz_json(&text, &name), "{ext}");
     }
+}
+
+/// The JSON summary of zone HZ for 2020-06 when its form is the file `name`
+/// holding `bytes` (the sample data otherwise), without its sources (the
+/// file's hash differs, of course).
+fn hz_json(bytes: &[u8], name: &str) -> Value {
+    use zonestat::consolidate::{consolidate, summary_json};
+    let root = tempfile::tempdir().unwrap();
+    for p in PERIODS {
+        let to = root.path().join(p);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(data(p)).unwrap() {
+            let from = e.unwrap().path();
+            if p == "2020-06" && from.ends_with("湖州开发区6月报表.xlsx") {
+                continue;
+            }
+            std::fs::copy(&from, to.join(from.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(root.path().join("2020-06").join(name), bytes).unwrap();
+    let cat = cat();
+    let c = consolidate(root.path(), period("2020-06"), &cat).unwrap();
+    let mut zone = summary_json(&c, &cat)["zones"]["HZ"].clone();
+    if let Some(z) = zone.as_object_mut() {
+        z.remove("sources");
+    }
+    zone
 }
 
 #[test]
 fn consolidating_a_dated_period_gives_the_zone_the_text_periods_figures() {
-    use zonestat::consolidate::{consolidate, summary_json};
-    let hz_json = |grid: Grid| {
-        let root = tempfile::tempdir().unwrap();
-        for p in PERIODS {
-            let to = root.path().join(p);
-            std::fs::create_dir_all(&to).unwrap();
-            for e in std::fs::read_dir(data(p)).unwrap() {
-                let from = e.unwrap().path();
-                if p == "2020-06" && from.ends_with("湖州开发区6月报表.xlsx") {
-                    continue;
-                }
-                std::fs::copy(&from, to.join(from.file_name().unwrap())).unwrap();
-            }
-        }
-        std::fs::write(root.path().join("2020-06/hz.xlsx"), grid.xlsx()).unwrap();
-        let cat = cat();
-        let c = consolidate(root.path(), period("2020-06"), &cat).unwrap();
-        let mut zone = summary_json(&c, &cat)["zones"]["HZ"].clone();
-        // (the file's hash differs, of course)
-        if let Some(z) = zone.as_object_mut() {
-            z.remove("sources");
-        }
-        zone
-    };
-    let text = hz_json(hz());
+    let text = hz_json(&hz().xlsx(), "hz.xlsx");
     assert!(
         text["indicators"]
             .as_object()
@@ -467,7 +474,11 @@ fn consolidating_a_dated_period_gives_the_zone_the_text_periods_figures() {
         W::Builtin(JUNE_2020, 14),
         W::Formatted(JUNE_2020, "yyyy\"年\"m\"月\"".into()),
     ] {
-        assert_eq!(hz_json(hz_dated(how.clone())), text, "{how:?}");
+        assert_eq!(
+            hz_json(&hz_dated(how.clone()).xlsx(), "hz.xlsx"),
+            text,
+            "{how:?}"
+        );
     }
 }
 

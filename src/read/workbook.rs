@@ -89,7 +89,8 @@ pub fn sniff(bytes: &[u8]) -> FileType {
             return FileType::Xlsb;
         }
         if has(b"xl/workbook.xml") || has(b"[Content_Types].xml") {
-            if package::macro_enabled(bytes) {
+            // (the zip crate, in the calling process: under the guard)
+            if crate::read::guard::isolate(|| package::macro_enabled(bytes)).unwrap_or(false) {
                 return FileType::Xlsm;
             }
             return FileType::Xlsx;
