@@ -372,15 +372,32 @@ pub fn serve_if_worker() {
     if std::env::args_os().nth(1).as_deref() != Some(OsStr::new(WORKER_ARG)) {
         return;
     }
-    let code = match serve(&mut io::stdin().lock(), &mut io::stdout().lock()) {
+    let code = match serve(
+        &mut io::stdin().lock(),
+        &mut io::stdout().lock(),
+        limit_self,
+    ) {
         Ok(()) => 0,
         Err(_) => 3,
     };
     std::process::exit(code);
 }
 
-/// Answers jobs until the input ends.
-fn serve(input: &mut impl Read, output: &mut impl Write) -> io::Result<()> {
+/// Puts this process under a job's limits: the CPU time counts from now,
+/// the memory is the whole process's.
+fn limit_self(limits: &Limits) {
+    set_limit(
+        libc::RLIMIT_CPU,
+        cpu_used().saturating_add(limits.max_cpu_seconds),
+    );
+    set_limit(
+        libc::RLIMIT_AS,
+        limits.max_memory_mb.saturating_mul(Limits::MIB),
+    );
+}
+
+/// Answers jobs until the input ends; `limit` is applied before each.
+fn serve(input: &mut impl Read, output: &mut impl Write, limit: fn(&Limits)) -> io::Result<()> {
     let bad = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e);
     loop {
         let mut len = [0u8; 4];
@@ -397,17 +414,8 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> io::Result<()> {
         input
             .take(u64::from_le_bytes(len))
             .read_to_end(&mut bytes)?;
-        // The limits count from here: the CPU time is this file's, the
-        // memory is the whole process's.
         let limits = &job.limits;
-        set_limit(
-            libc::RLIMIT_CPU,
-            cpu_used().saturating_add(limits.max_cpu_seconds),
-        );
-        set_limit(
-            libc::RLIMIT_AS,
-            limits.max_memory_mb.saturating_mul(Limits::MIB),
-        );
+        limit(limits);
         let parsed: Parsed = guard::isolate(|| workbook::parse(&bytes, job.kind, limits))
             .unwrap_or_else(|m| Err(OpenError::Panic(m)));
         drop(bytes);
@@ -471,7 +479,8 @@ mod tests {
         input.extend(3u64.to_le_bytes());
         input.extend(b"abc");
         let mut output = Vec::new();
-        serve(&mut input.as_slice(), &mut output).unwrap();
+        // (the limits are not applied to the test process)
+        serve(&mut input.as_slice(), &mut output, |_| {}).unwrap();
         let len = u64::from_le_bytes(output[..8].try_into().unwrap()) as usize;
         let parsed: Parsed = postcard::from_bytes(&output[8..8 + len]).unwrap();
         assert!(matches!(parsed, Err(OpenError::Damaged(_))));
