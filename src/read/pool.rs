@@ -191,6 +191,8 @@ impl Pool {
                     limits.max_memory_mb.saturating_mul(Limits::MIB),
                 );
                 set_limit(libc::RLIMIT_CPU, limits.max_cpu_seconds);
+                // a worker that aborts leaves no core file behind
+                set_limit(libc::RLIMIT_CORE, 0);
                 Ok(())
             });
         }
