@@ -234,17 +234,18 @@ impl Sheet {
 
     /// [`Sheet::text`], borrowed when the cell holds text.
     pub fn text_ref(&self, at: Cell) -> Cow<'_, str> {
+        // (a date cell as the number or text it stores, as before dates were told apart)
         match self.get(at) {
-            CellValue::Text(s) => Cow::Borrowed(s.trim()),
-            CellValue::Number(n) => Cow::Owned(format_number(*n)),
-            CellValue::Date {
-                stored: Stored::Serial(n),
-                ..
-            } => Cow::Owned(format_number(*n)),
-            CellValue::Date {
+            CellValue::Text(s)
+            | CellValue::Date {
                 stored: Stored::Iso(s),
                 ..
             } => Cow::Borrowed(s.trim()),
+            CellValue::Number(n)
+            | CellValue::Date {
+                stored: Stored::Serial(n),
+                ..
+            } => Cow::Owned(format_number(*n)),
             _ => Cow::Borrowed(""),
         }
     }
