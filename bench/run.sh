@@ -9,9 +9,16 @@
 #                one core, nothing else (examples/floor) — the least a run
 #                must cost;
 #   consolidate  `zonestat consolidate` end to end (read, check, aggregate,
-#                assess, write the workbook): wall time, CPU time (user +
-#                system, all cores) and peak memory (GNU time's maximum
-#                resident set size).
+#                assess, write the workbook): wall time, CPU time of the
+#                parent process (user + system, all cores; GNU time does not
+#                see the workers, which are never waited for), the parent's
+#                peak memory (GNU time's maximum resident set size) and, in
+#                one more run, the peak of all processes together (parent and
+#                workers: bench/peak.py samples /proc every millisecond and
+#                also sums each process's own peak, an upper bound);
+#   round trip   every workbook parsed on one core in process and through one
+#                worker process (examples/roundtrip): the difference per file
+#                is what the process boundary costs.
 #
 # Each is run RUNS times (default 5) after a warm-up; the table shows the
 # median time and the largest peak memory. Files are read from the page cache
@@ -42,10 +49,11 @@ if [ ! -x /usr/bin/time ]; then
 fi
 
 echo "building (release)…" >&2
-(cd "$root" && cargo build --release --quiet --bin zonestat --example generate --example floor)
+(cd "$root" && cargo build --release --quiet --bin zonestat --example generate --example floor --example roundtrip)
 bin=${ZONESTAT:-$root/target/release/zonestat}
 generate=$root/target/release/examples/generate
 floor=$root/target/release/examples/floor
+roundtrip=$root/target/release/examples/roundtrip
 mkdir -p "$work"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -93,6 +101,11 @@ for n in $sizes; do
         cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')")
         [ "$kb" -gt "$rss" ] && rss=$kb
     done
+    # All processes together (parent + workers), in one more run.
+    read -r _ all _ bound _ < <(python3 "$root/bench/peak.py" "$bin" --catalogue "$dir/plan.toml" \
+        consolidate "$dir/data" --period "$period" -o "$dir/out.xlsx")
+    all=$(awk -v a="$all" -v b="$bound" 'BEGIN { print (a > b ? a : b) }')
+    trip=$("$roundtrip" "$bin" "$dir/data" | sed -E 's/.*round trip (-?[0-9.]+) ms.*/\1/')
     f=$(printf '%s\n' "${floors[@]}" | median)
     w=$(printf '%s\n' "${walls[@]}" | median)
     cpu_s=$(printf '%s\n' "${cpus[@]}" | median)
@@ -125,9 +138,10 @@ for n in $sizes; do
     fi
     xlsx_kb=$(($(stat -c %s "$dir/out.xlsx") / 1024))
     rows+=("$(awk -v n="$n" -v wb="$workbooks" -v fl="$files" -v mb="$mb" -v f="$f" -v w="$w" \
-        -v rss="$rss" -v x="$xlsx_kb" -v lo="$lo" -v once="$once" -v cpu="$cpu_s" 'BEGIN {
-            printf "| %s | %s | %s | %s | %.3f | %.3f | %.2f× | %.2f | %.1f | %.2f | %s | %s | %s |",
-                n, wb, fl, mb, f, w, w / f, cpu, rss / 1024, 1000 * w / fl, once, x, lo }')")
+        -v rss="$rss" -v x="$xlsx_kb" -v lo="$lo" -v once="$once" -v cpu="$cpu_s" \
+        -v all="$all" -v trip="$trip" 'BEGIN {
+            printf "| %s | %s | %s | %s | %.3f | %.3f | %.2f× | %.2f | %.1f | %.1f | %.2f | %.3f | %s | %s | %s |",
+                n, wb, fl, mb, f, w, w / f, cpu, rss / 1024, all, 1000 * w / fl, trip, once, x, lo }')")
 done
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
@@ -135,6 +149,6 @@ echo
 echo "Machine: $(nproc) cores ($cpu), $(free -g | awk '/^Mem:/ { print $2 }') GB RAM, $(uname -sr); load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Data: period $period + December $(( ${period%%-*} - 3 ))–$(( ${period%%-*} - 1 )), seed $seed; median of $runs runs, warm page cache."
 echo
-echo "| zones | workbooks | files | data MB | floor, 1 core (s) | consolidate wall (s) | wall ÷ floor | consolidate CPU (s) | peak memory (MB) | wall ms per file | files opened | workbook KB | LibreOffice |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+echo "| zones | workbooks | files | data MB | floor, 1 core (s) | consolidate wall (s) | wall ÷ floor | parent CPU (s) | peak memory, parent (MB) | peak memory, all processes (MB) | wall ms per file | worker round trip per file (ms) | files opened | workbook KB | LibreOffice |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
 printf '%s\n' "${rows[@]}"

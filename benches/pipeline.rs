@@ -21,6 +21,7 @@ use zonestat::consolidate::consolidate;
 use zonestat::folder::{check_files, list_files};
 use zonestat::model::Period;
 use zonestat::read::read_bytes;
+use zonestat::read::workbook::{FileType, parse, sniff};
 use zonestat::report::{MadeAt, workbook_bytes};
 use zonestat::validate::check_form;
 
@@ -77,6 +78,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let b = Bencher { filter };
+    // Workbooks are parsed in worker processes of the binary, as in a run.
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
 
     let dir = tempfile::tempdir().expect("temporary folder");
     let period: Period = "2020-06".parse().expect("period");
@@ -105,6 +108,16 @@ fn main() {
     let name = one.display().to_string();
     b.run("read: one monthly form (read_bytes)", || {
         read_bytes(bytes.clone(), &name, &name, &cat)
+    });
+    // What the worker does, in this process; the difference to the line
+    // above is the round trip (pipes, serialising the sheets).
+    let kind = sniff(&bytes);
+    b.run("read: parse one form in process", || {
+        parse(&bytes, kind, &cat.limits)
+    });
+    let pool = zonestat::read::pool::shared().expect("workers");
+    b.run("read: worker round trip (1-byte file)", || {
+        pool.parse(b"x", FileType::Other, &cat.limits)
     });
 
     let read = read_bytes(bytes.clone(), &name, &name, &cat);

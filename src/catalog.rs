@@ -361,9 +361,10 @@ pub struct ScoreMeasure {
 }
 
 /// Limits on what one input file may ask of the reader, checked before and
-/// while it is parsed. Each has a default, so `[limits]` and any of its keys
-/// may be left out. Sizes are in MiB (1 MiB = 1,048,576 bytes).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// while it is parsed; the worker process that parses it runs under the
+/// memory, CPU and time limits. Each has a default, so `[limits]` and any of
+/// its keys may be left out. Sizes are in MiB (1 MiB = 1,048,576 bytes).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// The largest file read at all.
@@ -384,10 +385,23 @@ pub struct Limits {
     /// The most cells a workbook may hold once read. For xls and ods this is the
     /// rectangular range the parser allocates, empty cells included.
     pub max_cells: u64,
-    /// The deepest nesting of XML elements in a package part.
+    /// No longer checked (calamine's XML reader keeps no stack per level);
+    /// accepted so that older catalogues still load.
     pub max_xml_depth: u32,
-    /// The most sheets a workbook may have.
+    /// The most sheets a workbook may have (each may hold a form, and every
+    /// form read is held until the run ends).
     pub max_sheets: u64,
+    /// The characters kept of one text cell; a longer text is cut (with a
+    /// warning). Excel itself allows 32,767.
+    pub max_cell_chars: u64,
+    /// The text all kept cells of a workbook may hold together, in MiB.
+    pub max_text_mb: u64,
+    /// The memory (address space) of a worker process reading a file.
+    pub max_memory_mb: u64,
+    /// The CPU time a worker may spend on one file, in seconds.
+    pub max_cpu_seconds: u64,
+    /// The wall-clock time one file may take in a worker, in seconds.
+    pub deadline_seconds: u64,
 }
 
 impl Default for Limits {
@@ -401,7 +415,12 @@ impl Default for Limits {
             max_columns: 100,
             max_cells: 1_000_000,
             max_xml_depth: 100,
-            max_sheets: 1_000,
+            max_sheets: 100,
+            max_cell_chars: 32_767,
+            max_text_mb: 16,
+            max_memory_mb: 180,
+            max_cpu_seconds: 10,
+            deadline_seconds: 20,
         }
     }
 }
@@ -428,6 +447,11 @@ impl Limits {
             ("max_cells", self.max_cells),
             ("max_xml_depth", u64::from(self.max_xml_depth)),
             ("max_sheets", self.max_sheets),
+            ("max_cell_chars", self.max_cell_chars),
+            ("max_text_mb", self.max_text_mb),
+            ("max_memory_mb", self.max_memory_mb),
+            ("max_cpu_seconds", self.max_cpu_seconds),
+            ("deadline_seconds", self.deadline_seconds),
         ];
         match fields.iter().find(|(_, v)| *v == 0) {
             Some((name, _)) => Err(format!("limits.{name}：必须大于 0")),

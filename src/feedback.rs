@@ -124,7 +124,7 @@ fn fill_of(f: &CheckedForm) -> (Fill, Vec<(Spot, String)>) {
     };
     for row in &raw.rows {
         for (role, v) in &row.values {
-            let value = match &v.value {
+            let value = match v.value.undated().as_ref() {
                 CellValue::Number(n) => FillValue::Number(*n),
                 CellValue::Text(t) => match parse_text_value(t) {
                     TextValue::Number {
@@ -141,7 +141,7 @@ fn fill_of(f: &CheckedForm) -> (Fill, Vec<(Spot, String)>) {
                 },
                 CellValue::Bool(b) => FillValue::Text(if *b { "TRUE" } else { "FALSE" }.into()),
                 CellValue::Error(e) => FillValue::Text(e.clone()),
-                CellValue::Empty => continue,
+                CellValue::Empty | CellValue::Date { .. } => continue,
             };
             fill.values.insert((row.code.clone(), *role), value);
         }

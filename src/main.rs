@@ -287,6 +287,11 @@ fn command() -> clap::Command {
 }
 
 fn main() -> ExitCode {
+    // A worker process reads workbooks for its parent and never gets here.
+    zonestat::read::pool::serve_if_worker();
+    if let Ok(me) = std::env::current_exe() {
+        zonestat::read::use_workers(me);
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = command()
         .try_get_matches_from(&args)

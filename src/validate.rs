@@ -477,26 +477,6 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         note: row.note.clone(),
         ..Entry::default()
     };
-    if let Some(note) = &row.note
-        && note.chars().nth(crate::text::CELL_MAX_CHARS).is_some()
-    {
-        ctx.push(
-            Severity::Warning,
-            "value.text_too_long",
-            row.note_cell,
-            Some(ind),
-            Some("备注"),
-            Some(format!("{} 字", note.chars().count())),
-            Some(format!("不超过 {} 字", crate::text::CELL_MAX_CHARS)),
-            format!(
-                "{} {}的备注超过一个单元格能容纳的 {} 字，写入汇总表和反馈表时截去了后面的部分（以“{}”结尾）。",
-                ind.code,
-                ind.name,
-                crate::text::CELL_MAX_CHARS,
-                crate::text::CUT_MARK
-            ),
-        );
-    }
     let factor = row_factor(row, ind, cat, ctx);
     for (role, raw) in &row.values {
         entry.cells.insert(*role, raw.cell);
@@ -686,7 +666,7 @@ fn label_of(form: &Form, role: Role) -> &str {
 }
 
 fn is_blank_or_na(raw: &RawValue) -> bool {
-    match &raw.value {
+    match raw.value.undated().as_ref() {
         CellValue::Empty => raw.formula.is_none(),
         CellValue::Text(t) => matches!(
             parse_text_value(t),
@@ -723,7 +703,9 @@ fn check_value(
     };
     let yes_no = ind.kind == Kind::YesNo && !growth && role != Role::Cumulative;
     let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
-    let number = match &raw.value {
+    // a date format on a value cell changes nothing: its number is read
+    let value = raw.value.undated();
+    let number = match value.as_ref() {
         CellValue::Empty => {
             if let Some(f) = &raw.formula
                 && !growth
@@ -774,6 +756,8 @@ fn check_value(
             return None;
         }
         CellValue::Number(n) => *n,
+        // (undated above: a date is its number or text by now)
+        CellValue::Date { .. } => return None,
         CellValue::Bool(_) => {
             if !growth {
                 bad(

@@ -134,6 +134,38 @@ async fn upload(driver: &WebDriver, file: &Path) {
         .unwrap();
 }
 
+/// Waits (up to 20 s) until the page's path is `path`.
+async fn wait_path(driver: &WebDriver, path: &str) {
+    let started = Instant::now();
+    loop {
+        let now = driver.current_url().await.unwrap();
+        if now.path() == path {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still at {now}, waiting for {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (up to 20 s) until the page's path starts with `prefix`.
+async fn wait_path_prefix(driver: &WebDriver, prefix: &str) {
+    let started = Instant::now();
+    loop {
+        let now = driver.current_url().await.unwrap();
+        if now.path().starts_with(prefix) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still at {now}, waiting for {prefix}…"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn body_text(driver: &WebDriver) -> String {
     driver
         .find(By::Tag("body"))
@@ -232,7 +264,9 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
 
     // The office opens the period in the API (its page comes with the office's issue).
     login(&driver, &base, "office1", &office_pw).await;
+    wait_path(&driver, "/password").await;
     set_password(&driver, &office_pw, "Office-Pass-2020").await;
+    wait_path(&driver, "/").await;
     let opened: serde_json::Value = driver
         .execute(
             r#"return fetch('/api/v1/periods', {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -253,25 +287,21 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .click()
         .await
         .unwrap();
+    wait_path(&driver, "/login").await;
 
     // The zone logs in and must change its first password.
     login(&driver, &base, "hz1", &zone_pw).await;
+    wait_path(&driver, "/password").await;
     shot(&driver, "portal-password.png").await;
-    assert!(
-        driver
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/password")
-    );
     set_password(&driver, &zone_pw, "Taihu-Lake-2020").await;
+    wait_path(&driver, "/").await;
     assert!(body_text(&driver).await.contains("湖州开发区报送情况"));
 
     // A form with an error: the verdict names the cell.
     let bad = work.path().join("湖州6月.xlsx");
     std::fs::write(&bad, common::hz().set("E12", common::n(-5.0)).xlsx()).unwrap();
     upload(&driver, &bad).await;
+    wait_path_prefix(&driver, "/submissions/").await;
     let text = body_text(&driver).await;
     assert!(text.contains("有错误"), "{text}");
     assert!(text.contains("湖开统1表!E12"), "{text}");
@@ -309,6 +339,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     let good = work.path().join("湖州6月（更正）.xlsx");
     std::fs::write(&good, common::hz().xlsx()).unwrap();
     upload(&driver, &good).await;
+    wait_path_prefix(&driver, "/submissions/").await;
     let text = body_text(&driver).await;
     assert!(text.contains("已通过检查并归档"), "{text}");
     shot(&driver, "portal-accepted.png").await;
@@ -320,8 +351,12 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .await
         .unwrap();
 
+    wait_path(&driver, "/login").await;
+
     // The office's grid shows the upload, linked to its record.
     login(&driver, &base, "office1", "Office-Pass-2020").await;
+    wait_path(&driver, "/").await;
+    shot(&driver, "portal-office-after.png").await;
     let cell = driver
         .find(By::Css("table.grid td.accepted a"))
         .await
@@ -329,6 +364,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     let row = body_text(&driver).await;
     assert!(row.contains("hz1"), "{row}");
     cell.click().await.unwrap();
+    wait_path_prefix(&driver, "/submissions/").await;
     assert!(body_text(&driver).await.contains("湖州6月（更正）.xlsx"));
     driver.quit().await.unwrap();
 }

@@ -92,6 +92,8 @@ fn differences(actual: &Value, expected: &Value) -> Vec<String> {
 }
 
 fn run(data: &Path, period: &str) -> (zonestat::consolidate::Consolidation, Value) {
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let c = consolidate(data, period.parse().unwrap(), &cat).unwrap();
     let json = summary_json(&c, &cat);

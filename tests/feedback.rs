@@ -25,6 +25,8 @@ fn part(path: &Path, name: &str) -> String {
 
 #[test]
 fn a_faulty_form_comes_back_with_notes_at_its_problem_cells() {
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     // 南浔's June form with A05 made negative: an error on E13 and a growth warning on G13.
     let bad = fixtures().join("bad/nx-2020-06-negative.ods");

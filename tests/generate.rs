@@ -63,6 +63,8 @@ fn the_same_seed_writes_the_same_bytes() {
 fn generated_data_consolidates_without_errors_or_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let w = synth::generate(&spec(7, 5), dir.path()).unwrap();
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::load(&w.catalogue).unwrap();
     assert_eq!(cat.zones.len(), 7);
     let folders: Vec<String> = w.folders.iter().map(Period::to_string).collect();
@@ -152,6 +154,8 @@ fn many_zones_get_no_sheet_each_but_every_zone_is_compared() {
     let text = std::fs::read_to_string(&w.catalogue).unwrap();
     assert!(text.contains("zone_sheets_max = 30"));
     let text = text.replace("zone_sheets_max = 30", "zone_sheets_max = 3");
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::parse(&text, "plan.toml").unwrap();
     assert_eq!(cat.report.zone_sheets_max, 3);
     let n = cat.zones.len();

@@ -352,49 +352,205 @@ fn unit_written_as_wan_yuan_is_converted_exactly() {
     assert_eq!(f.values["A06"].current, Some(Val::Number(28.7481)));
 }
 
-/// Every xlsx among the fixtures (the samples of several programs, the
-/// blank templates, the broken and hostile files): what `open` gives is what
-/// calamine alone gives, and every sample form and template is read without
-/// calamine (the fast way, so that a change there shows here, not only in
-/// the benchmark).
-#[test]
-fn xlsx_read_directly_equals_calamine() {
-    use zonestat::read::workbook::{FileType, open, open_with_calamine, read_directly, sniff};
+/// 2020-06-01 as an Excel serial number (1900 date system).
+const JUNE_2020: f64 = 43983.0;
 
-    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("fixture folder") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                files(&path, out);
-            } else {
-                out.push(path);
+/// HZ's form with its period (D4) typed as a date, as Excel makes `2020年6月`.
+fn hz_dated(how: W) -> Grid {
+    hz().set("D4", how)
+}
+
+#[test]
+fn a_period_typed_as_a_date_reads_as_that_month() {
+    for how in [
+        W::Builtin(JUNE_2020, 14),
+        W::Formatted(JUNE_2020, "yyyy\"年\"m\"月\"".into()),
+    ] {
+        let c = check_bytes(hz_dated(how.clone()).xlsx(), "hz.xlsx", Some("2020-06"));
+        let f = c.form();
+        assert!(f.findings.is_empty(), "{how:?}: {}", describe(&f.findings));
+        assert_eq!(f.period, Some(period("2020-06")), "{how:?}");
+        let at = f.raw.period.as_ref().unwrap();
+        assert_eq!(
+            (at.cell.to_string(), at.text.as_str()),
+            ("D4".into(), "2020年6月")
+        );
+    }
+}
+
+/// `soffice` (or `libreoffice`) when installed.
+fn soffice() -> Option<&'static str> {
+    ["soffice", "libreoffice"].into_iter().find(|p| {
+        std::process::Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// `bytes` saved by LibreOffice as `ext` (`ods`, `xls`).
+fn through_libreoffice(soffice: &str, bytes: &[u8], ext: &str) -> Vec<u8> {
+    let tmp = tempfile::tempdir().unwrap();
+    let xlsx = tmp.path().join("hz.xlsx");
+    std::fs::write(&xlsx, bytes).unwrap();
+    let profile = format!(
+        "-env:UserInstallation=file://{}",
+        tmp.path().join("profile").display()
+    );
+    let out = std::process::Command::new(soffice)
+        .arg(&profile)
+        .args(["--headless", "--convert-to", ext, "--outdir"])
+        .arg(tmp.path())
+        .arg(&xlsx)
+        .output()
+        .unwrap();
+    std::fs::read(tmp.path().join(format!("hz.{ext}"))).unwrap_or_else(|_| {
+        panic!(
+            "LibreOffice wrote no .{ext}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn a_period_typed_as_a_date_by_libreoffice_reads_as_that_month() {
+    let Some(soffice) = soffice() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must have LibreOffice");
+        eprintln!("skipped: LibreOffice (soffice) is not installed");
+        return;
+    };
+    let xlsx = hz_dated(W::Formatted(JUNE_2020, "yyyy\"年\"m\"月\"".into())).xlsx();
+    for ext in ["ods", "xls"] {
+        let bytes = through_libreoffice(soffice, &xlsx, ext);
+        let name = format!("hz.{ext}");
+        let c = check_bytes(bytes.clone(), &name, Some("2020-06"));
+        let f = c.form();
+        assert!(f.findings.is_empty(), "{ext}: {}", describe(&f.findings));
+        assert_eq!(f.period, Some(period("2020-06")), "{ext}");
+        assert_eq!(f.raw.period.as_ref().unwrap().cell.to_string(), "D4");
+        // and the zone's figures are those of the text period
+        let text = through_libreoffice(soffice, &hz().xlsx(), ext);
+        assert_eq!(hz_json(&bytes, &name), hz_json(&text, &name), "{ext}");
+    }
+}
+
+/// The JSON summary of zone HZ for 2020-06 when its form is the file `name`
+/// holding `bytes` (the sample data otherwise), without its sources (the
+/// file's hash differs, of course).
+fn hz_json(bytes: &[u8], name: &str) -> Value {
+    use zonestat::consolidate::{consolidate, summary_json};
+    let root = tempfile::tempdir().unwrap();
+    for p in PERIODS {
+        let to = root.path().join(p);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(data(p)).unwrap() {
+            let from = e.unwrap().path();
+            if p == "2020-06" && from.ends_with("湖州开发区6月报表.xlsx") {
+                continue;
             }
+            std::fs::copy(&from, to.join(from.file_name().unwrap())).unwrap();
         }
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut all = Vec::new();
-    files(&fixtures(), &mut all);
-    files(&root.join("templates"), &mut all);
-    let limits = cat().limits.clone();
-    let (mut compared, mut direct) = (0, 0);
-    for path in all {
-        let bytes = std::fs::read(&path).expect("fixture");
-        let kind = sniff(&bytes);
-        if !matches!(kind, FileType::Xlsx | FileType::OtherZip) {
-            continue;
-        }
-        let fast = read_directly(&bytes, &limits);
-        let form =
-            path.starts_with(fixtures().join("data")) || path.starts_with(root.join("templates"));
-        assert!(fast || !form, "{} is read by calamine", path.display());
-        direct += usize::from(fast);
-        let ours = open(bytes.clone(), kind, &limits);
-        let reference = open_with_calamine(bytes, kind, &limits);
-        assert_eq!(ours, reference, "{}", path.display());
-        compared += 1;
+    std::fs::write(root.path().join("2020-06").join(name), bytes).unwrap();
+    let cat = cat();
+    let c = consolidate(root.path(), period("2020-06"), &cat).unwrap();
+    let mut zone = summary_json(&c, &cat)["zones"]["HZ"].clone();
+    if let Some(z) = zone.as_object_mut() {
+        z.remove("sources");
     }
+    zone
+}
+
+#[test]
+fn consolidating_a_dated_period_gives_the_zone_the_text_periods_figures() {
+    let text = hz_json(&hz().xlsx(), "hz.xlsx");
     assert!(
-        compared >= 40 && direct >= 25,
-        "{compared} compared, {direct} direct"
+        text["indicators"]
+            .as_object()
+            .is_some_and(|i| !i.is_empty()),
+        "{text}"
+    );
+    for how in [
+        W::Builtin(JUNE_2020, 14),
+        W::Formatted(JUNE_2020, "yyyy\"年\"m\"月\"".into()),
+    ] {
+        assert_eq!(
+            hz_json(&hz_dated(how.clone()).xlsx(), "hz.xlsx"),
+            text,
+            "{how:?}"
+        );
+    }
+}
+
+/// Real .xlsb files from calamine's test suite (MIT licence, see
+/// tests/fixtures/xlsb/README.md): recognised by content, read in the
+/// workers, and their date cells typed as dates.
+#[test]
+fn xlsb_files_are_read_by_calamine_in_the_workers() {
+    use zonestat::read::{CellValue, FileType, Outcome, read_file};
+    let dir = fixtures().join("xlsb");
+    let cat = cat();
+    for name in ["date.xlsb", "issues.xlsb"] {
+        let path = dir.join(name);
+        let f = read_file(&path, name, &cat);
+        assert_eq!(f.kind, FileType::Xlsb, "{name}");
+        // not a statistics form, but read: no file-level error but that
+        assert_eq!(f.outcome, Outcome::Unreadable, "{name}");
+        let rules: Vec<&str> = f.findings.iter().map(|x| x.rule).collect();
+        assert_eq!(rules, ["form.not_found"], "{name}");
+    }
+    // Under a .xlsx name it is still read as what it is.
+    let bytes = std::fs::read(dir.join("date.xlsb")).unwrap();
+    let f = zonestat::read::read_bytes(bytes.clone(), "date.xlsx", "date.xlsx", &cat);
+    assert!(
+        f.findings
+            .iter()
+            .any(|x| x.rule == "file.extension_mismatch")
+    );
+    let sheets = zonestat::read::workbook::parse(&bytes, FileType::Xlsb, &cat.limits).unwrap();
+    let dates = sheets.sheets[0]
+        .cells()
+        .filter(|(_, v)| matches!(v, CellValue::Date { .. }))
+        .count();
+    assert!(dates > 0, "{:?}", sheets.sheets[0]);
+}
+
+/// An .xlsm (its `[Content_Types].xml` names a macro-enabled workbook) is
+/// told apart from an .xlsx and read like one; under either name.
+#[test]
+fn a_macro_enabled_workbook_is_read_like_an_xlsx() {
+    use std::io::{Read, Write};
+    use zonestat::read::{FileType, Outcome, read_bytes};
+    let xlsx = hz().xlsx();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&xlsx)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).unwrap();
+        let name = String::from_utf8_lossy(part.name_raw()).into_owned();
+        let mut data = Vec::new();
+        part.read_to_end(&mut data).unwrap();
+        if name == "[Content_Types].xml" {
+            data = String::from_utf8(data)
+                .unwrap()
+                .replace(
+                    "spreadsheetml.sheet.main+xml",
+                    "ms-excel.sheet.macroEnabled.main+xml",
+                )
+                .into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let xlsm = out.finish().unwrap().into_inner();
+    for name in ["hz.xlsm", "hz.xlsx"] {
+        let f = read_bytes(xlsm.clone(), name, name, &cat());
+        assert_eq!(f.kind, FileType::Xlsm, "{name}");
+        assert_eq!(f.outcome, Outcome::Read, "{name}");
+        assert!(f.findings.is_empty(), "{name}: {:?}", f.findings);
+    }
+    assert_eq!(
+        read_bytes(xlsx, "hz.xlsx", "hz.xlsx", &cat()).kind,
+        FileType::Xlsx
     );
 }

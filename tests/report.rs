@@ -22,6 +22,8 @@ fn data() -> PathBuf {
 }
 
 fn run(dir: &Path, period: &str) -> (Consolidation, Catalogue) {
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let c = consolidate(dir, period.parse().unwrap(), &cat).unwrap();
     (c, cat)

@@ -35,6 +35,8 @@ fn period(p: &str) -> Period {
 /// The 2020-06 workbook and its JSON summary, under their default names in
 /// `dir`; the workbook's bytes.
 fn workbook(dir: &Path) -> (PathBuf, Vec<u8>) {
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let c = consolidate(&data_dir(), period("2020-06"), &cat).unwrap();
     let xlsx = dir.join(default_report_name(c.period, &cat));
@@ -515,6 +517,8 @@ fn flags_replace_the_settings_and_login_works_with_auth_login() {
 #[test]
 fn send_report_takes_the_summary_of_a_run_in_memory() {
     let dir = tempfile::tempdir().unwrap();
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let c = consolidate(&data_dir(), period("2020-06"), &cat).unwrap();
     let xlsx = dir.path().join(NAME);
@@ -881,6 +885,8 @@ fn a_summary_of_another_period_or_an_older_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (xlsx, _) = workbook(dir.path());
     settings(dir.path(), closed_port(), "none", "");
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let december = consolidate(&data_dir(), period("2020-12"), &cat).unwrap();
     let other = dir.path().join("2020-12.json");
@@ -954,6 +960,8 @@ fn incomplete_data(dir: &Path) -> PathBuf {
 #[test]
 fn the_summary_from_json_equals_the_summary_of_the_run() {
     let dir = tempfile::tempdir().unwrap();
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let broken = incomplete_data(dir.path());
     for (data, p) in [
@@ -972,6 +980,8 @@ fn the_summary_from_json_equals_the_summary_of_the_run() {
 #[test]
 fn an_incomplete_run_says_so_and_names_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let c = consolidate(&incomplete_data(dir.path()), period("2020-06"), &cat).unwrap();
     let s = Summary::from_run(&c, &cat);

@@ -20,6 +20,8 @@ fn stamp() -> ExcelDateTime {
 }
 
 fn write(period: Option<Period>, dir: &Path) -> Vec<PathBuf> {
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let req = TemplateRequest {
         period,
@@ -85,6 +87,8 @@ fn blank_forms_are_recognised_with_only_the_missing_values_reported() {
     let period: Period = "2020-12".parse().unwrap();
     let files = write(Some(period), dir.path());
     assert_eq!(files.len(), 11, "5 zones × 2 forms + the city form");
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let batch = check_files(
         &files,
@@ -127,6 +131,8 @@ fn base_value(form: &zonestat::catalog::Form, ind: &zonestat::catalog::Indicator
 
 #[test]
 fn a_filled_template_passes_check_and_reads_back_exactly() {
+    // workbooks are parsed in worker processes, as by the binary
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
     let cat = Catalogue::bundled();
     let dir = tempfile::tempdir().unwrap();
     let period: Period = "2020-12".parse().unwrap();

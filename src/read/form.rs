@@ -1,6 +1,7 @@
 //! A sheet → the form on it: which form, the reporting unit and period as
 //! written, the value columns found by their headers, and each indicator row
-//! found by its code or, when the 代码 column is gone, by its name.
+//! found by its code or, when the 代码 column is gone, by its name. The
+//! period may be text (`2020年1-6月`) or a date-typed cell.
 
 use crate::catalog::{Catalogue, Form, Indicator, Role};
 use crate::model::Cell;
@@ -228,6 +229,17 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
             }
         }
     }
+    // A period typed as a date (Excel turns `2020年6月` into one): its year
+    // and month, with the meaning of `2020年6月`.
+    if out.period.is_none() {
+        out.period = head_cells(sheet, head_end).find_map(|at| match sheet.get(at) {
+            CellValue::Date { year, month, .. } => Some(Located {
+                text: format!("{year}年{month}月"),
+                cell: at,
+            }),
+            _ => None,
+        });
+    }
     // A period written but unreadable is still reported as written.
     if out.period.is_none() {
         for row in sheet.first_row()..head_end {
@@ -245,6 +257,12 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
             }
         }
     }
+}
+
+/// The cells above the header, row by row.
+fn head_cells(sheet: &Sheet, head_end: u32) -> impl Iterator<Item = Cell> + '_ {
+    (sheet.first_row()..head_end)
+        .flat_map(move |row| (0..sheet.end_col()).map(move |col| Cell::new(row, col)))
 }
 
 fn looks_like_period(n: &str) -> bool {

@@ -2,18 +2,18 @@
 //! their content; every file gets an outcome, and problems that concern a
 //! whole file (unreadable, password, too large, no form) are findings here.
 //!
-//! Files arrive from outside and may be damaged or crafted. Each is read
-//! within the catalogue's limits (checked before the parser allocates
-//! anything) and inside a guard: whatever a file does, it ends as findings
-//! about that file, and the next file is read.
+//! Files arrive from outside and may be damaged or crafted. Their bytes are
+//! parsed (calamine, `workbook.rs`) in worker processes under the
+//! operating system's limits (`pool.rs`): whatever a file makes the parser
+//! do, it ends as findings about that file, and the next file is read. The
+//! form is then found on the sheets here, in the calling process, inside a
+//! panic guard of its own.
 
 pub mod form;
 pub mod guard;
-mod ooxml;
 mod package;
+pub mod pool;
 pub mod workbook;
-mod xls;
-pub mod xml;
 
 use std::io::Read;
 use std::path::Path;
@@ -23,10 +23,11 @@ use sha2::{Digest, Sha256};
 use crate::catalog::{Catalogue, Limits};
 use crate::model::{Finding, Severity};
 pub use form::{FormRead, Located, RawValue, RowRead};
-pub use workbook::{CellValue, FileType, LimitHit, Sheet};
+pub use pool::{Failure, Pool, use_workers};
+pub use workbook::{CellValue, FileType, LimitHit, Sheet, Stored};
 
 /// Extensions that claim to be a workbook.
-const WORKBOOK_EXTENSIONS: [&str; 7] = ["xlsx", "xlsm", "xls", "ods", "et", "xlt", "xltx"];
+const WORKBOOK_EXTENSIONS: [&str; 8] = ["xlsx", "xlsm", "xlsb", "xls", "ods", "et", "xlt", "xltx"];
 
 /// What became of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -110,9 +111,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The size and SHA-256 of a file, read in pieces.
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
+    let (mut hasher, mut buf, mut size) = (Sha256::new(), vec![0u8; 1 << 16], 0u64);
     loop {
         match f.read(&mut buf) {
             Ok(0) => return Ok((size, hex(&hasher.finalize()))),
@@ -198,7 +197,9 @@ fn is_lock_file(name: &str) -> bool {
 ///
 /// Never panics and never fails: a damaged, crafted or oversized file gets
 /// findings (each with a stable rule id) and [`Outcome::Unreadable`]; a file
-/// that is not a workbook gets [`Outcome::Ignored`].
+/// that is not a workbook gets [`Outcome::Ignored`]. The bytes are parsed in
+/// the shared worker pool ([`pool::shared`]); only when no worker executable
+/// is named (the library's own tests) in this process.
 ///
 /// # Examples
 /// ```
@@ -209,22 +210,75 @@ fn is_lock_file(name: &str) -> bool {
 /// assert_eq!(file.findings[0].rule, "file.unreadable");
 /// ```
 pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) -> FileRead {
+    match pool::shared() {
+        Some(pool) => pool.read(bytes, name, display, cat),
+        None => read_with(bytes, name, display, cat, &pool::in_process),
+    }
+}
+
+/// How the bytes of a workbook are parsed: in a worker, or in process.
+type Parse<'a> = dyn Fn(&[u8], FileType, &Limits) -> Result<pool::Parsed, Failure> + 'a;
+
+/// [`read_bytes`] with the parser given.
+fn read_with(
+    bytes: Vec<u8>,
+    name: &str,
+    display: &str,
+    cat: &Catalogue,
+    parse: &Parse,
+) -> FileRead {
     let sha256 = sha256_hex(&bytes);
     let limits = &cat.limits;
     if bytes.len() as u64 > limits.max_file_bytes() {
         return oversized(&bytes, bytes.len() as u64, sha256, name, display, limits);
     }
     let kind = workbook::sniff(&bytes);
-    let hash = sha256.clone();
-    let guarded = guard::isolate(|| read_unguarded(bytes, kind, hash, name, display, cat));
-    guarded.unwrap_or_else(|panic| FileRead {
+    let mut out = FileRead {
         display: display.to_string(),
         sha256,
         kind,
-        outcome: Outcome::Unreadable,
+        outcome: Outcome::Ignored,
         forms: Vec::new(),
-        findings: vec![panic_finding(display, &panic)],
-    })
+        findings: Vec::new(),
+    };
+    let Some(opened) = open(&bytes, name, cat, parse, &mut out) else {
+        return out;
+    };
+    drop(bytes);
+    // Our own code, on sheets already read: a panic here is ours.
+    let forms = guard::isolate(|| {
+        opened
+            .sheets
+            .iter()
+            .filter_map(|sheet| {
+                form::find_form(sheet, cat).map(|(form, at)| form::read_form(sheet, form, at))
+            })
+            .collect::<Vec<_>>()
+    });
+    match forms {
+        Ok(forms) => out.forms = forms,
+        Err(panic) => {
+            out.outcome = Outcome::Unreadable;
+            out.findings.push(panic_finding(display, &panic));
+            return out;
+        }
+    }
+    if out.forms.is_empty() {
+        out.outcome = Outcome::Unreadable;
+        let numbers: Vec<&str> = cat.forms.iter().map(|f| f.number.as_str()).collect();
+        out.findings.push(Finding::file(
+            Severity::Error,
+            "form.not_found",
+            display,
+            format!(
+                "工作簿中找不到报表：各工作表前几行都没有表号（{}）或表名。",
+                numbers.join("、")
+            ),
+        ));
+    } else {
+        out.outcome = Outcome::Read;
+    }
+    out
 }
 
 /// A panic outside the parser (in reading the form off the sheets).
@@ -240,51 +294,82 @@ fn panic_finding(display: &str, panic: &str) -> Finding {
 }
 
 fn limit_finding(severity: Severity, display: &str, hit: LimitHit) -> Finding {
-    let mut f = Finding::file(severity, hit.rule, display, hit.message);
+    let mut f = Finding::file(severity, hit.rule.0, display, hit.message);
     f.sheet = hit.sheet;
-    f.cell = hit.cell;
+    f.cell = hit.cell.map(|(row, col)| crate::model::Cell::new(row, col));
     f
 }
 
-fn read_unguarded(
-    bytes: Vec<u8>,
-    kind: FileType,
-    sha256: String,
-    name: &str,
-    display: &str,
-    cat: &Catalogue,
-) -> FileRead {
-    let mut out = FileRead {
-        display: display.to_string(),
-        sha256,
-        kind,
-        outcome: Outcome::Ignored,
-        forms: Vec::new(),
-        findings: Vec::new(),
+/// `file.reader_limit`: the worker reading the file was stopped or died.
+fn reader_limit(display: &str, failure: Failure, limits: &Limits) -> Finding {
+    const ADVICE: &str = "文件可能已损坏或被恶意构造，已跳过，其他文件照常处理。请让报送单位用电子表格程序打开、重新保存后发送。";
+    let (what, found) = match failure {
+        Failure::Memory => (
+            format!(
+                "读取该文件所需内存超过上限 {} MB（limits.max_memory_mb），读取已中止",
+                limits.max_memory_mb
+            ),
+            None,
+        ),
+        Failure::Cpu => (
+            format!(
+                "读取该文件的计算时间超过上限 {} 秒（limits.max_cpu_seconds），读取已中止",
+                limits.max_cpu_seconds
+            ),
+            None,
+        ),
+        Failure::Deadline => (
+            format!(
+                "读取该文件超过 {} 秒仍未完成（limits.deadline_seconds），读取已中止",
+                limits.deadline_seconds
+            ),
+            None,
+        ),
+        Failure::Crashed(how) => ("读取该文件的进程意外终止（崩溃）".to_string(), Some(how)),
     };
+    let mut f = Finding::file(
+        Severity::Error,
+        "file.reader_limit",
+        display,
+        format!("{what}。{ADVICE}"),
+    );
+    f.found = found;
+    f
+}
+
+/// The checks on a file's name and type, then its sheets from the parser;
+/// `None` when the file ends here (with its findings in `out`).
+fn open(
+    bytes: &[u8],
+    name: &str,
+    cat: &Catalogue,
+    parse: &Parse,
+    out: &mut FileRead,
+) -> Option<workbook::Opened> {
+    let display = out.display.clone();
     let (ext, claims_workbook) = extension(name);
     let note = |out: &mut FileRead, severity, rule, message: String| {
         out.findings
-            .push(Finding::file(severity, rule, display, message));
+            .push(Finding::file(severity, rule, &display, message));
     };
     if is_lock_file(name) {
         note(
-            &mut out,
+            out,
             Severity::Info,
             "file.lock",
             "电子表格程序的临时锁定文件，已忽略。".into(),
         );
-        return out;
+        return None;
     }
-    match kind {
+    match out.kind {
         FileType::Other | FileType::OtherZip if !claims_workbook => {
             note(
-                &mut out,
+                out,
                 Severity::Info,
                 "file.ignored",
                 "不是电子表格文件，已忽略。".into(),
             );
-            return out;
+            return None;
         }
         FileType::Other => {
             out.outcome = Outcome::Unreadable;
@@ -294,93 +379,70 @@ fn read_unguarded(
                 "文件内容不是电子表格"
             };
             note(
-                &mut out,
+                out,
                 Severity::Error,
                 "file.not_workbook",
                 format!("扩展名是 .{ext}，但{what}，可能在传输中损坏。请让报送单位重新发送。"),
             );
-            return out;
+            return None;
         }
         _ => {}
     }
-    if let Some(true_ext) = kind.extension()
+    // (.xlsx and .xlsm are one format; the name may say either)
+    fn family(e: &str) -> &str {
+        if e == "xlsm" { "xlsx" } else { e }
+    }
+    if let Some(true_ext) = out.kind.extension()
         && claims_workbook
-        && ext != true_ext
-        && !(true_ext == "xlsx" && ext == "xlsm")
+        && family(&ext) != family(true_ext)
     {
         note(
-            &mut out,
+            out,
             Severity::Info,
             "file.extension_mismatch",
             format!("扩展名是 .{ext}，但内容是 .{true_ext} 格式，已按实际格式读取。"),
         );
     }
-    let opened = match workbook::open(bytes, kind, &cat.limits) {
-        Ok(o) => o,
-        Err(workbook::OpenError::Password) => {
-            out.outcome = Outcome::Unreadable;
-            note(
-                &mut out,
+    let failed = |out: &mut FileRead, f: Finding| {
+        out.outcome = Outcome::Unreadable;
+        out.findings.push(f);
+        None
+    };
+    let damaged = |found: String| {
+        let mut f = Finding::file(
+            Severity::Error,
+            "file.unreadable",
+            &display,
+            "无法读取工作簿，文件可能已损坏或不完整。请让报送单位用电子表格程序打开、重新保存后发送。",
+        );
+        f.found = Some(found);
+        f
+    };
+    match parse(bytes, out.kind, &cat.limits) {
+        Ok(Ok(opened)) => {
+            for hit in opened.notes.iter().cloned() {
+                out.findings
+                    .push(limit_finding(Severity::Warning, &display, hit));
+            }
+            Some(opened)
+        }
+        Ok(Err(workbook::OpenError::Password)) => failed(
+            out,
+            Finding::file(
                 Severity::Error,
                 "file.password",
-                "工作簿设有打开密码，无法读取。请让报送单位取消密码后重新发送。".into(),
-            );
-            return out;
-        }
-        Err(workbook::OpenError::Damaged(why)) => {
-            out.outcome = Outcome::Unreadable;
-            note(
-                &mut out,
-                Severity::Error,
-                "file.unreadable",
-                format!("无法读取工作簿（{why}），文件可能已损坏或不完整。请让报送单位重新发送。"),
-            );
-            return out;
-        }
-        Err(workbook::OpenError::Limit(hit)) => {
-            out.outcome = Outcome::Unreadable;
-            out.findings
-                .push(limit_finding(Severity::Error, display, hit));
-            return out;
-        }
-        Err(workbook::OpenError::Panic(panic)) => {
-            // The parser gave up on the file's structure (a truncated record,
-            // an index past the end): the file is damaged.
-            out.outcome = Outcome::Unreadable;
-            let mut f = Finding::file(
-                Severity::Error,
-                "file.unreadable",
-                display,
-                "无法读取工作簿（文件结构不完整），文件可能已损坏或不完整。请让报送单位重新发送。",
-            );
-            f.found = Some(panic);
-            out.findings.push(f);
-            return out;
-        }
-    };
-    for hit in opened.notes {
-        out.findings
-            .push(limit_finding(Severity::Warning, display, hit));
-    }
-    for sheet in &opened.sheets {
-        if let Some((form, at)) = form::find_form(sheet, cat) {
-            out.forms.push(form::read_form(sheet, form, at));
-        }
-    }
-    if out.forms.is_empty() {
-        out.outcome = Outcome::Unreadable;
-        let numbers: Vec<&str> = cat.forms.iter().map(|f| f.number.as_str()).collect();
-        note(
-            &mut out,
-            Severity::Error,
-            "form.not_found",
-            format!(
-                "工作簿中找不到报表：各工作表前几行都没有表号（{}）或表名。",
-                numbers.join("、")
+                &display,
+                "工作簿设有打开密码，无法读取。请让报送单位取消密码后重新发送。",
             ),
-        );
-    } else {
-        out.outcome = Outcome::Read;
+        ),
+        Ok(Err(workbook::OpenError::Limit(hit))) => {
+            failed(out, limit_finding(Severity::Error, &display, hit))
+        }
+        // The parser gave up on the file (or, panicking, on its structure:
+        // a truncated record, an index past the end): the file is damaged.
+        Ok(Err(workbook::OpenError::Damaged(why) | workbook::OpenError::Panic(why))) => {
+            failed(out, damaged(why))
+        }
+        Err(failure) => failed(out, reader_limit(&display, failure, &cat.limits)),
     }
-    out
 }

@@ -1,33 +1,41 @@
-//! Bytes → sheets of cells. The only place that knows calamine.
+//! Bytes → sheets of cells: what a worker process runs on a file
+//! ([`parse`]), and the types it hands back. The only place that knows
+//! calamine.
 //!
-//! What calamine is handed has been checked first (`package.rs` for xlsx and
-//! ods, `xls.rs` for xls). An xlsx sheet is streamed cell by cell, from the
-//! parts the checks inflated (`ooxml.rs`, which reads as calamine does) or,
-//! when that reader steps aside, by calamine; xls and ods sheets come as
-//! calamine's ranges. Either way only the region a form can
-//! occupy (the first `max_rows` × `max_columns` of the catalogue's limits) is
-//! kept; cells outside it are counted and reported.
+//! calamine is the one reader: an xlsx (or xlsm) sheet is streamed cell by
+//! cell; xls, xlsb and ods sheets come as calamine's ranges. Either way only
+//! the region a form can occupy (the first `max_rows` × `max_columns` of the
+//! catalogue's limits) is kept, cells outside it are counted and reported,
+//! and a text longer than `max_cell_chars` is cut. Before calamine opens a
+//! zip package, `package.rs` looks at the zip directory for what deserves a
+//! specific message. Whatever else a crafted file makes calamine do (abort,
+//! loop, allocate without end) is contained by the worker's limits
+//! (`pool.rs`), not predicted here.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
 use std::io::Cursor;
 
 use calamine::{
-    Data, DataRef, Ods, Range, Reader, Xls, Xlsx, XlsxError, XlsxFormulaMetadata,
+    Data, DataRef, Ods, Range, Reader, Xls, Xlsb, Xlsx, XlsxError, XlsxFormulaMetadata,
     expand_shared_formula, open_workbook_from_rs,
 };
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::Limits;
 use crate::model::Cell;
-use crate::read::{guard, ooxml, package, xls};
+use crate::read::package;
 
 /// What the bytes of a file are, by content (never by extension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FileType {
     /// Office Open XML (.xlsx), a zip package.
     Xlsx,
+    /// Office Open XML with macros (.xlsm): read like an xlsx (macros are not run).
+    Xlsm,
+    /// Excel binary workbook (.xlsb), a zip package of binary parts.
+    Xlsb,
     /// Excel 97-2003 (.xls), an OLE2 compound file.
     Xls,
     /// OpenDocument spreadsheet (.ods), a zip package.
@@ -45,6 +53,8 @@ impl FileType {
     pub fn extension(self) -> Option<&'static str> {
         match self {
             FileType::Xlsx | FileType::EncryptedXlsx => Some("xlsx"),
+            FileType::Xlsm => Some("xlsm"),
+            FileType::Xlsb => Some("xlsb"),
             FileType::Xls => Some("xls"),
             FileType::Ods => Some("ods"),
             _ => None,
@@ -54,28 +64,35 @@ impl FileType {
 
 const OLE2_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
-/// Tells a workbook's type from its first bytes.
+/// Tells a workbook's type from its bytes (the names in a zip package's
+/// headers; `[Content_Types].xml` saying `macroEnabled` for an xlsm).
 pub fn sniff(bytes: &[u8]) -> FileType {
+    let has = |name: &[u8]| memchr::memmem::find(bytes, name).is_some();
     if bytes.starts_with(&OLE2_MAGIC) {
         // An encrypted OOXML package is an OLE2 file with an EncryptionInfo stream.
         let needle: Vec<u8> = "EncryptionInfo"
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
-        if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+        if has(&needle) {
             return FileType::EncryptedXlsx;
         }
         return FileType::Xls;
     }
     if bytes.starts_with(b"PK\x03\x04") {
         let head = &bytes[..bytes.len().min(200)];
-        if head.windows(8).any(|w| w == b"mimetype")
-            && head.windows(24).any(|w| w == b"opendocument.spreadsheet")
-        {
+        let head_has = |name: &[u8]| memchr::memmem::find(head, name).is_some();
+        if head_has(b"mimetype") && head_has(b"opendocument.spreadsheet") {
             return FileType::Ods;
         }
-        let has = |name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+        if has(b"xl/workbook.bin") {
+            return FileType::Xlsb;
+        }
         if has(b"xl/workbook.xml") || has(b"[Content_Types].xml") {
+            // (the zip crate, in the calling process: under the guard)
+            if crate::read::guard::isolate(|| package::macro_enabled(bytes)).unwrap_or(false) {
+                return FileType::Xlsm;
+            }
             return FileType::Xlsx;
         }
         if has(b"content.xml") {
@@ -87,7 +104,7 @@ pub fn sniff(bytes: &[u8]) -> FileType {
 }
 
 /// A sheet's cell as the forms need it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub enum CellValue {
     #[default]
     Empty,
@@ -96,6 +113,23 @@ pub enum CellValue {
     Bool(bool),
     /// A spreadsheet error value such as `#DIV/0!`.
     Error(String),
+    /// A date-typed cell (a serial number with a date format in xlsx, xls
+    /// and xlsb, a date value in ods): the day it shows, and what it stores.
+    Date {
+        year: u16,
+        month: u8,
+        day: u8,
+        stored: Stored,
+    },
+}
+
+/// What a date cell stores in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Stored {
+    /// The serial number (days since 1900 or 1904).
+    Serial(f64),
+    /// The ISO 8601 text of an ods date value.
+    Iso(String),
 }
 
 impl CellValue {
@@ -107,6 +141,7 @@ impl CellValue {
             CellValue::Text(s) => s.clone(),
             CellValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
             CellValue::Error(e) => e.clone(),
+            CellValue::Date { .. } => self.undated().display(),
         }
     }
 
@@ -115,6 +150,22 @@ impl CellValue {
             CellValue::Empty => true,
             CellValue::Text(s) => s.trim().is_empty(),
             _ => false,
+        }
+    }
+
+    /// A date cell as the number or text it stores (the other cells as they
+    /// are): where a value is read, a date format changes nothing.
+    pub fn undated(&self) -> Cow<'_, CellValue> {
+        match self {
+            CellValue::Date {
+                stored: Stored::Serial(n),
+                ..
+            } => Cow::Owned(CellValue::Number(*n)),
+            CellValue::Date {
+                stored: Stored::Iso(s),
+                ..
+            } => Cow::Owned(CellValue::Text(s.clone())),
+            other => Cow::Borrowed(other),
         }
     }
 }
@@ -131,7 +182,7 @@ pub fn format_number(n: f64) -> String {
 
 /// One worksheet: the cells that hold something, at their sheet positions,
 /// and its formulas. Only the cells of the region read are here.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sheet {
     pub name: String,
     /// First row and column of the cells with a value.
@@ -143,32 +194,6 @@ pub struct Sheet {
 }
 
 impl Sheet {
-    /// Builds a sheet from rows of values starting at A1 (for tests).
-    pub fn from_rows(name: &str, rows: Vec<Vec<CellValue>>) -> Sheet {
-        let width = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-        let height = rows.len() as u32;
-        let mut cells = FxHashMap::default();
-        for (r, row) in rows.into_iter().enumerate() {
-            for (c, v) in row.into_iter().enumerate() {
-                if v != CellValue::Empty {
-                    cells.insert((r as u32, c as u32), v);
-                }
-            }
-        }
-        let end = if width == 0 || height == 0 {
-            (0, 0)
-        } else {
-            (height, width)
-        };
-        Sheet {
-            name: name.to_string(),
-            origin: (0, 0),
-            end,
-            cells,
-            formulas: FxHashMap::default(),
-        }
-    }
-
     /// The first row past the used area.
     pub fn end_row(&self) -> u32 {
         self.end.0
@@ -189,6 +214,11 @@ impl Sheet {
         self.cells.get(&(at.row, at.col)).unwrap_or(&EMPTY)
     }
 
+    /// The cells that hold something, in no particular order.
+    pub fn cells(&self) -> impl Iterator<Item = (Cell, &CellValue)> {
+        self.cells.iter().map(|(&(r, c), v)| (Cell::new(r, c), v))
+    }
+
     /// The formula in a cell, if it holds one.
     pub fn formula(&self, at: Cell) -> Option<&str> {
         self.formulas
@@ -204,27 +234,71 @@ impl Sheet {
 
     /// [`Sheet::text`], borrowed when the cell holds text.
     pub fn text_ref(&self, at: Cell) -> Cow<'_, str> {
+        // (a date cell as the number or text it stores, as before dates were told apart)
         match self.get(at) {
-            CellValue::Text(s) => Cow::Borrowed(s.trim()),
-            CellValue::Number(n) => Cow::Owned(format_number(*n)),
+            CellValue::Text(s)
+            | CellValue::Date {
+                stored: Stored::Iso(s),
+                ..
+            } => Cow::Borrowed(s.trim()),
+            CellValue::Number(n)
+            | CellValue::Date {
+                stored: Stored::Serial(n),
+                ..
+            } => Cow::Owned(format_number(*n)),
             _ => Cow::Borrowed(""),
         }
     }
 }
 
 /// A limit a file reached: the rule it breaks and a message for the clerk.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitHit {
-    pub rule: &'static str,
+    pub rule: Rule,
     pub sheet: Option<String>,
-    pub cell: Option<Cell>,
+    /// Row and column, from 0.
+    pub cell: Option<(u32, u32)>,
     pub message: String,
 }
 
-/// Why a workbook could not be opened.
-#[derive(Debug, Clone, PartialEq)]
+/// A rule id a [`LimitHit`] may carry: one read back from a worker is the
+/// same `&'static str` as one made here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule(pub &'static str);
+
+const LIMIT_RULES: [&str; 8] = [
+    "file.zip_entries",
+    "file.zip_bomb",
+    "file.too_large_unzipped",
+    "file.too_many_sheets",
+    "file.too_many_cells",
+    "file.too_much_text",
+    "sheet.cells_ignored",
+    "cell.text_cut",
+];
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
+        let rule = String::deserialize(d)?;
+        LIMIT_RULES
+            .iter()
+            .find(|r| **r == rule)
+            .map(|r| Rule(r))
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown rule {rule}")))
+    }
+}
+
+/// Why a workbook could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OpenError {
     Password,
+    /// calamine (or the zip crate) could not read it: their words.
     Damaged(String),
     /// Reading it would pass one of the catalogue's limits.
     Limit(LimitHit),
@@ -233,106 +307,66 @@ pub enum OpenError {
 }
 
 /// The sheets of a workbook, and notes about what was left out of them.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Opened {
     pub sheets: Vec<Sheet>,
-    /// Warnings: cells outside the region read.
+    /// Warnings: cells outside the region read, texts cut.
     pub notes: Vec<LimitHit>,
 }
 
-/// Opens workbook bytes of a known type and reads every sheet, within the
-/// limits. Formulas are read too, so a formula cell with no saved result can
-/// be told from an empty cell.
+/// Reads workbook bytes of a known type: every sheet, within the limits.
+/// This is what a worker process runs on a file; formulas are read too, so a
+/// formula cell with no saved result can be told from an empty cell.
+///
+/// It may panic, abort, loop or allocate without end on a crafted file
+/// (calamine does on some): run it in a worker (`read::Pool`), or inside
+/// `guard::isolate` where a panic is all that is feared (the fuzz target).
 ///
 /// # Errors
 /// [`OpenError::Password`] for protected workbooks, [`OpenError::Limit`] when
 /// the file asks for more than the limits allow, [`OpenError::Damaged`] with
-/// the parser's words for anything it cannot read, [`OpenError::Panic`] when
-/// the parser panicked.
-pub fn open(bytes: Vec<u8>, kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
-    guard::isolate(|| open_unguarded(bytes, kind, limits, true))
-        .unwrap_or_else(|m| Err(OpenError::Panic(m)))
-}
-
-/// [`open`] with calamine reading every xlsx, as it does when the reader of
-/// `ooxml.rs` steps aside: the reference that reader is held to (tests, fuzz
-/// target).
-#[doc(hidden)]
-pub fn open_with_calamine(
-    bytes: Vec<u8>,
-    kind: FileType,
-    limits: &Limits,
-) -> Result<Opened, OpenError> {
-    guard::isolate(|| open_unguarded(bytes, kind, limits, false))
-        .unwrap_or_else(|m| Err(OpenError::Panic(m)))
-}
-
-/// Whether [`open`] reads these xlsx bytes without calamine (the checks pass
-/// and `ooxml.rs` vouches for the result).
-#[doc(hidden)]
-pub fn read_directly(bytes: &[u8], limits: &Limits) -> bool {
-    package::check(bytes, FileType::Xlsx, limits).is_ok_and(|checked| {
-        checked
-            .inflated
-            .is_some_and(|parts| ooxml::open(&parts, limits, checked.held).is_ok())
-    })
-}
-
-/// Before calamine parses a package: the parts the checks left for their
-/// readers are checked, and the package is made again with its XML parts
-/// stored as they were inflated, to be parsed instead of the original
-/// (`None` when it cannot be).
-fn for_calamine(
-    inflated: Option<package::Inflated<'_>>,
-    limits: &Limits,
-) -> Result<Option<Vec<u8>>, OpenError> {
-    let Some(parts) = inflated else {
-        return Ok(None);
-    };
-    if !parts.check_rest(limits)? {
-        return Ok(None);
-    }
-    Ok(parts.repack())
-}
-
-fn open_unguarded(
-    bytes: Vec<u8>,
-    kind: FileType,
-    limits: &Limits,
-    direct: bool,
-) -> Result<Opened, OpenError> {
+/// the parser's words for anything it cannot read.
+///
+/// # Examples
+/// ```
+/// use zonestat::catalog::Limits;
+/// use zonestat::read::workbook::{FileType, OpenError, parse};
+/// let e = parse(b"PK\x03\x04garbage", FileType::Xlsx, &Limits::default()).unwrap_err();
+/// assert!(matches!(e, OpenError::Damaged(_)));
+/// ```
+pub fn parse(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Opened, OpenError> {
+    let book = || Cursor::new(bytes);
     match kind {
-        FileType::Xlsx | FileType::OtherZip => {
-            let checked = package::check(&bytes, kind, limits)?;
-            if direct
-                && let Some(parts) = &checked.inflated
-                && let Ok(opened) = ooxml::open(parts, limits, checked.held)
-            {
-                return opened;
-            }
-            let held = checked.held;
-            let repacked = for_calamine(checked.inflated, limits)?;
-            open_xlsx(repacked.unwrap_or(bytes), limits, held)
+        FileType::Xlsx | FileType::Xlsm | FileType::OtherZip => {
+            package::check(bytes, limits)?;
+            let book = open_workbook_from_rs::<Xlsx<_>, _>(book()).map_err(damaged)?;
+            open_xlsx(book, limits)
+        }
+        FileType::Xlsb => {
+            package::check(bytes, limits)?;
+            from_ranges(
+                open_workbook_from_rs::<Xlsb<_>, _>(book()).map_err(damaged)?,
+                limits,
+            )
         }
         FileType::Ods => {
-            let checked = package::check(&bytes, kind, limits)?;
-            let bytes = for_calamine(checked.inflated, limits)?.unwrap_or(bytes);
-            let book = open_workbook_from_rs::<Ods<_>, _>(Cursor::new(bytes))
-                .map_err(|e| classify(e.to_string()))?;
-            from_ranges(book, limits)
+            package::check(bytes, limits)?;
+            from_ranges(
+                open_workbook_from_rs::<Ods<_>, _>(book()).map_err(damaged)?,
+                limits,
+            )
         }
-        FileType::Xls => {
-            xls::check(&bytes, limits)?;
-            let book = open_workbook_from_rs::<Xls<_>, _>(Cursor::new(bytes))
-                .map_err(|e| classify(e.to_string()))?;
-            from_ranges(book, limits)
-        }
+        FileType::Xls => from_ranges(
+            open_workbook_from_rs::<Xls<_>, _>(book()).map_err(damaged)?,
+            limits,
+        ),
         FileType::EncryptedXlsx => Err(OpenError::Password),
-        FileType::Other => Err(OpenError::Damaged("不是电子表格文件".into())),
+        FileType::Other => Err(OpenError::Damaged("not a spreadsheet".into())),
     }
 }
 
-fn classify(message: String) -> OpenError {
+fn damaged(e: impl std::fmt::Display) -> OpenError {
+    let message = e.to_string();
     if message.to_lowercase().contains("password") {
         OpenError::Password
     } else {
@@ -340,17 +374,29 @@ fn classify(message: String) -> OpenError {
     }
 }
 
+fn too_many_sheets(count: usize, limits: &Limits) -> Result<(), OpenError> {
+    if count as u64 <= limits.max_sheets {
+        return Ok(());
+    }
+    Err(OpenError::Limit(LimitHit {
+        rule: Rule("file.too_many_sheets"),
+        sheet: None,
+        cell: None,
+        message: format!(
+            "工作簿有 {count} 个工作表，超过上限 {} 个（limits.max_sheets），未读取。请只保留报表所在的工作表后重新保存发送。",
+            limits.max_sheets
+        ),
+    }))
+}
+
 /// An xlsx, streamed: cells outside the region are counted, never stored.
-/// `held`: what calamine holds of the workbook already (its shared strings and
-/// styles); the cells' text may take the rest of `max_unzipped_mb`.
-fn open_xlsx(bytes: Vec<u8>, limits: &Limits, held: u64) -> Result<Opened, OpenError> {
-    let mut book = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(bytes))
-        .map_err(|e| classify(e.to_string()))?;
+fn open_xlsx(mut book: Xlsx<Cursor<&[u8]>>, limits: &Limits) -> Result<Opened, OpenError> {
+    let names = book.sheet_names();
+    too_many_sheets(names.len(), limits)?;
     let mut out = Opened::default();
     let mut stored = Budget::new(limits);
-    stored.text = held;
-    for name in book.sheet_names() {
-        let mut sheet = StreamedSheet::new(&name, limits);
+    for name in names {
+        let mut sheet = Builder::new(&name, limits);
         let mut cells = match book.worksheet_cells_reader(&name) {
             Ok(r) => r,
             // A chart sheet: no cells.
@@ -358,94 +404,53 @@ fn open_xlsx(bytes: Vec<u8>, limits: &Limits, held: u64) -> Result<Opened, OpenE
                 out.sheets.push(sheet.finish(&mut out.notes));
                 continue;
             }
-            Err(XlsxError::WorksheetNotFound(_)) => {
-                return Err(OpenError::Damaged(format!("工作表“{name}”的内容缺失")));
-            }
-            Err(e) => return Err(classify(e.to_string())),
+            Err(e) => return Err(damaged(e)),
         };
-        while let Some(c) = cells
-            .next_cell_with_formula_metadata()
-            .map_err(|e| classify(e.to_string()))?
-        {
-            sheet.cell(c.pos, c.value, c.formula, &mut stored)?;
+        // Shared formulas by index: their text and the cell they were written for.
+        let mut shared: HashMap<usize, (String, (u32, u32))> = HashMap::new();
+        while let Some(c) = cells.next_cell_with_formula_metadata().map_err(damaged)? {
+            let at = c.pos;
+            let formula = match c.formula {
+                Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
+                Some(XlsxFormulaMetadata::Shared {
+                    shared_index,
+                    range,
+                    formula,
+                }) => {
+                    let start = range.map(|r| r.start).unwrap_or(at);
+                    if sheet.inside(start) || range.is_none() {
+                        shared.insert(shared_index, (formula.clone(), start));
+                    }
+                    Some(formula)
+                }
+                Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if sheet.inside(at) => {
+                    shared
+                        .get(&shared_index)
+                        .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok())
+                }
+                _ => None,
+            };
+            sheet.put(at, Incoming::Ref(c.value), formula, &mut stored)?;
         }
         out.sheets.push(sheet.finish(&mut out.notes));
     }
     Ok(out)
 }
 
-/// An xlsx sheet read cell by cell, in the order of its part, with the
-/// shared formulas seen so far.
-pub(crate) struct StreamedSheet<'l> {
-    builder: Builder,
-    limits: &'l Limits,
-    /// Shared formulas by index: their text and the cell they were written for.
-    shared: HashMap<usize, (String, (u32, u32))>,
-}
-
-impl<'l> StreamedSheet<'l> {
-    pub(crate) fn new(name: &str, limits: &'l Limits) -> StreamedSheet<'l> {
-        StreamedSheet {
-            builder: Builder::new(name, limits),
-            limits,
-            shared: HashMap::new(),
-        }
-    }
-
-    /// The next cell: its position, value and formula as calamine gives them.
-    pub(crate) fn cell(
-        &mut self,
-        at: (u32, u32),
-        value: DataRef<'_>,
-        formula: Option<XlsxFormulaMetadata>,
-        stored: &mut Budget,
-    ) -> Result<(), OpenError> {
-        let inside = self.builder.inside(at);
-        let limits = self.limits;
-        let formula = match formula {
-            Some(XlsxFormulaMetadata::Normal { formula }) => Some(formula),
-            Some(XlsxFormulaMetadata::Shared {
-                shared_index,
-                range,
-                formula,
-            }) => {
-                let start = range.map(|r| r.start).unwrap_or(at);
-                let reaches = range
-                    .is_none_or(|r| r.start.0 < limits.max_rows && r.start.1 < limits.max_columns);
-                if reaches {
-                    self.shared.insert(shared_index, (formula.clone(), start));
-                }
-                Some(formula)
-            }
-            Some(XlsxFormulaMetadata::SharedDerived { shared_index }) if inside => self
-                .shared
-                .get(&shared_index)
-                .and_then(|(f, start)| expand_shared_formula(f, *start, at).ok()),
-            _ => None,
-        };
-        self.builder.put(at, Incoming::Ref(value), formula, stored)
-    }
-
-    pub(crate) fn finish(self, notes: &mut Vec<LimitHit>) -> Sheet {
-        self.builder.finish(notes)
-    }
-}
-
-/// An xls or ods, whose sheets calamine has already read whole (their size was
-/// checked before).
-fn from_ranges<R: Reader<Cursor<Vec<u8>>>>(
+/// An xls, xlsb or ods, whose sheets calamine reads whole, as ranges.
+fn from_ranges<'b, R: Reader<Cursor<&'b [u8]>>>(
     mut book: R,
     limits: &Limits,
 ) -> Result<Opened, OpenError>
 where
     R::Error: std::fmt::Display,
 {
+    let names = book.sheet_names();
+    too_many_sheets(names.len(), limits)?;
     let mut out = Opened::default();
     let mut stored = Budget::new(limits);
-    for name in book.sheet_names() {
-        let range = book
-            .worksheet_range(&name)
-            .map_err(|e| classify(e.to_string()))?;
+    for name in names {
+        let range = book.worksheet_range(&name).map_err(damaged)?;
         let formulas = book.worksheet_formula(&name).unwrap_or_default();
         let mut sheet = Builder::new(&name, limits);
         put_range(&range, &mut sheet, &mut stored, |s, at, v, n| {
@@ -484,10 +489,14 @@ struct Builder {
     sheet: Sheet,
     rows: u32,
     columns: u32,
+    max_chars: usize,
     /// Cells left out, the first of them and the farthest row and column.
     ignored: u64,
-    first_ignored: Option<Cell>,
+    first_ignored: Option<(u32, u32)>,
     far: (u32, u32),
+    /// Texts cut to `max_chars`, and the first of them.
+    cut: u64,
+    first_cut: Option<(u32, u32)>,
 }
 
 impl Builder {
@@ -502,9 +511,12 @@ impl Builder {
             },
             rows: limits.max_rows,
             columns: limits.max_columns,
+            max_chars: usize::try_from(limits.max_cell_chars).unwrap_or(usize::MAX),
             ignored: 0,
             first_ignored: None,
             far: (0, 0),
+            cut: 0,
+            first_cut: None,
         }
     }
 
@@ -530,11 +542,19 @@ impl Builder {
             // (a crafted address may be u32::MAX, which has no A1 form)
             let at = (at.0.min(u32::MAX - 1), at.1.min(u32::MAX - 1));
             self.ignored += 1;
-            self.first_ignored.get_or_insert(Cell::new(at.0, at.1));
+            self.first_ignored.get_or_insert(at);
             self.far = (self.far.0.max(at.0), self.far.1.max(at.1));
             return Ok(());
         }
-        let text = value.text_len() + formula.as_ref().map_or(0, String::len);
+        let (v, cut) = value.into_value(self.max_chars);
+        if cut {
+            self.cut += 1;
+            self.first_cut.get_or_insert(at);
+        }
+        let text = match &v {
+            CellValue::Text(s) | CellValue::Error(s) => s.len(),
+            _ => 0,
+        } + formula.as_ref().map_or(0, String::len);
         stored.take(text as u64, &self.sheet.name)?;
         let s = &mut self.sheet;
         if has_value {
@@ -545,7 +565,6 @@ impl Builder {
                 s.origin = (s.origin.0.min(at.0), s.origin.1.min(at.1));
                 s.end = (s.end.0.max(at.0 + 1), s.end.1.max(at.1 + 1));
             }
-            let v = value.into_value();
             if v == CellValue::Empty {
                 s.cells.remove(&at);
             } else {
@@ -559,12 +578,12 @@ impl Builder {
     }
 
     fn finish(self, notes: &mut Vec<LimitHit>) -> Sheet {
+        let name = &self.sheet.name;
         if self.ignored > 0 {
-            let name = &self.sheet.name;
             let corner = Cell::new(self.rows.saturating_sub(1), self.columns.saturating_sub(1));
             let far = Cell::new(self.far.0, self.far.1);
             notes.push(LimitHit {
-                rule: "sheet.cells_ignored",
+                rule: Rule("sheet.cells_ignored"),
                 sheet: Some(name.clone()),
                 cell: self.first_ignored,
                 message: format!(
@@ -573,36 +592,52 @@ impl Builder {
                 ),
             });
         }
+        if let Some((row, col)) = self.first_cut {
+            let others = match self.cut {
+                1 => String::new(),
+                n => format!("（本表共 {n} 个单元格如此）"),
+            };
+            notes.push(LimitHit {
+                rule: Rule("cell.text_cut"),
+                sheet: Some(name.clone()),
+                cell: Some((row, col)),
+                message: format!(
+                    "工作表“{name}”的单元格 {} 中的文字超过 {} 个字符（limits.max_cell_chars），只读取了前 {} 个字符{others}。",
+                    Cell::new(row, col),
+                    self.max_chars,
+                    self.max_chars
+                ),
+            });
+        }
         self.sheet
     }
 }
 
 /// What a workbook may keep: cells and the bytes of their text.
-pub(crate) struct Budget {
+struct Budget {
     cells: u64,
-    pub(crate) text: u64,
+    text: u64,
     max_cells: u64,
     max_text: u64,
 }
 
 impl Budget {
-    pub(crate) fn new(limits: &Limits) -> Budget {
+    fn new(limits: &Limits) -> Budget {
         Budget {
             cells: 0,
             text: 0,
             max_cells: limits.max_cells,
-            max_text: limits.max_unzipped_bytes(),
+            max_text: limits.max_text_mb.saturating_mul(Limits::MIB),
         }
     }
 
-    /// Counts one more cell of `text` bytes, before it is stored (a shared
-    /// string is copied into every cell that uses it).
+    /// Counts one more cell kept, of `text` bytes.
     fn take(&mut self, text: u64, sheet: &str) -> Result<(), OpenError> {
         self.cells += 1;
         self.text += text;
         let hit = |rule, message| {
             Err(OpenError::Limit(LimitHit {
-                rule,
+                rule: Rule(rule),
                 sheet: Some(sheet.to_string()),
                 cell: None,
                 message,
@@ -619,9 +654,9 @@ impl Budget {
         }
         if self.text > self.max_text {
             return hit(
-                "file.too_large_unzipped",
+                "file.too_much_text",
                 format!(
-                    "工作簿各单元格的文字（连同共享字符串和格式）超过 {} MB（limits.max_unzipped_mb），未读取。",
+                    "工作簿读取范围内各单元格的文字共超过 {} MB（limits.max_text_mb），未读取。报表的文字通常只有几 KB，文件可能夹带了大量其他内容或被恶意构造。",
                     self.max_text / Limits::MIB
                 ),
             );
@@ -646,27 +681,64 @@ impl Incoming<'_> {
         }
     }
 
-    /// Bytes of text the value holds.
-    fn text_len(&self) -> usize {
+    /// The value to keep, its text cut to `max` characters; whether it was cut.
+    fn into_value(self, max: usize) -> (CellValue, bool) {
+        let text = |s: &str| {
+            let (kept, cut) = cut_text(s, max);
+            let v = if kept.is_empty() {
+                CellValue::Empty
+            } else {
+                CellValue::Text(kept.to_string())
+            };
+            (v, cut)
+        };
         match self {
-            Incoming::Ref(
-                DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s),
-            ) => s.len(),
-            Incoming::Ref(DataRef::SharedString(s)) => s.len(),
-            Incoming::Data(Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s)) => {
-                s.len()
+            Incoming::Ref(DataRef::SharedString(s)) => text(s),
+            Incoming::Ref(DataRef::String(ref s)) => text(s),
+            Incoming::Data(Data::String(s)) => text(s),
+            Incoming::Ref(DataRef::DurationIso(ref s) | DataRef::DateTimeIso(ref s)) => {
+                (iso_value(s, max), false)
             }
-            _ => 0,
+            Incoming::Data(Data::DurationIso(s) | Data::DateTimeIso(s)) => {
+                (iso_value(s, max), false)
+            }
+            Incoming::Ref(d) => (cell_value(Data::from(d)), false),
+            Incoming::Data(d) => (cell_value(d.clone()), false),
         }
     }
+}
 
-    fn into_value(self) -> CellValue {
-        match self {
-            Incoming::Ref(DataRef::SharedString(s)) => cell_value(Data::String(s.to_string())),
-            Incoming::Ref(d) => cell_value(Data::from(d)),
-            Incoming::Data(d) => cell_value(d.clone()),
-        }
+/// At most `max` characters of `s`, and whether any were left out.
+fn cut_text(s: &str, max: usize) -> (&str, bool) {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => (&s[..at], true),
+        None => (s, false),
     }
+}
+
+/// An ods date (`2020-06-01`, maybe with a time) as a date; a duration or
+/// anything else as its text.
+fn iso_value(s: &str, max: usize) -> CellValue {
+    let date = || {
+        let b = s.as_bytes();
+        if b.len() < 10 || b[4] != b'-' || b[7] != b'-' || (b.len() > 10 && b[10] != b'T') {
+            return None;
+        }
+        let year = s.get(0..4)?.parse().ok()?;
+        let month = s.get(5..7)?.parse().ok().filter(|m| (1..=12).contains(m))?;
+        let day = s
+            .get(8..10)?
+            .parse()
+            .ok()
+            .filter(|d| (1..=31).contains(d))?;
+        Some(CellValue::Date {
+            year,
+            month,
+            day,
+            stored: Stored::Iso(s.to_string()),
+        })
+    };
+    date().unwrap_or_else(|| CellValue::Text(cut_text(s, max).0.to_string()))
 }
 
 fn cell_value(d: Data) -> CellValue {
@@ -682,8 +754,63 @@ fn cell_value(d: Data) -> CellValue {
             }
         }
         Data::Bool(b) => CellValue::Bool(b),
+        Data::DateTime(d) if d.is_datetime() => {
+            let (year, month, day, ..) = d.to_ymd_hms_milli();
+            CellValue::Date {
+                year,
+                month,
+                day,
+                stored: Stored::Serial(d.as_f64()),
+            }
+        }
         Data::DateTime(d) => CellValue::Number(d.as_f64()),
         Data::DateTimeIso(s) | Data::DurationIso(s) => CellValue::Text(s),
         Data::Error(e) => CellValue::Error(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character() {
+        assert_eq!(cut_text("报告期报告期", 2), ("报告", true));
+        assert_eq!(cut_text("报告", 2), ("报告", false));
+    }
+
+    #[test]
+    fn an_ods_date_value_is_a_date_and_a_duration_is_text() {
+        let d = iso_value("2020-06-01", 10);
+        assert!(matches!(
+            d,
+            CellValue::Date {
+                year: 2020,
+                month: 6,
+                day: 1,
+                ..
+            }
+        ));
+        assert_eq!(d.display(), "2020-06-01");
+        assert_eq!(iso_value("PT12H", 10), CellValue::Text("PT12H".into()));
+    }
+
+    #[test]
+    fn a_serial_date_reads_as_the_number_it_stores() {
+        let d = cell_value(Data::DateTime(calamine::ExcelDateTime::new(
+            43983.0,
+            calamine::ExcelDateTimeType::DateTime,
+            false,
+        )));
+        assert!(matches!(
+            d,
+            CellValue::Date {
+                year: 2020,
+                month: 6,
+                day: 1,
+                ..
+            }
+        ));
+        assert_eq!(d.undated().as_ref(), &CellValue::Number(43983.0));
     }
 }

@@ -27,8 +27,17 @@ pub fn data(period: &str) -> PathBuf {
 /// The period folders of the sample data.
 pub const PERIODS: [&str; 5] = ["2017-12", "2018-12", "2019-12", "2020-06", "2020-12"];
 
+/// The bundled catalogue; first, workbooks are set to be parsed in worker
+/// processes of the zonestat binary, as the binary parses them.
 pub fn cat() -> Catalogue {
+    workers();
     Catalogue::bundled()
+}
+
+/// Names the zonestat binary as the reader's worker executable (before any
+/// workbook is read: every integration test reads through workers).
+pub fn workers() {
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
 }
 
 pub fn period(p: &str) -> Period {
@@ -47,6 +56,8 @@ pub enum W {
     Formula(String),
     /// A formula and its saved result (a number, `TRUE`/`FALSE` or an error such as `#DIV/0!`).
     FormulaWith(String, String),
+    /// A number shown with a built-in number format, e.g. 14 (a date, `m/d/yyyy`).
+    Builtin(f64, u8),
 }
 
 pub fn t(s: &str) -> W {
@@ -185,6 +196,9 @@ pub fn xlsx(sheets: &[&Grid]) -> Vec<u8> {
                 W::Num(x) => ws.write_number(r, c, *x).map(|_| ()),
                 W::Formatted(x, f) => ws
                     .write_number_with_format(r, c, *x, &Format::new().set_num_format(f))
+                    .map(|_| ()),
+                W::Builtin(x, id) => ws
+                    .write_number_with_format(r, c, *x, &Format::new().set_num_format_index(*id))
                     .map(|_| ()),
                 W::Text(s) => ws.write_string(r, c, s).map(|_| ()),
                 W::Bool(b) => ws.write_boolean(r, c, *b).map(|_| ()),

@@ -1,0 +1,490 @@
+//! Untrusted workbooks are parsed in worker processes: the same executable
+//! started with [`WORKER_ARG`], one per core, reused from file to file, each
+//! under operating-system limits on memory (`RLIMIT_AS`) and CPU time
+//! (`RLIMIT_CPU`), with a wall-clock deadline per file kept here. A worker
+//! that aborts, dies, or runs out of memory or time costs that one file a
+//! finding (`file.reader_limit`); it is replaced when the next file needs it.
+//!
+//! A worker gets a file's bytes, its type and the limits, runs
+//! [`workbook::parse`] on them (under a panic guard: a panic is an answer,
+//! not a death) and sends the sheets back. Both ways a message is a length
+//! (little-endian) and a postcard body; the file's bytes follow the request
+//! as they are.
+//!
+//! Which executable is the worker is said once per process: the binary calls
+//! [`use_workers`] with its own path at start, integration tests with
+//! `env!("CARGO_BIN_EXE_zonestat")`, or the environment names it in
+//! `ZONESTAT_WORKER`. When nothing names one (the library's own unit and doc
+//! tests), files are parsed in the calling process, inside the panic guard
+//! only.
+
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalogue, Limits};
+use crate::read::workbook::{self, FileType, OpenError, Opened};
+use crate::read::{FileRead, guard};
+
+/// The first argument that makes the executable a worker.
+pub const WORKER_ARG: &str = "__read-worker";
+
+/// How a worker's work on a file ended, when it sent no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// It passed `limits.max_memory_mb`.
+    Memory,
+    /// It passed `limits.max_cpu_seconds`.
+    Cpu,
+    /// It took longer than `limits.deadline_seconds` and was stopped.
+    Deadline,
+    /// It died otherwise (a crash, a signal from outside), or could not be
+    /// started: what is known of it.
+    Crashed(String),
+}
+
+/// A worker's answer: the sheets, or why there are none.
+pub type Parsed = Result<Opened, OpenError>;
+
+/// A pool of worker processes, to be shared by every thread that reads.
+pub struct Pool {
+    exe: PathBuf,
+    size: usize,
+    slots: Mutex<Slots>,
+    freed: Condvar,
+    spawned: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Slots {
+    idle: Vec<Worker>,
+    /// Workers started and not yet ended, idle or busy.
+    live: usize,
+    /// The process ids of the busy ones.
+    busy: Vec<u32>,
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    stderr: ChildStderr,
+}
+
+/// What a worker is asked to do with the bytes that follow.
+#[derive(Serialize, Deserialize)]
+struct Job {
+    kind: FileType,
+    limits: Limits,
+}
+
+impl Pool {
+    /// A pool of at most `workers` processes of `worker_exe` (at least one),
+    /// started when first needed.
+    pub fn new(worker_exe: impl Into<PathBuf>, workers: usize) -> Pool {
+        Pool {
+            exe: worker_exe.into(),
+            size: workers.max(1),
+            slots: Mutex::new(Slots::default()),
+            freed: Condvar::new(),
+            spawned: AtomicUsize::new(0),
+        }
+    }
+
+    /// Reads a file's bytes as [`crate::read::read_bytes`] does, parsing them
+    /// in one of this pool's workers.
+    pub fn read(&self, bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) -> FileRead {
+        crate::read::read_with(bytes, name, display, cat, &|b, k, l| self.parse(b, k, l))
+    }
+
+    /// Parses bytes in a worker: waits for an idle one (or starts one), and
+    /// gives it until `limits.deadline_seconds`.
+    ///
+    /// # Errors
+    /// How the worker ended when it sent no answer.
+    pub fn parse(&self, bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Parsed, Failure> {
+        let mut worker = self.take()?;
+        let pid = worker.child.id();
+        let deadline = Instant::now() + Duration::from_secs(limits.deadline_seconds);
+        let answer = worker.run(bytes, kind, limits, deadline);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.busy.retain(|p| *p != pid);
+        let result = match answer {
+            Ok(parsed) => {
+                slots.idle.push(worker);
+                Ok(parsed)
+            }
+            Err(wait) => {
+                slots.live -= 1;
+                drop(slots);
+                Err(worker.end(wait))
+            }
+        };
+        self.freed.notify_one();
+        result
+    }
+
+    /// How many workers this pool has started.
+    pub fn spawned(&self) -> usize {
+        self.spawned.load(Ordering::Relaxed)
+    }
+
+    /// The process ids of the workers busy with a file now (for tests that
+    /// stop one from outside).
+    #[doc(hidden)]
+    pub fn busy(&self) -> Vec<u32> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.busy.clone()
+    }
+
+    fn take(&self) -> Result<Worker, Failure> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(w) = slots.idle.pop() {
+                slots.busy.push(w.child.id());
+                return Ok(w);
+            }
+            if slots.live < self.size {
+                slots.live += 1;
+                drop(slots);
+                let started = self.spawn();
+                slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+                match started {
+                    Ok(w) => {
+                        slots.busy.push(w.child.id());
+                        return Ok(w);
+                    }
+                    Err(e) => {
+                        slots.live -= 1;
+                        return Err(Failure::Crashed(format!(
+                            "cannot start {}: {e}",
+                            self.exe.display()
+                        )));
+                    }
+                }
+            }
+            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn spawn(&self) -> io::Result<Worker> {
+        let limits = Limits::default();
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg(WORKER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: between fork and exec only setrlimit/getrlimit run, which
+        // are async-signal-safe and touch no memory of the parent's.
+        unsafe {
+            cmd.pre_exec(move || {
+                set_limit(
+                    libc::RLIMIT_AS,
+                    limits.max_memory_mb.saturating_mul(Limits::MIB),
+                );
+                set_limit(libc::RLIMIT_CPU, limits.max_cpu_seconds);
+                // a worker that aborts leaves no core file behind
+                set_limit(libc::RLIMIT_CORE, 0);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other("no pipes to the worker"));
+        };
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl Drop for Pool {
+    /// Idle workers see their input end, exit, and are waited for.
+    fn drop(&mut self) {
+        let slots = self.slots.get_mut().unwrap_or_else(|e| e.into_inner());
+        for Worker {
+            mut child, stdin, ..
+        } in slots.idle.drain(..)
+        {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Why no answer came.
+enum Wait {
+    Deadline,
+    /// The pipe closed or broke: the worker is dead or dying.
+    Closed,
+}
+
+impl Worker {
+    fn run(
+        &mut self,
+        bytes: &[u8],
+        kind: FileType,
+        limits: &Limits,
+        deadline: Instant,
+    ) -> Result<Parsed, Wait> {
+        let job = Job {
+            kind,
+            limits: limits.clone(),
+        };
+        let head = postcard::to_stdvec(&job).map_err(|_| Wait::Closed)?;
+        let sent = (|| {
+            self.stdin.write_all(&(head.len() as u32).to_le_bytes())?;
+            self.stdin.write_all(&head)?;
+            self.stdin.write_all(&(bytes.len() as u64).to_le_bytes())?;
+            self.stdin.write_all(bytes)?;
+            self.stdin.flush()
+        })();
+        sent.map_err(|_| Wait::Closed)?;
+        let mut len = [0u8; 8];
+        read_by(&mut self.stdout, &mut len, deadline)?;
+        let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| Wait::Closed)?;
+        let mut body = Vec::new();
+        body.try_reserve_exact(len).map_err(|_| Wait::Closed)?;
+        body.resize(len, 0);
+        read_by(&mut self.stdout, &mut body, deadline)?;
+        postcard::from_bytes(&body).map_err(|_| Wait::Closed)
+    }
+
+    /// Stops a worker that sent no answer and says how it ended.
+    fn end(mut self, wait: Wait) -> Failure {
+        if let Wait::Deadline = wait {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return Failure::Deadline;
+        }
+        drop(self.stdin);
+        let status = match self.child.wait() {
+            Ok(s) => s,
+            Err(e) => return Failure::Crashed(e.to_string()),
+        };
+        let mut said = Vec::new();
+        let _ = (&mut self.stderr).take(1 << 16).read_to_end(&mut said);
+        let said = String::from_utf8_lossy(&said);
+        if status.signal() == Some(libc::SIGXCPU) {
+            return Failure::Cpu;
+        }
+        // Rust's answer to a failed allocation: this message, then abort.
+        if said.contains("memory allocation of") {
+            return Failure::Memory;
+        }
+        let last = said.lines().rev().find(|l| !l.trim().is_empty());
+        let how = match status.signal() {
+            Some(s) => format!("worker ended by signal {s}"),
+            None => format!("worker exited with {status}"),
+        };
+        Failure::Crashed(match last {
+            Some(l) => format!("{how}: {}", l.trim()),
+            None => how,
+        })
+    }
+}
+
+/// Fills `buf` from the worker's output, waiting no later than `deadline`.
+fn read_by(out: &mut ChildStdout, buf: &mut [u8], deadline: Instant) -> Result<(), Wait> {
+    let mut done = 0;
+    while done < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Wait::Deadline);
+        }
+        let mut fd = libc::pollfd {
+            fd: out.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut fd, 1, ms) };
+        if ready < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Wait::Closed);
+        }
+        if ready == 0 {
+            continue;
+        }
+        match out.read(&mut buf[done..]) {
+            Ok(0) => return Err(Wait::Closed),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(Wait::Closed),
+        }
+    }
+    Ok(())
+}
+
+/// Sets a resource's soft limit (never above the hard one, which stays).
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64) {
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(resource, &mut now) != 0 {
+            return;
+        }
+        let want = libc::rlimit {
+            rlim_cur: value.min(now.rlim_max),
+            rlim_max: now.rlim_max,
+        };
+        libc::setrlimit(resource, &want);
+    }
+}
+
+/// The CPU seconds this process has used so far, rounded up.
+fn cpu_used() -> u64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec;
+    let micros = usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+    u64::try_from(secs).unwrap_or(0) + u64::try_from(micros).unwrap_or(0) / 1_000_000 + 1
+}
+
+/// Runs the worker loop and exits when the process was started as a worker
+/// (its first argument is [`WORKER_ARG`]); returns at once otherwise. The
+/// binary calls it first thing in `main`.
+pub fn serve_if_worker() {
+    if std::env::args_os().nth(1).as_deref() != Some(OsStr::new(WORKER_ARG)) {
+        return;
+    }
+    let code = match serve(
+        &mut io::stdin().lock(),
+        &mut io::stdout().lock(),
+        limit_self,
+    ) {
+        Ok(()) => 0,
+        Err(_) => 3,
+    };
+    std::process::exit(code);
+}
+
+/// Puts this process under a job's limits: the CPU time counts from now,
+/// the memory is the whole process's.
+fn limit_self(limits: &Limits) {
+    set_limit(
+        libc::RLIMIT_CPU,
+        cpu_used().saturating_add(limits.max_cpu_seconds),
+    );
+    set_limit(
+        libc::RLIMIT_AS,
+        limits.max_memory_mb.saturating_mul(Limits::MIB),
+    );
+}
+
+/// Answers jobs until the input ends; `limit` is applied before each.
+fn serve(input: &mut impl Read, output: &mut impl Write, limit: fn(&Limits)) -> io::Result<()> {
+    let bad = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+    loop {
+        let mut len = [0u8; 4];
+        match input.read_exact(&mut len) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            r => r?,
+        }
+        let mut head = vec![0; u32::from_le_bytes(len).min(1 << 20) as usize];
+        input.read_exact(&mut head)?;
+        let job: Job = postcard::from_bytes(&head).map_err(bad)?;
+        let mut len = [0u8; 8];
+        input.read_exact(&mut len)?;
+        let mut bytes = Vec::new();
+        input
+            .take(u64::from_le_bytes(len))
+            .read_to_end(&mut bytes)?;
+        let limits = &job.limits;
+        limit(limits);
+        let parsed: Parsed = guard::isolate(|| workbook::parse(&bytes, job.kind, limits))
+            .unwrap_or_else(|m| Err(OpenError::Panic(m)));
+        drop(bytes);
+        let body = postcard::to_stdvec(&parsed).map_err(bad)?;
+        output.write_all(&(body.len() as u64).to_le_bytes())?;
+        output.write_all(&body)?;
+        output.flush()?;
+    }
+}
+
+static WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();
+static SHARED: OnceLock<Pool> = OnceLock::new();
+
+/// Names the executable the process's shared pool starts as its workers
+/// (the zonestat binary: it runs the worker loop when started with
+/// [`WORKER_ARG`]). The first call counts; call it before the first read.
+///
+/// # Examples
+/// ```no_run
+/// zonestat::read::use_workers(std::env::current_exe().unwrap());
+/// ```
+pub fn use_workers(worker_exe: impl Into<PathBuf>) {
+    let _ = WORKER_EXE.set(worker_exe.into());
+}
+
+/// The process's shared pool, one worker per core, when a worker executable
+/// is named ([`use_workers`], else `ZONESTAT_WORKER`); `None` otherwise.
+pub fn shared() -> Option<&'static Pool> {
+    if let Some(p) = SHARED.get() {
+        return Some(p);
+    }
+    let exe = WORKER_EXE
+        .get()
+        .cloned()
+        .or_else(|| std::env::var_os("ZONESTAT_WORKER").map(PathBuf::from))?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Some(SHARED.get_or_init(|| Pool::new(exe, cores)))
+}
+
+/// Parses in this process, inside the panic guard only: for the library's
+/// own tests, where no worker executable is named.
+pub(crate) fn in_process(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Parsed, Failure> {
+    Ok(guard::isolate(|| workbook::parse(bytes, kind, limits))
+        .unwrap_or_else(|m| Err(OpenError::Panic(m))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_is_answered_through_the_protocol() {
+        let job = Job {
+            kind: FileType::Other,
+            limits: Limits::default(),
+        };
+        let head = postcard::to_stdvec(&job).unwrap();
+        let mut input = Vec::new();
+        input.extend((head.len() as u32).to_le_bytes());
+        input.extend(&head);
+        input.extend(3u64.to_le_bytes());
+        input.extend(b"abc");
+        let mut output = Vec::new();
+        // (the limits are not applied to the test process)
+        serve(&mut input.as_slice(), &mut output, |_| {}).unwrap();
+        let len = u64::from_le_bytes(output[..8].try_into().unwrap()) as usize;
+        let parsed: Parsed = postcard::from_bytes(&output[8..8 + len]).unwrap();
+        assert!(matches!(parsed, Err(OpenError::Damaged(_))));
+    }
+}
