@@ -44,6 +44,7 @@ impl Out<'_> {
             found: Some(found),
             expected: Some(expected),
             message,
+            explanation: None,
         });
     }
 }

@@ -564,6 +564,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 idle_timeout: i64::from(serve.idle_minutes) * 60,
                 absolute_timeout: i64::from(serve.session_hours) * 3600,
                 secure_cookies: serve.secure_cookies,
+                mail: settings.mail.clone(),
             };
             zonestat::serve::run(config, cat)?;
             Ok(0)

@@ -224,6 +224,18 @@ pub struct Finding {
     pub expected: Option<String>,
     /// The whole message, in Chinese.
     pub message: String,
+    /// The reporting unit's written explanation of a warning (the portal's
+    /// 说明), and whether the office accepted it; absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+/// A unit's explanation of a warning, as the portal recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub text: String,
+    /// Accepted by the office (统计科已认可).
+    pub accepted: bool,
 }
 
 impl Finding {
@@ -248,6 +260,7 @@ impl Finding {
             found: None,
             expected: None,
             message: message.into(),
+            explanation: None,
         }
     }
 

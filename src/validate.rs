@@ -137,6 +137,7 @@ impl Ctx<'_> {
             found,
             expected,
             message,
+            explanation: None,
         });
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zonestat");
+const EPOCH: &str = "1593561600";
 
 /// A work folder with the sample data and a server running on it.
 struct Portal {
@@ -50,6 +51,9 @@ impl Portal {
         let mut child = Command::new(BIN)
             .current_dir(self.dir.path())
             .args(["serve", "--port", "0"])
+            // The workbook's timestamps, as for the command line's in the tests.
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env_remove("ZONESTAT_SMTP_PASSWORD")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -81,9 +85,14 @@ impl Portal {
 
     /// Makes an account with `zonestat user add`; returns its first password.
     fn user(&self, name: &str, role: &str, zone: Option<&str>) -> String {
+        self.user_at(name, role, zone, "")
+    }
+
+    /// Makes an account with an email address; returns its first password.
+    fn user_at(&self, name: &str, role: &str, zone: Option<&str>, email: &str) -> String {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
-            .args(["user", "add", name, "--role", role]);
+            .args(["user", "add", name, "--role", role, "--email", email]);
         if let Some(z) = zone {
             cmd.args(["--zone", z]);
         }
@@ -183,7 +192,19 @@ impl Portal {
 
     /// An account past its first password: logs in, sets `new`, returns the new session.
     fn ready(&self, name: &str, role: &str, zone: Option<&str>, new: &str) -> String {
-        let first = self.user(name, role, zone);
+        self.ready_at(name, role, zone, new, "")
+    }
+
+    /// As `ready`, with an email address.
+    fn ready_at(
+        &self,
+        name: &str,
+        role: &str,
+        zone: Option<&str>,
+        new: &str,
+        email: &str,
+    ) -> String {
+        let first = self.user_at(name, role, zone, email);
         let (token, _) = self.login(name, &first);
         let a = self.json(
             "POST",
@@ -209,6 +230,7 @@ struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
+    raw: Vec<u8>,
 }
 
 impl Answer {
@@ -225,11 +247,18 @@ impl Answer {
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
             .collect();
+        let at = raw.windows(4).position(|w| w == b"\r\n\r\n");
         Answer {
             status,
             headers,
             body: body.to_string(),
+            raw: at.map_or(Vec::new(), |i| raw[i + 4..].to_vec()),
         }
+    }
+
+    /// The body as received, byte for byte.
+    fn body_bytes(&self) -> Vec<u8> {
+        self.raw.clone()
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -809,4 +838,467 @@ fn hostile_and_oversized_uploads_get_their_answer_and_the_server_goes_on() {
     );
     let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
     assert_eq!(v["status"], "accepted", "{v}");
+}
+
+// ---------------------------------------------------------------------------
+// The office's side (issue 18)
+
+/// A page's body as the caller with session `token` sees it.
+fn page(p: &Portal, token: &str, path: &str) -> Answer {
+    p.request(
+        "GET",
+        path,
+        &[("Cookie", &format!("zonestat_session={token}"))],
+        "",
+    )
+}
+
+/// The cell of `zone` (and the first form) in the grid of `period`.
+fn cell(p: &Portal, token: &str, period: &str, zone: &str) -> Value {
+    let grid = p
+        .json(
+            "GET",
+            &format!("/api/v1/status?period={period}"),
+            Some(token),
+            Value::Null,
+        )
+        .value();
+    grid["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["zone"] == zone)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {zone} in {grid}"))
+}
+
+fn audit_rows(p: &Portal, office: &str, action: &str) -> Vec<Value> {
+    p.json("GET", "/api/v1/audit", Some(office), Value::Null)
+        .value()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == action)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn an_approved_form_is_locked_until_unlocked_and_a_returned_one_is_shown_to_its_zone() {
+    let p = Portal::new();
+    let office = p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
+    assert_eq!(v["status"], "accepted", "{v}");
+    let id = v["submission"].as_i64().unwrap();
+    assert_eq!(
+        cell(&p, &office, "2020-06", "HZ")["label"],
+        "已报送（待审核）"
+    );
+    // A zone may not approve, return or unlock (403); the office needs a reason.
+    for verb in ["approve", "return", "unlock"] {
+        let a = p.json(
+            "POST",
+            &format!("/api/v1/submissions/{id}/{verb}"),
+            Some(&hz),
+            json!({"reason": "x"}),
+        );
+        assert_eq!(
+            (a.status, a.value()["error"].as_str()),
+            (403, Some("forbidden")),
+            "{verb}"
+        );
+    }
+    for verb in ["return", "unlock"] {
+        let a = p.json(
+            "POST",
+            &format!("/api/v1/submissions/{id}/{verb}"),
+            Some(&office),
+            json!({"reason": "  "}),
+        );
+        assert_eq!(
+            (a.status, a.value()["error"].as_str()),
+            (400, Some("reason_required")),
+            "{verb}"
+        );
+    }
+    let a = p.json(
+        "POST",
+        &format!("/api/v1/submissions/{id}/approve"),
+        Some(&office),
+        Value::Null,
+    );
+    assert_eq!(a.status, 204, "{}", a.body);
+    let c = cell(&p, &hz, "2020-06", "HZ");
+    assert_eq!(
+        (c["review"].as_str(), c["label"].as_str()),
+        (Some("approved"), Some("已审核"))
+    );
+    // Locked: a new upload is refused with 409 and says whom to ask; nothing is filed.
+    let june = p.data().join("2020-06");
+    let before = files_in(&june);
+    let a = p.upload(&hz, "湖州6月（二）.xlsx", &common::hz().xlsx());
+    assert_eq!(a.status, 409, "{}", a.body);
+    let v = a.value();
+    assert_eq!(
+        (v["status"].as_str(), v["error"].as_str()),
+        (Some("refused"), Some("locked"))
+    );
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("office-open") && reason.contains("解锁"),
+        "{reason}"
+    );
+    assert_eq!(files_in(&june), before);
+    // Unlocked with a reason: uploads are taken again.
+    let a = p.json(
+        "POST",
+        &format!("/api/v1/submissions/{id}/unlock"),
+        Some(&office),
+        json!({"reason": "湖州开发区申请更正工业产值"}),
+    );
+    assert_eq!(a.status, 204, "{}", a.body);
+    let v = p
+        .upload(&hz, "湖州6月（更正）.xlsx", &common::hz().xlsx())
+        .value();
+    assert_eq!(v["status"], "accepted", "{v}");
+    let second = v["submission"].as_i64().unwrap();
+    // The old one cannot be approved any more; the new one is returned.
+    let a = p.json(
+        "POST",
+        &format!("/api/v1/submissions/{id}/approve"),
+        Some(&office),
+        Value::Null,
+    );
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (409, Some("superseded"))
+    );
+    let a = p.json(
+        "POST",
+        &format!("/api/v1/submissions/{second}/return"),
+        Some(&office),
+        json!({"reason": "营业收入与快报不符，请核实"}),
+    );
+    assert_eq!(a.status, 204, "{}", a.body);
+    assert_eq!(cell(&p, &office, "2020-06", "HZ")["label"], "已退回");
+    let home = page(&p, &hz, "/?period=2020-06");
+    assert!(
+        home.body.contains("营业收入与快报不符，请核实"),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("已退回"));
+    let mine = page(&p, &hz, &format!("/submissions/{second}"));
+    assert!(mine.body.contains("营业收入与快报不符，请核实"));
+    assert!(
+        !mine.body.contains("id=\"approve\""),
+        "no office buttons for a zone"
+    );
+    // A re-upload waits for review again; the office's page has the buttons.
+    let v = p
+        .upload(&hz, "湖州6月（再更正）.xlsx", &common::hz().xlsx())
+        .value();
+    assert_eq!(v["status"], "accepted", "{v}");
+    assert_eq!(
+        cell(&p, &office, "2020-06", "HZ")["label"],
+        "已报送（待审核）"
+    );
+    let third = v["submission"].as_i64().unwrap();
+    let theirs = page(&p, &office, &format!("/submissions/{third}"));
+    assert!(theirs.body.contains("id=\"approve\"") && theirs.body.contains("退回原因"));
+    // Every word of the office is in the audit log with its reason.
+    let outcomes = |action: &str| -> Vec<String> {
+        audit_rows(&p, &office, action)
+            .iter()
+            .map(|r| r["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        outcomes("approve"),
+        ["forbidden", "ok", "refused: superseded"]
+    );
+    assert_eq!(
+        outcomes("return"),
+        [
+            "forbidden",
+            "refused: no reason",
+            "ok: 营业收入与快报不符，请核实"
+        ]
+    );
+    assert_eq!(
+        outcomes("unlock"),
+        [
+            "forbidden",
+            "refused: no reason",
+            "ok: 湖州开发区申请更正工业产值"
+        ]
+    );
+    assert!(outcomes("upload").contains(&"refused: locked".to_string()));
+}
+
+#[test]
+fn the_office_opens_and_closes_periods_from_its_page_and_the_grid_marks_overdue_forms() {
+    let p = Portal::new();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let cookie = format!("zonestat_session={office}");
+    let form = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Cookie", cookie.as_str()),
+    ];
+    // A deadline long past: whatever arrives now is late, whatever is missing overdue.
+    let a = p.request(
+        "POST",
+        "/periods",
+        &form,
+        "period=2020-07&deadline=2020-08-10",
+    );
+    assert_eq!(
+        (a.status, a.header("location")),
+        (303, Some("/?period=2020-07"))
+    );
+    let home = page(&p, &office, "/?period=2020-07");
+    assert!(home.body.contains("截止日期 2020-08-10") && home.body.contains("id=\"close-period\""));
+    assert!(home.body.contains("未报送（逾期）"), "{}", home.body);
+    let july = common::form1("湖州经济技术开发区", "2020年1-7月").xlsx();
+    let v = p.upload(&hz, "湖州7月.xlsx", &july).value();
+    assert_eq!(
+        (v["status"].as_str(), v["late"].as_bool()),
+        (Some("accepted"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(cell(&p, &office, "2020-07", "HZ")["late"], true);
+    assert_eq!(cell(&p, &office, "2020-07", "NX")["late"], true, "overdue");
+    // A zone cannot open a period from the page either.
+    let theirs = format!("zonestat_session={hz}");
+    let a = p.request(
+        "POST",
+        "/periods",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", &theirs),
+        ],
+        "period=2020-08&deadline=2020-09-10",
+    );
+    assert_eq!(a.status, 403);
+    let a = p.request("POST", "/periods/2020-07/close", &form, "");
+    assert_eq!(a.status, 303);
+    let periods = p
+        .json("GET", "/api/v1/periods", Some(&hz), Value::Null)
+        .value();
+    assert_eq!(
+        periods[0],
+        json!({"period": "2020-07", "deadline": "2020-08-10", "open": false, "annual": false})
+    );
+    // On-time reporting over the year: 湖州 was late in July.
+    let home = page(&p, &office, "/?period=2020-07");
+    assert!(home.body.contains("2020 年按时报送"), "{}", home.body);
+    assert!(home.body.contains("0 / 1 期"));
+    let log: Vec<String> = audit_rows(&p, &office, "period_open")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["target"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(log, ["2020-07 截止 2020-08-10 ok", "2020-08 forbidden"]);
+}
+
+#[test]
+fn a_zone_explains_a_warning_the_office_accepts_it_and_the_consolidation_carries_it() {
+    let p = Portal::new();
+    let office = p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let nx = p.ready("nx1", "zone", Some("NX"), "Nanxun-Lake-2020");
+    let steep = common::hz()
+        .set("E7", common::n(129.4))
+        .set("G7", common::n(60.0));
+    let v = p.upload(&hz, "湖州6月.xlsx", &steep.xlsx()).value();
+    assert_eq!(v["status"], "accepted", "{v}");
+    let id = v["submission"].as_i64().unwrap();
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "growth.extreme" && f["cell"] == "E7"),
+        "{v}"
+    );
+    let url = format!("/api/v1/submissions/{id}/explanations");
+    let body = json!({"rule": "growth.extreme", "cell": "E7", "text": "新项目投产，产值大增"});
+    assert_eq!(
+        p.json("POST", &url, Some(&nx), body.clone()).status,
+        404,
+        "another zone's"
+    );
+    assert_eq!(
+        p.json("POST", &url, Some(&office), body.clone()).status,
+        403,
+        "the owner explains"
+    );
+    let wrong = json!({"rule": "growth.extreme", "cell": "E8", "text": "x"});
+    let a = p.json("POST", &url, Some(&hz), wrong);
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (400, Some("no_such_warning"))
+    );
+    let a = p.json("POST", &url, Some(&hz), body);
+    assert_eq!(a.status, 201, "{}", a.body);
+    let eid = a.value()["explanation"].as_i64().unwrap();
+    // The office sees it beside the warning and accepts it.
+    let theirs = page(&p, &office, &format!("/submissions/{id}"));
+    assert!(theirs.body.contains("新项目投产，产值大增") && theirs.body.contains("认可"));
+    let accept = format!("/api/v1/submissions/{id}/explanations/{eid}/accept");
+    assert_eq!(p.json("POST", &accept, Some(&hz), Value::Null).status, 403);
+    assert_eq!(
+        p.json("POST", &accept, Some(&office), Value::Null).status,
+        204
+    );
+    let v = p
+        .json(
+            "GET",
+            &format!("/api/v1/submissions/{id}"),
+            Some(&hz),
+            Value::Null,
+        )
+        .value();
+    assert_eq!(v["explanations"][0]["text"], "新项目投产，产值大增");
+    assert_eq!(v["explanations"][0]["accepted"], true);
+    // The consolidation's findings carry it, in the JSON and on 数据问题.
+    let a = p.json(
+        "POST",
+        "/api/v1/consolidations",
+        Some(&office),
+        json!({"period": "2020-06"}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let summary = &a.value()["summary"];
+    let f = summary["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "growth.extreme" && f["zone"] == "HZ")
+        .cloned()
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert_eq!(
+        f["explanation"],
+        json!({"text": "新项目投产，产值大增", "accepted": true})
+    );
+    let cookie = format!("zonestat_session={office}");
+    let book = p.send(
+        "GET",
+        "/api/v1/consolidations/2020-06/workbook",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(book.status, 200);
+    let bytes = std::fs::read(
+        p.data()
+            .join("_portal/consolidations/2020-06/开发区考核汇总表-2020年1-6月.xlsx"),
+    )
+    .unwrap();
+    use calamine::Reader as _;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = wb.worksheet_range("数据问题").unwrap();
+    assert!(
+        sheet.cells().any(|(_, _, c)| c
+            .to_string()
+            .contains("单位说明：新项目投产，产值大增（统计科已认可）")),
+        "the 数据问题 page carries the explanation"
+    );
+}
+
+#[test]
+fn the_portals_consolidation_is_the_command_lines_byte_for_byte() {
+    let p = Portal::new();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let body = json!({"period": "2020-06"});
+    let a = p.json("POST", "/api/v1/consolidations", Some(&hz), body.clone());
+    assert_eq!(a.status, 403);
+    let cookie = format!("zonestat_session={office}");
+    let none = p.send(
+        "GET",
+        "/api/v1/consolidations/2020-06/workbook",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(
+        (none.status, none.value()["error"].as_str()),
+        (404, Some("not_consolidated"))
+    );
+    let a = p.json("POST", "/api/v1/consolidations", Some(&office), body);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.value();
+    assert_eq!(v["workbook"], "/api/v1/consolidations/2020-06/workbook");
+    let theirs = format!("zonestat_session={hz}");
+    assert_eq!(
+        p.send(
+            "GET",
+            "/api/v1/consolidations/2020-06/workbook",
+            &[("Cookie", &theirs)],
+            b""
+        )
+        .status,
+        403
+    );
+    let portal = p.send(
+        "GET",
+        "/api/v1/consolidations/2020-06/workbook",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(portal.status, 200);
+    assert!(
+        portal
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    // The command line on the same data folder, under the same SOURCE_DATE_EPOCH.
+    let out = p.dir.path().join("命令行");
+    std::fs::create_dir(&out).unwrap();
+    let run = Command::new(BIN)
+        .current_dir(p.dir.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args([
+            "consolidate",
+            "数据",
+            "--period",
+            "2020-06",
+            "-o",
+            "命令行/汇总.xlsx",
+            "--json",
+            "命令行/汇总.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let cli = std::fs::read(out.join("汇总.xlsx")).unwrap();
+    let served = portal.body_bytes();
+    assert!(
+        served == cli,
+        "the workbooks differ ({} and {} bytes)",
+        served.len(),
+        cli.len()
+    );
+    let cli_json: Value =
+        serde_json::from_slice(&std::fs::read(out.join("汇总.json")).unwrap()).unwrap();
+    assert_eq!(v["summary"], cli_json);
+    // The office's page shows it and links the download.
+    let home = page(&p, &office, "/?period=2020-06");
+    assert!(
+        home.body.contains("id=\"workbook\"") && home.body.contains("目标完成情况"),
+        "{}",
+        home.body
+    );
 }

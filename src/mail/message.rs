@@ -88,6 +88,31 @@ pub(crate) fn compose(p: Parts) -> Result<Composed, Error> {
     })
 }
 
+/// A plain text message to one recipient (a reminder, a return notice).
+///
+/// # Errors
+/// [`Error::MailSettings`] when lettre refuses the headers.
+pub(crate) fn compose_text(
+    from: &Mailbox,
+    to: &Mailbox,
+    subject: &str,
+    body: &str,
+) -> Result<Composed, Error> {
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(subject)
+        .message_id(Some(message_id(from)))
+        .user_agent(concat!("zonestat ", env!("CARGO_PKG_VERSION")).to_string())
+        .singlepart(SinglePart::plain(body.to_string()))
+        .map_err(|e| Error::MailSettings(format!("无法组成邮件：{e}")))?;
+    Ok(Composed {
+        bytes: message.formatted(),
+        from: from.email.clone(),
+        recipients: vec![to.email.clone()],
+    })
+}
+
 /// `<time.pid@sender-domain>`: unique enough, and in the sender's domain as
 /// spam filters like.
 fn message_id(from: &Mailbox) -> String {

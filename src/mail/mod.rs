@@ -218,26 +218,7 @@ pub fn send_report(
     summary: Option<&Summary>,
     mail: &MailOptions,
 ) -> Result<SendOutcome, Error> {
-    if mail.host.trim().is_empty() {
-        return Err(Error::MailSettings(
-            "没有邮件服务器：请在 zonestat.toml 的 [mail] 中填写 host，或用 --smtp-host 指定"
-                .into(),
-        ));
-    }
-    match (mail.user.trim().is_empty(), mail.password.is_some()) {
-        (false, false) => {
-            return Err(Error::MailSettings(format!(
-                "已设置登录用户名 {}，但没有密码：请设置环境变量 {PASSWORD_VAR}（密码不能写在设置文件或命令行里）",
-                mail.user
-            )));
-        }
-        (true, true) => {
-            return Err(Error::MailSettings(format!(
-                "设置了环境变量 {PASSWORD_VAR}，但没有登录用户名：请在 [mail] 中填写 user（通常就是邮箱地址），或用 --user 指定"
-            )));
-        }
-        _ => {}
-    }
+    check_server(mail)?;
     let (outcome, composed) = prepare(report, summary, mail)?;
     let reply = smtp::deliver_within(mail, composed)?;
     Ok(SendOutcome {
@@ -247,6 +228,49 @@ pub fn send_report(
         },
         ..outcome
     })
+}
+
+/// Sends a short text message without attachment to `to` over one SMTP
+/// session, with the same server settings as [`send_report`]: the portal's
+/// reminders (催报) and return notices (退回). Returns the server's reply.
+///
+/// # Errors
+/// As [`send_report`].
+pub fn send_notice(
+    mail: &MailOptions,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<String, Error> {
+    check_server(mail)?;
+    let from = mailbox(&mail.from, "发件人").and_then(|m| {
+        m.ok_or_else(|| {
+            Error::MailSettings("没有发件人：请在 zonestat.toml 的 [mail] 中填写 from".into())
+        })
+    })?;
+    let to = mailbox(to, "收件人")?.ok_or_else(|| Error::MailSettings("没有收件人地址".into()))?;
+    let composed = message::compose_text(&from, &to, subject, body)?;
+    smtp::deliver_within(mail, composed)
+}
+
+/// The server and login settings, checked before connecting.
+fn check_server(mail: &MailOptions) -> Result<(), Error> {
+    if mail.host.trim().is_empty() {
+        return Err(Error::MailSettings(
+            "没有邮件服务器：请在 zonestat.toml 的 [mail] 中填写 host，或用 --smtp-host 指定"
+                .into(),
+        ));
+    }
+    match (mail.user.trim().is_empty(), mail.password.is_some()) {
+        (false, false) => Err(Error::MailSettings(format!(
+            "已设置登录用户名 {}，但没有密码：请设置环境变量 {PASSWORD_VAR}（密码不能写在设置文件或命令行里）",
+            mail.user
+        ))),
+        (true, true) => Err(Error::MailSettings(format!(
+            "设置了环境变量 {PASSWORD_VAR}，但没有登录用户名：请在 [mail] 中填写 user（通常就是邮箱地址），或用 --user 指定"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Writes the message [`send_report`] would send to `eml` instead

@@ -123,7 +123,20 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
             _ => String::new(),
         };
         s.wrapped(row, 7, &indicator, &fmt::wrap())?;
-        s.wrapped(row, LAST, &f.message, &fmt::wrap())?;
+        let message = match &f.explanation {
+            Some(e) => format!(
+                "{}\n单位说明：{}{}",
+                f.message,
+                e.text,
+                if e.accepted {
+                    "（统计科已认可）"
+                } else {
+                    ""
+                }
+            ),
+            None => f.message.clone(),
+        };
+        s.wrapped(row, LAST, &message, &fmt::wrap())?;
         s.text(
             row,
             RULE,

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::accounts::now;
 use crate::serve::db::{AuditEntry, Role, Submission};
+use crate::serve::office::{self, Refusal, Verdict};
 use crate::serve::session::{self, Caller, Login};
 use crate::serve::upload;
 use crate::serve::{App, Shared};
@@ -37,6 +38,18 @@ pub fn routes() -> Router<Shared> {
         .route("/submissions/{id}", get(submission))
         .route("/submissions/{id}/file", get(submission_file))
         .route("/submissions/{id}/feedback", get(submission_feedback))
+        .route("/submissions/{id}/approve", post(approve))
+        .route("/submissions/{id}/return", post(return_))
+        .route("/submissions/{id}/unlock", post(unlock))
+        .route("/submissions/{id}/explanations", post(explain))
+        .route(
+            "/submissions/{id}/explanations/{eid}/accept",
+            post(accept_explanation),
+        )
+        .route("/reminders", post(reminders))
+        .route("/consolidations", post(consolidate))
+        .route("/consolidations/{period}/workbook", get(workbook))
+        .route("/consolidations/{period}/send", post(send))
 }
 
 /// The body limit of an upload request: far above any form; the catalogue's
@@ -223,33 +236,13 @@ async fn open_period(
     headers: HeaderMap,
     Json(body): Json<OpenBody>,
 ) -> Response {
-    let c = match require_office(&app, &headers, peer) {
+    let c = match require(&app, &headers, peer, false) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Ok(period) = body.period.parse::<Period>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_period",
-            "期别应写成 YYYY-MM，例如 2020-06。",
-        );
-    };
-    if !is_date(&body.deadline) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_deadline",
-            "截止日期应写成 YYYY-MM-DD，例如 2020-07-10。",
-        );
-    }
-    match app
-        .db
-        .open_period(&period.to_string(), &body.deadline, now())
-    {
-        Err(e) => internal(e),
-        Ok(()) => {
-            audit(&app, &c, "period_open", &period.to_string(), "ok");
-            StatusCode::CREATED.into_response()
-        }
+    match office::open_period(&app, &c, &body.period, &body.deadline) {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(r) => r.api(),
     }
 }
 
@@ -259,17 +252,13 @@ async fn close_period(
     headers: HeaderMap,
     Path(period): Path<String>,
 ) -> Response {
-    let c = match require_office(&app, &headers, peer) {
+    let c = match require(&app, &headers, peer, false) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    match app.db.close_period(&period) {
-        Err(e) => internal(e),
-        Ok(false) => error(StatusCode::NOT_FOUND, "no_period", "没有这一期。"),
-        Ok(true) => {
-            audit(&app, &c, "period_close", &period, "ok");
-            StatusCode::NO_CONTENT.into_response()
-        }
+    match office::close_period(&app, &c, &period) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r.api(),
     }
 }
 
@@ -306,8 +295,10 @@ async fn status(
             "zone": cell.code,
             "form": cell.form,
             "state": cell.state,
+            "review": cell.review_state(),
+            "label": cell.label().0,
             "submission": cell.latest.as_ref().map(|l| l.0),
-            "late": cell.latest.as_ref().is_some_and(|l| l.3),
+            "late": cell.latest.as_ref().is_some_and(|l| l.3) || cell.overdue,
         })).collect::<Vec<Value>>(),
     }))
     .into_response()
@@ -351,19 +342,6 @@ async fn audit_get(
     Query(q): Query<AuditQuery>,
 ) -> Response {
     audit_log(&app, &headers, peer, q.since.unwrap_or(0)).unwrap_or_else(|r| r)
-}
-
-/// `YYYY-MM-DD` with a real month and day.
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-    matches!(
-        (num(0..4), num(5..7), num(8..10)),
-        (Some(_), Some(1..=12), Some(1..=31))
-    )
 }
 
 /// The file of a multipart upload (field `file`), within the catalogue's
@@ -439,7 +417,12 @@ pub async fn take_upload(
         tokio::task::spawn_blocking(move || upload::receive(&app2, &c2, &name, &bytes)).await;
     match done {
         Ok(Ok(s)) => {
-            audit(app, c, "upload", &format!("submission {}", s.id), &s.status);
+            let outcome = if s.locked_by.is_some() {
+                "refused: locked"
+            } else {
+                &s.status
+            };
+            audit(app, c, "upload", &format!("submission {}", s.id), outcome);
             Ok(s)
         }
         Ok(Err(Error::ArchiveBusy { .. })) => Err(error(
@@ -496,6 +479,13 @@ async fn upload(
         }
     };
     match take_upload(&app, &c, name, bytes).await {
+        // A locked form: the refusal with the error of PORTAL.md (409).
+        Ok(s) if s.locked_by.is_some() => {
+            let mut v = submission_json(&s, true);
+            v["error"] = "locked".into();
+            v["message"] = s.reason.clone().into();
+            (StatusCode::CONFLICT, Json(v)).into_response()
+        }
         Ok(s) => Json(submission_json(&s, true)).into_response(),
         Err(r) => r,
     }
@@ -561,7 +551,26 @@ async fn submission(
     match visible_submission(&app, &c, id) {
         Ok(s) => {
             let mut v = submission_json(&s, true);
-            v["explanations"] = Value::Array(Vec::new());
+            match app.db.explanations(Some(s.id), None) {
+                Ok(rows) => {
+                    v["explanations"] = rows
+                        .iter()
+                        .map(|e| {
+                            json!({
+                                "id": e.id,
+                                "rule": e.rule,
+                                "cell": e.cell,
+                                "text": e.text,
+                                "by": e.by_user,
+                                "at": crate::intake::utc_stamp(e.at).0,
+                                "accepted": e.accepted_by.is_some(),
+                                "accepted_by": e.accepted_by,
+                            })
+                        })
+                        .collect();
+                }
+                Err(e) => return internal(e),
+            }
             Json(v).into_response()
         }
         Err(r) => r,
@@ -650,5 +659,229 @@ async fn submission_feedback(
             ),
         },
         Err(r) => r,
+    }
+}
+
+/// Runs blocking office work off the event loop.
+async fn blocking<T: Send + 'static>(
+    app: &Shared,
+    c: &Caller,
+    f: impl FnOnce(&App, &Caller) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    let (app, c) = (app.clone(), c.clone());
+    tokio::task::spawn_blocking(move || f(&app, &c))
+        .await
+        .unwrap_or_else(|_| Err(Error::Serve("处理中断".into()).into()))
+}
+
+/// An optional JSON body: none (or empty) is the default.
+fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "请求内容应为 JSON，例如 {\"reason\": \"……\"}。",
+        )
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn verdict(
+    app: Shared,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    id: i64,
+    verdict: Verdict,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let reason = match optional_body::<ReasonBody>(&body) {
+        Ok(b) => b.reason,
+        Err(r) => return r,
+    };
+    match blocking(&app, &c, move |app, c| {
+        office::review(app, c, id, verdict, &reason)
+    })
+    .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r.api(),
+    }
+}
+
+async fn approve(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    verdict(app, peer, headers, id, Verdict::Approve, body).await
+}
+
+async fn return_(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    verdict(app, peer, headers, id, Verdict::Return, body).await
+}
+
+async fn unlock(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    verdict(app, peer, headers, id, Verdict::Unlock, body).await
+}
+
+#[derive(Deserialize)]
+struct ExplainBody {
+    rule: String,
+    #[serde(default)]
+    cell: String,
+    text: String,
+}
+
+async fn explain(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(body): Json<ExplainBody>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match office::explain(&app, &c, id, &body.rule, &body.cell, &body.text) {
+        Ok(eid) => (StatusCode::CREATED, Json(json!({"explanation": eid}))).into_response(),
+        Err(r) => r.api(),
+    }
+}
+
+async fn accept_explanation(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((id, eid)): Path<(i64, i64)>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match office::accept(&app, &c, id, eid) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r.api(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PeriodBody {
+    period: String,
+}
+
+async fn reminders(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<PeriodBody>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match blocking(&app, &c, move |app, c| office::remind(app, c, &body.period)).await {
+        Ok(r) => Json(r).into_response(),
+        Err(r) => r.api(),
+    }
+}
+
+async fn consolidate(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<PeriodBody>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match blocking(&app, &c, move |app, c| {
+        office::consolidate(app, c, &body.period)
+    })
+    .await
+    {
+        Ok((summary, row)) => Json(json!({
+            "summary": summary,
+            "workbook": format!("/api/v1/consolidations/{}/workbook", row.period),
+        }))
+        .into_response(),
+        Err(r) => r.api(),
+    }
+}
+
+async fn workbook(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(period): Path<String>,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match office::workbook(&app, &c, &period) {
+        Ok((rel, name)) => download(&app, &c, &rel, &name, "download_workbook", &period),
+        Err(r) => r.api(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct SendBody {
+    #[serde(default)]
+    to: Vec<String>,
+    #[serde(default)]
+    incomplete: bool,
+}
+
+async fn send(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(period): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match require(&app, &headers, peer, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let body = match optional_body::<SendBody>(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match blocking(&app, &c, move |app, c| {
+        office::send(app, c, &period, body.to, body.incomplete)
+    })
+    .await
+    {
+        Ok(o) => Json(json!({"sent": true, "to": o.to, "cc": o.cc, "subject": o.subject}))
+            .into_response(),
+        Err(r) => r.api(),
     }
 }

@@ -1,7 +1,8 @@
 //! The portal's records: one SQLite file in the data folder
-//! (`zonestat.sqlite`, WAL) for accounts, sessions, failed logins, periods
-//! and the audit log. Every statement goes through here; nothing is kept only
-//! in memory, so a restarted server has everything it had.
+//! (`zonestat.sqlite`, WAL) for accounts, sessions, failed logins, periods,
+//! uploads, the office's reviews, explanations, consolidations and the
+//! audit log. Every statement goes through here; nothing is kept only in
+//! memory, so a restarted server has everything it had.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -80,6 +81,39 @@ CREATE TABLE submissions (
     late INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX submissions_zone ON submissions(zone, period);
+"#,
+    r#"
+CREATE TABLE reviews (                -- the office's last word on a unit's form of a period
+    zone TEXT NOT NULL,               -- zone code or 'city'
+    period TEXT NOT NULL,             -- YYYY-MM
+    form TEXT NOT NULL,               -- form number
+    state TEXT NOT NULL CHECK (state IN ('approved', 'returned', 'unlocked')),
+    submission INTEGER NOT NULL REFERENCES submissions(id),
+    reason TEXT NOT NULL DEFAULT '',
+    by_user TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (zone, period, form)
+);
+CREATE TABLE explanations (
+    id INTEGER PRIMARY KEY,
+    submission INTEGER NOT NULL REFERENCES submissions(id),
+    rule TEXT NOT NULL,
+    cell TEXT NOT NULL,
+    text TEXT NOT NULL,
+    by_user TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    accepted_by TEXT,                 -- the office account that accepted it
+    accepted_at INTEGER
+);
+CREATE INDEX explanations_submission ON explanations(submission);
+CREATE TABLE consolidations (         -- the latest portal run of a period
+    period TEXT PRIMARY KEY,
+    workbook TEXT NOT NULL,           -- relative to the data folder
+    summary TEXT NOT NULL,            -- the JSON summary, relative to the data folder
+    gaps INTEGER NOT NULL,            -- data missing or rejected: not sent unless asked
+    by_user TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -178,6 +212,9 @@ pub struct Submission {
     pub feedback: Option<String>,
     pub filed_as: Option<String>,
     pub late: bool,
+    /// Refused because the office approved the form: who did (not stored).
+    #[serde(skip)]
+    pub locked_by: Option<String>,
 }
 
 /// A period the office opened for uploads.
@@ -186,6 +223,44 @@ pub struct PeriodRow {
     pub period: String,
     pub deadline: String,
     pub open: bool,
+}
+
+/// The office's word on a unit's form of a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Review {
+    pub zone: String,
+    pub period: String,
+    pub form: String,
+    /// approved | returned | unlocked
+    pub state: String,
+    pub submission: i64,
+    pub reason: String,
+    pub by_user: String,
+    pub at: i64,
+}
+
+/// A unit's explanation of a warning of its submission.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExplanationRow {
+    pub id: i64,
+    pub submission: i64,
+    pub rule: String,
+    pub cell: String,
+    pub text: String,
+    pub by_user: String,
+    pub at: i64,
+    pub accepted_by: Option<String>,
+}
+
+/// The latest consolidation the portal ran for a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsolidationRow {
+    pub period: String,
+    pub workbook: String,
+    pub summary: String,
+    pub gaps: bool,
+    pub by_user: String,
+    pub at: i64,
 }
 
 /// The portal's database.
@@ -621,6 +696,189 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Records the office's word on each of `forms` of a unit's period
+    /// (replacing the earlier one).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn set_review(&self, r: &Review, forms: &[String]) -> Result<(), Error> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.err())?;
+        for form in forms {
+            tx.execute(
+                "INSERT INTO reviews (zone, period, form, state, submission, reason, by_user, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(zone, period, form) DO UPDATE SET state = ?4, submission = ?5,
+                    reason = ?6, by_user = ?7, at = ?8",
+                params![
+                    r.zone,
+                    r.period,
+                    form,
+                    r.state,
+                    r.submission,
+                    r.reason,
+                    r.by_user,
+                    r.at
+                ],
+            )
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    /// The office's word on every form of a period (all units).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn reviews(&self, period: &str) -> Result<Vec<Review>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT zone, period, form, state, submission, reason, by_user, at
+                 FROM reviews WHERE period = ?1 ORDER BY zone, form",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![period], |r| {
+                Ok(Review {
+                    zone: r.get(0)?,
+                    period: r.get(1)?,
+                    form: r.get(2)?,
+                    state: r.get(3)?,
+                    submission: r.get(4)?,
+                    reason: r.get(5)?,
+                    by_user: r.get(6)?,
+                    at: r.get(7)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Adds an explanation; returns its id.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn add_explanation(
+        &self,
+        submission: i64,
+        rule: &str,
+        cell: &str,
+        text: &str,
+        by_user: &str,
+        at: i64,
+    ) -> Result<i64, Error> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO explanations (submission, rule, cell, text, by_user, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![submission, rule, cell, text, by_user, at],
+        )
+        .map_err(self.err())?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Marks an explanation of `submission` accepted; false when there is none of that id.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn accept_explanation(
+        &self,
+        submission: i64,
+        id: i64,
+        by_user: &str,
+        at: i64,
+    ) -> Result<bool, Error> {
+        self.conn()
+            .execute(
+                "UPDATE explanations SET accepted_by = ?1, accepted_at = ?2
+                 WHERE id = ?3 AND submission = ?4",
+                params![by_user, at, id, submission],
+            )
+            .map(|n| n > 0)
+            .map_err(self.err())
+    }
+
+    /// The explanations of one submission (`Some(id)`) or of every
+    /// submission of a period, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn explanations(
+        &self,
+        submission: Option<i64>,
+        period: Option<&str>,
+    ) -> Result<Vec<ExplanationRow>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT e.id, e.submission, e.rule, e.cell, e.text, e.by_user, e.at, e.accepted_by
+                 FROM explanations e JOIN submissions s ON s.id = e.submission
+                 WHERE (?1 IS NULL OR e.submission = ?1) AND (?2 IS NULL OR s.period = ?2)
+                 ORDER BY e.id",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![submission, period], |r| {
+                Ok(ExplanationRow {
+                    id: r.get(0)?,
+                    submission: r.get(1)?,
+                    rule: r.get(2)?,
+                    cell: r.get(3)?,
+                    text: r.get(4)?,
+                    by_user: r.get(5)?,
+                    at: r.get(6)?,
+                    accepted_by: r.get(7)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Records the latest consolidation of a period.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn set_consolidation(&self, c: &ConsolidationRow) -> Result<(), Error> {
+        self.conn()
+            .execute(
+                "INSERT INTO consolidations (period, workbook, summary, gaps, by_user, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(period) DO UPDATE SET workbook = ?2, summary = ?3, gaps = ?4,
+                    by_user = ?5, at = ?6",
+                params![c.period, c.workbook, c.summary, c.gaps, c.by_user, c.at],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// The latest consolidation of a period.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn consolidation(&self, period: &str) -> Result<Option<ConsolidationRow>, Error> {
+        self.conn()
+            .query_row(
+                "SELECT period, workbook, summary, gaps, by_user, at FROM consolidations
+                 WHERE period = ?1",
+                params![period],
+                |r| {
+                    Ok(ConsolidationRow {
+                        period: r.get(0)?,
+                        workbook: r.get(1)?,
+                        summary: r.get(2)?,
+                        gaps: r.get(3)?,
+                        by_user: r.get(4)?,
+                        at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+}
+
 const SUBMISSION_COLUMNS: &str =
     "SELECT id, user_name, zone, period, forms, status, reason, file_name,
     stored, sha256, size, uploaded_at, findings, feedback, filed_as, late FROM submissions";
@@ -648,6 +906,7 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
         feedback: r.get(13)?,
         filed_as: r.get(14)?,
         late: r.get(15)?,
+        locked_by: None,
     })
 }
 

@@ -6,8 +6,10 @@
 //! - `db`: the SQLite records (accounts, sessions, periods, audit)
 //! - `accounts`: passwords and the `zonestat user` commands
 //! - `session`: who is asking: the session cookie, timeouts, throttling
+//! - `office`: what the statistics office does: periods, approval, return,
+//!   unlock, explanations, reminders, consolidation and sending
 //! - `api`: the JSON interface under `/api/v1`
-//! - `pages`: the server-rendered pages for people
+//! - `pages`: the server-rendered pages for people; `desk`: the office's forms on them
 
 // A refusal is an HTTP answer like any other: handlers pass `Response`s back
 // as errors, and their size does not matter beside the network.
@@ -16,6 +18,8 @@
 pub mod accounts;
 mod api;
 pub mod db;
+mod desk;
+mod office;
 mod pages;
 mod session;
 mod upload;
@@ -49,6 +53,9 @@ pub struct Config {
     /// Cookies marked `Secure` (the portal is served over TLS, or behind a
     /// proxy that is).
     pub secure_cookies: bool,
+    /// `[mail]`: reminders, return notices and the workbook go out through
+    /// it, as with `zonestat send` (password from `ZONESTAT_SMTP_PASSWORD`).
+    pub mail: crate::settings::Mail,
 }
 
 /// What every handler shares.

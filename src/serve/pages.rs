@@ -1,6 +1,6 @@
 //! The pages people use: log in, change the first password, the zone's own
 //! page (the open periods and the forms it owes) and the office's status
-//! grid. Server-rendered HTML that works without JavaScript; the style sheet
+//! grid (the office's forms are in `desk`). Server-rendered HTML that works without JavaScript; the style sheet
 //! is embedded in the binary (the office's intranet has no internet).
 
 use std::fmt::Write as _;
@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
 use crate::serve::session::{self, Caller, Login};
-use crate::serve::{App, Shared, api, upload, view};
+use crate::serve::{App, Shared, api, desk, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -36,6 +36,7 @@ pub fn routes() -> Router<Shared> {
             post(upload).layer(DefaultBodyLimit::max(api::UPLOAD_LIMIT_SLACK)),
         )
         .route("/submissions/{id}", get(submission))
+        .merge(desk::routes())
 }
 
 async fn script() -> Response {
@@ -137,8 +138,17 @@ async fn submission(
     if let Some(to) = &s.filed_as {
         let _ = write!(body, r#"<p class="small">已归档为 {}</p>"#, esc(to));
     }
+    let office = desk::review_box(&app, &c, &s).and_then(|review| {
+        desk::explanations_box(&app, &c, &s).map(|explained| (review, explained))
+    });
+    let (review, explained) = match office {
+        Ok(x) => x,
+        Err(e) => return failure(e),
+    };
+    body.push_str(&review);
     body.push_str("<h2>检查结果</h2>");
     body.push_str(&view::findings_table(&s));
+    body.push_str(&explained);
     body.push_str("<p>");
     if s.feedback.is_some() {
         let _ = write!(
@@ -181,7 +191,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A whole page: the header with who is signed in, then `body`.
-fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
+pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     let who = caller.map_or(String::new(), |c| {
         format!(
             r#"<span class="who">{}（{}）</span><form method="post" action="/logout" class="inline"><button type="submit">退出</button></form>"#,
@@ -335,7 +345,7 @@ async fn password(
 }
 
 /// The caller, or a redirect to the login page.
-fn signed_in(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
+pub fn signed_in(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
     match session::caller(app, headers, &session::address(peer)) {
         Err(e) => Err(failure(e)),
         Ok(None) => Err(Redirect::to("/login").into_response()),
@@ -343,7 +353,7 @@ fn signed_in(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller,
     }
 }
 
-fn failure(e: Error) -> Response {
+pub fn failure(e: Error) -> Response {
     eprintln!("门户内部错误：{e}");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -366,6 +376,31 @@ pub struct GridCell {
     pub state: FormState,
     /// The latest upload of this form: id, time, uploader, late.
     pub latest: Option<(i64, i64, String, bool)>,
+    /// The office's word on it that holds now (approved or returned).
+    pub review: Option<crate::serve::db::Review>,
+    /// Nothing arrived and the deadline has passed.
+    pub overdue: bool,
+}
+
+impl GridCell {
+    /// The state as PORTAL.md names it: 未报送, 有错误, 已报送（待审核）, 已审核, 已退回.
+    pub fn label(&self) -> (&'static str, &'static str) {
+        match self.review.as_ref().map(|r| r.state.as_str()) {
+            Some("approved") => ("已审核", "approved"),
+            Some("returned") => ("已退回", "returned"),
+            _ => state_label(self.state),
+        }
+    }
+
+    /// The review state for the API: approved, returned, or None.
+    pub fn review_state(&self) -> Option<&str> {
+        self.review.as_ref().map(|r| r.state.as_str())
+    }
+
+    /// The unit still owes this form: not reported, with errors, or returned.
+    pub fn needs_reminder(&self) -> bool {
+        self.state != FormState::Accepted || self.review_state() == Some("returned")
+    }
 }
 
 /// The status grid of a period as the caller may see it: the office every
@@ -397,6 +432,10 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
     let subs = app
         .db
         .submissions(upload::own_zone(c).as_deref(), Some(&period.to_string()))?;
+    let reviews = app.db.reviews(&period.to_string())?;
+    let today = view::local_date(crate::serve::accounts::now());
+    let past_deadline = row.as_ref().is_some_and(|p| p.deadline < today);
+    let (subs, reviews) = (&subs, &reviews);
     let cells = table
         .rows
         .iter()
@@ -416,6 +455,8 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
                 form: form.clone(),
                 state: *state,
                 latest: latest(form),
+                review: crate::serve::office::current_review(reviews, subs, &r.code, form).cloned(),
+                overdue: past_deadline && *state == FormState::Missing,
             })
         })
         .collect();
@@ -440,7 +481,7 @@ fn state_label(s: FormState) -> (&'static str, &'static str) {
     match s {
         FormState::Missing => ("未报送", "missing"),
         FormState::Rejected => ("有错误", "rejected"),
-        FormState::Accepted => ("已报送", "accepted"),
+        FormState::Accepted => ("已报送（待审核）", "accepted"),
     }
 }
 
@@ -503,6 +544,9 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         body.push_str("</nav>");
     }
     let Some(period) = chosen else {
+        if c.user.role == Role::Office {
+            body.push_str(&desk::office_box(app, None, false)?);
+        }
         return Ok(("报送情况".into(), body));
     };
     let grid = grid(app, c, period)?;
@@ -534,7 +578,7 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         for f in &grid.forms {
             match grid.cells.iter().find(|x| x.code == code && &x.form == f) {
                 Some(cell) => {
-                    let (label, class) = state_label(cell.state);
+                    let (label, class) = cell.label();
                     match &cell.latest {
                         Some((id, at, who, late)) => {
                             let _ = write!(
@@ -546,7 +590,11 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
                             );
                         }
                         None => {
-                            let _ = write!(body, r#"<td class="{class}">{label}</td>"#);
+                            let _ = write!(
+                                body,
+                                r#"<td class="{class}">{label}{}</td>"#,
+                                if cell.overdue { "（逾期）" } else { "" }
+                            );
                         }
                     }
                 }
@@ -558,6 +606,11 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
     body.push_str("</tbody></table>");
     if c.user.role != Role::Office && grid.open {
         body.push_str(UPLOAD_FORM);
+    }
+    if c.user.role == Role::Office {
+        body.push_str(&desk::office_box(app, Some(period), grid.open)?);
+    } else {
+        body.insert_str(0, &desk::returned_notice(app, c, period)?);
     }
     let own = upload::own_zone(c);
     let history = app

@@ -1,6 +1,7 @@
 //! What happens to an upload (PORTAL.md): its bytes are kept as received,
 //! read like every other workbook, checked with the catalogue, refused when
-//! its forms are not the uploader's or their period is not open, and filed
+//! its forms are not the uploader's, their period is not open or the office
+//! approved (locked) them, and filed
 //! into the archive exactly as `intake` files an inbox file (same lock,
 //! canonical name, `_superseded/`, log). Every upload, accepted or not, is
 //! recorded with its verdict and findings.
@@ -88,6 +89,7 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
         feedback: None,
         filed_as: None,
         late: false,
+        locked_by: None,
     };
     let open = app.db.periods()?;
     let period_row = s
@@ -122,6 +124,17 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
         s.reason = format!(
             "{p} 期现在不接受报送（统计科尚未开放这一期，或已经截止）。请确认报告期是否填对；确需报送请联系统计科。"
         );
+    } else if let Some(lock) = locked(app, &s)? {
+        s.status = "refused".into();
+        s.reason = format!(
+            "{} {} 期已由统计科审核通过（{}，{}）并锁定，不再接受新的上传。如需更正，请联系统计科（{}）说明原因并解锁后再上传。",
+            lock.form,
+            lock.period,
+            lock.by_user,
+            crate::serve::view::local_time(lock.at),
+            lock.by_user
+        );
+        s.locked_by = Some(lock.by_user);
     } else if batch.errors() > 0 {
         s.status = "rejected".into();
         s.reason = format!("发现 {} 处错误，未予采用。", batch.errors());
@@ -156,6 +169,18 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     s.findings = serde_json::to_string(&findings).expect("findings serialise");
     s.id = app.db.add_submission(&s, caller.user.id)?;
     Ok(s)
+}
+
+/// The approval that locks one of the forms of `s` for its unit and period.
+fn locked(app: &App, s: &Submission) -> Result<Option<crate::serve::db::Review>, Error> {
+    let (Some(zone), Some(period)) = (&s.zone, &s.period) else {
+        return Ok(None);
+    };
+    Ok(app
+        .db
+        .reviews(period)?
+        .into_iter()
+        .find(|r| &r.zone == zone && r.state == "approved" && s.forms.iter().any(|f| f == &r.form)))
 }
 
 /// The feedback workbook of a rejected upload, relative to the data folder.

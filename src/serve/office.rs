@@ -1,0 +1,767 @@
+//! What the statistics office does in the portal (PORTAL.md, issue 18):
+//! open and close periods, approve (审核通过, which locks a unit's form for
+//! the period), return with a reason (退回), unlock with a reason, accept
+//! explanations of warnings, remind the units that owe forms (催报), run the
+//! consolidation and send its workbook. The API and the pages both call
+//! these functions; each checks who may do it, and each step is audited.
+//!
+//! Consolidation is the command line's: `consolidate::consolidate` and
+//! `routine::write_pair` on the same data folder, so the workbook is the same
+//! byte for byte under the same `SOURCE_DATE_EPOCH`; the only addition is the
+//! units' explanations, carried into the findings they explain.
+
+use std::path::Path;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::mail::{MailOptions, MailOverrides, SendOutcome};
+use crate::model::{Explanation, Period};
+use crate::serve::accounts::now;
+use crate::serve::api::{audit, error};
+use crate::serve::db::{ConsolidationRow, Review, Role, Submission};
+use crate::serve::session::Caller;
+use crate::serve::{App, upload};
+
+/// Where the portal writes its consolidations, in the data folder.
+pub const CONSOLIDATIONS: &str = "_portal/consolidations";
+
+/// A request the portal says no to: the status, a stable id and a message
+/// for a person. The API answers it as JSON, the pages as a page.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub id: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            id,
+            message: message.into(),
+        }
+    }
+
+    /// The API's answer.
+    pub fn api(&self) -> Response {
+        error(self.status, self.id, &self.message)
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Refusal {
+        eprintln!("门户内部错误：{e}");
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误，请稍后再试；若一再出现，请联系管理员。",
+        )
+    }
+}
+
+/// Only the office may: others are refused (403) and the attempt audited.
+pub fn office_only(app: &App, c: &Caller, action: &str, target: &str) -> Result<(), Refusal> {
+    if c.user.role == Role::Office {
+        return Ok(());
+    }
+    audit(app, c, action, target, "forbidden");
+    Err(Refusal::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "只有统计科的账户可以这样做。",
+    ))
+}
+
+fn parse_period(p: &str) -> Result<Period, Refusal> {
+    p.parse::<Period>().map_err(|_| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_period",
+            "期别应写成 YYYY-MM，例如 2020-06。",
+        )
+    })
+}
+
+/// Opens `period` for uploads with its deadline (or moves the deadline).
+///
+/// # Errors
+/// 403 for others than the office, 400 for a malformed period or date.
+pub fn open_period(app: &App, c: &Caller, period: &str, deadline: &str) -> Result<(), Refusal> {
+    office_only(app, c, "period_open", period)?;
+    let period = parse_period(period.trim())?;
+    let deadline = deadline.trim();
+    if !is_date(deadline) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_deadline",
+            "截止日期应写成 YYYY-MM-DD，例如 2020-07-10。",
+        ));
+    }
+    app.db.open_period(&period.to_string(), deadline, now())?;
+    audit(
+        app,
+        c,
+        "period_open",
+        &format!("{period} 截止 {deadline}"),
+        "ok",
+    );
+    Ok(())
+}
+
+/// Closes `period`: it takes no more uploads.
+///
+/// # Errors
+/// 403 for others than the office, 404 for a period never opened.
+pub fn close_period(app: &App, c: &Caller, period: &str) -> Result<(), Refusal> {
+    office_only(app, c, "period_close", period)?;
+    if !app.db.close_period(period)? {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "no_period",
+            "没有这一期。",
+        ));
+    }
+    audit(app, c, "period_close", period, "ok");
+    Ok(())
+}
+
+/// `YYYY-MM-DD` with a real month and day.
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    matches!(
+        (num(0..4), num(5..7), num(8..10)),
+        (Some(_), Some(1..=12), Some(1..=31))
+    )
+}
+
+/// The office's three words on a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 审核通过: locks the unit's forms of the submission for the period.
+    Approve,
+    /// 退回: the unit must correct and upload again.
+    Return,
+    /// 解锁: an approval withdrawn, uploads taken again.
+    Unlock,
+}
+
+impl Verdict {
+    pub fn action(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Return => "return",
+            Verdict::Unlock => "unlock",
+        }
+    }
+
+    fn state(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approved",
+            Verdict::Return => "returned",
+            Verdict::Unlock => "unlocked",
+        }
+    }
+}
+
+/// The review that holds for a submission's unit, period and form now: the
+/// office's word on this submission or a later one, not undone by a later
+/// upload (a re-upload after 退回 is waiting for review again).
+pub fn current_review<'a>(
+    reviews: &'a [Review],
+    subs: &[Submission],
+    zone: &str,
+    form: &str,
+) -> Option<&'a Review> {
+    let latest = subs
+        .iter()
+        .filter(|s| s.status != "refused" && s.zone.as_deref() == Some(zone))
+        .filter(|s| s.forms.iter().any(|f| f == form))
+        .map(|s| s.id)
+        .max();
+    reviews.iter().find(|r| {
+        r.zone == zone
+            && r.form == form
+            && r.state != "unlocked"
+            && latest.is_none_or(|l| r.submission >= l)
+    })
+}
+
+/// Approves, returns or unlocks submission `id`. A reason is needed to
+/// return or unlock. A return is mailed to the unit's accounts when `[mail]`
+/// is set (the outcome audited, a failure does not undo the return).
+///
+/// # Errors
+/// 403 for others than the office, 404 for no such submission, 400 without a
+/// reason, 409 when the submission cannot take this word (not accepted, a
+/// later upload exists, nothing to unlock).
+pub fn review(
+    app: &App,
+    c: &Caller,
+    id: i64,
+    verdict: Verdict,
+    reason: &str,
+) -> Result<Submission, Refusal> {
+    let target = format!("submission {id}");
+    office_only(app, c, verdict.action(), &target)?;
+    let reason = reason.trim();
+    if verdict != Verdict::Approve && reason.is_empty() {
+        audit(app, c, verdict.action(), &target, "refused: no reason");
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "reason_required",
+            match verdict {
+                Verdict::Return => "退回时请写明原因，填报单位会看到它。",
+                _ => "解锁时请写明原因，它会记入审计日志。",
+            },
+        ));
+    }
+    if reason.chars().count() > 1000 {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "reason_too_long",
+            "原因请写在 1000 字以内。",
+        ));
+    }
+    let Some(s) = app.db.submission(id)? else {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "没有这份报送记录。",
+        ));
+    };
+    let (Some(zone), Some(period)) = (s.zone.clone(), s.period.clone()) else {
+        return Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "not_reviewable",
+            "这份上传没有识别出填报单位和期别，无需审核。",
+        ));
+    };
+    let refuse = |id: &'static str, message: &str| {
+        audit(app, c, verdict.action(), &target, &format!("refused: {id}"));
+        Err(Refusal::new(StatusCode::CONFLICT, id, message))
+    };
+    let reviews = app.db.reviews(&period)?;
+    let subs = app.db.submissions(Some(&zone), Some(&period))?;
+    let current: Vec<Option<&Review>> = s
+        .forms
+        .iter()
+        .map(|f| current_review(&reviews, &subs, &zone, f))
+        .collect();
+    match verdict {
+        Verdict::Approve | Verdict::Return => {
+            if verdict == Verdict::Approve && s.status != "accepted" {
+                return refuse(
+                    "not_accepted",
+                    "只能审核通过已通过检查并归档的报送；有错误或未受理的请退回或等待重新上传。",
+                );
+            }
+            if s.status == "refused" {
+                return refuse("not_accepted", "未受理的上传无需退回。");
+            }
+            let later = subs.iter().any(|x| {
+                x.id > s.id && x.status != "refused" && x.forms.iter().any(|f| s.forms.contains(f))
+            });
+            if later {
+                return refuse(
+                    "superseded",
+                    "这份报送之后，该单位又上传了新的版本：请审核最新的一份。",
+                );
+            }
+            if verdict == Verdict::Return && current.iter().flatten().any(|r| r.state == "approved")
+            {
+                return refuse(
+                    "locked",
+                    "这份报表已审核通过并锁定：请先解锁（写明原因）再退回。",
+                );
+            }
+        }
+        Verdict::Unlock => {
+            if !current.iter().flatten().any(|r| r.state == "approved") {
+                return refuse("not_locked", "这份报表没有被审核锁定，无需解锁。");
+            }
+        }
+    }
+    let r = Review {
+        zone: zone.clone(),
+        period: period.clone(),
+        form: String::new(),
+        state: verdict.state().into(),
+        submission: s.id,
+        reason: reason.to_string(),
+        by_user: c.user.name.clone(),
+        at: now(),
+    };
+    app.db.set_review(&r, &s.forms)?;
+    let outcome = if reason.is_empty() {
+        "ok".to_string()
+    } else {
+        format!("ok: {reason}")
+    };
+    audit(
+        app,
+        c,
+        verdict.action(),
+        &format!("{target} {zone} {period} {}", s.forms.join("+")),
+        &outcome,
+    );
+    if verdict == Verdict::Return && !app.config.mail.host.trim().is_empty() {
+        let name = upload::name_of(app, &zone);
+        let subject = format!("统计报表退回：{} {period}", s.forms.join("、"));
+        let body = format!(
+            "{name}：\n\n统计科退回了贵单位 {period} 期的 {}（{}），原因：\n\n{reason}\n\n请修改后登录开发区统计报表收集门户重新上传。\n\n统计科 {}\n",
+            s.forms.join("、"),
+            s.file_name,
+            c.user.name
+        );
+        for to in addresses(app, &zone)? {
+            let sent =
+                crate::mail::send_notice(&mail_options(app, Vec::new()), &to, &subject, &body);
+            let outcome = match &sent {
+                Ok(_) => "sent".to_string(),
+                Err(e) => format!("failed: {e}"),
+            };
+            audit(
+                app,
+                c,
+                "return_mail",
+                &format!("{target} {zone} {to}"),
+                &outcome,
+            );
+        }
+    }
+    Ok(s)
+}
+
+/// The mail settings of `[mail]`, the password from the environment, and
+/// `to` when given.
+fn mail_options(app: &App, to: Vec<String>) -> MailOptions {
+    MailOptions::new(
+        &app.config.mail,
+        MailOverrides {
+            to,
+            ..MailOverrides::default()
+        },
+    )
+}
+
+/// The addresses of a unit's enabled accounts (`city`: the city bureau's).
+fn addresses(app: &App, unit: &str) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for u in app.db.users()? {
+        let theirs = match u.role {
+            Role::Zone => u.zone.as_deref() == Some(unit),
+            Role::City => unit == "city",
+            Role::Office => false,
+        };
+        let email = u.email.trim().to_string();
+        if theirs && !u.disabled && !email.is_empty() && !out.contains(&email) {
+            out.push(email);
+        }
+    }
+    Ok(out)
+}
+
+/// A unit's explanation of one warning of its own submission.
+///
+/// # Errors
+/// 403 for the office (the unit explains), 404 for another unit's
+/// submission, 400 for an empty or too long text or a warning the
+/// submission does not have.
+pub fn explain(
+    app: &App,
+    c: &Caller,
+    id: i64,
+    rule: &str,
+    cell: &str,
+    text: &str,
+) -> Result<i64, Refusal> {
+    let target = format!("submission {id}");
+    if c.user.role == Role::Office {
+        audit(app, c, "explain", &target, "forbidden");
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "说明由填报单位填写；统计科可以认可它。",
+        ));
+    }
+    let s = match app.db.submission(id)? {
+        Some(s) if upload::visible(c, &s) => s,
+        _ => {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "没有这份报送记录。",
+            ));
+        }
+    };
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 2000 {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_text",
+            "请写明说明（2000 字以内）：例如数据变动的原因。",
+        ));
+    }
+    let findings: Vec<Value> = serde_json::from_str(&s.findings).unwrap_or_default();
+    let warned = findings.iter().any(|f| {
+        f["severity"] == "warning"
+            && f["rule"].as_str() == Some(rule)
+            && f["cell"].as_str().unwrap_or("") == cell
+    });
+    if !warned {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "no_such_warning",
+            "这份报送在这个单元格没有这条警告：只能说明检查结果中列出的警告。",
+        ));
+    }
+    let eid = app
+        .db
+        .add_explanation(s.id, rule, cell, text, &c.user.name, now())?;
+    audit(app, c, "explain", &format!("{target} {rule} {cell}"), "ok");
+    Ok(eid)
+}
+
+/// The office accepts explanation `eid` of submission `id`.
+///
+/// # Errors
+/// 403 for others than the office, 404 for no such explanation.
+pub fn accept(app: &App, c: &Caller, id: i64, eid: i64) -> Result<(), Refusal> {
+    let target = format!("submission {id} explanation {eid}");
+    office_only(app, c, "explanation_accept", &target)?;
+    if !app.db.accept_explanation(id, eid, &c.user.name, now())? {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "没有这条说明。",
+        ));
+    }
+    audit(app, c, "explanation_accept", &target, "ok");
+    Ok(())
+}
+
+/// One reminder: the unit and the address, and why it failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reminder {
+    pub zone: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What `remind` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reminders {
+    pub sent: Vec<Reminder>,
+    pub failed: Vec<Reminder>,
+}
+
+/// 催报: mails every unit that has not reported `period`, or whose form
+/// has errors or was returned, at every address of its accounts; a unit
+/// without an address is a failure. Each mail is audited. Blocking.
+///
+/// # Errors
+/// 403 for others than the office, 400 for a malformed period.
+pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal> {
+    office_only(app, c, "reminder", period)?;
+    let period = parse_period(period)?;
+    let grid = crate::serve::pages::grid(app, c, period)?;
+    let mut owed: Vec<(String, Vec<String>)> = Vec::new();
+    for cell in &grid.cells {
+        if cell.needs_reminder() {
+            match owed.iter_mut().find(|(code, _)| code == &cell.code) {
+                Some((_, forms)) => forms.push(cell.form.clone()),
+                None => owed.push((cell.code.clone(), vec![cell.form.clone()])),
+            }
+        }
+    }
+    let options = mail_options(app, Vec::new());
+    let mut out = Reminders::default();
+    for (code, forms) in owed {
+        let name = upload::name_of(app, &code);
+        let subject = format!("催报：{} {} 统计报表", name, period.label());
+        let body = format!(
+            "{name}：\n\n{period} 期（{}）的 {} 尚未报送或有错误、被退回，截止日期 {}。\n请登录开发区统计报表收集门户上传；已经报送的请查看页面上的检查结果并修改后重新上传。\n\n统计科\n",
+            period.label(),
+            forms.join("、"),
+            grid.deadline.as_deref().unwrap_or("（未设）"),
+        );
+        let to = addresses(app, &code)?;
+        if to.is_empty() {
+            let message = "该单位的账户没有登记邮箱地址".to_string();
+            audit(
+                app,
+                c,
+                "reminder",
+                &format!("{period} {code}"),
+                &format!("failed: {message}"),
+            );
+            out.failed.push(Reminder {
+                zone: code.clone(),
+                to: String::new(),
+                message: Some(message),
+            });
+        }
+        for addr in to {
+            let target = format!("{period} {code} {addr}");
+            match crate::mail::send_notice(&options, &addr, &subject, &body) {
+                Ok(_) => {
+                    audit(app, c, "reminder", &target, "sent");
+                    out.sent.push(Reminder {
+                        zone: code.clone(),
+                        to: addr,
+                        message: None,
+                    });
+                }
+                Err(e) => {
+                    audit(app, c, "reminder", &target, &format!("failed: {e}"));
+                    out.failed.push(Reminder {
+                        zone: code.clone(),
+                        to: addr,
+                        message: Some(e.to_string()),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where the portal's consolidation of a period is written: the workbook
+/// under the command line's default name, and its JSON beside it.
+fn consolidation_paths(app: &App, period: Period) -> (String, String) {
+    let name = crate::consolidate::default_report_name(period, &app.cat);
+    let workbook = format!("{CONSOLIDATIONS}/{period}/{name}");
+    let summary = Path::new(&workbook)
+        .with_extension("json")
+        .to_string_lossy()
+        .into_owned();
+    (workbook, summary)
+}
+
+/// Runs the consolidation of `period` on the archive, as `zonestat
+/// consolidate --json` does, with the units' explanations in the findings
+/// they explain; writes the workbook and JSON into `_portal/consolidations/`
+/// and returns the JSON summary. Blocking.
+///
+/// # Errors
+/// 403 for others than the office, 400 for a malformed period; a failure to
+/// read the archive or write the outputs is internal.
+pub fn consolidate(
+    app: &App,
+    c: &Caller,
+    period: &str,
+) -> Result<(Value, ConsolidationRow), Refusal> {
+    office_only(app, c, "consolidate", period)?;
+    let period = parse_period(period)?;
+    let data = &app.config.data;
+    let mut run = crate::consolidate::consolidate(data, period, &app.cat)?;
+    explain_findings(app, period, &mut run.findings)?;
+    let (workbook, summary) = consolidation_paths(app, period);
+    let dir = data.join(CONSOLIDATIONS).join(period.to_string());
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
+        path: dir.display().to_string(),
+        message: crate::error::io_message(&e),
+    })?;
+    crate::routine::write_pair(
+        &run,
+        &app.cat,
+        &data.join(&workbook),
+        Some(&data.join(&summary)),
+    )?;
+    let text = std::fs::read(data.join(&summary)).map_err(|e| Error::Output {
+        path: summary.clone(),
+        message: crate::error::io_message(&e),
+    })?;
+    let value: Value = serde_json::from_slice(&text).unwrap_or(Value::Null);
+    let row = ConsolidationRow {
+        period: period.to_string(),
+        workbook,
+        summary,
+        gaps: run.has_gaps(),
+        by_user: c.user.name.clone(),
+        at: now(),
+    };
+    app.db.set_consolidation(&row)?;
+    audit(
+        app,
+        c,
+        "consolidate",
+        &period.to_string(),
+        if row.gaps { "ok: incomplete" } else { "ok" },
+    );
+    Ok((value, row))
+}
+
+/// Puts each explanation of the period's submissions on the warning it
+/// explains (same unit, rule and cell); an accepted one says so.
+fn explain_findings(
+    app: &App,
+    period: Period,
+    findings: &mut [crate::model::Finding],
+) -> Result<(), Error> {
+    let p = period.to_string();
+    let explanations = app.db.explanations(None, Some(&p))?;
+    if explanations.is_empty() {
+        return Ok(());
+    }
+    let subs = app.db.submissions(None, Some(&p))?;
+    for e in &explanations {
+        let Some(zone) = subs
+            .iter()
+            .find(|s| s.id == e.submission)
+            .and_then(|s| s.zone.clone())
+        else {
+            continue;
+        };
+        for f in findings.iter_mut() {
+            // The city bureau's form names no zone.
+            let unit = f.zone.as_deref().unwrap_or("city");
+            if f.severity == crate::model::Severity::Warning
+                && unit == zone.as_str()
+                && f.rule == e.rule
+                && f.cell.map(|c| c.to_string()).unwrap_or_default() == e.cell
+            {
+                // The latest explanation wins; an accepted one over one not yet.
+                let accepted = e.accepted_by.is_some();
+                if f.explanation
+                    .as_ref()
+                    .is_none_or(|x| accepted || !x.accepted)
+                {
+                    f.explanation = Some(Explanation {
+                        text: e.text.clone(),
+                        accepted,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The workbook of the portal's latest consolidation of `period`: its path
+/// relative to the data folder and its file name.
+///
+/// # Errors
+/// 403 for others than the office, 404 when the period was not consolidated.
+pub fn workbook(app: &App, c: &Caller, period: &str) -> Result<(String, String), Refusal> {
+    office_only(app, c, "download_workbook", period)?;
+    let period = parse_period(period)?;
+    match app.db.consolidation(&period.to_string())? {
+        Some(row) => {
+            let name = crate::consolidate::default_report_name(period, &app.cat);
+            Ok((row.workbook, name))
+        }
+        None => Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_consolidated",
+            "这一期还没有在门户中汇总：请先点“汇总”。",
+        )),
+    }
+}
+
+/// Sends the workbook of the latest consolidation of `period` by mail, as
+/// `run --send`: to `to` when given, else to `[mail] to`; a run with gaps
+/// only when `incomplete`. Blocking.
+///
+/// # Errors
+/// 403 for others than the office, 404 when not consolidated, 409 for a run
+/// with gaps not allowed, 502 with the mail module's message when sending fails.
+pub fn send(
+    app: &App,
+    c: &Caller,
+    period: &str,
+    to: Vec<String>,
+    incomplete: bool,
+) -> Result<SendOutcome, Refusal> {
+    office_only(app, c, "send", period)?;
+    let period = parse_period(period)?;
+    let Some(row) = app.db.consolidation(&period.to_string())? else {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_consolidated",
+            "这一期还没有在门户中汇总：请先点“汇总”。",
+        ));
+    };
+    if row.gaps && !incomplete {
+        audit(app, c, "send", &period.to_string(), "refused: incomplete");
+        return Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "incomplete",
+            "数据不完整，考核汇总表没有发送。补齐数据后重新汇总；确需先发送请勾选“数据不完整也发送”（API：\"incomplete\": true）。",
+        ));
+    }
+    let data = &app.config.data;
+    let options = mail_options(app, to);
+    match crate::mail::send_file(
+        &data.join(&row.workbook),
+        Some(&data.join(&row.summary)),
+        &options,
+        None,
+        &app.cat,
+    ) {
+        Ok(o) => {
+            audit(
+                app,
+                c,
+                "send",
+                &format!("{period} {}", o.to.join(",")),
+                "sent",
+            );
+            Ok(o)
+        }
+        Err(e) => {
+            audit(app, c, "send", &period.to_string(), &format!("failed: {e}"));
+            Err(Refusal::new(StatusCode::BAD_GATEWAY, "mail", e.to_string()))
+        }
+    }
+}
+
+/// On-time reporting over a year: for each unit, the periods of `year` the
+/// office opened whose deadline has passed, and in how many of them the
+/// unit's first accepted upload came by the deadline.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn on_time(app: &App, year: i32) -> Result<Vec<(String, String, usize, usize)>, Error> {
+    let today = crate::serve::view::local_date(now());
+    let periods: Vec<_> = app
+        .db
+        .periods()?
+        .into_iter()
+        .filter(|p| p.period.starts_with(&format!("{year}-")))
+        .filter(|p| !p.open || p.deadline < today)
+        .collect();
+    let mut units: Vec<(String, String)> = app
+        .cat
+        .zones
+        .iter()
+        .map(|z| (z.code.clone(), z.short.clone()))
+        .collect();
+    units.push(("city".into(), app.cat.city.reporter.clone()));
+    let mut out = Vec::new();
+    for (code, name) in units {
+        let mut good = 0;
+        for p in &periods {
+            let subs = app.db.submissions(Some(&code), Some(&p.period))?;
+            let first = subs
+                .iter()
+                .filter(|s| s.status == "accepted")
+                .min_by_key(|s| s.id);
+            if first.is_some_and(|s| !s.late) {
+                good += 1;
+            }
+        }
+        out.push((code, name, good, periods.len()));
+    }
+    Ok(out)
+}
