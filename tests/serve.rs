@@ -24,6 +24,13 @@ struct Portal {
 
 impl Portal {
     fn new() -> Portal {
+        let mut p = Portal::unstarted();
+        p.start();
+        p
+    }
+
+    /// The work folder, the server not yet started.
+    fn unstarted() -> Portal {
         let dir = tempfile::tempdir().unwrap();
         for p in common::PERIODS {
             let to = dir.path().join("数据").join(p);
@@ -33,13 +40,11 @@ impl Portal {
                 std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
             }
         }
-        let mut p = Portal {
+        Portal {
             dir,
             child: None,
             port: 0,
-        };
-        p.start();
-        p
+        }
     }
 
     fn data(&self) -> PathBuf {
@@ -1301,4 +1306,295 @@ fn the_portals_consolidation_is_the_command_lines_byte_for_byte() {
         "{}",
         home.body
     );
+}
+
+/// The messages a test SMTP server received: each one's RCPT TO addresses and text.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A loopback SMTP server for the portal's mails: every connection served in
+/// turn (no login, no TLS), each message's envelope kept. It stops with the test.
+struct Smtp {
+    port: u16,
+    /// Each message: its RCPT TO addresses and its text.
+    seen: Received,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Received::default();
+        let keep = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                conn.set_read_timeout(Some(Duration::from_secs(20)))
+                    .unwrap();
+                let _ = Smtp::session(conn, &keep);
+            }
+        });
+        Smtp { port, seen }
+    }
+
+    fn session(
+        conn: TcpStream,
+        seen: &std::sync::Mutex<Vec<(Vec<String>, String)>>,
+    ) -> std::io::Result<()> {
+        let mut out = conn.try_clone()?;
+        let mut lines = BufReader::new(conn);
+        out.write_all(b"220 test.local ESMTP\r\n")?;
+        let mut rcpt = Vec::new();
+        loop {
+            let mut line = String::new();
+            if lines.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let upper = line.to_ascii_uppercase();
+            if upper.starts_with("EHLO") {
+                out.write_all(b"250-test.local\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
+            } else if upper.starts_with("RCPT TO:") {
+                let addr = line[8..].trim().trim_start_matches('<');
+                let addr = addr.split('>').next().unwrap_or("").to_string();
+                rcpt.push(addr);
+                out.write_all(b"250 2.1.5 Ok\r\n")?;
+            } else if upper.starts_with("DATA") {
+                out.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+                let mut text = String::new();
+                loop {
+                    let mut l = String::new();
+                    lines.read_line(&mut l)?;
+                    if l == ".\r\n" || l.is_empty() {
+                        break;
+                    }
+                    text.push_str(&l);
+                }
+                seen.lock().unwrap().push((std::mem::take(&mut rcpt), text));
+                out.write_all(b"250 2.0.0 Ok: queued\r\n")?;
+            } else if upper.starts_with("QUIT") {
+                out.write_all(b"221 2.0.0 Bye\r\n")?;
+                return Ok(());
+            } else {
+                out.write_all(b"250 Ok\r\n")?;
+            }
+        }
+    }
+
+    /// Every recipient of every message so far, sorted.
+    fn recipients(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(r, _)| r.clone())
+            .collect();
+        all.sort();
+        all
+    }
+}
+
+impl Portal {
+    /// A portal whose `[mail]` points at the test server.
+    fn mailing(smtp: &Smtp) -> Portal {
+        let mut p = Portal::unstarted();
+        p.mail_to(smtp);
+        p.start();
+        p
+    }
+
+    fn mail_to(&mut self, smtp: &Smtp) {
+        let text = format!(
+            "[mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"湖州市商务局统计科 <tongji@example.com>\"\nto = [\"boss@example.com\"]\ndeadline_seconds = 30\n",
+            smtp.port
+        );
+        std::fs::write(self.dir.path().join("zonestat.toml"), text).unwrap();
+    }
+}
+
+#[test]
+fn reminders_mail_only_the_units_that_owe_forms_and_are_logged_and_shown() {
+    let smtp = Smtp::start();
+    let mut p = Portal::mailing(&smtp);
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let hz = p.ready_at(
+        "hz1",
+        "zone",
+        Some("HZ"),
+        "Taihu-Lake-2020",
+        "hz@example.com",
+    );
+    p.ready_at(
+        "nx1",
+        "zone",
+        Some("NX"),
+        "Nanxun-Lake-2020",
+        "nx@example.com",
+    );
+    p.ready_at(
+        "city1",
+        "city",
+        None,
+        "City-Bureau-2020",
+        "city@example.com",
+    );
+    let open = json!({"period": "2020-07", "deadline": "2099-08-10"});
+    assert_eq!(
+        p.json("POST", "/api/v1/periods", Some(&office), open)
+            .status,
+        201
+    );
+    // 湖州 reports; 南浔 and the city bureau do not.
+    let july = common::form1("湖州经济技术开发区", "2020年1-7月").xlsx();
+    assert_eq!(
+        p.upload(&hz, "湖州7月.xlsx", &july).value()["status"],
+        "accepted"
+    );
+    let body = json!({"period": "2020-07"});
+    assert_eq!(
+        p.json("POST", "/api/v1/reminders", Some(&hz), body.clone())
+            .status,
+        403
+    );
+    let a = p.json("POST", "/api/v1/reminders", Some(&office), body);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.value();
+    let sent: Vec<(String, String)> = v["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["zone"].as_str().unwrap().into(),
+                s["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("NX".to_string(), "nx@example.com".to_string()),
+            ("city".to_string(), "city@example.com".to_string())
+        ]
+    );
+    // The zones without an address are failures, 湖州 is not among them.
+    let failed: Vec<&str> = v["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["zone"].as_str().unwrap())
+        .collect();
+    assert!(!failed.is_empty() && !failed.contains(&"HZ"), "{v}");
+    assert_eq!(smtp.recipients(), ["city@example.com", "nx@example.com"]);
+    let texts: Vec<String> = smtp
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.contains("Subject: =?utf-8?") || t.contains("Subject:"))
+    );
+    // Each mail is in the audit log and on the office's page.
+    let rows = audit_rows(&p, &office, "reminder");
+    let sent_rows: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["outcome"] == "sent")
+        .map(|r| r["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sent_rows,
+        ["2020-07 NX nx@example.com", "2020-07 city city@example.com"]
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["outcome"].as_str().unwrap().starts_with("failed"))
+    );
+    let home = page(&p, &office, "/?period=2020-07");
+    assert!(home.body.contains("2020-07 NX nx@example.com") && home.body.contains("已发送"));
+    p.stop();
+}
+
+#[test]
+fn a_return_is_mailed_to_the_zone_and_the_workbook_is_sent_as_run_send() {
+    let smtp = Smtp::start();
+    let mut p = Portal::mailing(&smtp);
+    let office = p.open("2020-06");
+    let hz = p.ready_at(
+        "hz1",
+        "zone",
+        Some("HZ"),
+        "Taihu-Lake-2020",
+        "hz@example.com",
+    );
+    let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
+    let id = v["submission"].as_i64().unwrap();
+    let a = p.json(
+        "POST",
+        &format!("/api/v1/submissions/{id}/return"),
+        Some(&office),
+        json!({"reason": "请补填备注栏"}),
+    );
+    assert_eq!(a.status, 204);
+    assert_eq!(smtp.recipients(), ["hz@example.com"]);
+    assert_eq!(audit_rows(&p, &office, "return_mail")[0]["outcome"], "sent");
+    // Sending needs a consolidation; an incomplete one only when asked.
+    let send = "/api/v1/consolidations/2020-06/send";
+    let a = p.json("POST", send, Some(&office), Value::Null);
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (404, Some("not_consolidated"))
+    );
+    let c = p.json(
+        "POST",
+        "/api/v1/consolidations",
+        Some(&office),
+        json!({"period": "2020-06"}),
+    );
+    assert_eq!(c.status, 200);
+    assert_eq!(c.value()["summary"]["complete"], true);
+    let a = p.json("POST", send, Some(&hz), Value::Null);
+    assert_eq!(a.status, 403);
+    // July has no forms at all: not sent unless asked, as `run --send`.
+    let c = p.json(
+        "POST",
+        "/api/v1/consolidations",
+        Some(&office),
+        json!({"period": "2020-07"}),
+    );
+    assert_eq!(
+        (c.status, c.value()["summary"]["complete"].as_bool()),
+        (200, Some(false))
+    );
+    let july = "/api/v1/consolidations/2020-07/send";
+    let a = p.json("POST", july, Some(&office), Value::Null);
+    assert_eq!(
+        (a.status, a.value()["error"].as_str()),
+        (409, Some("incomplete"))
+    );
+    assert_eq!(smtp.recipients(), ["hz@example.com"], "nothing sent");
+    let a = p.json(
+        "POST",
+        july,
+        Some(&office),
+        json!({"to": ["leader@example.com"], "incomplete": true}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    // June is complete: sent to [mail] to.
+    let a = p.json("POST", send, Some(&office), Value::Null);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.value()["sent"], true);
+    assert_eq!(
+        smtp.recipients(),
+        ["boss@example.com", "hz@example.com", "leader@example.com"]
+    );
+    let last = smtp.seen.lock().unwrap().last().unwrap().1.clone();
+    assert!(last.contains("spreadsheetml"), "the workbook is attached");
+    assert_eq!(
+        audit_rows(&p, &office, "send").last().unwrap()["outcome"],
+        "sent"
+    );
+    p.stop();
 }
