@@ -2,8 +2,11 @@
 //! chromedriver (both installed by `.ci/run`). A zone logs in, changes its
 //! first password, uploads a form with an error, sees the error at its cell,
 //! downloads the feedback, uploads the corrected form and sees it accepted;
-//! the office sees the grid change. With `ZONESTAT_SCREENSHOTS=DIR` the main
-//! pages are saved there as PNG (the README's pictures).
+//! the office sees the grid change. And the office's month: it opens a period
+//! on its page, a zone uploads late, the office returns the form with a
+//! reason, the zone sees it and uploads again, the office approves,
+//! consolidates and downloads the workbook. With `ZONESTAT_SCREENSHOTS=DIR`
+//! the main pages are saved there as PNG (the README's pictures).
 
 mod common;
 
@@ -176,8 +179,26 @@ async fn body_text(driver: &WebDriver) -> String {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
+/// A work folder with the sample data, the portal serving it and a headless
+/// chromium driven by chromedriver, downloading into `downloads`.
+struct Browser {
+    work: tempfile::TempDir,
+    base: String,
+    downloads: PathBuf,
+    driver: WebDriver,
+    _server: Killed,
+    _chromedriver: Killed,
+}
+
+impl Browser {
+    async fn finish(self) {
+        self.driver.quit().await.unwrap();
+    }
+}
+
+/// The browser and the portal, or None when chromium is not installed
+/// (outside CI).
+async fn browser() -> Option<Browser> {
     let (Some(chromium), Some(chromedriver)) = (
         tool(&["chromium", "chromium-browser"]),
         tool(&["chromedriver"]),
@@ -187,9 +208,8 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
             "CI must have chromium and chromedriver: .ci/run installs them"
         );
         eprintln!("skipped: chromium or chromedriver is not installed; .ci/run installs them");
-        return;
+        return None;
     };
-    // A work folder with the sample data, an office account and a zone account.
     let work = tempfile::tempdir().unwrap();
     for p in common::PERIODS {
         let to = work.path().join("数据").join(p);
@@ -199,14 +219,6 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
             std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
         }
     }
-    let office_pw = first_password(&run(
-        work.path(),
-        &["user", "add", "office1", "--role", "office"],
-    ));
-    let zone_pw = first_password(&run(
-        work.path(),
-        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
-    ));
     let port = free_port();
     let mut server = Killed(
         Command::new(BIN)
@@ -222,7 +234,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let driver_port = free_port();
-    let _driver = Killed(
+    let chromedriver = Killed(
         Command::new(&chromedriver)
             .arg(format!("--port={driver_port}"))
             .stdout(Stdio::null())
@@ -261,12 +273,90 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
             Err(e) => panic!("chromedriver did not start: {e}"),
         }
     };
+    Some(Browser {
+        work,
+        base,
+        downloads,
+        driver,
+        _server: server,
+        _chromedriver: chromedriver,
+    })
+}
+
+/// Waits (up to 20 s) for the first downloaded `.xlsx` in `dir`.
+async fn downloaded(dir: &Path) -> PathBuf {
+    let started = Instant::now();
+    loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xlsx"))
+            .collect();
+        if let Some(p) = done.into_iter().next() {
+            return p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing downloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits (up to 20 s) until the page says `needle` (a form that comes back
+/// to the same page changes no path); the page's text.
+async fn wait_text(driver: &WebDriver, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let text = match driver.find(By::Tag("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the page never said “{needle}”: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(driver: &WebDriver, css: &str) {
+    driver
+        .find(By::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn logout(driver: &WebDriver) {
+    click(driver, "header button").await;
+    wait_path(driver, "/login").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
+    let Some(b) = browser().await else { return };
+    let (work, base, downloads, driver) = (&b.work, &b.base, &b.downloads, &b.driver);
+    let office_pw = first_password(&run(
+        work.path(),
+        &["user", "add", "office1", "--role", "office"],
+    ));
+    let zone_pw = first_password(&run(
+        work.path(),
+        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
+    ));
 
     // The office opens the period in the API (its page comes with the office's issue).
-    login(&driver, &base, "office1", &office_pw).await;
-    wait_path(&driver, "/password").await;
-    set_password(&driver, &office_pw, "Office-Pass-2020").await;
-    wait_path(&driver, "/").await;
+    login(driver, base, "office1", &office_pw).await;
+    wait_path(driver, "/password").await;
+    set_password(driver, &office_pw, "Office-Pass-2020").await;
+    wait_path(driver, "/").await;
     let opened: serde_json::Value = driver
         .execute(
             r#"return fetch('/api/v1/periods', {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -279,7 +369,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .clone();
     assert_eq!(opened, 201);
     driver.goto(format!("{base}/")).await.unwrap();
-    shot(&driver, "portal-office.png").await;
+    shot(driver, "portal-office.png").await;
     driver
         .find(By::Css("header button"))
         .await
@@ -287,26 +377,26 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .click()
         .await
         .unwrap();
-    wait_path(&driver, "/login").await;
+    wait_path(driver, "/login").await;
 
     // The zone logs in and must change its first password.
-    login(&driver, &base, "hz1", &zone_pw).await;
-    wait_path(&driver, "/password").await;
-    shot(&driver, "portal-password.png").await;
-    set_password(&driver, &zone_pw, "Taihu-Lake-2020").await;
-    wait_path(&driver, "/").await;
-    assert!(body_text(&driver).await.contains("湖州开发区报送情况"));
+    login(driver, base, "hz1", &zone_pw).await;
+    wait_path(driver, "/password").await;
+    shot(driver, "portal-password.png").await;
+    set_password(driver, &zone_pw, "Taihu-Lake-2020").await;
+    wait_path(driver, "/").await;
+    assert!(body_text(driver).await.contains("湖州开发区报送情况"));
 
     // A form with an error: the verdict names the cell.
     let bad = work.path().join("湖州6月.xlsx");
     std::fs::write(&bad, common::hz().set("E12", common::n(-5.0)).xlsx()).unwrap();
-    upload(&driver, &bad).await;
-    wait_path_prefix(&driver, "/submissions/").await;
-    let text = body_text(&driver).await;
+    upload(driver, &bad).await;
+    wait_path_prefix(driver, "/submissions/").await;
+    let text = body_text(driver).await;
     assert!(text.contains("有错误"), "{text}");
     assert!(text.contains("湖开统1表!E12"), "{text}");
     assert!(text.contains("-5"), "{text}");
-    shot(&driver, "portal-rejected.png").await;
+    shot(driver, "portal-rejected.png").await;
     driver
         .find(By::Id("feedback"))
         .await
@@ -314,23 +404,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .click()
         .await
         .unwrap();
-    let started = Instant::now();
-    let feedback = loop {
-        let done: Vec<PathBuf> = std::fs::read_dir(&downloads)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "xlsx"))
-            .collect();
-        if let Some(p) = done.into_iter().next() {
-            break p;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no feedback downloaded"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let feedback = downloaded(downloads).await;
     let name = feedback.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with("反馈-湖州开发区"), "{name}");
 
@@ -338,11 +412,11 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     driver.goto(format!("{base}/")).await.unwrap();
     let good = work.path().join("湖州6月（更正）.xlsx");
     std::fs::write(&good, common::hz().xlsx()).unwrap();
-    upload(&driver, &good).await;
-    wait_path_prefix(&driver, "/submissions/").await;
-    let text = body_text(&driver).await;
+    upload(driver, &good).await;
+    wait_path_prefix(driver, "/submissions/").await;
+    let text = body_text(driver).await;
     assert!(text.contains("已通过检查并归档"), "{text}");
-    shot(&driver, "portal-accepted.png").await;
+    shot(driver, "portal-accepted.png").await;
     driver
         .find(By::Css("header button"))
         .await
@@ -351,20 +425,141 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
         .await
         .unwrap();
 
-    wait_path(&driver, "/login").await;
+    wait_path(driver, "/login").await;
 
     // The office's grid shows the upload, linked to its record.
-    login(&driver, &base, "office1", "Office-Pass-2020").await;
-    wait_path(&driver, "/").await;
-    shot(&driver, "portal-office-after.png").await;
+    login(driver, base, "office1", "Office-Pass-2020").await;
+    wait_path(driver, "/").await;
+    shot(driver, "portal-office-after.png").await;
     let cell = driver
         .find(By::Css("table.grid td.accepted a"))
         .await
         .unwrap();
-    let row = body_text(&driver).await;
+    let row = body_text(driver).await;
     assert!(row.contains("hz1"), "{row}");
     cell.click().await.unwrap();
-    wait_path_prefix(&driver, "/submissions/").await;
-    assert!(body_text(&driver).await.contains("湖州6月（更正）.xlsx"));
-    driver.quit().await.unwrap();
+    wait_path_prefix(driver, "/submissions/").await;
+    assert!(body_text(driver).await.contains("湖州6月（更正）.xlsx"));
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_office_runs_a_month_in_the_browser() {
+    let Some(b) = browser().await else { return };
+    let (work, base, downloads, driver) = (&b.work, &b.base, &b.downloads, &b.driver);
+    let office_pw = first_password(&run(
+        work.path(),
+        &["user", "add", "office1", "--role", "office"],
+    ));
+    let zone_pw = first_password(&run(
+        work.path(),
+        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
+    ));
+    // The office opens July on its page, with a deadline already past.
+    login(driver, base, "office1", &office_pw).await;
+    wait_path(driver, "/password").await;
+    set_password(driver, &office_pw, "Office-Pass-2020").await;
+    wait_path(driver, "/").await;
+    driver
+        .find(By::Css("#open-period input[name=period]"))
+        .await
+        .unwrap()
+        .send_keys("2020-07")
+        .await
+        .unwrap();
+    // A date field's typing depends on the locale: set its value.
+    driver
+        .execute(
+            "document.querySelector('#open-period input[name=deadline]').value = '2020-08-10';",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    click(driver, "#open-period button").await;
+    let text = wait_text(driver, "截止日期 2020-08-10").await;
+    assert!(text.contains("未报送（逾期）"), "{text}");
+    logout(driver).await;
+
+    // 湖州 uploads late.
+    login(driver, base, "hz1", &zone_pw).await;
+    wait_path(driver, "/password").await;
+    set_password(driver, &zone_pw, "Taihu-Lake-2020").await;
+    wait_path(driver, "/").await;
+    let july = work.path().join("湖州7月.xlsx");
+    std::fs::write(
+        &july,
+        common::form1("湖州经济技术开发区", "2020年1-7月").xlsx(),
+    )
+    .unwrap();
+    upload(driver, &july).await;
+    wait_path_prefix(driver, "/submissions/").await;
+    let text = body_text(driver).await;
+    assert!(
+        text.contains("已通过检查并归档") && text.contains("逾期"),
+        "{text}"
+    );
+    logout(driver).await;
+
+    // The office returns it with a reason.
+    login(driver, base, "office1", "Office-Pass-2020").await;
+    wait_path(driver, "/").await;
+    let text = body_text(driver).await;
+    assert!(text.contains("已报送（待审核）（逾期）"), "{text}");
+    click(driver, "table.grid td.accepted a").await;
+    wait_path_prefix(driver, "/submissions/").await;
+    driver
+        .find(By::Css("form[action$='/return'] input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("营业收入与快报不符，请核实后重报")
+        .await
+        .unwrap();
+    click(driver, "#return").await;
+    let text = wait_text(driver, "已退回：").await;
+    assert!(text.contains("营业收入与快报不符"), "{text}");
+    shot(driver, "portal-office-review.png").await;
+    logout(driver).await;
+
+    // 湖州 sees the reason and uploads again.
+    login(driver, base, "hz1", "Taihu-Lake-2020").await;
+    wait_path(driver, "/").await;
+    let text = body_text(driver).await;
+    assert!(
+        text.contains("统计科退回了") && text.contains("营业收入与快报不符"),
+        "{text}"
+    );
+    let again = work.path().join("湖州7月（重报）.xlsx");
+    std::fs::write(
+        &again,
+        common::form1("湖州经济技术开发区", "2020年1-7月").xlsx(),
+    )
+    .unwrap();
+    upload(driver, &again).await;
+    wait_path_prefix(driver, "/submissions/").await;
+    assert!(body_text(driver).await.contains("已通过检查并归档"));
+    logout(driver).await;
+
+    // The office approves, consolidates and downloads the workbook.
+    login(driver, base, "office1", "Office-Pass-2020").await;
+    wait_path(driver, "/").await;
+    click(driver, "table.grid td.accepted a").await;
+    wait_path_prefix(driver, "/submissions/").await;
+    assert!(body_text(driver).await.contains("湖州7月（重报）.xlsx"));
+    click(driver, "#approve").await;
+    wait_text(driver, "已审核通过（已锁定）").await;
+    driver
+        .goto(format!("{base}/?period=2020-07"))
+        .await
+        .unwrap();
+    assert!(body_text(driver).await.contains("已审核"));
+    click(driver, "#consolidate").await;
+    wait_text(driver, "数据不完整，考核结果仅供参考").await;
+    shot(driver, "portal-office-consolidated.png").await;
+    click(driver, "#workbook").await;
+    let book = downloaded(downloads).await;
+    assert_eq!(
+        book.file_name().unwrap().to_string_lossy(),
+        "开发区考核汇总表-2020年1-7月.xlsx"
+    );
+    b.finish().await;
 }
