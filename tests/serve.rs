@@ -1598,3 +1598,44 @@ fn a_return_is_mailed_to_the_zone_and_the_workbook_is_sent_as_run_send() {
     );
     p.stop();
 }
+
+#[test]
+fn the_office_dashboard_draws_its_charts_inline_and_lists_every_period() {
+    let p = Portal::new();
+    let office = p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let a = p.json(
+        "POST",
+        "/api/v1/consolidations",
+        Some(&office),
+        json!({"period": "2020-06"}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = page(&p, &office, "/dashboard?period=2020-06");
+    assert_eq!(d.status, 200, "{}", d.body);
+    for id in [
+        "chart-completeness",
+        "chart-targets",
+        "chart-month-0",
+        "chart-year-0",
+    ] {
+        assert!(
+            d.body.contains(&format!("<svg id=\"{id}\"")),
+            "{id}: {}",
+            d.body
+        );
+    }
+    assert!(
+        d.body.contains("2019年") && d.body.contains("6月"),
+        "{}",
+        d.body
+    );
+    assert!(d.body.contains("id=\"history\"") && d.body.contains("数据完整"));
+    // Nothing from elsewhere: the only URL is the SVG namespace.
+    let outside = d.body.matches("http").count();
+    assert_eq!(
+        outside,
+        d.body.matches("http://www.w3.org/2000/svg").count()
+    );
+    assert_eq!(page(&p, &hz, "/dashboard").status, 403);
+}

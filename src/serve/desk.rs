@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,6 +35,7 @@ pub fn routes() -> Router<Shared> {
         .route("/reminders", post(remind))
         .route("/consolidations", post(consolidate))
         .route("/consolidations/{period}/send", post(send))
+        .route("/dashboard", get(crate::serve::dashboard::dashboard))
 }
 
 /// Back to `to`, or the refusal as a page with its status.
@@ -406,7 +407,9 @@ pub fn explanations_box(app: &App, c: &Caller, s: &Submission) -> Result<String,
 /// The office's part of the home page for `period`: open or close it, the
 /// reminders and their log, the consolidation, on-time reporting.
 pub fn office_box(app: &App, period: Option<Period>, open: bool) -> Result<String, Error> {
-    let mut out = String::new();
+    let mut out = String::from(
+        r#"<p><a href="/dashboard" id="dashboard">统计科看板：完整性、目标完成情况、主要指标图表、各期历史</a></p>"#,
+    );
     out.push_str(
         r#"<h2>开放报送</h2><form method="post" action="/periods" class="box" id="open-period"><label>期别 <input name="period" placeholder="2020-06" required pattern="\d{4}-\d{2}"></label> <label>截止日期 <input name="deadline" type="date" required></label> <button type="submit">开放这一期</button></form>"#,
     );

@@ -9,7 +9,8 @@
 //! - `office`: what the statistics office does: periods, approval, return,
 //!   unlock, explanations, reminders, consolidation and sending
 //! - `api`: the JSON interface under `/api/v1`
-//! - `pages`: the server-rendered pages for people; `desk`: the office's forms on them
+//! - `pages`: the server-rendered pages for people; `desk`: the office's forms on them;
+//!   `dashboard`: the office's charts and the history of every period
 
 // A refusal is an HTTP answer like any other: handlers pass `Response`s back
 // as errors, and their size does not matter beside the network.
@@ -17,6 +18,7 @@
 
 pub mod accounts;
 mod api;
+mod dashboard;
 pub mod db;
 mod desk;
 mod office;
