@@ -298,7 +298,8 @@ async fn status(
             "review": cell.review_state(),
             "label": cell.label().0,
             "submission": cell.latest.as_ref().map(|l| l.0),
-            "late": cell.latest.as_ref().is_some_and(|l| l.3) || cell.overdue,
+            "late": cell.latest.as_ref().is_some_and(|l| l.3),
+            "overdue": cell.overdue,
         })).collect::<Vec<Value>>(),
     }))
     .into_response()
@@ -565,6 +566,23 @@ async fn submission(
                                 "at": crate::intake::utc_stamp(e.at).0,
                                 "accepted": e.accepted_by.is_some(),
                                 "accepted_by": e.accepted_by,
+                            })
+                        })
+                        .collect();
+                }
+                Err(e) => return internal(e),
+            }
+            match office::reviews_of(&app, &s) {
+                Ok(rows) => {
+                    v["review"] = rows
+                        .iter()
+                        .map(|r| {
+                            json!({
+                                "form": r.form,
+                                "state": r.state,
+                                "reason": r.reason,
+                                "by": r.by_user,
+                                "at": crate::intake::utc_stamp(r.at).0,
                             })
                         })
                         .collect();

@@ -282,17 +282,10 @@ async fn send(
 /// review; only the office the buttons.
 pub fn review_box(app: &App, c: &Caller, s: &Submission) -> Result<String, Error> {
     let mut out = String::new();
-    let (Some(zone), Some(period)) = (&s.zone, &s.period) else {
+    if s.zone.is_none() || s.period.is_none() {
         return Ok(out);
-    };
-    let reviews = app.db.reviews(period)?;
-    let subs = app.db.submissions(Some(zone), Some(period))?;
-    let current: Vec<_> = s
-        .forms
-        .iter()
-        .filter_map(|f| office::current_review(&reviews, &subs, zone, f))
-        .filter(|r| r.submission == s.id)
-        .collect();
+    }
+    let current = office::reviews_of(app, s)?;
     let approved = current.iter().any(|r| r.state == "approved");
     for r in &current {
         let (label, class) = if r.state == "approved" {

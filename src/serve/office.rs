@@ -195,6 +195,24 @@ pub fn current_review<'a>(
     })
 }
 
+/// The reviews that hold now for the forms of submission `s` and are about it.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn reviews_of(app: &App, s: &Submission) -> Result<Vec<Review>, Error> {
+    let (Some(zone), Some(period)) = (&s.zone, &s.period) else {
+        return Ok(Vec::new());
+    };
+    let reviews = app.db.reviews(period)?;
+    let subs = app.db.submissions(Some(zone), Some(period))?;
+    Ok(s.forms
+        .iter()
+        .filter_map(|f| current_review(&reviews, &subs, zone, f))
+        .filter(|r| r.submission == s.id)
+        .cloned()
+        .collect())
+}
+
 /// Approves, returns or unlocks submission `id`. A reason is needed to
 /// return or unlock. A return is mailed to the unit's accounts when `[mail]`
 /// is set (the outcome audited, a failure does not undo the return).
@@ -322,7 +340,17 @@ pub fn review(
             s.file_name,
             c.user.name
         );
-        for to in addresses(app, &zone)? {
+        let to = addresses(app, &zone)?;
+        if to.is_empty() {
+            audit(
+                app,
+                c,
+                "return_mail",
+                &format!("{target} {zone}"),
+                "failed: 该单位的账户没有登记邮箱地址",
+            );
+        }
+        for to in to {
             let sent =
                 crate::mail::send_notice(&mail_options(app, Vec::new()), &to, &subject, &body);
             let outcome = match &sent {
