@@ -565,6 +565,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 absolute_timeout: i64::from(serve.session_hours) * 3600,
                 secure_cookies: serve.secure_cookies,
                 mail: settings.mail.clone(),
+                remind_days_before: serve.remind_days_before,
             };
             zonestat::serve::run(config, cat)?;
             Ok(0)

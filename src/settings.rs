@@ -42,6 +42,9 @@ pub struct Serve {
     /// Mark cookies `Secure`: set when the portal is reached over https
     /// (through a proxy that holds the certificate).
     pub secure_cookies: bool,
+    /// Mail the reminders (催报) by themselves this many days before a
+    /// period's deadline, once a period; None: only when the office asks.
+    pub remind_days_before: Option<u32>,
 }
 
 impl Default for Serve {
@@ -52,6 +55,7 @@ impl Default for Serve {
             idle_minutes: 30,
             session_hours: 8,
             secure_cookies: false,
+            remind_days_before: None,
         }
     }
 }
@@ -226,6 +230,9 @@ idle_minutes = 30
 session_hours = 8
 # 门户经由 https（例如前面有一台持有证书的反向代理）访问时设为 true
 secure_cookies = false
+# 截止日期前几天自动给未报送、有错误或被退回的单位发催报邮件（每期一次，用 [mail] 的设置）；
+# 不写则只在统计科点“催报”时发送
+# remind_days_before = 3
 "#;
 
 #[cfg(test)]

@@ -1740,3 +1740,56 @@ fn the_office_forms_on_the_pages_work_without_javascript_and_refuse_as_the_api_d
         "unlocked, and the cross-site approval did nothing"
     );
 }
+
+#[test]
+fn reminders_go_out_by_themselves_before_the_deadline_once_a_period() {
+    let smtp = Smtp::start();
+    let mut p = Portal::unstarted();
+    p.mail_to(&smtp);
+    let toml = p.dir.path().join("zonestat.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}\n[serve]\nremind_days_before = 3\n")).unwrap();
+    p.start();
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    p.ready_at(
+        "nx1",
+        "zone",
+        Some("NX"),
+        "Nanxun-Lake-2020",
+        "nx@example.com",
+    );
+    // A deadline the day after tomorrow (Beijing time).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (y, m, d) = zonestat::model::civil_date((now + 8 * 3600) / 86_400 + 2);
+    let deadline = format!("{y:04}-{m:02}-{d:02}");
+    let open = json!({"period": "2020-07", "deadline": deadline});
+    assert_eq!(
+        p.json("POST", "/api/v1/periods", Some(&office), open)
+            .status,
+        201
+    );
+    // The check runs when the portal starts (and every hour).
+    p.stop();
+    p.start();
+    let started = std::time::Instant::now();
+    while smtp.recipients().is_empty() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(smtp.recipients(), ["nx@example.com"]);
+    let rows = audit_rows(&p, &office, "reminder");
+    assert!(
+        rows.iter()
+            .any(|r| r["user"] == "门户自动催报" && r["outcome"] == "sent"),
+        "{rows:?}"
+    );
+    // Started again: nothing is sent twice.
+    p.stop();
+    p.start();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(smtp.recipients(), ["nx@example.com"]);
+    let auto: Vec<Value> = audit_rows(&p, &office, "reminder_auto");
+    assert_eq!(auto.len(), 2, "started and done, once: {auto:?}");
+}

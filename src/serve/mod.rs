@@ -58,6 +58,8 @@ pub struct Config {
     /// `[mail]`: reminders, return notices and the workbook go out through
     /// it, as with `zonestat send` (password from `ZONESTAT_SMTP_PASSWORD`).
     pub mail: crate::settings::Mail,
+    /// Reminders go out by themselves this many days before a deadline.
+    pub remind_days_before: Option<u32>,
 }
 
 /// What every handler shares.
@@ -106,6 +108,9 @@ pub fn run(config: Config, cat: Catalogue) -> Result<(), Error> {
             .map_err(|e| Error::Serve(crate::error::io_message(&e)))?;
         println!("报表收集门户已启动：http://{addr}/ （按 Ctrl-C 停止）");
         let app = Arc::new(App { db, cat, config });
+        if let Some(days) = app.config.remind_days_before {
+            tokio::spawn(office::remind_by_themselves(app.clone(), days));
+        }
         axum::serve(
             listener,
             router(app).into_make_service_with_connect_info::<SocketAddr>(),

@@ -793,3 +793,71 @@ pub fn on_time(app: &App, year: i32) -> Result<Vec<(String, String, usize, usize
     }
     Ok(out)
 }
+
+/// The audit action of a period's automatic reminders: its presence says
+/// they went out (state in the database, so a restart sends nothing twice).
+const AUTO: &str = "reminder_auto";
+
+/// The automatic 催报: at start and then every hour, for each open period
+/// whose deadline is within `days` days and whose reminders did not go out
+/// by themselves yet, [`remind`] as the portal itself.
+pub async fn remind_by_themselves(app: std::sync::Arc<App>, days: u32) {
+    loop {
+        let a = app.clone();
+        let done = tokio::task::spawn_blocking(move || remind_due(&a, days, now())).await;
+        if let Ok(Err(e)) = done {
+            eprintln!("自动催报出错：{e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+/// The periods whose automatic reminders are due at `at`, each reminded
+/// once; returns them.
+///
+/// # Errors
+/// [`Error::Database`].
+pub fn remind_due(app: &App, days: u32, at: i64) -> Result<Vec<String>, Error> {
+    let day = |secs: i64| {
+        let (y, m, d) = crate::model::civil_date((secs + 8 * 3600).div_euclid(86_400));
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let (today, horizon) = (day(at), day(at + i64::from(days) * 86_400));
+    let done = app.db.audit_since(0)?;
+    let portal = Caller {
+        user: crate::serve::db::User {
+            id: 0,
+            name: "门户自动催报".into(),
+            role: Role::Office,
+            zone: None,
+            email: String::new(),
+            password: String::new(),
+            must_change: false,
+            disabled: false,
+        },
+        token_hash: String::new(),
+        ip: "-".into(),
+    };
+    let mut reminded = Vec::new();
+    for p in app.db.periods()? {
+        let due = p.open && p.deadline >= today && p.deadline <= horizon;
+        if !due
+            || done
+                .iter()
+                .any(|e| e.action == AUTO && e.target == p.period)
+        {
+            continue;
+        }
+        // Recorded first: a failing mail server is not asked again every hour.
+        audit(app, &portal, AUTO, &p.period, "started");
+        match remind(app, &portal, &p.period) {
+            Ok(r) => {
+                let outcome = format!("ok: {} sent, {} failed", r.sent.len(), r.failed.len());
+                audit(app, &portal, AUTO, &format!("{} done", p.period), &outcome);
+            }
+            Err(r) => eprintln!("自动催报 {} 未完成：{}", p.period, r.message),
+        }
+        reminded.push(p.period);
+    }
+    Ok(reminded)
+}
