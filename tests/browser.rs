@@ -561,5 +561,11 @@ async fn the_office_runs_a_month_in_the_browser() {
         book.file_name().unwrap().to_string_lossy(),
         "开发区考核汇总表-2020年1-7月.xlsx"
     );
+    // The dashboard draws its charts without anything from outside.
+    click(driver, "#dashboard").await;
+    wait_text(driver, "报送完整性").await;
+    let charts = driver.find_all(By::Css("svg.chart")).await.unwrap();
+    assert!(charts.len() >= 4, "{} charts", charts.len());
+    shot(driver, "portal-dashboard.png").await;
     b.finish().await;
 }
