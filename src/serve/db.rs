@@ -106,6 +106,7 @@ CREATE TABLE explanations (
     accepted_at INTEGER
 );
 CREATE INDEX explanations_submission ON explanations(submission);
+CREATE INDEX audit_action ON audit(action);
 CREATE TABLE consolidations (         -- the latest portal run of a period
     period TEXT PRIMARY KEY,
     workbook TEXT NOT NULL,           -- relative to the data folder
@@ -559,6 +560,33 @@ impl Db {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![since], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    user: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    ip: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// The audit log's lines of one action, oldest first (the reminders
+    /// shown on the office's page, the automatic reminders already sent).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn audit_of(&self, action: &str) -> Result<Vec<AuditEntry>, Error> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT at, user, action, target, ip, outcome FROM audit WHERE action = ?1 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![action], |r| {
                 Ok(AuditEntry {
                     at: r.get(0)?,
                     user: r.get(1)?,

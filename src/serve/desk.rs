@@ -423,9 +423,9 @@ pub fn office_box(app: &App, period: Option<Period>, open: bool) -> Result<Strin
     let p = period.to_string();
     let mails: Vec<_> = app
         .db
-        .audit_since(0)?
+        .audit_of("reminder")?
         .into_iter()
-        .filter(|e| e.action == "reminder" && e.target.starts_with(&p))
+        .filter(|e| e.target.starts_with(&format!("{p} ")))
         .collect();
     if !mails.is_empty() {
         out.push_str(r#"<table class="findings"><thead><tr><th scope="col">时间</th><th scope="col">发件人</th><th scope="col">单位与地址</th><th scope="col">结果</th></tr></thead><tbody>"#);

@@ -823,7 +823,7 @@ pub fn remind_due(app: &App, days: u32, at: i64) -> Result<Vec<String>, Error> {
         format!("{y:04}-{m:02}-{d:02}")
     };
     let (today, horizon) = (day(at), day(at + i64::from(days) * 86_400));
-    let done = app.db.audit_since(0)?;
+    let done = app.db.audit_of(AUTO)?;
     let portal = Caller {
         user: crate::serve::db::User {
             id: 0,
