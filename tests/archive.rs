@@ -218,7 +218,9 @@ fn intake_killed_at_every_write_sync_rename_and_unlink_loses_nothing() {
         println!("SKIPPED: strace is not installed (bash .ci/run installs it)");
         return;
     }
-    // The outcome of an uninterrupted run.
+    // The outcome of an uninterrupted run. Only intake itself is killed:
+    // strace lets go of the reader workers when they start (`-b execve`),
+    // so which process makes the Nth call never depends on scheduling.
     let w = Work::new();
     let came_in = mixed_inbox(&w);
     let out = w.run(&[]);
@@ -241,7 +243,17 @@ fn intake_killed_at_every_write_sync_rename_and_unlink_loses_nothing() {
             let w = Work::new();
             let came_in = mixed_inbox(&w);
             let inject = format!("inject={syscall}:signal=KILL:when={when}");
-            let out = w.run(&["strace", "-f", "-qq", "-o", "/dev/null", "-e", &inject]);
+            let out = w.run(&[
+                "strace",
+                "-f",
+                "-b",
+                "execve",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                &inject,
+            ]);
             let killed = out.status.code().is_none() || out.status.code() == Some(137);
             let what = format!("{syscall} #{when}");
             if !killed {
@@ -482,7 +494,17 @@ fn one_inbox_file_that_cannot_be_filed_or_removed_leaves_the_others_filed() {
     ] {
         let w = Work::new();
         let came_in = mixed_inbox(&w);
-        let out = w.run(&["strace", "-f", "-qq", "-o", "/dev/null", "-e", inject]);
+        let out = w.run(&[
+            "strace",
+            "-f",
+            "-b",
+            "execve",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            inject,
+        ]);
         assert_eq!(out.status.code(), Some(1), "{inject}: {}", shown(&out));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(says), "{inject}: {}", shown(&out));
