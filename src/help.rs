@@ -1,6 +1,6 @@
 //! The command line in Chinese: help screens (headings, usage lines, examples
 //! and exit codes) and clap's own errors, for clerks who read no English.
-//! clap builds the screens from the commands declared in `main.rs`; this
+//! clap builds the screens from the commands declared in `cli.rs`; this
 //! module only dresses them.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -7,7 +7,8 @@ use std::process::Command;
 
 use common::{data, form1};
 use zonestat::catalog::{BUNDLED, Catalogue};
-use zonestat::consolidate::{consolidate, summary_json};
+use zonestat::consolidate::consolidate;
+use zonestat::summary::summary_json;
 
 const DEQING: &str = r#"
 [[zones]]

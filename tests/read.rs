@@ -438,7 +438,8 @@ fn a_period_typed_as_a_date_by_libreoffice_reads_as_that_month() {
 /// holding `bytes` (the sample data otherwise), without its sources (the
 /// file's hash differs, of course).
 fn hz_json(bytes: &[u8], name: &str) -> Value {
-    use zonestat::consolidate::{consolidate, summary_json};
+    use zonestat::consolidate::consolidate;
+    use zonestat::summary::summary_json;
     let root = tempfile::tempdir().unwrap();
     for p in PERIODS {
         let to = root.path().join(p);

@@ -1,4 +1,4 @@
-//! `zonestat send`: the assessment workbook by email. The only module that
+//! The assessment workbook by email (`zonestat send`, `run --send`). The only module that
 //! knows lettre.
 //!
 //! The server and the recipients come from `[mail]` in `zonestat.toml`, each
@@ -365,7 +365,7 @@ pub fn find_summary(
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| {
-            v.get(crate::consolidate::WORKBOOK_SHA256)?
+            v.get(crate::summary::WORKBOOK_SHA256)?
                 .as_str()
                 .map(str::to_string)
         });

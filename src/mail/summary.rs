@@ -175,7 +175,7 @@ impl Summary {
         })
     }
 
-    /// Reads the summary from the JSON value [`crate::consolidate::summary_json`] makes.
+    /// Reads the summary from the JSON value [`crate::summary::summary_json`] makes.
     fn from_json(v: &Value, cat: &Catalogue) -> Result<Summary, String> {
         let period: Period = v["period"]
             .as_str()
@@ -391,7 +391,7 @@ pub fn plain_body(file_name: &str) -> String {
 fn signature() -> String {
     format!(
         "（本邮件由 {} 根据考核汇总结果自动生成。）\n",
-        crate::report::MADE_BY
+        crate::output::MADE_BY
     )
 }
 
