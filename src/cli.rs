@@ -21,11 +21,11 @@ use crate::template::TemplateRequest;
 #[command(
     name = "zonestat",
     version,
-    about = "湖州市开发区统计报表检查、汇总与考核",
+    about = "开发区统计报表检查、汇总与考核",
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// 计划目录文件（开发区、报表、指标、目标）；默认使用内置的 2017-2020 年计划
+    /// 计划目录文件（开发区、报表、指标、目标）；默认使用内置的计划
     #[arg(long, global = true, value_name = "文件")]
     pub catalogue: Option<PathBuf>,
     #[command(subcommand)]
@@ -122,7 +122,7 @@ pub enum Command {
         /// 期别 YYYY-MM，12 月为年度考核（默认为数据文件夹中最近一期）
         #[arg(long, value_name = "YYYY-MM")]
         period: Option<Period>,
-        /// 考核汇总表的文件名（默认：工作文件夹中为输出文件夹下、否则为当前文件夹下的“开发区考核汇总表-2020年1-6月.xlsx”）
+        /// 考核汇总表的文件名（默认：工作文件夹中为输出文件夹下、否则为当前文件夹下的“开发区考核汇总表-期别.xlsx”）
         #[arg(short, long, value_name = "文件.xlsx")]
         output: Option<PathBuf>,
         /// 另将汇总结果写成 JSON 文件
@@ -217,7 +217,7 @@ pub struct MailArgs {
     /// 抄送（可写多次；写了就不用设置文件里的 cc）
     #[arg(long, value_name = "地址")]
     pub cc: Vec<String>,
-    /// 邮件主题（默认：湖州市开发区考核汇总表（2020年1-6月））
+    /// 邮件主题（默认：计划目录的邮件主题加期别，如“…考核汇总表（某年1-6月）”）
     #[arg(long, value_name = "主题")]
     pub subject: Option<String>,
     /// 邮件服务器（SMTP）
@@ -254,7 +254,7 @@ impl MailArgs {
 
 /// The command line with its help screens and errors in Chinese.
 pub fn command() -> clap::Command {
-    crate::help::dress(Cli::command())
+    crate::help::dress(Cli::command(), &Catalogue::bundled())
 }
 
 /// Parses the arguments (the program's name first).
@@ -457,7 +457,8 @@ impl Config {
                     Some(d) => d,
                     None if work_folder => settings.data.clone(),
                     None => anyhow::bail!(
-                        "请写出数据文件夹，例如 zonestat consolidate 数据 --period 2020-06（在有 {} 的工作文件夹中可以不写）",
+                        "请写出数据文件夹，例如 zonestat consolidate 数据 --period {}（在有 {} 的工作文件夹中可以不写）",
+                        cat.example_period(),
                         FILE_NAME
                     ),
                 };

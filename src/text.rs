@@ -121,7 +121,7 @@ pub fn parse_period(text: &str) -> Result<Period, String> {
         .filter(|c| !c.is_whitespace())
         .map(|c| if c == '~' { '-' } else { c })
         .collect();
-    let bad = || format!("无法识别的报告期“{}”，应写成如“2020年1-6月”", text.trim());
+    let bad = || format!("无法识别的报告期“{}”", text.trim());
     let chars: Vec<char> = t.chars().collect();
     // Find a four-digit year followed by 年 or '.'.
     let mut i = 0;

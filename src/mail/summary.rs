@@ -25,6 +25,10 @@ pub struct Summary {
     pub period: Period,
     /// The workbook's title, e.g. 湖州市开发区转型升级创新发展考核汇总表.
     pub title: String,
+    /// The mail's subject before the period (the catalogue's
+    /// `plan.mail_subject`).
+    #[serde(default)]
+    pub subject: String,
     /// Who fills in the city forms (湖州市统计局).
     pub city_reporter: String,
     /// Zones in the catalogue, and those whose forms were all accepted.
@@ -477,6 +481,7 @@ impl Facts {
         Summary {
             period: self.period,
             title: cat.plan.report_title.clone(),
+            subject: cat.plan.mail_subject().to_string(),
             city_reporter: cat.city.reporter.clone(),
             zones: self.zones.len(),
             accepted,
