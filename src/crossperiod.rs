@@ -8,7 +8,7 @@
 use crate::catalog::{Catalogue, Form, Frequency, Indicator, Kind, Role};
 use crate::history::History;
 use crate::model::{Cell, Finding, Period, Severity};
-use crate::read::workbook::format_number;
+use crate::text::format_number;
 use crate::validate::{CheckedForm, Entry, Val};
 
 fn number(e: Option<&Entry>, role: Role) -> Option<f64> {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::catalog::{Catalogue, FilledBy, Form, Indicator, Kind, Reporter, Role};
 use crate::model::{Cell, Finding, Period, Severity};
-use crate::read::workbook::format_number;
 use crate::read::{CellValue, FormRead, RawValue, RowRead};
+use crate::text::format_number;
 use crate::text::{TextValue, normalize_name, parse_period, parse_text_value};
 
 /// How far a zone's own growth figure may stray from the computed one, in
