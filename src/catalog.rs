@@ -34,6 +34,9 @@ pub struct Catalogue {
     /// How the assessment workbook is laid out.
     #[serde(default)]
     pub report: ReportLayout,
+    /// The words of the forms' layout (headers, head lines, yes and no).
+    #[serde(default)]
+    pub layout: FormWords,
     /// Lookups built once when the catalogue is loaded: every form names its
     /// reporter and units, and a catalogue may have a thousand zones.
     #[serde(skip)]
@@ -72,6 +75,106 @@ impl Default for Checks {
     }
 }
 
+/// The words the forms are laid out with, shared by the form reader
+/// (`read/form.rs`), the template writer and validation. Where a list is
+/// given, every spelling is read and the first is written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormWords {
+    /// The header of the indicator name column (指标名称).
+    pub name: Vec<String>,
+    /// The header of the indicator code column (代码).
+    pub code: Vec<String>,
+    /// The header of the unit column (计量单位).
+    pub unit: Vec<String>,
+    /// The header of the remarks column (备注).
+    pub note: Vec<String>,
+    /// The header of the row number column the blank forms have (序号).
+    pub serial: String,
+    /// The head line naming the reporting unit (填报单位：…).
+    pub reporter: String,
+    /// The head line naming who issued the form (制定机关：…).
+    pub issuer: String,
+    /// The words a head line stating the period begins with (报告期, 时间 …).
+    pub period: Vec<String>,
+    /// The letters under the name, code and unit headers and under the
+    /// remarks header (甲 乙 丙 … 丁); the value columns are numbered.
+    pub letters: Vec<String>,
+    /// How a yes/no indicator says yes (是, √) and no (否, ×).
+    pub yes: Vec<String>,
+    pub no: Vec<String>,
+    /// Endings of a reporting unit's name that do not tell it apart
+    /// (管理委员会, 管委会): 湖州开发区管委会 is 湖州开发区.
+    pub reporter_suffixes: Vec<String>,
+}
+
+impl Default for FormWords {
+    fn default() -> FormWords {
+        let v = |words: &[&str]| words.iter().map(|w| w.to_string()).collect();
+        FormWords {
+            name: v(&["指标名称", "指标", "项目"]),
+            code: v(&["代码", "指标代码"]),
+            unit: v(&["计量单位", "单位"]),
+            note: v(&["备注"]),
+            serial: "序号".into(),
+            reporter: "填报单位".into(),
+            issuer: "制定机关".into(),
+            period: v(&["报告期", "时间", "期别"]),
+            letters: v(&["甲", "乙", "丙", "丁"]),
+            yes: v(&["是", "√"]),
+            no: v(&["否", "×"]),
+            reporter_suffixes: v(&["管理委员会", "管委会"]),
+        }
+    }
+}
+
+impl FormWords {
+    /// Every word is there and written as the reader compares it (no spaces,
+    /// half-width): a form is read by these words, so a wrong one would make
+    /// every form unreadable.
+    fn check(&self) -> Result<(), String> {
+        let lists: [(&str, &[String]); 8] = [
+            ("name", &self.name),
+            ("code", &self.code),
+            ("unit", &self.unit),
+            ("note", &self.note),
+            ("period", &self.period),
+            ("yes", &self.yes),
+            ("no", &self.no),
+            ("reporter_suffixes", &self.reporter_suffixes),
+        ];
+        for (key, words) in lists {
+            if words.is_empty() {
+                return Err(format!("layout.{key}：至少要写一种写法"));
+            }
+        }
+        if self.letters.len() != 4 {
+            return Err(
+                "layout.letters：应写四个字，依次标在指标名称、代码、计量单位和备注列下（如 甲 乙 丙 丁）"
+                    .into(),
+            );
+        }
+        let singles = [
+            ("serial", &self.serial),
+            ("reporter", &self.reporter),
+            ("issuer", &self.issuer),
+        ];
+        let all = lists
+            .iter()
+            .flat_map(|(key, words)| words.iter().map(move |w| (*key, w)))
+            .chain(singles.iter().map(|(key, w)| (*key, *w)));
+        for (key, w) in all {
+            let n = normalize_name(w);
+            if n.is_empty() || n != *w {
+                return Err(format!(
+                    "layout.{key}：“{w}”应写成“{n}”（不含空格，字母和标点用半角）"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How the assessment workbook is laid out.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -88,6 +191,9 @@ pub struct ReportLayout {
     /// The fonts of the workbook and of the blank forms: body text and titles.
     pub font: String,
     pub title_font: String,
+    /// The indicator whose growth the first chart (图表) shows, zone by zone:
+    /// the measure of a growth target; empty: the first growth target's.
+    pub chart_growth: String,
 }
 
 impl Default for ReportLayout {
@@ -98,6 +204,7 @@ impl Default for ReportLayout {
             signature: Vec::new(),
             font: "宋体".into(),
             title_font: "黑体".into(),
+            chart_growth: String::new(),
         }
     }
 }
@@ -116,6 +223,21 @@ pub struct Plan {
     /// The signature line printed under every form.
     #[serde(default)]
     pub signature: String,
+    /// The mail's subject, before the period in brackets; empty: the
+    /// workbook's title.
+    #[serde(default)]
+    pub mail_subject: String,
+}
+
+impl Plan {
+    /// The mail's subject before the period: `mail_subject`, else the title.
+    pub fn mail_subject(&self) -> &str {
+        if self.mail_subject.is_empty() {
+            &self.report_title
+        } else {
+            &self.mail_subject
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +329,17 @@ pub struct Form {
     /// `number` and `title`, reduced by [`normalize_name`].
     #[serde(skip)]
     keys: (String, String),
+}
+
+impl Form {
+    /// The period as the zones write it on this form: `2020年1-6月` for a
+    /// monthly form, `2020年` for an annual one.
+    pub fn period_text(&self, period: Period) -> String {
+        match self.frequency {
+            Frequency::Annual => format!("{}年", period.year),
+            Frequency::Monthly => period.label(),
+        }
+    }
 }
 
 impl Form {
@@ -530,14 +663,14 @@ impl Catalogue {
             for n in [&z.full, &z.short].into_iter().chain(&z.aliases) {
                 index
                     .reporters
-                    .entry(reporter_key(n))
+                    .entry(reporter_key(n, &self.layout.reporter_suffixes))
                     .or_insert_with(|| Reporter::Zone(z.code.clone()));
             }
         }
         for n in [&self.city.reporter].into_iter().chain(&self.city.aliases) {
             index
                 .reporters
-                .entry(reporter_key(n))
+                .entry(reporter_key(n, &self.layout.reporter_suffixes))
                 .or_insert(Reporter::City);
         }
         self.index = index;
@@ -618,6 +751,18 @@ impl Catalogue {
     /// Cross-checks references inside the catalogue.
     fn check(&self) -> Result<(), String> {
         self.check_numbers()?;
+        self.layout.check()?;
+        let chart = &self.report.chart_growth;
+        if !chart.is_empty()
+            && !self
+                .targets
+                .iter()
+                .any(|t| t.kind == TargetKind::Growth && t.measure == *chart)
+        {
+            return Err(format!(
+                "report.chart_growth：“{chart}”不是任何增长目标（kind = \"growth\"）的 measure"
+            ));
+        }
         for u in &self.units {
             if u.factor <= 0.0 {
                 return Err(format!("units：单位“{}”的 factor 必须大于 0", u.name));
@@ -764,7 +909,7 @@ impl Catalogue {
     /// ignoring spaces, punctuation width and a trailing 管委会 / 管理委员会) or
     /// the city statistics bureau.
     pub fn reporter(&self, written: &str) -> Option<Reporter> {
-        let key = reporter_key(written);
+        let key = reporter_key(written, &self.layout.reporter_suffixes);
         if key.is_empty() {
             return None;
         }
@@ -798,6 +943,14 @@ impl Catalogue {
             .all(|f| f.frequency == Frequency::Monthly)
     }
 
+    /// The period examples use: June of the plan's last year.
+    pub fn example_period(&self) -> Period {
+        Period {
+            year: self.plan.end.year,
+            month: 6,
+        }
+    }
+
     /// Months in the plan, e.g. 48 for 2017-01..2020-12.
     pub fn plan_months(&self) -> i64 {
         self.plan.end.months_since(self.plan.start)
@@ -805,9 +958,9 @@ impl Catalogue {
 }
 
 /// A 填报单位 reduced for comparison.
-fn reporter_key(s: &str) -> String {
+fn reporter_key(s: &str, suffixes: &[String]) -> String {
     let mut n = normalize_name(s);
-    for suffix in ["管理委员会", "管委会"] {
+    for suffix in suffixes {
         if let Some(stripped) = n.strip_suffix(suffix) {
             n = stripped.to_string();
         }

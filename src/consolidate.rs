@@ -1,20 +1,22 @@
-//! `zonestat consolidate`: a period's folder and the December history → the
-//! zones' and city's figures, the assessed targets and every finding.
+//! The pipeline's entry: a period's folder → [`read_period`] (read, validate,
+//! the folder accounted for) → the history (Decembers, last month, loaded
+//! once) → the cross-period checks → aggregate → assess → score, gathered in
+//! one [`Consolidation`] that the report, the JSON summary ([`crate::summary`]),
+//! the mail and the portal read. The `consolidate` command is in
+//! `cmd/consolidate.rs`.
 
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
-
-use crate::aggregate::{FormState, IndicatorFigure, PeriodFigures, PeriodRead, read_period};
+use crate::aggregate::{FormState, PeriodFigures, PeriodRead, read_period};
 use crate::assess::{TargetRow, assess};
-use crate::catalog::{Catalogue, Kind};
+use crate::catalog::Catalogue;
 use crate::crossperiod::cross_checks;
 use crate::error::Error;
 use crate::folder::FileReport;
 use crate::history::{Decembers, read_decembers};
 use crate::model::{Finding, Period, sort_findings};
 use crate::score::{ZoneScore, score};
-use crate::validate::{CheckedForm, Val};
+use crate::validate::CheckedForm;
 
 /// Everything a consolidation run found and computed.
 #[derive(Debug, Clone)]
@@ -112,82 +114,4 @@ pub fn consolidate(
 /// The default workbook name: `开发区考核汇总表-2020年1-6月.xlsx`, `…-2020年度.xlsx`.
 pub fn default_report_name(period: Period, cat: &Catalogue) -> String {
     format!("{}-{}.xlsx", cat.plan.report_file, period.run_label())
-}
-
-fn num(v: Option<f64>) -> Value {
-    v.map(Value::from).unwrap_or(Value::Null)
-}
-
-fn val(v: Option<Val>) -> Value {
-    match v {
-        Some(Val::Number(n)) => Value::from(n),
-        Some(Val::Bool(b)) => Value::Bool(b),
-        None => Value::Null,
-    }
-}
-
-fn indicator_json(f: &IndicatorFigure, kind: Kind) -> Value {
-    let mut m = Map::new();
-    m.insert("current".into(), val(f.current));
-    m.insert("prior".into(), val(f.prior));
-    match kind {
-        Kind::Flow => {
-            m.insert("growth".into(), num(f.growth));
-        }
-        Kind::NewInYear | Kind::Stock => {
-            m.insert("cumulative".into(), num(f.cumulative));
-        }
-        Kind::YesNo | Kind::Reference => {}
-    }
-    Value::Object(m)
-}
-
-/// The JSON summary (SUMMARY.md).
-/// The key of the JSON summary that records the SHA-256 of the workbook
-/// written with it (by `run` and `consolidate --json`, after the workbook is
-/// in place): `send` refuses a summary that names another workbook.
-pub const WORKBOOK_SHA256: &str = "workbook_sha256";
-
-pub fn summary_json(c: &Consolidation, cat: &Catalogue) -> Value {
-    let kind = |code: &str| {
-        cat.indicator(code)
-            .map(|(_, i)| i.kind)
-            .unwrap_or(Kind::Flow)
-    };
-    let indicators = |m: &std::collections::BTreeMap<String, IndicatorFigure>| -> Value {
-        Value::Object(
-            m.iter()
-                .map(|(k, f)| (k.clone(), indicator_json(f, kind(k))))
-                .collect(),
-        )
-    };
-    let mut zones = Map::new();
-    for z in &c.figures.zones {
-        zones.insert(
-            z.code.clone(),
-            json!({
-                "status": z.status,
-                "forms": z.forms.iter().map(|(f, s)| json!({"form": f, "status": s})).collect::<Vec<_>>(),
-                "sources": z.sources,
-                "indicators": indicators(&z.figures.indicators),
-                "ratios": z.figures.ratios,
-            }),
-        );
-    }
-    json!({
-        "period": c.period,
-        "annual": c.annual,
-        "complete": c.complete,
-        "zones": zones,
-        "city": {
-            "indicators": indicators(&c.figures.city.figures.indicators),
-            "ratios": c.figures.city.figures.ratios,
-            "reference": indicators(&c.figures.city.reference),
-            "sources": c.figures.city.sources,
-        },
-        "targets": c.targets,
-        "scores": c.scores,
-        "files": c.files,
-        "findings": c.findings,
-    })
 }

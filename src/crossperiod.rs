@@ -1,12 +1,14 @@
 //! Plausibility checks that look beyond one form: against what the zone
 //! reported for the same period last year, for the previous month, and for
 //! last year's cumulative column; and growth rates too large to pass without
-//! an explanation. All are warnings: they never reject a form.
+//! an explanation. Pure functions over the forms and the [`History`] loaded
+//! before them ([`cross_checks`] is the entry): nothing here reads a file. All
+//! are warnings: they never reject a form.
 
 use crate::catalog::{Catalogue, Form, Frequency, Indicator, Kind, Role};
 use crate::history::History;
 use crate::model::{Cell, Finding, Period, Severity};
-use crate::read::workbook::format_number;
+use crate::text::format_number;
 use crate::validate::{CheckedForm, Entry, Val};
 
 fn number(e: Option<&Entry>, role: Role) -> Option<f64> {

@@ -14,6 +14,17 @@ use crate::model::{Finding, Period, Severity, sort_findings};
 use crate::read::{self, Outcome};
 use crate::validate::{CheckedForm, check_form};
 
+/// Where the archive puts replaced files, inside a period folder: listed
+/// apart, never taken for the period's forms.
+pub const SUPERSEDED: &str = "_superseded";
+
+/// Whether a directory entry is zonestat's own bookkeeping (the archive's
+/// lock, its temporary folder, a temporary output file): never a form, never
+/// listed.
+pub fn is_own(name: &str) -> bool {
+    name.starts_with(".zonestat")
+}
+
 /// What became of one file, for listings and the JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
@@ -95,7 +106,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter(|e| !crate::archive::is_own(&e.file_name().to_string_lossy()))
+        .filter(|e| !is_own(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
         .collect();
     files.sort();
@@ -124,7 +135,7 @@ pub fn list_others(dir: &Path) -> Vec<(PathBuf, Other)> {
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let t = e.file_type().ok()?;
-            if t.is_file() || crate::archive::is_own(&name) {
+            if t.is_file() || is_own(&name) {
                 return None;
             }
             let what = if t.is_symlink() {
@@ -133,7 +144,7 @@ pub fn list_others(dir: &Path) -> Vec<(PathBuf, Other)> {
                     .unwrap_or_default();
                 Other::Symlink(to)
             } else if t.is_dir() {
-                if name == crate::archive::SUPERSEDED {
+                if name == SUPERSEDED {
                     return None;
                 }
                 Other::Directory

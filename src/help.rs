@@ -1,10 +1,14 @@
 //! The command line in Chinese: help screens (headings, usage lines, examples
 //! and exit codes) and clap's own errors, for clerks who read no English.
-//! clap builds the screens from the commands declared in `main.rs`; this
-//! module only dresses them.
+//! clap builds the screens from the commands declared in `cli.rs`; this
+//! module only dresses them. The examples' periods and file names come from
+//! the catalogue's plan.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command};
+
+use crate::catalog::Catalogue;
+use crate::model::Period;
 
 /// The layout of every help screen.
 const TEMPLATE: &str = "\
@@ -17,7 +21,10 @@ const TEMPLATE: &str = "\
 /// The exit codes, the same for every command.
 const EXIT_CODES: &str = "退出码：0 没有问题；1 已运行，但有错误、缺报或缺少数据；2 无法运行（路径不存在、设置或计划目录文件有误、命令行有误）。";
 
-/// Usage line and examples of each command, by name.
+/// Usage line and examples of each command, by name. In the examples `{月}`
+/// stands for a month of the plan's last year (`YYYY-06`), `{下月}` for the
+/// month after, `{年}` for its December and `{汇总表}` for the workbook
+/// `consolidate` writes for `{月}`.
 const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "",
@@ -27,12 +34,12 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "check",
         "zonestat check <文件或文件夹>... [选项]",
-        "例如：\n  zonestat check 数据/2020-06\n  zonestat check 附件1.xlsx --period 2020-06\n  zonestat check 数据/2020-06 --json 检查结果.json --feedback 反馈",
+        "例如：\n  zonestat check 数据/{月}\n  zonestat check 附件1.xlsx --period {月}\n  zonestat check 数据/{月} --json 检查结果.json --feedback 反馈",
     ),
     (
         "template",
         "zonestat template [选项]",
-        "例如：\n  zonestat template --period 2020-07 -o 空白表\n  zonestat template --period 2020-12 --zone HZ -o 空白表",
+        "例如：\n  zonestat template --period {下月} -o 空白表\n  zonestat template --period {年} --zone HZ -o 空白表",
     ),
     (
         "init",
@@ -47,22 +54,22 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "status",
         "zonestat status [数据文件夹] [选项]",
-        "例如：\n  zonestat status\n  zonestat status 数据 --period 2020-06",
+        "例如：\n  zonestat status\n  zonestat status 数据 --period {月}",
     ),
     (
         "run",
         "zonestat run [选项]",
-        "例如：\n  zonestat run\n  zonestat run --period 2020-12\n  zonestat run --send",
+        "例如：\n  zonestat run\n  zonestat run --period {年}\n  zonestat run --send",
     ),
     (
         "consolidate",
         "zonestat consolidate [数据文件夹] [选项]",
-        "例如：\n  zonestat consolidate                              在工作文件夹中：最近一期，写到输出文件夹\n  zonestat consolidate 数据 --period 2020-06\n  zonestat consolidate 数据 --period 2020-12 -o 年度汇总.xlsx --json 汇总.json",
+        "例如：\n  zonestat consolidate                              在工作文件夹中：最近一期，写到输出文件夹\n  zonestat consolidate 数据 --period {月}\n  zonestat consolidate 数据 --period {年} -o 年度汇总.xlsx --json 汇总.json",
     ),
     (
         "send",
         "zonestat send <考核汇总表.xlsx> [选项]",
-        "例如：\n  zonestat send 汇总表/开发区考核汇总表-2020年1-6月.xlsx --dry-run 试发.eml\n  zonestat send 汇总表/开发区考核汇总表-2020年1-6月.xlsx",
+        "例如：\n  zonestat send 汇总表/{汇总表} --dry-run 试发.eml\n  zonestat send 汇总表/{汇总表}",
     ),
     (
         "help",
@@ -84,8 +91,38 @@ pub fn usage(name: &str) -> &'static str {
 /// the template above, Chinese headings, its usage line, its examples and
 /// the exit codes, and `-h`/`--help` and `-V`/`--version` say what they do
 /// in Chinese.
-pub fn dress(cmd: Command) -> Command {
-    let cmd = dress_one(cmd, "")
+pub fn dress(cmd: Command, cat: &Catalogue) -> Command {
+    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let about = format!(
+        "{about}\n内置计划：{}（{}）",
+        cat.plan.name, cat.plan.document
+    );
+    let month = cat.example_period();
+    let examples = |text: &str| {
+        text.replace("{月}", &month.to_string())
+            .replace(
+                "{下月}",
+                &Period {
+                    month: month.month + 1,
+                    ..month
+                }
+                .to_string(),
+            )
+            .replace(
+                "{年}",
+                &Period {
+                    year: month.year,
+                    month: 12,
+                }
+                .to_string(),
+            )
+            .replace(
+                "{汇总表}",
+                &crate::consolidate::default_report_name(month, cat),
+            )
+    };
+    let cmd = dress_one(cmd, "", &examples)
+        .about(about)
         .disable_version_flag(true)
         .arg(
             Arg::new("version")
@@ -99,12 +136,13 @@ pub fn dress(cmd: Command) -> Command {
         .subcommand_value_name("命令");
     cmd.mut_subcommands(|sub| {
         let name = sub.get_name().to_string();
-        dress_one(sub, &name)
+        dress_one(sub, &name, &examples)
     })
 }
 
-fn dress_one(cmd: Command, name: &str) -> Command {
+fn dress_one(cmd: Command, name: &str, fill: &dyn Fn(&str) -> String) -> Command {
     let (usage, examples) = entry(name).map_or(("", ""), |e| (e.1, e.2));
+    let examples = fill(examples);
     let mut cmd = cmd
         .help_template(TEMPLATE)
         .disable_help_flag(true)

@@ -1,4 +1,4 @@
-//! `zonestat intake`: files the workbooks dropped into an inbox into the data
+//! Intake (`zonestat intake`, `run`): files the workbooks dropped into an inbox into the data
 //! folder under canonical names, without ever losing a byte. A file leaves the
 //! inbox only after its copy is on disk and verified; a re-sent form replaces
 //! the filed one, which moves to `_superseded/`; a file with errors stays in

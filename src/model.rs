@@ -102,7 +102,7 @@ impl std::str::FromStr for Period {
 
     /// Parses `YYYY-MM`.
     fn from_str(s: &str) -> Result<Period, String> {
-        let bad = || format!("期别“{s}”应写成 YYYY-MM，例如 2020-06");
+        let bad = || format!("期别“{s}”应写成 YYYY-MM（四位年份-两位月份，如 6 月为 YYYY-06）");
         let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
         if y.len() != 4 || m.is_empty() || m.len() > 2 {
             return Err(bad());

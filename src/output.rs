@@ -9,6 +9,10 @@ use std::path::Path;
 
 use crate::error::Error;
 
+/// The program and version written into every output (workbook properties,
+/// page footers, the mail).
+pub const MADE_BY: &str = concat!("zonestat ", env!("CARGO_PKG_VERSION"));
+
 /// Writes `bytes` to `path` atomically.
 ///
 /// # Errors

@@ -212,7 +212,7 @@ host = ""
 security = "starttls"
 # 登录用户名；密码不要写在这里，请设置环境变量 ZONESTAT_SMTP_PASSWORD
 user = ""
-# 发件人，例如 "湖州市商务局统计科 <tongji@example.com>"
+# 发件人，例如 "市商务局统计科 <tongji@example.com>"
 from = ""
 # 收件人和抄送
 to = []

@@ -1,4 +1,4 @@
-//! `zonestat status`: who has reported for a period — a table of zones (and
+//! Who has reported for a period (`zonestat status`, the portal) — a table of zones (and
 //! the statistics bureau) × forms, each received, missing or rejected — so the
 //! clerk knows whom to chase (催报).
 

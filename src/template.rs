@@ -80,10 +80,7 @@ pub struct Layout {
 /// The period as the zones write it on a form: `2020年1-6月` for monthly
 /// forms, `2020年` for annual ones.
 pub fn period_text(form: &Form, period: Period) -> String {
-    match form.frequency {
-        Frequency::Annual => format!("{}年", period.year),
-        Frequency::Monthly => period.label(),
-    }
+    form.period_text(period)
 }
 
 struct Formats {
@@ -226,7 +223,7 @@ pub fn add_form_sheet(
         (last - 1) as u16,
         ISSUER_ROW,
         last as u16,
-        &format!("制定机关：{}", form.issuer),
+        &format!("{}：{}", cat.layout.issuer, form.issuer),
         &f.right,
     )?;
     let reporter = fill.reporter.clone().unwrap_or_default();
@@ -235,7 +232,7 @@ pub fn add_form_sheet(
         0,
         REPORTER_ROW,
         2,
-        &format!("填报单位：{reporter}"),
+        &format!("{}：{reporter}", cat.layout.reporter),
         &f.left,
     )?;
     layout
@@ -254,17 +251,21 @@ pub fn add_form_sheet(
         .cells
         .insert(Spot::Period, Cell::new(REPORTER_ROW, 3));
 
+    // (the catalogue's check makes sure every list has its first word and
+    // there are four letters)
+    let words = &cat.layout;
     let mut headers = vec![
-        "序号".to_string(),
-        "指标名称".into(),
-        "代码".into(),
-        "计量单位".into(),
+        words.serial.clone(),
+        words.name[0].clone(),
+        words.code[0].clone(),
+        words.unit[0].clone(),
     ];
     headers.extend(form.columns.iter().map(|c| c.label.clone()));
-    headers.push("备注".into());
-    let mut letters = vec![String::new(), "甲".into(), "乙".into(), "丙".into()];
+    headers.push(words.note[0].clone());
+    let mut letters = vec![String::new()];
+    letters.extend(words.letters[..3].iter().cloned());
     letters.extend((1..=form.columns.len()).map(|i| i.to_string()));
-    letters.push("丁".into());
+    letters.push(words.letters[3].clone());
     ws.set_row_height(HEADER_ROW, 28)?;
     for (c, (h, l)) in headers.iter().zip(&letters).enumerate() {
         ws.write_string_with_format(HEADER_ROW, c as u16, h, &f.header)?;
@@ -505,7 +506,8 @@ pub fn creation_time() -> ExcelDateTime {
                 .unwrap_or(0)
         });
     ExcelDateTime::from_timestamp(secs)
-        .unwrap_or_else(|_| ExcelDateTime::from_ymd(2017, 1, 1).expect("valid date"))
+        // (a time the workbook cannot hold: the Unix epoch)
+        .unwrap_or_else(|_| ExcelDateTime::from_ymd(1970, 1, 1).expect("valid date"))
 }
 
 /// A workbook with document properties set for a zone form.

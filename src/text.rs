@@ -42,6 +42,16 @@ pub fn normalize_name(s: &str) -> String {
     out
 }
 
+/// A number without float noise: `12.5`, `3`, not `3.0000000001`.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        let s = format!("{:.10}", n);
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// A text cell's meaning as a value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TextValue {
@@ -121,7 +131,7 @@ pub fn parse_period(text: &str) -> Result<Period, String> {
         .filter(|c| !c.is_whitespace())
         .map(|c| if c == '~' { '-' } else { c })
         .collect();
-    let bad = || format!("无法识别的报告期“{}”，应写成如“2020年1-6月”", text.trim());
+    let bad = || format!("无法识别的报告期“{}”", text.trim());
     let chars: Vec<char> = t.chars().collect();
     // Find a four-digit year followed by 年 or '.'.
     let mut i = 0;

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::catalog::{Catalogue, FilledBy, Form, Indicator, Kind, Reporter, Role};
 use crate::model::{Cell, Finding, Period, Severity};
-use crate::read::workbook::format_number;
 use crate::read::{CellValue, FormRead, RawValue, RowRead};
+use crate::text::format_number;
 use crate::text::{TextValue, normalize_name, parse_period, parse_text_value};
 
 /// How far a zone's own growth figure may stray from the computed one, in
@@ -166,7 +166,7 @@ pub fn check_form(
     if let Some(Reporter::Zone(z)) = &reporter {
         ctx.zone = Some(z.clone());
     }
-    let period = check_period(&read, form, expected_period, &mut ctx);
+    let period = check_period(&read, form, expected_period, cat, &mut ctx);
     let mut values = BTreeMap::new();
     if read.header_row.is_none() {
         ctx.push(
@@ -331,8 +331,15 @@ fn check_period(
     read: &FormRead,
     form: &Form,
     expected: Option<Period>,
+    cat: &Catalogue,
     ctx: &mut Ctx,
 ) -> Option<Period> {
+    // The period the clerk is shown as an example: the one expected, else
+    // the middle of the plan's last year.
+    let example = || {
+        let p = expected.unwrap_or(cat.example_period());
+        format!("如“{}”", form.period_text(p))
+    };
     let Some(written) = &read.period else {
         ctx.push(
             Severity::Error,
@@ -341,8 +348,8 @@ fn check_period(
             None,
             None,
             None,
-            Some("如“2020年1-6月”".into()),
-            format!("{} 表头找不到报告期（如“2020年1-6月”）。", form.number),
+            Some(example()),
+            format!("{} 表头找不到报告期（{}）。", form.number, example()),
         );
         return None;
     };
@@ -355,8 +362,8 @@ fn check_period(
                 None,
                 None,
                 Some(written.text.clone()),
-                Some("如“2020年1-6月”".into()),
-                message,
+                Some(example()),
+                format!("{message}，应写成{}", example()),
             );
             None
         }
@@ -703,6 +710,8 @@ fn check_value(
         );
     };
     let yes_no = ind.kind == Kind::YesNo && !growth && role != Role::Cumulative;
+    let words = &cat.layout;
+    let yes_or_no = || format!("“{}”或“{}”", words.yes[0], words.no[0]);
     let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
     // a date format on a value cell changes nothing: its number is read
     let value = raw.value.undated();
@@ -734,15 +743,16 @@ fn check_value(
         }
         CellValue::Bool(b) if yes_no => return Some(Val::Bool(*b)),
         CellValue::Text(t) if yes_no => {
-            return match normalize_name(t).as_str() {
-                "是" | "√" => Some(Val::Bool(true)),
-                "否" | "×" => Some(Val::Bool(false)),
+            let n = normalize_name(t);
+            return match n.as_str() {
+                _ if words.yes.contains(&n) => Some(Val::Bool(true)),
+                _ if words.no.contains(&n) => Some(Val::Bool(false)),
                 "" | "-" | "/" => None,
                 _ => {
                     bad(
                         "value.not_yes_no",
-                        "“是”或“否”".into(),
-                        format!("{subject}应填“是”或“否”，但填的是“{}”。", t.trim()),
+                        yes_or_no(),
+                        format!("{subject}应填{}，但填的是“{}”。", yes_or_no(), t.trim()),
                     );
                     None
                 }
@@ -751,8 +761,8 @@ fn check_value(
         _ if yes_no => {
             bad(
                 "value.not_yes_no",
-                "“是”或“否”".into(),
-                format!("{subject}应填“是”或“否”，但填的是“{}”。", found()),
+                yes_or_no(),
+                format!("{subject}应填{}，但填的是“{}”。", yes_or_no(), found()),
             );
             return None;
         }

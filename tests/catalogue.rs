@@ -7,7 +7,8 @@ use std::process::Command;
 
 use common::{data, form1};
 use zonestat::catalog::{BUNDLED, Catalogue};
-use zonestat::consolidate::{consolidate, summary_json};
+use zonestat::consolidate::consolidate;
+use zonestat::summary::summary_json;
 
 const DEQING: &str = r#"
 [[zones]]
@@ -150,4 +151,41 @@ fn catalogue_rejects_a_ratio_with_an_empty_denominator() {
     );
     let e = refused("numerator = [\"A04\"]", "numerator = []");
     assert!(e.contains("ratios（R2）.numerator"), "{e}");
+}
+
+#[test]
+fn the_layout_words_are_the_catalogues_and_default_to_the_bundled_ones() {
+    // A catalogue without [layout] reads forms with the words the bundled one spells out.
+    let start = BUNDLED.find("\n[layout]").unwrap();
+    let end = start + BUNDLED[start..].find("\n# ----").unwrap();
+    let without = format!("{}{}", &BUNDLED[..start], &BUNDLED[end..]);
+    let (a, b) = (
+        Catalogue::parse(&without, "x.toml").unwrap(),
+        Catalogue::bundled(),
+    );
+    assert_eq!(format!("{:?}", a.layout), format!("{:?}", b.layout));
+    assert_eq!(b.layout.name[0], "指标名称");
+    assert_eq!(b.plan.mail_subject(), "湖州市开发区考核汇总表");
+    // A word the reader could never match, and letters that do not fit the columns.
+    let e = refused("note = [\"备注\"]", "note = [\"备 注\"]");
+    assert!(e.contains("layout.note") && e.contains("“备注”"), "{e}");
+    let e = refused(
+        "letters = [\"甲\", \"乙\", \"丙\", \"丁\"]",
+        "letters = [\"甲\", \"乙\"]",
+    );
+    assert!(e.contains("layout.letters"), "{e}");
+    let e = refused("yes = [\"是\", \"√\"]", "yes = []");
+    assert!(e.contains("layout.yes"), "{e}");
+}
+
+#[test]
+fn the_first_charts_growth_must_be_a_growth_targets_measure() {
+    let e = refused("chart_growth = \"A01\"", "chart_growth = \"A03\"");
+    assert!(
+        e.contains("report.chart_growth") && e.contains("A03"),
+        "{e}"
+    );
+    let text = BUNDLED.replacen("chart_growth = \"A01\"", "chart_growth = \"A06\"", 1);
+    let cat = Catalogue::parse(&text, "x.toml").unwrap();
+    assert_eq!(cat.report.chart_growth, "A06");
 }

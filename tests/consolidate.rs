@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use zonestat::catalog::Catalogue;
-use zonestat::consolidate::{consolidate, summary_json};
+use zonestat::consolidate::consolidate;
+use zonestat::summary::summary_json;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

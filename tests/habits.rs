@@ -11,10 +11,11 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 use zonestat::aggregate::FormState;
-use zonestat::consolidate::{consolidate, summary_json};
+use zonestat::consolidate::consolidate;
 use zonestat::folder::display_name;
 use zonestat::folder::{check_files, list_files};
 use zonestat::model::Severity;
+use zonestat::summary::summary_json;
 
 /// The sample data folder copied, with 湖州's June workbook replaced by `name`.
 fn data_with_hz(name: &str, bytes: &[u8]) -> tempfile::TempDir {
@@ -322,7 +323,7 @@ fn a_mistyped_future_month_stays_in_the_inbox_and_opens_no_period() {
         "no folder for the mistyped month"
     );
     assert_eq!(
-        zonestat::routine::latest_period(&data),
+        zonestat::archive::latest_period(&data),
         Some(common::period("2020-06"))
     );
     let log = std::fs::read_to_string(data.join("intake.log")).unwrap();

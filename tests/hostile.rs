@@ -744,3 +744,34 @@ fn good_files_with_random_bytes_changed_never_escape() {
         }
     }
 }
+
+// The panic guard around the parser (read::guard), through its public entry.
+
+#[test]
+fn nested_guards_each_catch_their_own_panic() {
+    let outer = read::guard::isolate(|| {
+        let inner = read::guard::isolate(|| -> () { panic!("inner") });
+        assert!(inner.unwrap_err().contains("inner"));
+        7
+    });
+    assert_eq!(outer, Ok(7));
+}
+
+#[test]
+fn a_formatted_panic_message_is_kept() {
+    let e = read::guard::isolate(|| -> () { panic!("index {} out of range", 12) }).unwrap_err();
+    assert!(e.starts_with("index 12 out of range"), "{e}");
+    // (with the place of the panic)
+    assert!(e.contains("hostile.rs"), "{e}");
+}
+
+/// (moved from read/pool.rs's unit tests: now through a real worker)
+#[test]
+fn a_job_is_answered_through_the_protocol() {
+    use zonestat::catalog::Limits;
+    use zonestat::read::workbook::{FileType, OpenError};
+    let parsed = own_pool()
+        .parse(b"abc", FileType::Other, &Limits::default())
+        .unwrap();
+    assert!(matches!(parsed, Err(OpenError::Damaged(_))), "{parsed:?}");
+}

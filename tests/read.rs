@@ -438,7 +438,8 @@ fn a_period_typed_as_a_date_by_libreoffice_reads_as_that_month() {
 /// holding `bytes` (the sample data otherwise), without its sources (the
 /// file's hash differs, of course).
 fn hz_json(bytes: &[u8], name: &str) -> Value {
-    use zonestat::consolidate::{consolidate, summary_json};
+    use zonestat::consolidate::consolidate;
+    use zonestat::summary::summary_json;
     let root = tempfile::tempdir().unwrap();
     for p in PERIODS {
         let to = root.path().join(p);
@@ -553,4 +554,84 @@ fn a_macro_enabled_workbook_is_read_like_an_xlsx() {
         read_bytes(xlsx, "hz.xlsx", "hz.xlsx", &cat()).kind,
         FileType::Xlsx
     );
+}
+
+/// An .ods of one row: a date cell, a duration cell and a long text.
+fn ods_row() -> Vec<u8> {
+    use std::io::Write;
+    let content = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="S"><table:table-row><table:table-cell office:value-type="date" office:date-value="2020-06-01"><text:p>2020-06-01</text:p></table:table-cell><table:table-cell office:value-type="time" office:time-value="PT12H"><text:p>12:00</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>报告期报告期</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file("META-INF/manifest.xml", stored).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+    zip.start_file("content.xml", stored).unwrap();
+    zip.write_all(content.as_bytes()).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+// (moved from read/workbook.rs's unit tests, through the public parse)
+
+#[test]
+fn an_ods_date_value_is_a_date_and_a_duration_is_text() {
+    use zonestat::model::Cell;
+    use zonestat::read::CellValue;
+    use zonestat::read::workbook::{FileType, parse};
+    let bytes = ods_row();
+    assert_eq!(zonestat::read::workbook::sniff(&bytes), FileType::Ods);
+    let opened = parse(&bytes, FileType::Ods, &cat().limits).unwrap();
+    let s = &opened.sheets[0];
+    let d = s.get(Cell::new(0, 0));
+    assert!(matches!(
+        d,
+        CellValue::Date {
+            year: 2020,
+            month: 6,
+            day: 1,
+            ..
+        }
+    ));
+    assert_eq!(d.display(), "2020-06-01");
+    assert_eq!(s.get(Cell::new(0, 1)), &CellValue::Text("PT12H".into()));
+}
+
+#[test]
+fn a_long_text_is_cut_at_a_character() {
+    use zonestat::model::Cell;
+    use zonestat::read::CellValue;
+    use zonestat::read::workbook::{FileType, parse};
+    let bytes = ods_row();
+    let mut limits = cat().limits.clone();
+    for (max, kept, cut) in [(2, "报告", true), (6, "报告期报告期", false)] {
+        limits.max_cell_chars = max;
+        let opened = parse(&bytes, FileType::Ods, &limits).unwrap();
+        let text = opened.sheets[0].get(Cell::new(0, 2));
+        assert_eq!(text, &CellValue::Text(kept.into()), "{max}");
+        let noted = opened.notes.iter().any(|n| n.rule.0 == "cell.text_cut");
+        assert_eq!(noted, cut, "{max}");
+    }
+}
+
+#[test]
+fn a_serial_date_reads_as_the_number_it_stores() {
+    use zonestat::model::Cell;
+    use zonestat::read::CellValue;
+    use zonestat::read::workbook::{FileType, parse};
+    let bytes = hz_dated(W::Builtin(JUNE_2020, 14)).xlsx();
+    let opened = parse(&bytes, FileType::Xlsx, &cat().limits).unwrap();
+    let d = opened.sheets[0].get(Cell::new(3, 3));
+    assert!(matches!(
+        d,
+        CellValue::Date {
+            year: 2020,
+            month: 6,
+            day: 1,
+            ..
+        }
+    ));
+    assert_eq!(d.undated().as_ref(), &CellValue::Number(JUNE_2020));
 }

@@ -11,8 +11,9 @@ use calamine::{Data, Range, Reader, Xlsx};
 use serde_json::Value;
 use zonestat::assess::Status;
 use zonestat::catalog::Catalogue;
-use zonestat::consolidate::{Consolidation, consolidate, summary_json};
+use zonestat::consolidate::{Consolidation, consolidate};
 use zonestat::report::{MadeAt, summary_text, workbook_bytes, write_report};
+use zonestat::summary::summary_json;
 
 /// 2021-01-01 00:00 UTC.
 const MADE: i64 = 1_609_459_200;

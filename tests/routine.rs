@@ -411,7 +411,7 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
 #[test]
 fn run_finishes_its_work_when_its_pipe_closes() {
     let work = tempfile::tempdir().unwrap();
-    zonestat::routine::init(work.path()).unwrap();
+    zonestat::cmd::init::init(work.path()).unwrap();
     let toml = work.path().join("zonestat.toml");
     let settings = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(
@@ -499,7 +499,7 @@ fn overlong_text_cell_is_cut_and_workbook_written() {
     let out = work.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let book = out.join("汇总.xlsx");
-    zonestat::routine::write_pair(&c, &cat, &book, Some(&out.join("汇总.json"))).unwrap();
+    zonestat::report::write_pair(&c, &cat, &book, Some(&out.join("汇总.json"))).unwrap();
     assert!(package_contains(
         &std::fs::read(&book).unwrap(),
         zonestat::text::CUT_MARK

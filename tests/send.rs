@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use mail_parser::{MessageParser, MimeHeaders};
 use zonestat::catalog::Catalogue;
-use zonestat::consolidate::{consolidate, default_report_name, summary_json};
+use zonestat::consolidate::{consolidate, default_report_name};
 use zonestat::mail::{self, Delivery, MailOptions, MailOverrides, Summary};
 use zonestat::model::Period;
 use zonestat::read::sha256_hex;
 use zonestat::report::{MadeAt, write_report};
 use zonestat::settings::Security;
+use zonestat::summary::summary_json;
 
 const NAME: &str = "开发区考核汇总表-2020年1-6月.xlsx";
 const SUBJECT: &str = "湖州市开发区考核汇总表（2020年1-6月）";

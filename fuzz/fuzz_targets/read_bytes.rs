@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for sheet in &opened.sheets {
         if let Some((form, at)) = find_form(sheet, cat) {
-            read_form(sheet, form, at);
+            read_form(sheet, form, at, &cat.layout);
         }
     }
 });

@@ -10,11 +10,7 @@ use std::path::{Path, PathBuf};
 /// The folder of temporary files, in the data folder.
 pub const TMP_DIR: &str = ".zonestat-tmp";
 
-/// Whether a directory entry is zonestat's own bookkeeping (the lock, the
-/// temporary folder, a temporary output file): never a form, never listed.
-pub fn is_own(name: &str) -> bool {
-    name.starts_with(".zonestat")
-}
+pub use crate::folder::is_own;
 
 pub use crate::output::sync_dir;
 

@@ -35,8 +35,7 @@ pub use file::{TMP_DIR, is_own};
 pub use lock::{ArchiveLock, LOCK_NAME, WAITING};
 pub use log::{LOG_NAME, LogRead};
 
-/// Where replaced files go, inside a period folder.
-pub const SUPERSEDED: &str = "_superseded";
+pub use crate::folder::SUPERSEDED;
 
 /// What became of one incoming file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

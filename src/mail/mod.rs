@@ -1,4 +1,4 @@
-//! `zonestat send`: the assessment workbook by email. The only module that
+//! The assessment workbook by email (`zonestat send`, `run --send`). The only module that
 //! knows lettre.
 //!
 //! The server and the recipients come from `[mail]` in `zonestat.toml`, each
@@ -34,10 +34,6 @@ use crate::settings::{Mail, Security};
 /// The environment variable that holds the SMTP password.
 pub const PASSWORD_VAR: &str = "ZONESTAT_SMTP_PASSWORD";
 
-/// The subject's fixed part; the period follows in full-width brackets:
-/// `湖州市开发区考核汇总表（2020年1-6月）`.
-pub const SUBJECT: &str = "湖州市开发区考核汇总表";
-
 /// Everything needed to send: the settings file's `[mail]` with the flags
 /// applied, and the password from the environment.
 #[derive(Clone)]
@@ -53,7 +49,8 @@ pub struct MailOptions {
     pub from: String,
     pub to: Vec<String>,
     pub cc: Vec<String>,
-    /// None: [`SUBJECT`] and the period.
+    /// None: the catalogue's subject (`plan.mail_subject`) and the period,
+    /// in full-width brackets.
     pub subject: Option<String>,
     /// For connecting and for each reply of the server.
     pub timeout: Duration,
@@ -326,7 +323,7 @@ pub fn send_file(
         && mail.subject.is_none()
         && let Some(label) = label_from_file_name(report, cat)
     {
-        mail.subject = Some(format!("{SUBJECT}（{label}）"));
+        mail.subject = Some(format!("{}（{label}）", cat.plan.mail_subject()));
     }
     let s = found.as_ref().map(|(_, s)| s).or(own.as_ref());
     let mut outcome = match dry_run {
@@ -389,7 +386,7 @@ pub fn find_summary(
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| {
-            v.get(crate::consolidate::WORKBOOK_SHA256)?
+            v.get(crate::summary::WORKBOOK_SHA256)?
                 .as_str()
                 .map(str::to_string)
         });
@@ -518,7 +515,7 @@ fn prepare(
     }
     let subject = match (&mail.subject, summary) {
         (Some(s), _) if !s.trim().is_empty() => s.trim().to_string(),
-        (_, Some(s)) => format!("{SUBJECT}（{}）", s.label()),
+        (_, Some(s)) => format!("{}（{}）", s.subject, s.label()),
         (_, None) => {
             return Err(settings(format!(
                 "看不出 {file_name} 是哪一期的考核汇总表：请用 --summary 指定 consolidate --json 写出的汇总结果，或用 --subject 写明邮件主题"

@@ -25,6 +25,10 @@ pub struct Summary {
     pub period: Period,
     /// The workbook's title, e.g. 湖州市开发区转型升级创新发展考核汇总表.
     pub title: String,
+    /// The mail's subject before the period (the catalogue's
+    /// `plan.mail_subject`).
+    #[serde(default)]
+    pub subject: String,
     /// Who fills in the city forms (湖州市统计局).
     pub city_reporter: String,
     /// Zones in the catalogue, and those whose forms were all accepted.
@@ -175,7 +179,7 @@ impl Summary {
         })
     }
 
-    /// Reads the summary from the JSON value [`crate::consolidate::summary_json`] makes.
+    /// Reads the summary from the JSON value [`crate::summary::summary_json`] makes.
     fn from_json(v: &Value, cat: &Catalogue) -> Result<Summary, String> {
         let period: Period = v["period"]
             .as_str()
@@ -391,7 +395,7 @@ pub fn plain_body(file_name: &str) -> String {
 fn signature() -> String {
     format!(
         "（本邮件由 {} 根据考核汇总结果自动生成。）\n",
-        crate::report::MADE_BY
+        crate::output::MADE_BY
     )
 }
 
@@ -477,6 +481,7 @@ impl Facts {
         Summary {
             period: self.period,
             title: cat.plan.report_title.clone(),
+            subject: cat.plan.mail_subject().to_string(),
             city_reporter: cat.city.reporter.clone(),
             zones: self.zones.len(),
             accepted,

@@ -3,7 +3,7 @@
 //! found by its code or, when the 代码 column is gone, by its name. The
 //! period may be text (`2020年1-6月`) or a date-typed cell.
 
-use crate::catalog::{Catalogue, Form, Indicator, Role};
+use crate::catalog::{Catalogue, Form, FormWords, Indicator, Role};
 use crate::model::Cell;
 use crate::read::workbook::{CellValue, Sheet};
 use crate::text::{normalize_name, parse_period};
@@ -93,7 +93,7 @@ pub fn find_form<'c>(sheet: &Sheet, cat: &'c Catalogue) -> Option<(&'c Form, Cel
 }
 
 /// Reads a form's layout and rows from a sheet.
-pub fn read_form(sheet: &Sheet, form: &Form, form_cell: Cell) -> FormRead {
+pub fn read_form(sheet: &Sheet, form: &Form, form_cell: Cell, words: &FormWords) -> FormRead {
     let mut out = FormRead {
         sheet: sheet.name.clone(),
         form: form.number.clone(),
@@ -108,12 +108,12 @@ pub fn read_form(sheet: &Sheet, form: &Form, form_cell: Cell) -> FormRead {
         unknown_rows: Vec::new(),
         duplicate_rows: Vec::new(),
     };
-    let header = find_header(sheet, form);
+    let header = find_header(sheet, form, words);
     let head_end = header
         .as_ref()
         .map(|h| h.row)
         .unwrap_or(sheet.end_row().min(sheet.first_row() + HEAD_ROWS));
-    read_head(sheet, form, head_end, &mut out);
+    read_head(sheet, form, head_end, words, &mut out);
     let Some(h) = header else { return out };
     out.header_row = Some(h.row);
     out.header_anchor = Cell::new(h.row, h.name_col.unwrap_or(0));
@@ -132,7 +132,7 @@ struct Header {
     values: Vec<(Role, u32)>,
 }
 
-fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
+fn find_header(sheet: &Sheet, form: &Form, words: &FormWords) -> Option<Header> {
     let top = sheet.first_row();
     let last = sheet.end_row().min(top + HEAD_ROWS + 5);
     let mut best: Option<Header> = None;
@@ -150,16 +150,19 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
             if n.is_empty() {
                 continue;
             }
-            match n.as_str() {
-                "指标名称" | "指标" | "项目" => h.name_col = h.name_col.or(Some(col)),
-                "代码" | "指标代码" => h.code_col = h.code_col.or(Some(col)),
-                "计量单位" | "单位" => h.unit_col = h.unit_col.or(Some(col)),
-                "备注" => h.note_col = h.note_col.or(Some(col)),
-                _ => {
-                    for c in &form.columns {
-                        if c.is_named(&n) && !h.values.iter().any(|(r, _)| *r == c.role) {
-                            h.values.push((c.role, col));
-                        }
+            let is = |spellings: &[String]| spellings.contains(&n);
+            if is(&words.name) {
+                h.name_col = h.name_col.or(Some(col));
+            } else if is(&words.code) {
+                h.code_col = h.code_col.or(Some(col));
+            } else if is(&words.unit) {
+                h.unit_col = h.unit_col.or(Some(col));
+            } else if is(&words.note) {
+                h.note_col = h.note_col.or(Some(col));
+            } else {
+                for c in &form.columns {
+                    if c.is_named(&n) && !h.values.iter().any(|(r, _)| *r == c.role) {
+                        h.values.push((c.role, col));
                     }
                 }
             }
@@ -178,7 +181,7 @@ fn find_header(sheet: &Sheet, form: &Form) -> Option<Header> {
 }
 
 /// The reporting unit and the period, above the header.
-fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
+fn read_head(sheet: &Sheet, form: &Form, head_end: u32, words: &FormWords, out: &mut FormRead) {
     for row in sheet.first_row()..head_end {
         for col in 0..sheet.end_col() {
             let at = Cell::new(row, col);
@@ -187,7 +190,7 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
                 continue;
             }
             let n = normalize_name(&text);
-            if let Some(rest) = n.strip_prefix("填报单位") {
+            if let Some(rest) = n.strip_prefix(words.reporter.as_str()) {
                 let rest = rest.trim_start_matches([':', '：']);
                 if out.reporter.is_none() {
                     let written = if rest.is_empty() {
@@ -217,7 +220,7 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
             }
             if n.contains(form.title_key())
                 || n.contains(form.number_key())
-                || n.starts_with("制定机关")
+                || n.starts_with(words.issuer.as_str())
             {
                 continue;
             }
@@ -246,8 +249,7 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, out: &mut FormRead) {
             for col in 0..sheet.end_col() {
                 let at = Cell::new(row, col);
                 let n = normalize_name(&sheet.text_ref(at));
-                if n.starts_with("报告期") || n.starts_with("时间") || n.starts_with("期别")
-                {
+                if words.period.iter().any(|w| n.starts_with(w.as_str())) {
                     out.period = Some(Located {
                         text: sheet.text(at),
                         cell: at,

@@ -70,25 +70,3 @@ pub fn isolate<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .unwrap_or_else(|| "unknown panic".into())
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nested_guards_each_catch_their_own_panic() {
-        let outer = isolate(|| {
-            let inner = isolate(|| -> () { panic!("inner") });
-            assert!(inner.unwrap_err().contains("inner"));
-            7
-        });
-        assert_eq!(outer, Ok(7));
-    }
-
-    #[test]
-    fn a_formatted_panic_message_is_kept() {
-        let e = isolate(|| -> () { panic!("index {} out of range", 12) }).unwrap_err();
-        assert!(e.starts_with("index 12 out of range"), "{e}");
-        assert!(e.contains("guard.rs"), "{e}");
-    }
-}

@@ -251,7 +251,8 @@ fn read_with(
             .sheets
             .iter()
             .filter_map(|sheet| {
-                form::find_form(sheet, cat).map(|(form, at)| form::read_form(sheet, form, at))
+                form::find_form(sheet, cat)
+                    .map(|(form, at)| form::read_form(sheet, form, at, &cat.layout))
             })
             .collect::<Vec<_>>()
     });

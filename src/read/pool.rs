@@ -463,28 +463,3 @@ pub(crate) fn in_process(bytes: &[u8], kind: FileType, limits: &Limits) -> Resul
     Ok(guard::isolate(|| workbook::parse(bytes, kind, limits))
         .unwrap_or_else(|m| Err(OpenError::Panic(m))))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_job_is_answered_through_the_protocol() {
-        let job = Job {
-            kind: FileType::Other,
-            limits: Limits::default(),
-        };
-        let head = postcard::to_stdvec(&job).unwrap();
-        let mut input = Vec::new();
-        input.extend((head.len() as u32).to_le_bytes());
-        input.extend(&head);
-        input.extend(3u64.to_le_bytes());
-        input.extend(b"abc");
-        let mut output = Vec::new();
-        // (the limits are not applied to the test process)
-        serve(&mut input.as_slice(), &mut output, |_| {}).unwrap();
-        let len = u64::from_le_bytes(output[..8].try_into().unwrap()) as usize;
-        let parsed: Parsed = postcard::from_bytes(&output[8..8 + len]).unwrap();
-        assert!(matches!(parsed, Err(OpenError::Damaged(_))));
-    }
-}

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Limits;
 use crate::model::Cell;
 use crate::read::package;
+use crate::text::format_number;
 
 /// What the bytes of a file are, by content (never by extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,16 +168,6 @@ impl CellValue {
             } => Cow::Owned(CellValue::Text(s.clone())),
             other => Cow::Borrowed(other),
         }
-    }
-}
-
-/// A number without float noise: `12.5`, `3`, not `3.0000000001`.
-pub fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        let s = format!("{:.10}", n);
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -766,51 +757,5 @@ fn cell_value(d: Data) -> CellValue {
         Data::DateTime(d) => CellValue::Number(d.as_f64()),
         Data::DateTimeIso(s) | Data::DurationIso(s) => CellValue::Text(s),
         Data::Error(e) => CellValue::Error(e.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_long_text_is_cut_at_a_character() {
-        assert_eq!(cut_text("报告期报告期", 2), ("报告", true));
-        assert_eq!(cut_text("报告", 2), ("报告", false));
-    }
-
-    #[test]
-    fn an_ods_date_value_is_a_date_and_a_duration_is_text() {
-        let d = iso_value("2020-06-01", 10);
-        assert!(matches!(
-            d,
-            CellValue::Date {
-                year: 2020,
-                month: 6,
-                day: 1,
-                ..
-            }
-        ));
-        assert_eq!(d.display(), "2020-06-01");
-        assert_eq!(iso_value("PT12H", 10), CellValue::Text("PT12H".into()));
-    }
-
-    #[test]
-    fn a_serial_date_reads_as_the_number_it_stores() {
-        let d = cell_value(Data::DateTime(calamine::ExcelDateTime::new(
-            43983.0,
-            calamine::ExcelDateTimeType::DateTime,
-            false,
-        )));
-        assert!(matches!(
-            d,
-            CellValue::Date {
-                year: 2020,
-                month: 6,
-                day: 1,
-                ..
-            }
-        ));
-        assert_eq!(d.undated().as_ref(), &CellValue::Number(43983.0));
     }
 }

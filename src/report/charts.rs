@@ -1,5 +1,5 @@
-//! 图表: the charts, one a printed page — the zones' growth on the plan's
-//! first growth target (column chart, data on 分区对比), completion against
+//! 图表: the charts, one a printed page — the zones' growth on the catalogue's
+//! `report.chart_growth` (by default the first growth target's measure) (column chart, data on 分区对比), completion against
 //! schedule of the totals and cumulative targets (clustered bar chart), and in
 //! annual runs each year's growth behind the average-growth targets (line
 //! chart). Charts are spreadsheet charts over cells, not pictures.
@@ -43,8 +43,12 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         format!("{}、{t}", super::compare::chinese_number(section))
     };
 
-    // The zones' growth on the first growth target.
-    let first = growth_measures(ctx).into_iter().next();
+    // The zones' growth on the catalogue's chart indicator, or the first
+    // growth target's.
+    let chosen = &cat.report.chart_growth;
+    let first = growth_measures(ctx)
+        .into_iter()
+        .find(|m| chosen.is_empty() || m == chosen);
     if let Some((code, grow_row)) =
         first.and_then(|code| places.growth.get(&code).map(|r| (code, *r)))
     {

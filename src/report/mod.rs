@@ -1,6 +1,7 @@
 //! The assessment workbook (考核汇总表): a consolidation → an xlsx file for
-//! people who read on screen and print. The only module that knows
-//! rust_xlsxwriter.
+//! people who read on screen and print, and [`write_pair`], the workbook with
+//! its JSON summary. With `template.rs` and `feedback.rs` (the forms
+//! themselves), the only code that knows rust_xlsxwriter.
 //!
 //! Sheets, in order: 封面 (cover: period, plan, completeness, target counts,
 //! sources), 目标考核 (one row a target and zone), 图表, 全市汇总,
@@ -36,8 +37,7 @@ use crate::error::Error;
 use crate::score::ZoneScore;
 use layout::Res;
 
-/// The program and version printed on the cover.
-pub const MADE_BY: &str = concat!("zonestat ", env!("CARGO_PKG_VERSION"));
+pub use crate::output::MADE_BY;
 
 /// Names of the fixed sheets.
 pub(crate) const COVER: &str = "封面";
@@ -390,6 +390,35 @@ fn build(c: &Consolidation, cat: &Catalogue, made_at: MadeAt) -> Result<Vec<u8>,
     findings::add(&ctx, &mut wb)?;
     wb.push_worksheet(sources::sheet(&ctx)?);
     wb.save_to_buffer()
+}
+
+/// Writes one run's outputs as a pair: the workbook first, then (when asked)
+/// the JSON summary with the workbook's SHA-256 in it. When the workbook
+/// cannot be written the old JSON stays beside the old workbook.
+///
+/// # Errors
+/// [`Error::Output`] when either cannot be written.
+pub fn write_pair(
+    c: &Consolidation,
+    cat: &Catalogue,
+    workbook: &Path,
+    json: Option<&Path>,
+) -> Result<(), Error> {
+    write_report(c, cat, workbook, MadeAt::from_env())?;
+    let Some(json) = json else { return Ok(()) };
+    let written = std::fs::read(workbook).map_err(|e| Error::Output {
+        path: workbook.display().to_string(),
+        message: crate::error::io_message(&e),
+    })?;
+    let mut value = crate::summary::summary_json(c, cat);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            crate::summary::WORKBOOK_SHA256.into(),
+            serde_json::Value::String(crate::read::sha256_hex(&written)),
+        );
+    }
+    let text = serde_json::to_string_pretty(&value).expect("serialisable");
+    crate::output::write_atomic(json, text.as_bytes())
 }
 
 #[cfg(test)]

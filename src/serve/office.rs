@@ -600,7 +600,7 @@ pub fn consolidate(
         path: dir.display().to_string(),
         message: crate::error::io_message(&e),
     })?;
-    crate::routine::write_pair(
+    crate::report::write_pair(
         &run,
         &app.cat,
         &data.join(&workbook),

@@ -1,54 +1,22 @@
-//! `zonestat init` and `zonestat run`: the clerk's routine in one command —
-//! intake → who has reported → consolidate the period → workbook, summary and
-//! feedback in the output folder.
+//! `zonestat run`: the clerk's routine in one command — intake → who has
+//! reported → consolidate the period → workbook, summary and feedback in the
+//! output folder, optionally mailed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aggregate::FormState;
-pub use crate::archive::latest_period;
+use crate::archive::latest_period;
 use crate::catalog::Catalogue;
-use crate::consolidate::{
-    Consolidation, WORKBOOK_SHA256, consolidate, default_report_name, summary_json,
-};
+use crate::consolidate::{Consolidation, consolidate, default_report_name};
 use crate::error::Error;
 use crate::intake::{IntakeOptions, IntakeReport, intake};
+use crate::mail::MailOptions;
 use crate::model::Period;
-use crate::output::write_atomic;
-use crate::read::sha256_hex;
-use crate::settings::{FILE_NAME, Settings, TEMPLATE};
+use crate::report::write_pair;
+use crate::settings::Settings;
 use crate::status::StatusTable;
-
-/// Writes a commented `zonestat.toml` and the folders it names into `dir`.
-/// An existing settings file is kept.
-///
-/// # Errors
-/// [`Error::Output`] when a folder or the file cannot be made.
-pub fn init(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let err = |p: &Path| {
-        let p = p.display().to_string();
-        move |e: std::io::Error| Error::Output {
-            path: p.clone(),
-            message: crate::error::io_message(&e),
-        }
-    };
-    std::fs::create_dir_all(dir).map_err(err(dir))?;
-    let mut made = Vec::new();
-    let file = dir.join(FILE_NAME);
-    if !file.exists() {
-        write_atomic(&file, TEMPLATE.as_bytes())?;
-        made.push(file);
-    }
-    let s = Settings::load(dir)?;
-    for folder in [&s.data, &s.inbox, &s.output] {
-        if !folder.exists() {
-            std::fs::create_dir_all(folder).map_err(err(folder))?;
-            made.push(folder.clone());
-        }
-    }
-    Ok(made)
-}
 
 /// What `run` did.
 #[derive(Debug)]
@@ -216,35 +184,6 @@ pub fn run(
     Ok(outcome)
 }
 
-/// Writes one run's outputs as a pair: the workbook first, then (when asked)
-/// the JSON summary with the workbook's SHA-256 in it. When the workbook
-/// cannot be written the old JSON stays beside the old workbook.
-///
-/// # Errors
-/// [`Error::Output`] when either cannot be written.
-pub fn write_pair(
-    c: &Consolidation,
-    cat: &Catalogue,
-    workbook: &Path,
-    json: Option<&Path>,
-) -> Result<(), Error> {
-    crate::report::write_report(c, cat, workbook, crate::report::MadeAt::from_env())?;
-    let Some(json) = json else { return Ok(()) };
-    let written = std::fs::read(workbook).map_err(|e| Error::Output {
-        path: workbook.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
-    let mut value = summary_json(c, cat);
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            WORKBOOK_SHA256.into(),
-            serde_json::Value::String(sha256_hex(&written)),
-        );
-    }
-    let text = serde_json::to_string_pretty(&value).expect("serialisable");
-    write_atomic(json, text.as_bytes())
-}
-
 /// Mails the run's workbook: only a run without gaps, unless `incomplete` is
 /// allowed. Returns None when it was not sent for being incomplete.
 ///
@@ -261,4 +200,40 @@ pub fn send(
     }
     let summary = crate::mail::Summary::from_run(&outcome.consolidation, cat);
     crate::mail::send_report(&outcome.workbook, Some(&summary), options).map(Some)
+}
+
+/// `zonestat run`: exit code 1 when data are missing, a correction was held
+/// or a file could not be filed. `send`: mail the workbook, `Some(true)` even
+/// when data are missing.
+///
+/// # Errors
+/// What stops the routine (see [`run`]) or the mail.
+pub fn run_command(
+    s: &Settings,
+    period: Option<Period>,
+    send_it: Option<bool>,
+    mail: &MailOptions,
+    cat: &Catalogue,
+) -> anyhow::Result<u8> {
+    super::ignore_hangup();
+    let outcome = run(s, period, cat, &mut |line| outln!("{line}"))?;
+    if let Some(incomplete) = send_it {
+        match send(&outcome, mail, incomplete, cat)? {
+            Some(o) => out!("{}", crate::mail::outcome_text(&o)),
+            None => outln!(
+                "数据不完整，考核汇总表没有发送。补齐数据后重新运行；确需先发送请加 --send-incomplete。"
+            ),
+        }
+    }
+    let held = !outcome.rejected_corrections(cat).is_empty();
+    let failed = outcome
+        .intake
+        .entries
+        .iter()
+        .any(|e| e.action == crate::intake::Action::Failed);
+    Ok(if outcome.consolidation.has_gaps() || held || failed {
+        1
+    } else {
+        0
+    })
 }
