@@ -564,6 +564,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 idle_timeout: i64::from(serve.idle_minutes) * 60,
                 absolute_timeout: i64::from(serve.session_hours) * 3600,
                 secure_cookies: serve.secure_cookies,
+                tls_cert: serve.tls_cert.clone(),
+                tls_key: serve.tls_key.clone(),
             };
             zonestat::serve::run(config, cat)?;
             Ok(0)

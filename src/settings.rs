@@ -42,6 +42,9 @@ pub struct Serve {
     /// Mark cookies `Secure`: set when the portal is reached over https
     /// (through a proxy that holds the certificate).
     pub secure_cookies: bool,
+    /// The portal's own https: certificate chain and private key, PEM files.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Serve {
@@ -52,6 +55,8 @@ impl Default for Serve {
             idle_minutes: 30,
             session_hours: 8,
             secure_cookies: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -173,8 +178,15 @@ impl Settings {
         fix(&mut self.data);
         fix(&mut self.inbox);
         fix(&mut self.output);
-        if let Some(c) = &mut self.catalogue {
-            fix(c);
+        for p in [
+            &mut self.catalogue,
+            &mut self.serve.tls_cert,
+            &mut self.serve.tls_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
         }
         self
     }
@@ -226,6 +238,10 @@ idle_minutes = 30
 session_hours = 8
 # 门户经由 https（例如前面有一台持有证书的反向代理）访问时设为 true
 secure_cookies = false
+# 由门户自己提供 https：填写证书和私钥文件（PEM 格式，可以是相对于本文件的路径），
+# 两项都填才生效；此时登录 Cookie 自动只经 https 传送，访问地址变为 https://…
+# tls_cert = "证书/portal.crt"
+# tls_key = "证书/portal.key"
 "#;
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio_rustls::rustls;
 
 use serde_json::{Value, json};
 
@@ -19,10 +22,19 @@ struct Portal {
     dir: tempfile::TempDir,
     child: Option<Child>,
     port: u16,
+    /// Speaks https, trusting this configuration's roots.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Portal {
     fn new() -> Portal {
+        let mut p = Portal::unstarted();
+        p.start();
+        p
+    }
+
+    /// The work folder with the sample data, the server not yet started.
+    fn unstarted() -> Portal {
         let dir = tempfile::tempdir().unwrap();
         for p in common::PERIODS {
             let to = dir.path().join("数据").join(p);
@@ -32,13 +44,12 @@ impl Portal {
                 std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
             }
         }
-        let mut p = Portal {
+        Portal {
             dir,
             child: None,
             port: 0,
-        };
-        p.start();
-        p
+            tls: None,
+        }
     }
 
     fn data(&self) -> PathBuf {
@@ -105,8 +116,16 @@ impl Portal {
     }
 
     fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut s: Box<dyn ReadWrite> = match &self.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+        };
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.port,
@@ -119,7 +138,10 @@ impl Portal {
         s.write_all(req.as_bytes()).unwrap();
         s.write_all(body).unwrap();
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        if let Err(e) = s.read_to_end(&mut raw) {
+            // A TLS peer that closes without its close_notify: what came is the answer.
+            assert!(self.tls.is_some() && !raw.is_empty(), "{e}");
+        }
         Answer::parse(&raw)
     }
 
@@ -204,6 +226,9 @@ impl Drop for Portal {
         }
     }
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 struct Answer {
     status: u16,
@@ -809,4 +834,123 @@ fn hostile_and_oversized_uploads_get_their_answer_and_the_server_goes_on() {
     );
     let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
     assert_eq!(v["status"], "accepted", "{v}");
+}
+
+/// A self-signed certificate for `localhost`, written into `dir` as
+/// `portal.crt` and `portal.key`; returns a client configuration that trusts it.
+fn self_signed(dir: &std::path::Path) -> Arc<rustls::ClientConfig> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("portal.crt"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("portal.key"), made.signing_key.serialize_pem()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(made.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn with_a_certificate_the_portal_speaks_https_and_its_cookies_are_secure() {
+    let mut p = Portal::unstarted();
+    let client = self_signed(&p.dir.path().join("证书"));
+    std::fs::write(
+        p.dir.path().join("zonestat.toml"),
+        "[serve]\ntls_cert = \"证书/portal.crt\"\ntls_key = \"证书/portal.key\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(p.dir.path())
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("https://127.0.0.1:"), "{line}");
+    p.port = line
+        .rsplit_once("127.0.0.1:")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap();
+    p.child = Some(child);
+    // Plain http to the https port gets no page, and the server goes on.
+    let plain = {
+        let mut s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    assert!(
+        !plain.contains("HTTP/1.1") && !plain.contains("登录"),
+        "{plain}"
+    );
+    p.tls = Some(client);
+    let page = p.request("GET", "/login", &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("账户名"), "{}", page.body);
+    let first = p.user("hz1", "zone", Some("HZ"));
+    let a = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "hz1", "password": first}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let cookie = a.header("set-cookie").unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    p.stop();
+}
+
+#[test]
+fn a_missing_or_bad_certificate_stops_the_portal_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("证书");
+    self_signed(&certs);
+    let try_serve = |settings: &str| {
+        std::fs::write(dir.path().join("zonestat.toml"), settings).unwrap();
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["serve", "--port", "0"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) =
+        try_serve("[serve]\ntls_cert = \"证书/没有.crt\"\ntls_key = \"证书/portal.key\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("没有.crt") && err.contains("tls_cert"),
+        "{err}"
+    );
+    std::fs::write(certs.join("坏.crt"), "not a certificate").unwrap();
+    let (code, err) =
+        try_serve("[serve]\ntls_cert = \"证书/坏.crt\"\ntls_key = \"证书/portal.key\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("坏.crt") && err.contains("证书"), "{err}");
+    // A key that is not the certificate's.
+    let other = tempfile::tempdir().unwrap();
+    self_signed(other.path());
+    std::fs::copy(other.path().join("portal.key"), certs.join("别的.key")).unwrap();
+    let (code, err) =
+        try_serve("[serve]\ntls_cert = \"证书/portal.crt\"\ntls_key = \"证书/别的.key\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("别的.key"), "{err}");
+    let (code, err) = try_serve("[serve]\ntls_cert = \"证书/portal.crt\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tls_key"), "{err}");
 }

@@ -8,6 +8,7 @@
 //! - `session`: who is asking: the session cookie, timeouts, throttling
 //! - `api`: the JSON interface under `/api/v1`
 //! - `pages`: the server-rendered pages for people
+//! - `tls`: https with rustls, when `[serve]` names a certificate and key
 
 // A refusal is an HTTP answer like any other: handlers pass `Response`s back
 // as errors, and their size does not matter beside the network.
@@ -18,6 +19,7 @@ mod api;
 pub mod db;
 mod pages;
 mod session;
+mod tls;
 mod upload;
 mod view;
 
@@ -47,8 +49,34 @@ pub struct Config {
     /// A session ends this long after login whatever happens (seconds).
     pub absolute_timeout: i64,
     /// Cookies marked `Secure` (the portal is served over TLS, or behind a
-    /// proxy that is).
+    /// proxy that is). Always under TLS.
     pub secure_cookies: bool,
+    /// The certificate chain and private key (PEM files): both given, the
+    /// portal serves https.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Config {
+    /// The TLS configuration, when a certificate and a key are given.
+    ///
+    /// # Errors
+    /// [`Error::Serve`] naming the file when one is missing, unreadable or
+    /// unusable, or when only one of the two is given.
+    fn tls(&self) -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => tls::load(cert, key).map(Some),
+            (Some(cert), None) => Err(Error::Serve(format!(
+                "[serve] 设置了 tls_cert（{}）但没有设置 tls_key：https 需要证书和私钥两个文件，请补上 tls_key，或把两项都去掉。",
+                cert.display()
+            ))),
+            (None, Some(key)) => Err(Error::Serve(format!(
+                "[serve] 设置了 tls_key（{}）但没有设置 tls_cert：https 需要证书和私钥两个文件，请补上 tls_cert，或把两项都去掉。",
+                key.display()
+            ))),
+        }
+    }
 }
 
 /// What every handler shares.
@@ -76,7 +104,11 @@ pub fn router(app: Shared) -> Router {
 /// # Errors
 /// [`Error::Database`] when the database cannot be opened, [`Error::Serve`]
 /// when the address cannot be listened on.
-pub fn run(config: Config, cat: Catalogue) -> Result<(), Error> {
+pub fn run(mut config: Config, cat: Catalogue) -> Result<(), Error> {
+    let tls = config.tls()?;
+    if tls.is_some() {
+        config.secure_cookies = true;
+    }
     let db = Db::open(&config.data)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -95,15 +127,28 @@ pub fn run(config: Config, cat: Catalogue) -> Result<(), Error> {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Serve(crate::error::io_message(&e)))?;
-        println!("报表收集门户已启动：http://{addr}/ （按 Ctrl-C 停止）");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("报表收集门户已启动：{scheme}://{addr}/ （按 Ctrl-C 停止）");
         let app = Arc::new(App { db, cat, config });
-        axum::serve(
-            listener,
-            router(app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::Serve(format!("服务出错：{e}")))?;
+        let routes = router(app).into_make_service_with_connect_info::<SocketAddr>();
+        let served = match tls {
+            Some(tls) => {
+                use axum::serve::ListenerExt;
+                let listener = tls::TlsListener::new(listener, tls)
+                    .map_err(|e| Error::Serve(crate::error::io_message(&e)))?
+                    // (`tap_io` also gives the peer's address to the handlers.)
+                    .tap_io(|_| {});
+                axum::serve(listener, routes)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+            None => {
+                axum::serve(listener, routes)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+        };
+        served.map_err(|e| Error::Serve(format!("服务出错：{e}")))?;
         println!("报表收集门户已停止。");
         Ok(())
     })
