@@ -954,3 +954,90 @@ fn a_missing_or_bad_certificate_stops_the_portal_naming_the_file() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("tls_key"), "{err}");
 }
+
+#[test]
+fn a_form_filed_from_the_inbox_shows_in_the_grid_with_its_source_and_time() {
+    let p = Portal::new();
+    let office = p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    // A mail attachment saved into the inbox, filed by `zonestat intake`
+    // while the server runs.
+    let inbox = p.dir.path().join("收件箱");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let saved = inbox.join("附件-湖州开发区6月.xlsx");
+    std::fs::write(&saved, common::hz().xlsx()).unwrap();
+    let settled = std::time::SystemTime::now() - Duration::from_secs(600);
+    std::fs::File::options()
+        .write(true)
+        .open(&saved)
+        .unwrap()
+        .set_modified(settled)
+        .unwrap();
+    let out = Command::new(BIN)
+        .current_dir(p.dir.path())
+        .arg("intake")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!saved.exists(), "filed and taken out of the inbox");
+    for token in [&office, &hz] {
+        let grid = p
+            .json(
+                "GET",
+                "/api/v1/status?period=2020-06",
+                Some(token),
+                Value::Null,
+            )
+            .value();
+        let cell = grid["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["zone"] == "HZ" && c["form"] == "湖开统1表")
+            .unwrap_or_else(|| panic!("{grid}"))
+            .clone();
+        assert_eq!(cell["source"], "inbox", "{cell}");
+        assert_eq!(cell["submission"], Value::Null, "{cell}");
+        assert_eq!(
+            cell["filed_as"],
+            "2020-06/湖开统1表-湖州开发区-2020-06.xlsx"
+        );
+        let at = cell["filed_at"].as_str().unwrap();
+        assert!(at.len() == 20 && at.ends_with('Z'), "{cell}");
+        // Another zone's forms, filed before the portal kept a log, have no source.
+        if token == &office {
+            let nx = grid["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["zone"] == "NX")
+                .unwrap()
+                .clone();
+            assert_eq!(nx["source"], Value::Null, "{nx}");
+        }
+        let cookie = format!("zonestat_session={token}");
+        let home = p.send("GET", "/?period=2020-06", &[("Cookie", &cookie)], b"");
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains("邮件（收件箱）"), "{}", home.body);
+        assert!(
+            home.body.contains("附件-湖州开发区6月.xlsx"),
+            "{}",
+            home.body
+        );
+    }
+    // Nothing was written to the portal's records: the zone has no uploads.
+    let mine = p
+        .json(
+            "GET",
+            "/api/v1/submissions?period=2020-06",
+            Some(&hz),
+            Value::Null,
+        )
+        .value();
+    assert_eq!(mine, json!([]));
+}

@@ -307,7 +307,10 @@ async fn status(
             "form": cell.form,
             "state": cell.state,
             "submission": cell.latest.as_ref().map(|l| l.0),
-            "late": cell.latest.as_ref().is_some_and(|l| l.3),
+            "late": cell.late(grid.deadline.as_deref()),
+            "source": cell.filed.as_ref().map(|f| f.source.id()),
+            "filed_at": cell.filed.as_ref().map(|f| f.time.as_str()),
+            "filed_as": cell.filed.as_ref().map(|f| f.to.as_str()),
         })).collect::<Vec<Value>>(),
     }))
     .into_response()

@@ -17,6 +17,7 @@
 pub mod accounts;
 mod api;
 pub mod db;
+mod filed;
 mod pages;
 mod session;
 mod tls;

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
 use crate::serve::session::{self, Caller, Login};
-use crate::serve::{App, Shared, api, upload, view};
+use crate::serve::{App, Shared, api, filed, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -366,6 +366,26 @@ pub struct GridCell {
     pub state: FormState,
     /// The latest upload of this form: id, time, uploader, late.
     pub latest: Option<(i64, i64, String, bool)>,
+    /// The latest filing of this form into the archive, however it came
+    /// (the archive's log: a form filed from the inbox has no upload).
+    pub filed: Option<filed::Filing>,
+}
+
+impl GridCell {
+    /// The form in the archive came from the inbox, after any upload.
+    pub fn by_inbox(&self) -> Option<&filed::Filing> {
+        self.filed.as_ref().filter(|f| {
+            f.source == filed::Source::Inbox && self.latest.as_ref().is_none_or(|l| f.at >= l.1)
+        })
+    }
+
+    /// Arrived after the deadline.
+    pub fn late(&self, deadline: Option<&str>) -> bool {
+        match self.by_inbox() {
+            Some(f) => deadline.is_some_and(|d| view::local_date(f.at).as_str() > d),
+            None => self.latest.as_ref().is_some_and(|l| l.3),
+        }
+    }
 }
 
 /// The status grid of a period as the caller may see it: the office every
@@ -397,6 +417,7 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
     let subs = app
         .db
         .submissions(upload::own_zone(c).as_deref(), Some(&period.to_string()))?;
+    let filings = &filed::latest(&app.config.data, period);
     let cells = table
         .rows
         .iter()
@@ -416,6 +437,7 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
                 form: form.clone(),
                 state: *state,
                 latest: latest(form),
+                filed: filings.get(&(r.code.clone(), form.clone())).cloned(),
             })
         })
         .collect();
@@ -535,17 +557,30 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
             match grid.cells.iter().find(|x| x.code == code && &x.form == f) {
                 Some(cell) => {
                     let (label, class) = state_label(cell.state);
-                    match &cell.latest {
-                        Some((id, at, who, late)) => {
+                    let late = if cell.late(grid.deadline.as_deref()) {
+                        "（逾期）"
+                    } else {
+                        ""
+                    };
+                    match (cell.by_inbox(), &cell.latest) {
+                        (Some(f), _) => {
                             let _ = write!(
                                 body,
-                                r#"<td class="{class}"><a href="/submissions/{id}">{label}</a>{}<br><span class="small">{} {}</span></td>"#,
-                                if *late { "（逾期）" } else { "" },
+                                r#"<td class="{class}">{label}{late}<br><span class="small" title="{}">{} {}</span></td>"#,
+                                esc(&f.file),
+                                esc(&view::local_time(f.at)),
+                                f.source.label()
+                            );
+                        }
+                        (None, Some((id, at, who, _))) => {
+                            let _ = write!(
+                                body,
+                                r#"<td class="{class}"><a href="/submissions/{id}">{label}</a>{late}<br><span class="small">{} {}</span></td>"#,
                                 esc(&view::local_time(*at)),
                                 esc(who)
                             );
                         }
-                        None => {
+                        (None, None) => {
                             let _ = write!(body, r#"<td class="{class}">{label}</td>"#);
                         }
                     }
@@ -569,6 +604,7 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         &app.cat,
         c.user.role == Role::Office,
     ));
+    body.push_str(&view::inbox_table(&grid.cells, c.user.role == Role::Office));
     let title = match c.user.role {
         Role::Office => "各单位报送情况".to_string(),
         Role::Zone => {

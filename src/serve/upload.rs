@@ -129,7 +129,11 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     } else {
         let mut archive = Archive::open(data, LOCK_WAIT, &mut |_| {})?;
         let filing = archive.file(
-            &format!("门户/{}/{shown}", caller.user.name),
+            &format!(
+                "{}{}/{shown}",
+                crate::serve::filed::PORTAL_PREFIX,
+                caller.user.name
+            ),
             bytes,
             &batch,
             cat,
