@@ -1041,3 +1041,120 @@ fn a_form_filed_from_the_inbox_shows_in_the_grid_with_its_source_and_time() {
         .value();
     assert_eq!(mine, json!([]));
 }
+
+#[test]
+fn many_uploads_at_once_each_get_their_verdict_and_each_form_is_filed_once() {
+    let p = Portal::new();
+    p.open("2020-07");
+    // The five zones (by the names they write in 填报单位), each its own account.
+    let zones = [
+        ("HZ", "湖州经济技术开发区", "湖州开发区"),
+        ("CX", "长兴经济开发区", "长兴开发区"),
+        ("WX", "吴兴开发区", "吴兴开发区"),
+        ("NX", "南浔经济开发区", "南浔开发区"),
+        ("AJ", "安吉开发区", "安吉开发区"),
+    ];
+    let tokens: Vec<String> = zones
+        .iter()
+        .map(|(code, _, _)| {
+            p.ready(
+                &format!("{code}-1"),
+                "zone",
+                Some(code),
+                "Many-Uploads-2020",
+            )
+        })
+        .collect();
+    // Each zone's form four times, and three hostile files, all at once.
+    let mut jobs: Vec<(usize, String, Vec<u8>, bool)> = Vec::new();
+    for round in 0..4 {
+        for (i, (_, reporter, _)) in zones.iter().enumerate() {
+            let bytes = common::form1(reporter, "2020年1-7月").xlsx();
+            jobs.push((i, format!("{reporter}7月-{round}.xlsx"), bytes, false));
+        }
+    }
+    let hostile = common::fixtures().join("hostile");
+    for (i, name) in ["zip-bomb.xlsx", "random-bytes.xlsx", "truncated.xlsx"]
+        .iter()
+        .enumerate()
+    {
+        let bytes = std::fs::read(hostile.join(name)).unwrap();
+        jobs.insert(i * 7, (i, name.to_string(), bytes, true));
+    }
+    let barrier = std::sync::Barrier::new(jobs.len());
+    let answers: Vec<(usize, bool, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(zone, name, bytes, bad)| {
+                let (p, tokens, barrier) = (&p, &tokens, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let a = p.upload(&tokens[*zone], name, bytes);
+                    assert_eq!(a.status, 200, "{name}: {}", a.body);
+                    (*zone, *bad, a.value())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(answers.len(), 23);
+    for (zone, bad, v) in &answers {
+        if *bad {
+            assert_eq!(v["status"], "refused", "{v}");
+        } else {
+            assert_eq!(v["status"], "accepted", "{v}");
+            assert_eq!(v["zone"], zones[*zone].0, "{v}");
+        }
+    }
+    // The archive holds each zone's form once, under its canonical name.
+    let july = p.data().join("2020-07");
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = zones
+            .iter()
+            .map(|(_, _, short)| format!("湖开统1表-{short}-2020-07.xlsx"))
+            .collect();
+        v.sort();
+        v
+    };
+    let filed: Vec<String> = files_in(&july)
+        .into_iter()
+        .filter(|f| f.ends_with(".xlsx"))
+        .collect();
+    assert_eq!(filed, expected);
+    assert!(files_in(&july.join("_superseded")).is_empty());
+    let log = zonestat::archive::log::read(&p.data().join("intake.log"));
+    for (code, _, _) in zones {
+        let actions: Vec<&str> = log
+            .records
+            .iter()
+            .filter(|r| r["zone"] == code && r["period"] == "2020-07")
+            .filter_map(|r| r["action"].as_str())
+            .collect();
+        assert_eq!(
+            actions.iter().filter(|a| **a == "filed").count(),
+            1,
+            "{code}: {actions:?}"
+        );
+        assert!(
+            actions.iter().all(|a| matches!(*a, "filed" | "duplicate")),
+            "{code}: {actions:?}"
+        );
+    }
+    // Every upload is on record: 20 accepted, 3 refused.
+    let office = p.ready("office-2", "office", None, "Office-Pass-2021");
+    let all = p
+        .json(
+            "GET",
+            "/api/v1/submissions?period=2020-07",
+            Some(&office),
+            Value::Null,
+        )
+        .value();
+    let accepted = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "accepted")
+        .count();
+    assert_eq!(accepted, 20, "{all}");
+}
