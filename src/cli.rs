@@ -517,6 +517,8 @@ impl Config {
                     secure_cookies: serve.secure_cookies,
                     mail: settings.mail.clone(),
                     remind_days_before: serve.remind_days_before,
+                    tls_cert: serve.tls_cert.clone(),
+                    tls_key: serve.tls_key.clone(),
                 })
             }
             Command::User { data, action } => Task::User {

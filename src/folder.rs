@@ -235,10 +235,104 @@ pub fn check_files(
         .with_max_len(1)
         .map(|path| {
             let shown = display(path);
-            account(read::read_file(path, &shown, cat), &shown, period, cat)
+            let seen = cache::look(path, &shown, period);
+            if let Some((_, Some(hit))) = &seen {
+                return hit.clone();
+            }
+            let done = account(read::read_file(path, &shown, cat), &shown, period, cat);
+            if let Some((stamp, None)) = seen {
+                cache::keep(path, &shown, period, stamp, &done);
+            }
+            done
         })
         .collect();
     assemble(read)
+}
+
+/// Files already read and checked, for a long-running process (the portal)
+/// that reads the same period folders for every upload: an entry is used
+/// while the file's size, modification and change times and inode are as
+/// they were (the archive files by renaming a new file into place, so a
+/// filed or replaced file is always new). Off unless [`cache::enable`] is
+/// called; one catalogue a process.
+pub mod cache {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, OnceLock};
+    use std::time::SystemTime;
+
+    use super::Accounted;
+    use crate::model::Period;
+
+    /// What identifies a file's content without reading it.
+    pub(super) type Stamp = (u64, Option<SystemTime>, i64, i64, u64);
+
+    type Key = (PathBuf, String, Option<Period>);
+
+    /// More entries than this and the cache starts again (a few periods of
+    /// a thousand zones fit).
+    const MAX_ENTRIES: usize = 20_000;
+
+    static CACHE: OnceLock<Mutex<HashMap<Key, (Stamp, Accounted)>>> = OnceLock::new();
+
+    /// Keeps what [`super::check_files`] reads from now on, in this process.
+    pub fn enable() {
+        let _ = CACHE.set(Mutex::new(HashMap::new()));
+    }
+
+    fn stamp(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let (ctime, ctime_ns, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.ctime(), m.ctime_nsec(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let (ctime, ctime_ns, ino) = (0, 0, 0);
+        Some((m.len(), m.modified().ok(), ctime, ctime_ns, ino))
+    }
+
+    /// None: the cache is off. Otherwise the file's stamp, and what was
+    /// kept for it if that is still it.
+    pub(super) fn look(
+        path: &Path,
+        shown: &str,
+        period: Option<Period>,
+    ) -> Option<(Stamp, Option<Accounted>)> {
+        let cache = CACHE.get()?;
+        let now = stamp(path)?;
+        let key = (path.to_path_buf(), shown.to_string(), period);
+        let map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = map
+            .get(&key)
+            .filter(|(was, _)| *was == now)
+            .map(|(_, a)| a.clone());
+        Some((now, hit))
+    }
+
+    /// Keeps `done` for the file as it was when `look` saw it.
+    pub(super) fn keep(
+        path: &Path,
+        shown: &str,
+        period: Option<Period>,
+        was: Stamp,
+        done: &Accounted,
+    ) {
+        let Some(cache) = CACHE.get() else { return };
+        // Changed while it was being read, or stopped by the reader's
+        // limits (which a busy machine may reach sooner): not kept.
+        if stamp(path) != Some(was) || done.1.iter().any(|f| f.rule == "file.reader_limit") {
+            return;
+        }
+        let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(
+            (path.to_path_buf(), shown.to_string(), period),
+            (was, done.clone()),
+        );
+    }
 }
 
 /// Checks one workbook's bytes as they arrived (an upload, an inbox file

@@ -45,6 +45,9 @@ pub struct Serve {
     /// Mail the reminders (催报) by themselves this many days before a
     /// period's deadline, once a period; None: only when the office asks.
     pub remind_days_before: Option<u32>,
+    /// The portal's own https: certificate chain and private key, PEM files.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Serve {
@@ -56,6 +59,8 @@ impl Default for Serve {
             session_hours: 8,
             secure_cookies: false,
             remind_days_before: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -177,8 +182,15 @@ impl Settings {
         fix(&mut self.data);
         fix(&mut self.inbox);
         fix(&mut self.output);
-        if let Some(c) = &mut self.catalogue {
-            fix(c);
+        for p in [
+            &mut self.catalogue,
+            &mut self.serve.tls_cert,
+            &mut self.serve.tls_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
         }
         self
     }
@@ -233,6 +245,10 @@ secure_cookies = false
 # 截止日期前几天自动给未报送、有错误或被退回的单位发催报邮件（每期一次，用 [mail] 的设置）；
 # 不写则只在统计科点“催报”时发送
 # remind_days_before = 3
+# 由门户自己提供 https：填写证书和私钥文件（PEM 格式，可以是相对于本文件的路径），
+# 两项都填才生效；此时登录 Cookie 自动只经 https 传送，访问地址变为 https://…
+# tls_cert = "证书/portal.crt"
+# tls_key = "证书/portal.key"
 "#;
 
 #[cfg(test)]

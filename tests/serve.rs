@@ -8,7 +8,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio_rustls::rustls;
 
 use serde_json::{Value, json};
 
@@ -20,6 +23,8 @@ struct Portal {
     dir: tempfile::TempDir,
     child: Option<Child>,
     port: u16,
+    /// Speaks https, trusting this configuration's roots.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Portal {
@@ -29,7 +34,7 @@ impl Portal {
         p
     }
 
-    /// The work folder, the server not yet started.
+    /// The work folder with the sample data, the server not yet started.
     fn unstarted() -> Portal {
         let dir = tempfile::tempdir().unwrap();
         for p in common::PERIODS {
@@ -44,6 +49,7 @@ impl Portal {
             dir,
             child: None,
             port: 0,
+            tls: None,
         }
     }
 
@@ -119,8 +125,16 @@ impl Portal {
     }
 
     fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut s: Box<dyn ReadWrite> = match &self.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+        };
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.port,
@@ -133,7 +147,10 @@ impl Portal {
         s.write_all(req.as_bytes()).unwrap();
         s.write_all(body).unwrap();
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        if let Err(e) = s.read_to_end(&mut raw) {
+            // A TLS peer that closes without its close_notify: what came is the answer.
+            assert!(self.tls.is_some() && !raw.is_empty(), "{e}");
+        }
         Answer::parse(&raw)
     }
 
@@ -230,6 +247,9 @@ impl Drop for Portal {
         }
     }
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 struct Answer {
     status: u16,
@@ -1792,4 +1812,327 @@ fn reminders_go_out_by_themselves_before_the_deadline_once_a_period() {
     assert_eq!(smtp.recipients(), ["nx@example.com"]);
     let auto: Vec<Value> = audit_rows(&p, &office, "reminder_auto");
     assert_eq!(auto.len(), 2, "started and done, once: {auto:?}");
+}
+
+/// A self-signed certificate for `localhost`, written into `dir` as
+/// `portal.crt` and `portal.key`; returns a client configuration that trusts it.
+fn self_signed(dir: &std::path::Path) -> Arc<rustls::ClientConfig> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("portal.crt"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("portal.key"), made.signing_key.serialize_pem()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(made.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn with_a_certificate_the_portal_speaks_https_and_its_cookies_are_secure() {
+    let mut p = Portal::unstarted();
+    let client = self_signed(&p.dir.path().join("证书"));
+    std::fs::write(
+        p.dir.path().join("zonestat.toml"),
+        "[serve]\ntls_cert = \"证书/portal.crt\"\ntls_key = \"证书/portal.key\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(p.dir.path())
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("https://127.0.0.1:"), "{line}");
+    p.port = line
+        .rsplit_once("127.0.0.1:")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap();
+    p.child = Some(child);
+    // Plain http to the https port gets no page, and the server goes on.
+    let plain = {
+        let mut s = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    assert!(
+        !plain.contains("HTTP/1.1") && !plain.contains("登录"),
+        "{plain}"
+    );
+    p.tls = Some(client);
+    let page = p.request("GET", "/login", &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("账户名"), "{}", page.body);
+    let first = p.user("hz1", "zone", Some("HZ"));
+    let a = p.json(
+        "POST",
+        "/api/v1/login",
+        None,
+        json!({"user": "hz1", "password": first}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let cookie = a.header("set-cookie").unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    p.stop();
+}
+
+#[test]
+fn a_missing_or_bad_certificate_stops_the_portal_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("证书");
+    self_signed(&certs);
+    let try_serve = |settings: &str| {
+        std::fs::write(dir.path().join("zonestat.toml"), settings).unwrap();
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["serve", "--port", "0"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) =
+        try_serve("[serve]\ntls_cert = \"证书/没有.crt\"\ntls_key = \"证书/portal.key\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("没有.crt") && err.contains("tls_cert"),
+        "{err}"
+    );
+    std::fs::write(certs.join("坏.crt"), "not a certificate").unwrap();
+    let (code, err) =
+        try_serve("[serve]\ntls_cert = \"证书/坏.crt\"\ntls_key = \"证书/portal.key\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("坏.crt") && err.contains("证书"), "{err}");
+    // A key that is not the certificate's.
+    let other = tempfile::tempdir().unwrap();
+    self_signed(other.path());
+    std::fs::copy(other.path().join("portal.key"), certs.join("别的.key")).unwrap();
+    let (code, err) =
+        try_serve("[serve]\ntls_cert = \"证书/portal.crt\"\ntls_key = \"证书/别的.key\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("别的.key"), "{err}");
+    let (code, err) = try_serve("[serve]\ntls_cert = \"证书/portal.crt\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tls_key"), "{err}");
+}
+
+#[test]
+fn a_form_filed_from_the_inbox_shows_in_the_grid_with_its_source_and_time() {
+    let p = Portal::new();
+    let office = p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    // A mail attachment saved into the inbox, filed by `zonestat intake`
+    // while the server runs.
+    let inbox = p.dir.path().join("收件箱");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let saved = inbox.join("附件-湖州开发区6月.xlsx");
+    std::fs::write(&saved, common::hz().xlsx()).unwrap();
+    let settled = std::time::SystemTime::now() - Duration::from_secs(600);
+    std::fs::File::options()
+        .write(true)
+        .open(&saved)
+        .unwrap()
+        .set_modified(settled)
+        .unwrap();
+    let out = Command::new(BIN)
+        .current_dir(p.dir.path())
+        .arg("intake")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!saved.exists(), "filed and taken out of the inbox");
+    for token in [&office, &hz] {
+        let grid = p
+            .json(
+                "GET",
+                "/api/v1/status?period=2020-06",
+                Some(token),
+                Value::Null,
+            )
+            .value();
+        let cell = grid["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["zone"] == "HZ" && c["form"] == "湖开统1表")
+            .unwrap_or_else(|| panic!("{grid}"))
+            .clone();
+        assert_eq!(cell["source"], "inbox", "{cell}");
+        assert_eq!(cell["submission"], Value::Null, "{cell}");
+        assert_eq!(
+            cell["filed_as"],
+            "2020-06/湖开统1表-湖州开发区-2020-06.xlsx"
+        );
+        let at = cell["filed_at"].as_str().unwrap();
+        assert!(at.len() == 20 && at.ends_with('Z'), "{cell}");
+        // Another zone's forms, filed before the portal kept a log, have no source.
+        if token == &office {
+            let nx = grid["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["zone"] == "NX")
+                .unwrap()
+                .clone();
+            assert_eq!(nx["source"], Value::Null, "{nx}");
+        }
+        let cookie = format!("zonestat_session={token}");
+        let home = p.send("GET", "/?period=2020-06", &[("Cookie", &cookie)], b"");
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains("邮件（收件箱）"), "{}", home.body);
+        assert!(
+            home.body.contains("附件-湖州开发区6月.xlsx"),
+            "{}",
+            home.body
+        );
+    }
+    // Nothing was written to the portal's records: the zone has no uploads.
+    let mine = p
+        .json(
+            "GET",
+            "/api/v1/submissions?period=2020-06",
+            Some(&hz),
+            Value::Null,
+        )
+        .value();
+    assert_eq!(mine, json!([]));
+}
+
+#[test]
+fn many_uploads_at_once_each_get_their_verdict_and_each_form_is_filed_once() {
+    let p = Portal::new();
+    p.open("2020-07");
+    // The five zones (by the names they write in 填报单位), each its own account.
+    let zones = [
+        ("HZ", "湖州经济技术开发区", "湖州开发区"),
+        ("CX", "长兴经济开发区", "长兴开发区"),
+        ("WX", "吴兴开发区", "吴兴开发区"),
+        ("NX", "南浔经济开发区", "南浔开发区"),
+        ("AJ", "安吉开发区", "安吉开发区"),
+    ];
+    let tokens: Vec<String> = zones
+        .iter()
+        .map(|(code, _, _)| {
+            p.ready(
+                &format!("{code}-1"),
+                "zone",
+                Some(code),
+                "Many-Uploads-2020",
+            )
+        })
+        .collect();
+    // Each zone's form four times, and three hostile files, all at once.
+    let mut jobs: Vec<(usize, String, Vec<u8>, bool)> = Vec::new();
+    for round in 0..4 {
+        for (i, (_, reporter, _)) in zones.iter().enumerate() {
+            let bytes = common::form1(reporter, "2020年1-7月").xlsx();
+            jobs.push((i, format!("{reporter}7月-{round}.xlsx"), bytes, false));
+        }
+    }
+    let hostile = common::fixtures().join("hostile");
+    for (i, name) in ["zip-bomb.xlsx", "random-bytes.xlsx", "truncated.xlsx"]
+        .iter()
+        .enumerate()
+    {
+        let bytes = std::fs::read(hostile.join(name)).unwrap();
+        jobs.insert(i * 7, (i, name.to_string(), bytes, true));
+    }
+    let barrier = std::sync::Barrier::new(jobs.len());
+    let answers: Vec<(usize, bool, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(zone, name, bytes, bad)| {
+                let (p, tokens, barrier) = (&p, &tokens, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let a = p.upload(&tokens[*zone], name, bytes);
+                    assert_eq!(a.status, 200, "{name}: {}", a.body);
+                    (*zone, *bad, a.value())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(answers.len(), 23);
+    for (zone, bad, v) in &answers {
+        if *bad {
+            assert_eq!(v["status"], "refused", "{v}");
+        } else {
+            assert_eq!(v["status"], "accepted", "{v}");
+            assert_eq!(v["zone"], zones[*zone].0, "{v}");
+        }
+    }
+    // The archive holds each zone's form once, under its canonical name.
+    let july = p.data().join("2020-07");
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = zones
+            .iter()
+            .map(|(_, _, short)| format!("湖开统1表-{short}-2020-07.xlsx"))
+            .collect();
+        v.sort();
+        v
+    };
+    let filed: Vec<String> = files_in(&july)
+        .into_iter()
+        .filter(|f| f.ends_with(".xlsx"))
+        .collect();
+    assert_eq!(filed, expected);
+    assert!(files_in(&july.join("_superseded")).is_empty());
+    let log = zonestat::archive::log::read(&p.data().join("intake.log"));
+    for (code, _, _) in zones {
+        let actions: Vec<&str> = log
+            .records
+            .iter()
+            .filter(|r| r["zone"] == code && r["period"] == "2020-07")
+            .filter_map(|r| r["action"].as_str())
+            .collect();
+        assert_eq!(
+            actions.iter().filter(|a| **a == "filed").count(),
+            1,
+            "{code}: {actions:?}"
+        );
+        assert!(
+            actions.iter().all(|a| matches!(*a, "filed" | "duplicate")),
+            "{code}: {actions:?}"
+        );
+    }
+    // Every upload is on record: 20 accepted, 3 refused.
+    let office = p.ready("office-2", "office", None, "Office-Pass-2021");
+    let all = p
+        .json(
+            "GET",
+            "/api/v1/submissions?period=2020-07",
+            Some(&office),
+            Value::Null,
+        )
+        .value();
+    let accepted = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "accepted")
+        .count();
+    assert_eq!(accepted, 20, "{all}");
 }

@@ -298,8 +298,11 @@ async fn status(
             "review": cell.review_state(),
             "label": cell.label().0,
             "submission": cell.latest.as_ref().map(|l| l.0),
-            "late": cell.latest.as_ref().is_some_and(|l| l.3),
+            "late": cell.late(grid.deadline.as_deref()),
             "overdue": cell.overdue,
+            "source": cell.filed.as_ref().map(|f| f.source.id()),
+            "filed_at": cell.filed.as_ref().map(|f| f.time.as_str()),
+            "filed_as": cell.filed.as_ref().map(|f| f.to.as_str()),
         })).collect::<Vec<Value>>(),
     }))
     .into_response()

@@ -11,6 +11,7 @@
 //! - `api`: the JSON interface under `/api/v1`
 //! - `pages`: the server-rendered pages for people; `desk`: the office's forms on them;
 //!   `dashboard`: the office's charts and the history of every period
+//! - `tls`: https with rustls, when `[serve]` names a certificate and key
 
 // A refusal is an HTTP answer like any other: handlers pass `Response`s back
 // as errors, and their size does not matter beside the network.
@@ -21,9 +22,11 @@ mod api;
 mod dashboard;
 pub mod db;
 mod desk;
+mod filed;
 mod office;
 mod pages;
 mod session;
+mod tls;
 mod upload;
 mod view;
 
@@ -53,13 +56,39 @@ pub struct Config {
     /// A session ends this long after login whatever happens (seconds).
     pub absolute_timeout: i64,
     /// Cookies marked `Secure` (the portal is served over TLS, or behind a
-    /// proxy that is).
+    /// proxy that is). Always under TLS.
     pub secure_cookies: bool,
     /// `[mail]`: reminders, return notices and the workbook go out through
     /// it, as with `zonestat send` (password from `ZONESTAT_SMTP_PASSWORD`).
     pub mail: crate::settings::Mail,
     /// Reminders go out by themselves this many days before a deadline.
     pub remind_days_before: Option<u32>,
+    /// The certificate chain and private key (PEM files): both given, the
+    /// portal serves https.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Config {
+    /// The TLS configuration, when a certificate and a key are given.
+    ///
+    /// # Errors
+    /// [`Error::Serve`] naming the file when one is missing, unreadable or
+    /// unusable, or when only one of the two is given.
+    fn tls(&self) -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => tls::load(cert, key).map(Some),
+            (Some(cert), None) => Err(Error::Serve(format!(
+                "[serve] 设置了 tls_cert（{}）但没有设置 tls_key：https 需要证书和私钥两个文件，请补上 tls_key，或把两项都去掉。",
+                cert.display()
+            ))),
+            (None, Some(key)) => Err(Error::Serve(format!(
+                "[serve] 设置了 tls_key（{}）但没有设置 tls_cert：https 需要证书和私钥两个文件，请补上 tls_cert，或把两项都去掉。",
+                key.display()
+            ))),
+        }
+    }
 }
 
 /// What every handler shares.
@@ -87,8 +116,17 @@ pub fn router(app: Shared) -> Router {
 /// # Errors
 /// [`Error::Database`] when the database cannot be opened, [`Error::Serve`]
 /// when the address cannot be listened on.
-pub fn run(config: Config, cat: Catalogue) -> Result<(), Error> {
+pub fn run(mut config: Config, cat: Catalogue) -> Result<(), Error> {
+    let tls = config.tls()?;
+    if tls.is_some() {
+        config.secure_cookies = true;
+    }
     let db = Db::open(&config.data)?;
+    // Every upload reads its period's folder (under the archive's lock) and
+    // the periods it is compared with: files unchanged since the last
+    // upload are not read again.
+    crate::folder::cache::enable();
+    return_large_allocations();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -106,21 +144,50 @@ pub fn run(config: Config, cat: Catalogue) -> Result<(), Error> {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Serve(crate::error::io_message(&e)))?;
-        println!("报表收集门户已启动：http://{addr}/ （按 Ctrl-C 停止）");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("报表收集门户已启动：{scheme}://{addr}/ （按 Ctrl-C 停止）");
         let app = Arc::new(App { db, cat, config });
         if let Some(days) = app.config.remind_days_before {
             tokio::spawn(office::remind_by_themselves(app.clone(), days));
         }
-        axum::serve(
-            listener,
-            router(app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::Serve(format!("服务出错：{e}")))?;
+        let routes = router(app).into_make_service_with_connect_info::<SocketAddr>();
+        let served = match tls {
+            Some(tls) => {
+                use axum::serve::ListenerExt;
+                let listener = tls::TlsListener::new(listener, tls)
+                    .map_err(|e| Error::Serve(crate::error::io_message(&e)))?
+                    // (`tap_io` also gives the peer's address to the handlers.)
+                    .tap_io(|_| {});
+                axum::serve(listener, routes)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+            None => {
+                axum::serve(listener, routes)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }
+        };
+        served.map_err(|e| Error::Serve(format!("服务出错：{e}")))?;
         println!("报表收集门户已停止。");
         Ok(())
     })
+}
+
+/// A server lives long and its threads take turns: glibc's malloc would keep
+/// each thread's large freed blocks (an Argon2 hash's 19 MB, an upload's
+/// bytes) in that thread's arena, raising its threshold for giving memory
+/// back as it goes, until the process held hundreds of MB it no longer
+/// uses. A fixed threshold hands blocks of 256 KB and more back to the
+/// system when freed; fewer arenas keep less aside.
+fn return_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before
+    // the server's threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// Ctrl-C or SIGTERM.

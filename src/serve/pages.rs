@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
 use crate::serve::session::{self, Caller, Login};
-use crate::serve::{App, Shared, api, desk, upload, view};
+use crate::serve::{App, Shared, api, desk, filed, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -380,6 +380,9 @@ pub struct GridCell {
     pub review: Option<crate::serve::db::Review>,
     /// Nothing arrived and the deadline has passed.
     pub overdue: bool,
+    /// The latest filing of this form into the archive, however it came
+    /// (the archive's log: a form filed from the inbox has no upload).
+    pub filed: Option<filed::Filing>,
 }
 
 impl GridCell {
@@ -400,6 +403,21 @@ impl GridCell {
     /// The unit still owes this form: not reported, with errors, or returned.
     pub fn needs_reminder(&self) -> bool {
         self.state != FormState::Accepted || self.review_state() == Some("returned")
+    }
+
+    /// The form in the archive came from the inbox, after any upload.
+    pub fn by_inbox(&self) -> Option<&filed::Filing> {
+        self.filed.as_ref().filter(|f| {
+            f.source == filed::Source::Inbox && self.latest.as_ref().is_none_or(|l| f.at >= l.1)
+        })
+    }
+
+    /// Arrived after the deadline.
+    pub fn late(&self, deadline: Option<&str>) -> bool {
+        match self.by_inbox() {
+            Some(f) => deadline.is_some_and(|d| view::local_date(f.at).as_str() > d),
+            None => self.latest.as_ref().is_some_and(|l| l.3),
+        }
     }
 }
 
@@ -436,6 +454,7 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
     let today = view::local_date(crate::serve::accounts::now());
     let past_deadline = row.as_ref().is_some_and(|p| p.deadline < today);
     let (subs, reviews) = (&subs, &reviews);
+    let filings = &filed::latest(&app.config.data, period);
     let cells = table
         .rows
         .iter()
@@ -457,6 +476,7 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
                 latest: latest(form),
                 review: crate::serve::office::current_review(reviews, subs, &r.code, form).cloned(),
                 overdue: past_deadline && *state == FormState::Missing,
+                filed: filings.get(&(r.code.clone(), form.clone())).cloned(),
             })
         })
         .collect();
@@ -579,17 +599,30 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
             match grid.cells.iter().find(|x| x.code == code && &x.form == f) {
                 Some(cell) => {
                     let (label, class) = cell.label();
-                    match &cell.latest {
-                        Some((id, at, who, late)) => {
+                    let late = if cell.late(grid.deadline.as_deref()) {
+                        "（逾期）"
+                    } else {
+                        ""
+                    };
+                    match (cell.by_inbox(), &cell.latest) {
+                        (Some(f), _) => {
                             let _ = write!(
                                 body,
-                                r#"<td class="{class}"><a href="/submissions/{id}">{label}</a>{}<br><span class="small">{} {}</span></td>"#,
-                                if *late { "（逾期）" } else { "" },
+                                r#"<td class="{class}">{label}{late}<br><span class="small" title="{}">{} {}</span></td>"#,
+                                esc(&f.file),
+                                esc(&view::local_time(f.at)),
+                                f.source.label()
+                            );
+                        }
+                        (None, Some((id, at, who, _))) => {
+                            let _ = write!(
+                                body,
+                                r#"<td class="{class}"><a href="/submissions/{id}">{label}</a>{late}<br><span class="small">{} {}</span></td>"#,
                                 esc(&view::local_time(*at)),
                                 esc(who)
                             );
                         }
-                        None => {
+                        (None, None) => {
                             let _ = write!(
                                 body,
                                 r#"<td class="{class}">{label}{}</td>"#,
@@ -622,6 +655,7 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         &app.cat,
         c.user.role == Role::Office,
     ));
+    body.push_str(&view::inbox_table(&grid.cells, c.user.role == Role::Office));
     let title = match c.user.role {
         Role::Office => "各单位报送情况".to_string(),
         Role::Zone => {

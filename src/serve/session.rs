@@ -118,7 +118,7 @@ pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, E
     let hash = user
         .as_ref()
         .map_or(accounts::dummy_hash(), |u| u.password.as_str());
-    let good = accounts::verify_password(password, hash);
+    let good = slow(|| accounts::verify_password(password, hash));
     match user {
         Some(user) if good && !user.disabled => {
             app.db.clear_failures(name)?;
@@ -165,7 +165,7 @@ pub fn change_password(
         api_audit(app, caller, "password", "refused")?;
         Ok(Err(why))
     };
-    if !accounts::verify_password(old, &caller.user.password) {
+    if !slow(|| accounts::verify_password(old, &caller.user.password)) {
         return refuse("原密码不正确".into());
     }
     if old == new {
@@ -174,8 +174,11 @@ pub fn change_password(
     if let Some(why) = accounts::weakness(new, &caller.user.name) {
         return refuse(why);
     }
-    app.db
-        .set_password(caller.user.id, &accounts::hash_password(new)?, false)?;
+    app.db.set_password(
+        caller.user.id,
+        &slow(|| accounts::hash_password(new))?,
+        false,
+    )?;
     let token = hex(&accounts::random_bytes::<16>());
     app.db
         .add_session(&sha256_hex(token.as_bytes()), caller.user.id, now())?;
@@ -209,4 +212,15 @@ fn cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Argon2 takes tens of milliseconds by design: on the server's event loop,
+/// the other requests of that thread are handed to the others meanwhile.
+fn slow<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }

@@ -30,6 +30,13 @@ pub const FEEDBACK: &str = "_portal/feedback";
 /// How long an upload waits for another filing (an `intake`, another upload).
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
+/// Uploads of this server queue here for the archive, one at a time, so
+/// that the next one starts the moment the last is filed. The archive's own
+/// lock (a file lock, polled) then only keeps out other processes (`intake`,
+/// `run`); without this every waiting upload would poll it too, and the lock
+/// would stand free up to a polling interval between two filings.
+static FILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Takes one uploaded file: keeps it, checks it, files it when it is the
 /// caller's and has no error, and records the verdict. Blocking: run it off
 /// the server's event loop.
@@ -140,14 +147,20 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
         s.reason = format!("发现 {} 处错误，未予采用。", batch.errors());
         s.feedback = feedback(app, &batch.forms, &tag)?;
     } else {
+        let queued = FILING.lock().unwrap_or_else(|e| e.into_inner());
         let mut archive = Archive::open(data, LOCK_WAIT, &mut |_| {})?;
         let filing = archive.file(
-            &format!("门户/{}/{shown}", caller.user.name),
+            &format!(
+                "{}{}/{shown}",
+                crate::serve::filed::PORTAL_PREFIX,
+                caller.user.name
+            ),
             bytes,
             &batch,
             cat,
         )?;
         drop(archive);
+        drop(queued);
         let entry = filing.entry();
         match entry.action {
             Action::Filed | Action::Replaced | Action::Duplicate => {

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::catalog::Catalogue;
 use crate::serve::db::Submission;
-use crate::serve::pages::esc;
+use crate::serve::filed::Filing;
+use crate::serve::pages::{GridCell, esc};
 
 /// The verdict as a sentence and its CSS class.
 pub fn verdict(s: &Submission) -> (&'static str, &'static str) {
@@ -100,6 +101,43 @@ pub fn history_table(subs: &[Submission], cat: &Catalogue, show_zone: bool) -> S
             },
             esc(&s.user_name),
             id = s.id,
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// The forms of the grid whose filed copy came from the inbox (mail
+/// attachments filed by `zonestat intake` or `run`), newest first; nothing
+/// when there are none.
+pub fn inbox_table(cells: &[GridCell], show_zone: bool) -> String {
+    let mut rows: Vec<(&GridCell, &Filing)> = cells
+        .iter()
+        .filter_map(|c| c.by_inbox().map(|f| (c, f)))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1.at));
+    let mut out = String::from(
+        r#"<h2>经邮件（收件箱）归档的报表</h2><table class="findings"><thead><tr><th scope="col">归档时间</th>"#,
+    );
+    if show_zone {
+        out.push_str(r#"<th scope="col">填报单位</th>"#);
+    }
+    out.push_str(r#"<th scope="col">报表</th><th scope="col">收到的文件</th><th scope="col">归档为</th></tr></thead><tbody>"#);
+    for (c, f) in rows {
+        let _ = write!(out, "<tr><td>{}</td>", esc(&local_time(f.at)));
+        if show_zone {
+            let _ = write!(out, "<td>{}</td>", esc(&c.name));
+        }
+        let received = f.file.rsplit(['/', '\\']).next().unwrap_or(&f.file);
+        let _ = write!(
+            out,
+            "<td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.form),
+            esc(received),
+            esc(&f.to)
         );
     }
     out.push_str("</tbody></table>");
