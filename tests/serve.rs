@@ -2043,12 +2043,21 @@ fn many_uploads_at_once_each_get_their_verdict_and_each_form_is_filed_once() {
             )
         })
         .collect();
-    // Each zone's form four times, and three hostile files, all at once.
+    // Each zone's form four times (the same bytes: a workbook written again
+    // a second later would be a newer version), and three hostile files, all at once.
+    let forms: Vec<Vec<u8>> = zones
+        .iter()
+        .map(|(_, reporter, _)| common::form1(reporter, "2020年1-7月").xlsx())
+        .collect();
     let mut jobs: Vec<(usize, String, Vec<u8>, bool)> = Vec::new();
     for round in 0..4 {
         for (i, (_, reporter, _)) in zones.iter().enumerate() {
-            let bytes = common::form1(reporter, "2020年1-7月").xlsx();
-            jobs.push((i, format!("{reporter}7月-{round}.xlsx"), bytes, false));
+            jobs.push((
+                i,
+                format!("{reporter}7月-{round}.xlsx"),
+                forms[i].clone(),
+                false,
+            ));
         }
     }
     let hostile = common::fixtures().join("hostile");
