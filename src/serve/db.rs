@@ -559,16 +559,7 @@ impl Db {
             )
             .map_err(self.err())?;
         let rows = st
-            .query_map(params![since], |r| {
-                Ok(AuditEntry {
-                    at: r.get(0)?,
-                    user: r.get(1)?,
-                    action: r.get(2)?,
-                    target: r.get(3)?,
-                    ip: r.get(4)?,
-                    outcome: r.get(5)?,
-                })
-            })
+            .query_map(params![since], audit_row)
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
@@ -586,16 +577,7 @@ impl Db {
             )
             .map_err(self.err())?;
         let rows = st
-            .query_map(params![action], |r| {
-                Ok(AuditEntry {
-                    at: r.get(0)?,
-                    user: r.get(1)?,
-                    action: r.get(2)?,
-                    target: r.get(3)?,
-                    ip: r.get(4)?,
-                    outcome: r.get(5)?,
-                })
-            })
+            .query_map(params![action], audit_row)
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
@@ -935,6 +917,17 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
         filed_as: r.get(14)?,
         late: r.get(15)?,
         locked_by: None,
+    })
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        at: r.get(0)?,
+        user: r.get(1)?,
+        action: r.get(2)?,
+        target: r.get(3)?,
+        ip: r.get(4)?,
+        outcome: r.get(5)?,
     })
 }
 
