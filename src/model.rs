@@ -360,6 +360,11 @@ pub const RULES: &[(&str, &str)] = &[
     ("cross.cumulative_chain", "累计数接不上"),
 ];
 
+/// The rule id of [`RULES`] spelled `rule`.
+pub fn rule_id(rule: &str) -> Option<&'static str> {
+    RULES.iter().map(|(id, _)| *id).find(|id| *id == rule)
+}
+
 /// The Chinese description of a rule id; the id itself for one not in [`RULES`].
 ///
 /// # Examples

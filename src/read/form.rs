@@ -18,6 +18,16 @@ pub struct Located {
     pub cell: Cell,
 }
 
+impl Located {
+    /// The text of a sheet's cell, trimmed.
+    fn at(sheet: &Sheet, cell: Cell) -> Located {
+        Located {
+            text: sheet.text(cell).into_owned(),
+            cell,
+        }
+    }
+}
+
 /// A value cell as read: what it holds, and its formula if it has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawValue {
@@ -132,11 +142,10 @@ struct Header {
     values: Vec<(Role, u32)>,
 }
 
+/// The first row that names the indicator column and a value column.
 fn find_header(sheet: &Sheet, form: &Form, words: &FormWords) -> Option<Header> {
     let top = sheet.first_row();
-    let last = sheet.end_row().min(top + HEAD_ROWS + 5);
-    let mut best: Option<Header> = None;
-    for row in top..last {
+    (top..sheet.end_row().min(top + HEAD_ROWS + 5)).find_map(|row| {
         let mut h = Header {
             row,
             name_col: None,
@@ -146,7 +155,7 @@ fn find_header(sheet: &Sheet, form: &Form, words: &FormWords) -> Option<Header> 
             values: Vec::new(),
         };
         for col in 0..sheet.end_col() {
-            let n = normalize_name(&sheet.text_ref(Cell::new(row, col)));
+            let n = normalize_name(&sheet.text(Cell::new(row, col)));
             if n.is_empty() {
                 continue;
             }
@@ -167,69 +176,47 @@ fn find_header(sheet: &Sheet, form: &Form, words: &FormWords) -> Option<Header> 
                 }
             }
         }
-        if h.name_col.is_some() && !h.values.is_empty() {
-            let better = best
-                .as_ref()
-                .is_none_or(|b| h.values.len() > b.values.len());
-            if better {
-                best = Some(h);
-            }
-            break;
-        }
-    }
-    best
+        (h.name_col.is_some() && !h.values.is_empty()).then_some(h)
+    })
 }
 
 /// The reporting unit and the period, above the header.
 fn read_head(sheet: &Sheet, form: &Form, head_end: u32, words: &FormWords, out: &mut FormRead) {
-    for row in sheet.first_row()..head_end {
-        for col in 0..sheet.end_col() {
-            let at = Cell::new(row, col);
-            let text = sheet.text_ref(at);
-            if text.is_empty() {
-                continue;
+    for at in head_cells(sheet, head_end) {
+        let text = sheet.text(at);
+        if text.is_empty() {
+            continue;
+        }
+        let n = normalize_name(&text);
+        if let Some(rest) = n.strip_prefix(words.reporter.as_str()) {
+            let rest = rest.trim_start_matches([':', '：']);
+            if out.reporter.is_none() {
+                out.reporter = if rest.is_empty() {
+                    // The name may stand in the next filled cell; when that
+                    // is the period, the name was left out.
+                    (at.col + 1..sheet.end_col())
+                        .map(|c| Cell::new(at.row, c))
+                        .find(|c| !sheet.text(*c).is_empty())
+                        .map(|c| Located::at(sheet, c))
+                        .filter(|l| !looks_like_period(&normalize_name(&l.text)))
+                } else {
+                    let raw = text.split_once([':', '：']).map_or(rest, |(_, r)| r.trim());
+                    Some(Located {
+                        text: raw.to_string(),
+                        cell: at,
+                    })
+                };
             }
-            let n = normalize_name(&text);
-            if let Some(rest) = n.strip_prefix(words.reporter.as_str()) {
-                let rest = rest.trim_start_matches([':', '：']);
-                if out.reporter.is_none() {
-                    let written = if rest.is_empty() {
-                        // The name may stand in the next filled cell; when that
-                        // is the period, the name was left out.
-                        (col + 1..sheet.end_col())
-                            .map(|c| Cell::new(row, c))
-                            .find(|c| !sheet.text_ref(*c).is_empty())
-                            .map(|c| Located {
-                                text: sheet.text(c),
-                                cell: c,
-                            })
-                            .filter(|l| !looks_like_period(&normalize_name(&l.text)))
-                    } else {
-                        let raw = text
-                            .split_once([':', '：'])
-                            .map(|(_, r)| r.trim())
-                            .unwrap_or(rest);
-                        Some(Located {
-                            text: raw.to_string(),
-                            cell: at,
-                        })
-                    };
-                    out.reporter = written;
-                }
-                continue;
-            }
-            if n.contains(form.title_key())
-                || n.contains(form.number_key())
-                || n.starts_with(words.issuer.as_str())
-            {
-                continue;
-            }
-            if out.period.is_none() && looks_like_period(&n) {
-                out.period = Some(Located {
-                    text: text.into_owned(),
-                    cell: at,
-                });
-            }
+            continue;
+        }
+        if n.contains(form.title_key())
+            || n.contains(form.number_key())
+            || n.starts_with(words.issuer.as_str())
+        {
+            continue;
+        }
+        if out.period.is_none() && looks_like_period(&n) {
+            out.period = Some(Located::at(sheet, at));
         }
     }
     // A period typed as a date (Excel turns `2020年6月` into one): its year
@@ -245,19 +232,12 @@ fn read_head(sheet: &Sheet, form: &Form, head_end: u32, words: &FormWords, out: 
     }
     // A period written but unreadable is still reported as written.
     if out.period.is_none() {
-        for row in sheet.first_row()..head_end {
-            for col in 0..sheet.end_col() {
-                let at = Cell::new(row, col);
-                let n = normalize_name(&sheet.text_ref(at));
-                if words.period.iter().any(|w| n.starts_with(w.as_str())) {
-                    out.period = Some(Located {
-                        text: sheet.text(at),
-                        cell: at,
-                    });
-                    return;
-                }
-            }
-        }
+        out.period = head_cells(sheet, head_end)
+            .find(|at| {
+                let n = normalize_name(&sheet.text(*at));
+                words.period.iter().any(|w| n.starts_with(w.as_str()))
+            })
+            .map(|at| Located::at(sheet, at));
     }
 }
 
@@ -279,11 +259,11 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
     for row in h.row + 1..sheet.end_row() {
         let code_text = h
             .code_col
-            .map(|c| sheet.text_ref(Cell::new(row, c)))
+            .map(|c| sheet.text(Cell::new(row, c)))
             .unwrap_or_default();
         let name_text = h
             .name_col
-            .map(|c| sheet.text_ref(Cell::new(row, c)))
+            .map(|c| sheet.text(Cell::new(row, c)))
             .unwrap_or_default();
         let by_code = indicator_by(form, &code_text, Indicator::code_key);
         let Some(code) = by_code.or_else(|| indicator_by(form, &name_text, Indicator::name_key))
@@ -304,10 +284,7 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
         seen.push((code.to_string(), row));
         let unit_cell = h.unit_col.map(|c| Cell::new(row, c));
         let unit = unit_cell
-            .map(|c| Located {
-                text: sheet.text(c),
-                cell: c,
-            })
+            .map(|c| Located::at(sheet, c))
             .filter(|l| !l.text.is_empty());
         let values = h
             .values
@@ -324,7 +301,7 @@ fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
             .collect();
         let note = h
             .note_col
-            .map(|c| sheet.text(Cell::new(row, c)))
+            .map(|c| sheet.text(Cell::new(row, c)).into_owned())
             .filter(|t| !t.is_empty());
         out.rows.push(RowRead {
             code: code.to_string(),

@@ -53,6 +53,28 @@ pub struct FileRead {
     pub findings: Vec<Finding>,
 }
 
+impl FileRead {
+    fn new(display: &str, sha256: String, kind: FileType) -> FileRead {
+        FileRead {
+            display: display.to_string(),
+            sha256,
+            kind,
+            outcome: Outcome::Ignored,
+            forms: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// Ends the file's reading with a finding; an error makes it unreadable.
+    fn end(mut self, finding: Finding) -> FileRead {
+        if finding.is_error() {
+            self.outcome = Outcome::Unreadable;
+        }
+        self.findings.push(finding);
+        self
+    }
+}
+
 /// Reads one file from disk. Never fails: a file that cannot be read gets a
 /// finding. A file larger than `limits.max_file_mb` is not read into memory.
 pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
@@ -60,13 +82,8 @@ pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let unreadable = |e: std::io::Error| FileRead {
-        display: display.to_string(),
-        sha256: String::new(),
-        kind: FileType::Other,
-        outcome: Outcome::Unreadable,
-        forms: Vec::new(),
-        findings: vec![Finding::file(
+    let unreadable = |e: std::io::Error| {
+        FileRead::new(display, String::new(), FileType::Other).end(Finding::file(
             Severity::Error,
             "file.unreadable",
             display,
@@ -74,26 +91,16 @@ pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
                 "无法打开文件：{}。请确认文件没有被其他程序占用。",
                 crate::error::io_message(&e)
             ),
-        )],
+        ))
     };
+    // A file that is (or grows) larger than the limit is read no further.
     let limit = cat.limits.max_file_bytes();
-    // A file known to be too large is not read beyond its first bytes; one
-    // that grows while it is read stops at the limit all the same.
-    let size = std::fs::metadata(path).map(|m| m.len()).ok();
-    let known_large = size.is_some_and(|n| n > limit);
-    let take = if known_large {
-        512
-    } else {
-        limit.saturating_add(1)
-    };
-    // room for the whole file at once (and the probe for its end)
-    let room = size.filter(|_| !known_large).unwrap_or(0).saturating_add(1);
-    let mut bytes = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
-    let read = std::fs::File::open(path).and_then(|f| f.take(take).read_to_end(&mut bytes));
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes));
     if let Err(e) = read {
         return unreadable(e);
     }
-    if !known_large && bytes.len() as u64 <= limit {
+    if bytes.len() as u64 <= limit {
         return read_bytes(bytes, &name, display, cat);
     }
     // Too large to read: hash it as a stream, and say what it seems to be.
@@ -106,6 +113,11 @@ pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
 /// The SHA-256 of bytes, in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// Bytes in lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The size and SHA-256 of a file, read in pieces.
@@ -125,10 +137,6 @@ fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     }
 }
 
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A file over the size limit: ignored when it is not a workbook (by name or
 /// by its first bytes), else an error.
 fn oversized(
@@ -140,42 +148,28 @@ fn oversized(
     limits: &Limits,
 ) -> FileRead {
     let kind = workbook::sniff(&head[..head.len().min(512)]);
+    let out = FileRead::new(display, sha256, kind);
     let (ext, claims_workbook) = extension(name);
-    let mut out = FileRead {
-        display: display.to_string(),
-        sha256,
-        kind,
-        outcome: Outcome::Ignored,
-        forms: Vec::new(),
-        findings: Vec::new(),
-    };
-    let finding = if is_lock_file(name) || (kind == FileType::Other && !claims_workbook) {
-        Finding::file(
-            Severity::Info,
-            "file.ignored",
-            display,
-            "不是电子表格文件，已忽略。",
-        )
-    } else {
-        out.outcome = Outcome::Unreadable;
-        let what = if claims_workbook {
-            format!("扩展名为 .{ext} 的")
-        } else {
-            String::new()
-        };
-        Finding::file(
-            Severity::Error,
-            "file.too_large",
-            display,
-            format!(
-                "{what}文件有 {} MB，超过上限 {} MB（目录 limits.max_file_mb），未读取。报表文件通常只有几十 KB，请确认是否发错了文件。",
-                size.div_ceil(Limits::MIB),
-                limits.max_file_mb
-            ),
-        )
-    };
-    out.findings.push(finding);
-    out
+    match screen(name, kind, false, display) {
+        Some(ignored) if !ignored.is_error() => out.end(ignored),
+        _ => {
+            let what = if claims_workbook {
+                format!("扩展名为 .{ext} 的")
+            } else {
+                String::new()
+            };
+            out.end(Finding::file(
+                Severity::Error,
+                "file.too_large",
+                display,
+                format!(
+                    "{what}文件有 {} MB，超过上限 {} MB（目录 limits.max_file_mb），未读取。报表文件通常只有几十 KB，请确认是否发错了文件。",
+                    size.div_ceil(Limits::MIB),
+                    limits.max_file_mb
+                ),
+            ))
+        }
+    }
 }
 
 /// The lower-case extension of a file name, and whether it claims a workbook.
@@ -188,8 +182,36 @@ fn extension(name: &str) -> (String, bool) {
     (ext, claims)
 }
 
-fn is_lock_file(name: &str) -> bool {
-    name.starts_with("~$") || name.starts_with(".~lock.")
+/// What a file's name and type say before it is parsed: the finding that
+/// ends it there (a lock file, not a workbook), if any.
+fn screen(name: &str, kind: FileType, empty: bool, display: &str) -> Option<Finding> {
+    let (ext, claims_workbook) = extension(name);
+    let (severity, rule, message) = match kind {
+        _ if name.starts_with("~$") || name.starts_with(".~lock.") => (
+            Severity::Info,
+            "file.lock",
+            "电子表格程序的临时锁定文件，已忽略。".to_string(),
+        ),
+        FileType::Other | FileType::OtherZip if !claims_workbook => (
+            Severity::Info,
+            "file.ignored",
+            "不是电子表格文件，已忽略。".to_string(),
+        ),
+        FileType::Other => (
+            Severity::Error,
+            "file.not_workbook",
+            format!(
+                "扩展名是 .{ext}，但{}，可能在传输中损坏。请让报送单位重新发送。",
+                if empty {
+                    "文件是空的（0 字节）"
+                } else {
+                    "文件内容不是电子表格"
+                }
+            ),
+        ),
+        _ => return None,
+    };
+    Some(Finding::file(severity, rule, display, message))
 }
 
 /// Reads a file's bytes; `name` is its file name (for the lock-file and
@@ -233,18 +255,33 @@ fn read_with(
         return oversized(&bytes, bytes.len() as u64, sha256, name, display, limits);
     }
     let kind = workbook::sniff(&bytes);
-    let mut out = FileRead {
-        display: display.to_string(),
-        sha256,
-        kind,
-        outcome: Outcome::Ignored,
-        forms: Vec::new(),
-        findings: Vec::new(),
-    };
-    let Some(opened) = open(&bytes, name, cat, parse, &mut out) else {
-        return out;
+    let mut out = FileRead::new(display, sha256, kind);
+    if let Some(end) = screen(name, kind, bytes.is_empty(), display) {
+        return out.end(end);
+    }
+    // (.xlsx and .xlsm are one format; the name may say either)
+    let family = |e: &str| if e == "xlsm" { "xlsx" } else { e }.to_string();
+    let (ext, claims_workbook) = extension(name);
+    if let Some(true_ext) = kind.extension()
+        && claims_workbook
+        && family(&ext) != family(true_ext)
+    {
+        out.findings.push(Finding::file(
+            Severity::Info,
+            "file.extension_mismatch",
+            display,
+            format!("扩展名是 .{ext}，但内容是 .{true_ext} 格式，已按实际格式读取。"),
+        ));
+    }
+    let opened = match parse(&bytes, kind, limits) {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => return out.end(open_error(display, e)),
+        Err(failure) => return out.end(reader_limit(display, failure, limits)),
     };
     drop(bytes);
+    let notes = opened.notes.iter().cloned();
+    out.findings
+        .extend(notes.map(|hit| limit_finding(Severity::Warning, display, hit)));
     // Our own code, on sheets already read: a panic here is ours.
     let forms = guard::isolate(|| {
         opened
@@ -257,41 +294,34 @@ fn read_with(
             .collect::<Vec<_>>()
     });
     match forms {
-        Ok(forms) => out.forms = forms,
         Err(panic) => {
-            out.outcome = Outcome::Unreadable;
-            out.findings.push(panic_finding(display, &panic));
-            return out;
+            let mut f = Finding::file(
+                Severity::Error,
+                "file.reader_panic",
+                display,
+                "读取该文件时解析程序出错，文件可能已损坏或被恶意构造，已跳过。请让报送单位用电子表格程序重新保存后发送。",
+            );
+            f.found = Some(panic);
+            out.end(f)
+        }
+        Ok(forms) if forms.is_empty() => {
+            let numbers: Vec<&str> = cat.forms.iter().map(|f| f.number.as_str()).collect();
+            out.end(Finding::file(
+                Severity::Error,
+                "form.not_found",
+                display,
+                format!(
+                    "工作簿中找不到报表：各工作表前几行都没有表号（{}）或表名。",
+                    numbers.join("、")
+                ),
+            ))
+        }
+        Ok(forms) => {
+            out.forms = forms;
+            out.outcome = Outcome::Read;
+            out
         }
     }
-    if out.forms.is_empty() {
-        out.outcome = Outcome::Unreadable;
-        let numbers: Vec<&str> = cat.forms.iter().map(|f| f.number.as_str()).collect();
-        out.findings.push(Finding::file(
-            Severity::Error,
-            "form.not_found",
-            display,
-            format!(
-                "工作簿中找不到报表：各工作表前几行都没有表号（{}）或表名。",
-                numbers.join("、")
-            ),
-        ));
-    } else {
-        out.outcome = Outcome::Read;
-    }
-    out
-}
-
-/// A panic outside the parser (in reading the form off the sheets).
-fn panic_finding(display: &str, panic: &str) -> Finding {
-    let mut f = Finding::file(
-        Severity::Error,
-        "file.reader_panic",
-        display,
-        "读取该文件时解析程序出错，文件可能已损坏或被恶意构造，已跳过。请让报送单位用电子表格程序重新保存后发送。",
-    );
-    f.found = Some(panic.to_string());
-    f
 }
 
 fn limit_finding(severity: Severity, display: &str, hit: LimitHit) -> Finding {
@@ -301,149 +331,59 @@ fn limit_finding(severity: Severity, display: &str, hit: LimitHit) -> Finding {
     f
 }
 
+/// The parser's answer when it read no sheets.
+fn open_error(display: &str, e: workbook::OpenError) -> Finding {
+    use workbook::OpenError;
+    match e {
+        OpenError::Password => Finding::file(
+            Severity::Error,
+            "file.password",
+            display,
+            "工作簿设有打开密码，无法读取。请让报送单位取消密码后重新发送。",
+        ),
+        OpenError::Limit(hit) => limit_finding(Severity::Error, display, hit),
+        // The parser gave up on the file (or, panicking, on its structure:
+        // a truncated record, an index past the end): the file is damaged.
+        OpenError::Damaged(why) | OpenError::Panic(why) => {
+            let mut f = Finding::file(
+                Severity::Error,
+                "file.unreadable",
+                display,
+                "无法读取工作簿，文件可能已损坏或不完整。请让报送单位用电子表格程序打开、重新保存后发送。",
+            );
+            f.found = Some(why);
+            f
+        }
+    }
+}
+
 /// `file.reader_limit`: the worker reading the file was stopped or died.
 fn reader_limit(display: &str, failure: Failure, limits: &Limits) -> Finding {
-    const ADVICE: &str = "文件可能已损坏或被恶意构造，已跳过，其他文件照常处理。请让报送单位用电子表格程序打开、重新保存后发送。";
-    let (what, found) = match failure {
-        Failure::Memory => (
-            format!(
-                "读取该文件所需内存超过上限 {} MB（limits.max_memory_mb），读取已中止",
-                limits.max_memory_mb
-            ),
-            None,
+    let what = match &failure {
+        Failure::Memory => format!(
+            "读取该文件所需内存超过上限 {} MB（limits.max_memory_mb），读取已中止",
+            limits.max_memory_mb
         ),
-        Failure::Cpu => (
-            format!(
-                "读取该文件的计算时间超过上限 {} 秒（limits.max_cpu_seconds），读取已中止",
-                limits.max_cpu_seconds
-            ),
-            None,
+        Failure::Cpu => format!(
+            "读取该文件的计算时间超过上限 {} 秒（limits.max_cpu_seconds），读取已中止",
+            limits.max_cpu_seconds
         ),
-        Failure::Deadline => (
-            format!(
-                "读取该文件超过 {} 秒仍未完成（limits.deadline_seconds），读取已中止",
-                limits.deadline_seconds
-            ),
-            None,
+        Failure::Deadline => format!(
+            "读取该文件超过 {} 秒仍未完成（limits.deadline_seconds），读取已中止",
+            limits.deadline_seconds
         ),
-        Failure::Crashed(how) => ("读取该文件的进程意外终止（崩溃）".to_string(), Some(how)),
+        Failure::Crashed(_) => "读取该文件的进程意外终止（崩溃）".to_string(),
     };
     let mut f = Finding::file(
         Severity::Error,
         "file.reader_limit",
         display,
-        format!("{what}。{ADVICE}"),
-    );
-    f.found = found;
-    f
-}
-
-/// The checks on a file's name and type, then its sheets from the parser;
-/// `None` when the file ends here (with its findings in `out`).
-fn open(
-    bytes: &[u8],
-    name: &str,
-    cat: &Catalogue,
-    parse: &Parse,
-    out: &mut FileRead,
-) -> Option<workbook::Opened> {
-    let display = out.display.clone();
-    let (ext, claims_workbook) = extension(name);
-    let note = |out: &mut FileRead, severity, rule, message: String| {
-        out.findings
-            .push(Finding::file(severity, rule, &display, message));
-    };
-    if is_lock_file(name) {
-        note(
-            out,
-            Severity::Info,
-            "file.lock",
-            "电子表格程序的临时锁定文件，已忽略。".into(),
-        );
-        return None;
-    }
-    match out.kind {
-        FileType::Other | FileType::OtherZip if !claims_workbook => {
-            note(
-                out,
-                Severity::Info,
-                "file.ignored",
-                "不是电子表格文件，已忽略。".into(),
-            );
-            return None;
-        }
-        FileType::Other => {
-            out.outcome = Outcome::Unreadable;
-            let what = if bytes.is_empty() {
-                "文件是空的（0 字节）"
-            } else {
-                "文件内容不是电子表格"
-            };
-            note(
-                out,
-                Severity::Error,
-                "file.not_workbook",
-                format!("扩展名是 .{ext}，但{what}，可能在传输中损坏。请让报送单位重新发送。"),
-            );
-            return None;
-        }
-        _ => {}
-    }
-    // (.xlsx and .xlsm are one format; the name may say either)
-    fn family(e: &str) -> &str {
-        if e == "xlsm" { "xlsx" } else { e }
-    }
-    if let Some(true_ext) = out.kind.extension()
-        && claims_workbook
-        && family(&ext) != family(true_ext)
-    {
-        note(
-            out,
-            Severity::Info,
-            "file.extension_mismatch",
-            format!("扩展名是 .{ext}，但内容是 .{true_ext} 格式，已按实际格式读取。"),
-        );
-    }
-    let failed = |out: &mut FileRead, f: Finding| {
-        out.outcome = Outcome::Unreadable;
-        out.findings.push(f);
-        None
-    };
-    let damaged = |found: String| {
-        let mut f = Finding::file(
-            Severity::Error,
-            "file.unreadable",
-            &display,
-            "无法读取工作簿，文件可能已损坏或不完整。请让报送单位用电子表格程序打开、重新保存后发送。",
-        );
-        f.found = Some(found);
-        f
-    };
-    match parse(bytes, out.kind, &cat.limits) {
-        Ok(Ok(opened)) => {
-            for hit in opened.notes.iter().cloned() {
-                out.findings
-                    .push(limit_finding(Severity::Warning, &display, hit));
-            }
-            Some(opened)
-        }
-        Ok(Err(workbook::OpenError::Password)) => failed(
-            out,
-            Finding::file(
-                Severity::Error,
-                "file.password",
-                &display,
-                "工作簿设有打开密码，无法读取。请让报送单位取消密码后重新发送。",
-            ),
+        format!(
+            "{what}。文件可能已损坏或被恶意构造，已跳过，其他文件照常处理。请让报送单位用电子表格程序打开、重新保存后发送。"
         ),
-        Ok(Err(workbook::OpenError::Limit(hit))) => {
-            failed(out, limit_finding(Severity::Error, &display, hit))
-        }
-        // The parser gave up on the file (or, panicking, on its structure:
-        // a truncated record, an index past the end): the file is damaged.
-        Ok(Err(workbook::OpenError::Damaged(why) | workbook::OpenError::Panic(why))) => {
-            failed(out, damaged(why))
-        }
-        Err(failure) => failed(out, reader_limit(&display, failure, &cat.limits)),
+    );
+    if let Failure::Crashed(how) = failure {
+        f.found = Some(how);
     }
+    f
 }

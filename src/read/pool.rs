@@ -7,16 +7,10 @@
 //!
 //! A worker gets a file's bytes, its type and the limits, runs
 //! [`workbook::parse`] on them (under a panic guard: a panic is an answer,
-//! not a death) and sends the sheets back. Both ways a message is a length
-//! (little-endian) and a postcard body; the file's bytes follow the request
-//! as they are.
+//! not a death) and sends the sheets back, as postcard.
 //!
-//! Which executable is the worker is said once per process: the binary calls
-//! [`use_workers`] with its own path at start, integration tests with
-//! `env!("CARGO_BIN_EXE_zonestat")`, or the environment names it in
-//! `ZONESTAT_WORKER`. When nothing names one (the library's own unit and doc
-//! tests), files are parsed in the calling process, inside the panic guard
-//! only.
+//! The process names its worker executable once ([`use_workers`]); where
+//! none is named (the library's own tests) files are parsed in process.
 
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
@@ -115,7 +109,7 @@ impl Pool {
         let pid = worker.child.id();
         let deadline = Instant::now() + Duration::from_secs(limits.deadline_seconds);
         let answer = worker.run(bytes, kind, limits, deadline);
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slots = self.slots();
         slots.busy.retain(|p| *p != pid);
         let result = match answer {
             Ok(parsed) => {
@@ -141,38 +135,34 @@ impl Pool {
     /// stop one from outside).
     #[doc(hidden)]
     pub fn busy(&self) -> Vec<u32> {
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.busy.clone()
+        self.slots().busy.clone()
     }
 
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An idle worker, or a new one while the pool is not full; else waits.
     fn take(&self) -> Result<Worker, Failure> {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(w) = slots.idle.pop() {
-                slots.busy.push(w.child.id());
-                return Ok(w);
-            }
-            if slots.live < self.size {
+        let mut slots = self.slots();
+        while slots.live == self.size && slots.idle.is_empty() {
+            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+        }
+        let worker = match slots.idle.pop() {
+            Some(w) => w,
+            None => {
                 slots.live += 1;
                 drop(slots);
                 let started = self.spawn();
-                slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-                match started {
-                    Ok(w) => {
-                        slots.busy.push(w.child.id());
-                        return Ok(w);
-                    }
-                    Err(e) => {
-                        slots.live -= 1;
-                        return Err(Failure::Crashed(format!(
-                            "cannot start {}: {e}",
-                            self.exe.display()
-                        )));
-                    }
-                }
+                slots = self.slots();
+                started.map_err(|e| {
+                    slots.live -= 1;
+                    Failure::Crashed(format!("cannot start {}: {e}", self.exe.display()))
+                })?
             }
-            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
-        }
+        };
+        slots.busy.push(worker.child.id());
+        Ok(worker)
     }
 
     fn spawn(&self) -> io::Result<Worker> {
@@ -198,18 +188,12 @@ impl Pool {
         }
         let mut child = cmd.spawn()?;
         self.spawned.fetch_add(1, Ordering::Relaxed);
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io::Error::other("no pipes to the worker"));
-        };
+        // (all three were asked for as pipes, so they are there)
         Ok(Worker {
+            stdin: child.stdin.take().expect("piped stdin"),
+            stdout: child.stdout.take().expect("piped stdout"),
+            stderr: child.stderr.take().expect("piped stderr"),
             child,
-            stdin,
-            stdout,
-            stderr,
         })
     }
 }
@@ -248,14 +232,9 @@ impl Worker {
             limits: limits.clone(),
         };
         let head = postcard::to_stdvec(&job).map_err(|_| Wait::Closed)?;
-        let sent = (|| {
-            self.stdin.write_all(&(head.len() as u32).to_le_bytes())?;
-            self.stdin.write_all(&head)?;
-            self.stdin.write_all(&(bytes.len() as u64).to_le_bytes())?;
-            self.stdin.write_all(bytes)?;
-            self.stdin.flush()
-        })();
-        sent.map_err(|_| Wait::Closed)?;
+        let sent = frame(&mut self.stdin, &head).and_then(|()| frame(&mut self.stdin, bytes));
+        sent.and_then(|()| self.stdin.flush())
+            .map_err(|_| Wait::Closed)?;
         let mut len = [0u8; 8];
         read_by(&mut self.stdout, &mut len, deadline)?;
         let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| Wait::Closed)?;
@@ -398,34 +377,40 @@ fn limit_self(limits: &Limits) {
     );
 }
 
+/// Writes a message: its length (8 bytes, little-endian), then itself.
+fn frame(w: &mut impl Write, body: &[u8]) -> io::Result<()> {
+    w.write_all(&(body.len() as u64).to_le_bytes())?;
+    w.write_all(body)
+}
+
+/// Reads a message of at most `max` bytes; `None` when the input has ended.
+fn unframe(r: &mut impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 8];
+    match r.read_exact(&mut len) {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        r => r?,
+    }
+    let mut body = Vec::new();
+    r.take(u64::from_le_bytes(len).min(max))
+        .read_to_end(&mut body)?;
+    Ok(Some(body))
+}
+
 /// Answers jobs until the input ends; `limit` is applied before each.
 fn serve(input: &mut impl Read, output: &mut impl Write, limit: fn(&Limits)) -> io::Result<()> {
     let bad = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e);
-    loop {
-        let mut len = [0u8; 4];
-        match input.read_exact(&mut len) {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            r => r?,
-        }
-        let mut head = vec![0; u32::from_le_bytes(len).min(1 << 20) as usize];
-        input.read_exact(&mut head)?;
+    while let Some(head) = unframe(input, 1 << 20)? {
         let job: Job = postcard::from_bytes(&head).map_err(bad)?;
-        let mut len = [0u8; 8];
-        input.read_exact(&mut len)?;
-        let mut bytes = Vec::new();
-        input
-            .take(u64::from_le_bytes(len))
-            .read_to_end(&mut bytes)?;
+        let bytes = unframe(input, u64::MAX)?.unwrap_or_default();
         let limits = &job.limits;
         limit(limits);
         let parsed: Parsed = guard::isolate(|| workbook::parse(&bytes, job.kind, limits))
             .unwrap_or_else(|m| Err(OpenError::Panic(m)));
         drop(bytes);
-        let body = postcard::to_stdvec(&parsed).map_err(bad)?;
-        output.write_all(&(body.len() as u64).to_le_bytes())?;
-        output.write_all(&body)?;
+        frame(output, &postcard::to_stdvec(&parsed).map_err(bad)?)?;
         output.flush()?;
     }
+    Ok(())
 }
 
 static WORKER_EXE: OnceLock<PathBuf> = OnceLock::new();

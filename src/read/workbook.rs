@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use calamine::{
-    Data, DataRef, Ods, Range, Reader, Xls, Xlsb, Xlsx, XlsxError, XlsxFormulaMetadata,
+    Data, Ods, Range, Reader, Xls, Xlsb, Xlsx, XlsxError, XlsxFormulaMetadata,
     expand_shared_formula, open_workbook_from_rs,
 };
 use rustc_hash::FxHashMap;
@@ -212,19 +212,11 @@ impl Sheet {
 
     /// The formula in a cell, if it holds one.
     pub fn formula(&self, at: Cell) -> Option<&str> {
-        self.formulas
-            .get(&(at.row, at.col))
-            .map(String::as_str)
-            .filter(|f| !f.is_empty())
+        self.formulas.get(&(at.row, at.col)).map(String::as_str)
     }
 
-    /// Text of a cell, trimmed; empty for non-text cells.
-    pub fn text(&self, at: Cell) -> String {
-        self.text_ref(at).into_owned()
-    }
-
-    /// [`Sheet::text`], borrowed when the cell holds text.
-    pub fn text_ref(&self, at: Cell) -> Cow<'_, str> {
+    /// Text of a cell, trimmed (a number as it reads); empty for other cells.
+    pub fn text(&self, at: Cell) -> Cow<'_, str> {
         // (a date cell as the number or text it stores, as before dates were told apart)
         match self.get(at) {
             CellValue::Text(s)
@@ -252,35 +244,16 @@ pub struct LimitHit {
     pub message: String,
 }
 
-/// A rule id a [`LimitHit`] may carry: one read back from a worker is the
+/// A rule id of [`crate::model::RULES`]: one read back from a worker is the
 /// same `&'static str` as one made here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rule(pub &'static str);
-
-const LIMIT_RULES: [&str; 8] = [
-    "file.zip_entries",
-    "file.zip_bomb",
-    "file.too_large_unzipped",
-    "file.too_many_sheets",
-    "file.too_many_cells",
-    "file.too_much_text",
-    "sheet.cells_ignored",
-    "cell.text_cut",
-];
-
-impl Serialize for Rule {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0)
-    }
-}
 
 impl<'de> Deserialize<'de> for Rule {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
         let rule = String::deserialize(d)?;
-        LIMIT_RULES
-            .iter()
-            .find(|r| **r == rule)
-            .map(|r| Rule(r))
+        crate::model::rule_id(&rule)
+            .map(Rule)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown rule {rule}")))
     }
 }
@@ -421,7 +394,7 @@ fn open_xlsx(mut book: Xlsx<Cursor<&[u8]>>, limits: &Limits) -> Result<Opened, O
                 }
                 _ => None,
             };
-            sheet.put(at, Incoming::Ref(c.value), formula, &mut stored)?;
+            sheet.put(at, Data::from(c.value), formula, &mut stored)?;
         }
         out.sheets.push(sheet.finish(&mut out.notes));
     }
@@ -444,35 +417,27 @@ where
         let range = book.worksheet_range(&name).map_err(damaged)?;
         let formulas = book.worksheet_formula(&name).unwrap_or_default();
         let mut sheet = Builder::new(&name, limits);
-        put_range(&range, &mut sheet, &mut stored, |s, at, v, n| {
-            s.put(at, Incoming::Data(v), None, n)
-        })?;
+        for (at, v) in placed(&range) {
+            sheet.put(at, v.clone(), None, &mut stored)?;
+        }
         drop(range);
         // (a formula outside the region was counted with its value)
-        put_range(&formulas, &mut sheet, &mut stored, |s, at, f, n| {
-            if !s.inside(at) {
-                return Ok(());
+        for (at, f) in placed(&formulas) {
+            if sheet.inside(at) {
+                sheet.put(at, Data::Empty, Some(f.clone()), &mut stored)?;
             }
-            s.put(at, Incoming::Data(&Data::Empty), Some(f.clone()), n)
-        })?;
+        }
         out.sheets.push(sheet.finish(&mut out.notes));
     }
     Ok(out)
 }
 
-fn put_range<T: calamine::CellType>(
-    range: &Range<T>,
-    sheet: &mut Builder,
-    stored: &mut Budget,
-    mut put: impl FnMut(&mut Builder, (u32, u32), &T, &mut Budget) -> Result<(), OpenError>,
-) -> Result<(), OpenError> {
-    let Some((r0, c0)) = range.start() else {
-        return Ok(());
-    };
-    for (r, c, v) in range.used_cells() {
-        put(sheet, (r0 + r as u32, c0 + c as u32), v, stored)?;
-    }
-    Ok(())
+/// A range's cells that hold something, at their sheet positions.
+fn placed<T: calamine::CellType>(range: &Range<T>) -> impl Iterator<Item = ((u32, u32), &T)> {
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    range
+        .used_cells()
+        .map(move |(r, c, v)| ((r0 + r as u32, c0 + c as u32), v))
 }
 
 /// A sheet being read: keeps the cells of the region, counts the others.
@@ -520,12 +485,12 @@ impl Builder {
     fn put(
         &mut self,
         at: (u32, u32),
-        value: Incoming<'_>,
+        value: Data,
         formula: Option<String>,
         stored: &mut Budget,
     ) -> Result<(), OpenError> {
         let formula = formula.filter(|f| !f.is_empty());
-        let has_value = !value.is_empty();
+        let has_value = value != Data::Empty;
         if !has_value && formula.is_none() {
             return Ok(());
         }
@@ -537,7 +502,7 @@ impl Builder {
             self.far = (self.far.0.max(at.0), self.far.1.max(at.1));
             return Ok(());
         }
-        let (v, cut) = value.into_value(self.max_chars);
+        let (v, cut) = cell_value(value, self.max_chars);
         if cut {
             self.cut += 1;
             self.first_cut.get_or_insert(at);
@@ -656,49 +621,6 @@ impl Budget {
     }
 }
 
-/// A cell's value as calamine hands it over: borrowed from a streamed xlsx
-/// (a shared string is not copied until it is known to be kept) or from a
-/// range.
-enum Incoming<'a> {
-    Ref(DataRef<'a>),
-    Data(&'a Data),
-}
-
-impl Incoming<'_> {
-    fn is_empty(&self) -> bool {
-        match self {
-            Incoming::Ref(d) => *d == DataRef::Empty,
-            Incoming::Data(d) => **d == Data::Empty,
-        }
-    }
-
-    /// The value to keep, its text cut to `max` characters; whether it was cut.
-    fn into_value(self, max: usize) -> (CellValue, bool) {
-        let text = |s: &str| {
-            let (kept, cut) = cut_text(s, max);
-            let v = if kept.is_empty() {
-                CellValue::Empty
-            } else {
-                CellValue::Text(kept.to_string())
-            };
-            (v, cut)
-        };
-        match self {
-            Incoming::Ref(DataRef::SharedString(s)) => text(s),
-            Incoming::Ref(DataRef::String(ref s)) => text(s),
-            Incoming::Data(Data::String(s)) => text(s),
-            Incoming::Ref(DataRef::DurationIso(ref s) | DataRef::DateTimeIso(ref s)) => {
-                (iso_value(s, max), false)
-            }
-            Incoming::Data(Data::DurationIso(s) | Data::DateTimeIso(s)) => {
-                (iso_value(s, max), false)
-            }
-            Incoming::Ref(d) => (cell_value(Data::from(d)), false),
-            Incoming::Data(d) => (cell_value(d.clone()), false),
-        }
-    }
-}
-
 /// At most `max` characters of `s`, and whether any were left out.
 fn cut_text(s: &str, max: usize) -> (&str, bool) {
     match s.char_indices().nth(max) {
@@ -732,17 +654,19 @@ fn iso_value(s: &str, max: usize) -> CellValue {
     date().unwrap_or_else(|| CellValue::Text(cut_text(s, max).0.to_string()))
 }
 
-fn cell_value(d: Data) -> CellValue {
-    match d {
+/// The value to keep, its text cut to `max` characters; whether it was cut.
+fn cell_value(d: Data, max: usize) -> (CellValue, bool) {
+    let v = match d {
         Data::Empty => CellValue::Empty,
         Data::Int(i) => CellValue::Number(i as f64),
         Data::Float(f) => CellValue::Number(f),
         Data::String(s) => {
-            if s.is_empty() {
-                CellValue::Empty
-            } else {
-                CellValue::Text(s)
-            }
+            let (kept, cut) = cut_text(&s, max);
+            let v = match kept {
+                "" => CellValue::Empty,
+                kept => CellValue::Text(kept.to_string()),
+            };
+            return (v, cut);
         }
         Data::Bool(b) => CellValue::Bool(b),
         Data::DateTime(d) if d.is_datetime() => {
@@ -755,7 +679,8 @@ fn cell_value(d: Data) -> CellValue {
             }
         }
         Data::DateTime(d) => CellValue::Number(d.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => CellValue::Text(s),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => iso_value(&s, max),
         Data::Error(e) => CellValue::Error(e.to_string()),
-    }
+    };
+    (v, false)
 }
