@@ -121,7 +121,7 @@ impl Serialize for Period {
 
 /// A cell position on a sheet, 0-based, as the sheet has it (not relative to
 /// the used range).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cell {
     pub row: u32,
     pub col: u32,

@@ -19,7 +19,6 @@ pub mod lock;
 pub mod log;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,7 +28,6 @@ use crate::catalog::{Catalogue, Reporter};
 use crate::error::Error;
 use crate::folder::{self, Batch};
 use crate::model::Period;
-use crate::read::FileType;
 use crate::validate::CheckedForm;
 pub use file::{TMP_DIR, is_own};
 pub use lock::{ArchiveLock, LOCK_NAME, WAITING};
@@ -146,32 +144,13 @@ pub fn canonical_name(forms: &[&CheckedForm], who: &str, period: Period, ext: &s
 }
 
 /// The extension a workbook is filed under: the content's own
-/// ([`FileType::extension`]), and `xlsm` for an xlsx package whose
-/// `[Content_Types].xml` declares a macro-enabled workbook (Excel refuses
-/// to open such content under an `.xlsx` name).
+/// ([`crate::read::FileType::extension`]; `xlsm` for an xlsx package whose
+/// `[Content_Types].xml` declares a macro-enabled workbook, which Excel
+/// refuses to open under an `.xlsx` name).
 pub fn filed_extension(bytes: &[u8]) -> &'static str {
-    let kind = crate::read::workbook::sniff(bytes);
-    let ext = kind.extension().unwrap_or("xlsx");
-    if ext == "xlsx" && kind != FileType::EncryptedXlsx && macro_enabled(bytes) {
-        "xlsm"
-    } else {
-        ext
-    }
-}
-
-fn macro_enabled(bytes: &[u8]) -> bool {
-    let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
-        return false;
-    };
-    let Ok(part) = zip.by_name("[Content_Types].xml") else {
-        return false;
-    };
-    let mut text = Vec::new();
-    // The content types part is small; a crafted one is read no further than this.
-    if part.take(1 << 20).read_to_end(&mut text).is_err() {
-        return false;
-    }
-    memchr::memmem::find(&text, b"macroEnabled").is_some()
+    crate::read::workbook::sniff(bytes)
+        .extension()
+        .unwrap_or("xlsx")
 }
 
 /// The latest period folder (`YYYY-MM`) of the data folder that holds a file.

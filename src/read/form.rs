@@ -53,7 +53,7 @@ pub struct RowRead {
 }
 
 /// The form found on a sheet, as written, before any rule is applied.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FormRead {
     pub sheet: String,
     pub form: String,
@@ -108,15 +108,8 @@ pub fn read_form(sheet: &Sheet, form: &Form, form_cell: Cell, words: &FormWords)
         sheet: sheet.name.clone(),
         form: form.number.clone(),
         form_cell,
-        reporter: None,
-        period: None,
-        header_row: None,
         header_anchor: Cell::new(sheet.first_row(), 0),
-        columns: Vec::new(),
-        has_code_column: false,
-        rows: Vec::new(),
-        unknown_rows: Vec::new(),
-        duplicate_rows: Vec::new(),
+        ..FormRead::default()
     };
     let header = find_header(sheet, form, words);
     let head_end = header
@@ -257,14 +250,11 @@ fn looks_like_period(n: &str) -> bool {
 fn read_rows(sheet: &Sheet, form: &Form, h: &Header, out: &mut FormRead) {
     let mut seen: Vec<(String, u32)> = Vec::new();
     for row in h.row + 1..sheet.end_row() {
-        let code_text = h
-            .code_col
-            .map(|c| sheet.text(Cell::new(row, c)))
-            .unwrap_or_default();
-        let name_text = h
-            .name_col
-            .map(|c| sheet.text(Cell::new(row, c)))
-            .unwrap_or_default();
+        let text_in = |col: Option<u32>| {
+            col.map(|c| sheet.text(Cell::new(row, c)))
+                .unwrap_or_default()
+        };
+        let (code_text, name_text) = (text_in(h.code_col), text_in(h.name_col));
         let by_code = indicator_by(form, &code_text, Indicator::code_key);
         let Some(code) = by_code.or_else(|| indicator_by(form, &name_text, Indicator::name_key))
         else {

@@ -23,12 +23,7 @@ fn install_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if DEPTH.with(Cell::get) > 0 {
-                let payload = info.payload();
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let text = info.payload_as_str().unwrap_or("unknown panic");
                 // The crate and file, not the build machine's paths.
                 let at = info
                     .location()

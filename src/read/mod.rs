@@ -26,9 +26,6 @@ pub use form::{FormRead, Located, RawValue, RowRead};
 pub use pool::{Failure, Pool, use_workers};
 pub use workbook::{CellValue, FileType, LimitHit, Sheet, Stored};
 
-/// Extensions that claim to be a workbook.
-const WORKBOOK_EXTENSIONS: [&str; 8] = ["xlsx", "xlsm", "xlsb", "xls", "ods", "et", "xlt", "xltx"];
-
 /// What became of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -125,15 +122,15 @@ fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut f = std::fs::File::open(path)?;
     let (mut hasher, mut buf, mut size) = (Sha256::new(), vec![0u8; 1 << 16], 0u64);
     loop {
-        match f.read(&mut buf) {
-            Ok(0) => return Ok((size, hex(&hasher.finalize()))),
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                size += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        let n = match f.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            read => read?,
+        };
+        if n == 0 {
+            return Ok((size, hex(&hasher.finalize())));
         }
+        hasher.update(&buf[..n]);
+        size += n as u64;
     }
 }
 
@@ -153,11 +150,8 @@ fn oversized(
     match screen(name, kind, false, display) {
         Some(ignored) if !ignored.is_error() => out.end(ignored),
         _ => {
-            let what = if claims_workbook {
-                format!("扩展名为 .{ext} 的")
-            } else {
-                String::new()
-            };
+            let what = claims_workbook.then(|| format!("扩展名为 .{ext} 的"));
+            let what = what.unwrap_or_default();
             out.end(Finding::file(
                 Severity::Error,
                 "file.too_large",
@@ -178,7 +172,8 @@ fn extension(name: &str) -> (String, bool) {
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let claims = WORKBOOK_EXTENSIONS.contains(&ext.as_str());
+    let workbook = ["xlsx", "xlsm", "xlsb", "xls", "ods", "et", "xlt", "xltx"];
+    let claims = workbook.contains(&ext.as_str());
     (ext, claims)
 }
 
@@ -234,7 +229,9 @@ fn screen(name: &str, kind: FileType, empty: bool, display: &str) -> Option<Find
 pub fn read_bytes(bytes: Vec<u8>, name: &str, display: &str, cat: &Catalogue) -> FileRead {
     match pool::shared() {
         Some(pool) => pool.read(bytes, name, display, cat),
-        None => read_with(bytes, name, display, cat, &pool::in_process),
+        None => read_with(bytes, name, display, cat, &|b, k, l| {
+            Ok(pool::guarded(b, k, l))
+        }),
     }
 }
 
@@ -325,7 +322,8 @@ fn read_with(
 }
 
 fn limit_finding(severity: Severity, display: &str, hit: LimitHit) -> Finding {
-    let mut f = Finding::file(severity, hit.rule.0, display, hit.message);
+    let rule = crate::model::rule_id(&hit.rule).unwrap_or("file.reader_limit");
+    let mut f = Finding::file(severity, rule, display, hit.message);
     f.sheet = hit.sheet;
     f.cell = hit.cell.map(|(row, col)| crate::model::Cell::new(row, col));
     f

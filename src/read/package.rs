@@ -10,21 +10,12 @@ use std::io::{Cursor, Read};
 use zip::ZipArchive;
 
 use crate::catalog::Limits;
-use crate::read::workbook::{LimitHit, OpenError, Rule};
+use crate::read::workbook::OpenError;
 
 /// Parts smaller than this are not held to the compression ratio: a sheet of
 /// repeated markup compresses very well, and a few MB harm nobody (the total
 /// is bounded by `max_unzipped_mb` anyway).
 pub const RATIO_FLOOR: u64 = 10 << 20;
-
-fn hit(rule: &'static str, message: String) -> OpenError {
-    OpenError::Limit(LimitHit {
-        rule: Rule(rule),
-        sheet: None,
-        cell: None,
-        message,
-    })
-}
 
 /// Checks a zip package's directory against the limits.
 ///
@@ -35,8 +26,9 @@ fn hit(rule: &'static str, message: String) -> OpenError {
 pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
     let declared = declared_entries(bytes);
     if declared > limits.max_zip_entries {
-        return Err(hit(
+        return Err(OpenError::limit(
             "file.zip_entries",
+            None,
             format!(
                 "工作簿声明包含 {declared} 个部件，超过上限 {}（limits.max_zip_entries），文件可能被恶意构造，未读取。",
                 limits.max_zip_entries
@@ -57,8 +49,9 @@ pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
         let (size, packed) = (entry.size(), entry.compressed_size());
         total = total.saturating_add(size);
         if size > RATIO_FLOOR && size / packed.max(1) > limits.max_compression_ratio {
-            return Err(hit(
+            return Err(OpenError::limit(
                 "file.zip_bomb",
+                None,
                 format!(
                     "工作簿中的部件“{}”从 {} 字节解压后达 {} MB，压缩比约 {}:1，超过上限 {}:1（limits.max_compression_ratio），疑似“压缩炸弹”，未读取。",
                     String::from_utf8_lossy(entry.name_raw()),
@@ -71,8 +64,9 @@ pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
         }
     }
     if total > limits.max_unzipped_bytes() {
-        return Err(hit(
+        return Err(OpenError::limit(
             "file.too_large_unzipped",
+            None,
             format!(
                 "工作簿解压后共 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。报表文件解压后通常不足 1 MB，文件可能夹带了大量其他内容或被恶意构造。",
                 total.div_ceil(Limits::MIB),
@@ -108,15 +102,14 @@ fn declared_entries(bytes: &[u8]) -> u64 {
     const EOCD: [u8; 4] = [0x50, 0x4B, 0x05, 0x06];
     const LOCATOR: [u8; 4] = [0x50, 0x4B, 0x06, 0x07];
     const EOCD64: [u8; 4] = [0x50, 0x4B, 0x06, 0x06];
+    // (0 where the file ends first)
     let u16_at = |at: usize| {
-        bytes
-            .get(at..at + 2)
-            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+        let b = bytes.get(at..at + 2);
+        b.map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
     };
     let u64_at = |at: usize| {
-        bytes
-            .get(at..at + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        let b = bytes.get(at..at + 8);
+        b.map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     };
     let from = bytes.len().saturating_sub(22 + 65_535 + 20);
     let mut most = 0;
@@ -125,17 +118,13 @@ fn declared_entries(bytes: &[u8]) -> u64 {
         if at >= end {
             break;
         }
-        most = most
-            .max(u16_at(at + 8).unwrap_or(0))
-            .max(u16_at(at + 10).unwrap_or(0));
+        most = most.max(u16_at(at + 8)).max(u16_at(at + 10));
         if at >= 20
             && bytes[at - 20..at - 16] == LOCATOR
-            && let Some(off) = u64_at(at - 20 + 8).and_then(|o| usize::try_from(o).ok())
+            && let Ok(off) = usize::try_from(u64_at(at - 20 + 8))
             && bytes.get(off..off + 4) == Some(&EOCD64[..])
         {
-            most = most
-                .max(u64_at(off + 24).unwrap_or(0))
-                .max(u64_at(off + 32).unwrap_or(0));
+            most = most.max(u64_at(off + 24)).max(u64_at(off + 32));
         }
     }
     // A zip64 record may also be found by searching back from the end.
@@ -143,9 +132,7 @@ fn declared_entries(bytes: &[u8]) -> u64 {
     let end64 = bytes.len().saturating_sub(55).max(from64);
     for at in memchr::memmem::find_iter(&bytes[from64..], &EOCD64).map(|k| from64 + k) {
         if at < end64 {
-            most = most
-                .max(u64_at(at + 24).unwrap_or(0))
-                .max(u64_at(at + 32).unwrap_or(0));
+            most = most.max(u64_at(at + 24)).max(u64_at(at + 32));
         }
     }
     most

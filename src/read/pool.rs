@@ -15,7 +15,7 @@
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -166,27 +166,13 @@ impl Pool {
     }
 
     fn spawn(&self) -> io::Result<Worker> {
-        let limits = Limits::default();
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg(WORKER_ARG)
+        // (the worker puts itself under each job's limits: `limit_self`)
+        let mut child = Command::new(&self.exe)
+            .arg(WORKER_ARG)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        // SAFETY: between fork and exec only setrlimit/getrlimit run, which
-        // are async-signal-safe and touch no memory of the parent's.
-        unsafe {
-            cmd.pre_exec(move || {
-                set_limit(
-                    libc::RLIMIT_AS,
-                    limits.max_memory_mb.saturating_mul(Limits::MIB),
-                );
-                set_limit(libc::RLIMIT_CPU, limits.max_cpu_seconds);
-                // a worker that aborts leaves no core file behind
-                set_limit(libc::RLIMIT_CORE, 0);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn()?;
+            .stderr(Stdio::piped())
+            .spawn()?;
         self.spawned.fetch_add(1, Ordering::Relaxed);
         // (all three were asked for as pipes, so they are there)
         Ok(Worker {
@@ -202,12 +188,9 @@ impl Drop for Pool {
     /// Idle workers see their input end, exit, and are waited for.
     fn drop(&mut self) {
         let slots = self.slots.get_mut().unwrap_or_else(|e| e.into_inner());
-        for Worker {
-            mut child, stdin, ..
-        } in slots.idle.drain(..)
-        {
-            drop(stdin);
-            let _ = child.wait();
+        for mut w in slots.idle.drain(..) {
+            drop(w.stdin);
+            let _ = w.child.wait();
         }
     }
 }
@@ -235,14 +218,11 @@ impl Worker {
         let sent = frame(&mut self.stdin, &head).and_then(|()| frame(&mut self.stdin, bytes));
         sent.and_then(|()| self.stdin.flush())
             .map_err(|_| Wait::Closed)?;
-        let mut len = [0u8; 8];
-        read_by(&mut self.stdout, &mut len, deadline)?;
-        let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| Wait::Closed)?;
-        let mut body = Vec::new();
-        body.try_reserve_exact(len).map_err(|_| Wait::Closed)?;
-        body.resize(len, 0);
-        read_by(&mut self.stdout, &mut body, deadline)?;
-        postcard::from_bytes(&body).map_err(|_| Wait::Closed)
+        match unframe(&mut By(&mut self.stdout, deadline), u64::MAX) {
+            Ok(Some(body)) => postcard::from_bytes(&body).map_err(|_| Wait::Closed),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(Wait::Deadline),
+            _ => Err(Wait::Closed),
+        }
     }
 
     /// Stops a worker that sent no answer and says how it ended.
@@ -279,39 +259,35 @@ impl Worker {
     }
 }
 
-/// Fills `buf` from the worker's output, waiting no later than `deadline`.
-fn read_by(out: &mut ChildStdout, buf: &mut [u8], deadline: Instant) -> Result<(), Wait> {
-    let mut done = 0;
-    while done < buf.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Wait::Deadline);
-        }
-        let mut fd = libc::pollfd {
-            fd: out.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX);
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut fd, 1, ms) };
-        if ready < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+/// A worker's output, read no later than a deadline (then `TimedOut`).
+struct By<'a>(&'a mut ChildStdout, Instant);
+
+impl Read for By<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let left = self.1.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
             }
-            return Err(Wait::Closed);
-        }
-        if ready == 0 {
-            continue;
-        }
-        match out.read(&mut buf[done..]) {
-            Ok(0) => return Err(Wait::Closed),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(Wait::Closed),
+            let mut fd = libc::pollfd {
+                fd: self.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX);
+            // SAFETY: one valid pollfd for the duration of the call.
+            match unsafe { libc::poll(&mut fd, 1, ms) } {
+                0 => {}
+                ready if ready > 0 => return self.0.read(buf),
+                _ => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
         }
     }
-    Ok(())
 }
 
 /// Sets a resource's soft limit (never above the hard one, which stays).
@@ -367,6 +343,8 @@ pub fn serve_if_worker() {
 /// Puts this process under a job's limits: the CPU time counts from now,
 /// the memory is the whole process's.
 fn limit_self(limits: &Limits) {
+    // a worker that aborts leaves no core file behind
+    set_limit(libc::RLIMIT_CORE, 0);
     set_limit(
         libc::RLIMIT_CPU,
         cpu_used().saturating_add(limits.max_cpu_seconds),
@@ -402,10 +380,8 @@ fn serve(input: &mut impl Read, output: &mut impl Write, limit: fn(&Limits)) -> 
     while let Some(head) = unframe(input, 1 << 20)? {
         let job: Job = postcard::from_bytes(&head).map_err(bad)?;
         let bytes = unframe(input, u64::MAX)?.unwrap_or_default();
-        let limits = &job.limits;
-        limit(limits);
-        let parsed: Parsed = guard::isolate(|| workbook::parse(&bytes, job.kind, limits))
-            .unwrap_or_else(|m| Err(OpenError::Panic(m)));
+        limit(&job.limits);
+        let parsed = guarded(&bytes, job.kind, &job.limits);
         drop(bytes);
         frame(output, &postcard::to_stdvec(&parsed).map_err(bad)?)?;
         output.flush()?;
@@ -442,9 +418,9 @@ pub fn shared() -> Option<&'static Pool> {
     Some(SHARED.get_or_init(|| Pool::new(exe, cores)))
 }
 
-/// Parses in this process, inside the panic guard only: for the library's
-/// own tests, where no worker executable is named.
-pub(crate) fn in_process(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Parsed, Failure> {
-    Ok(guard::isolate(|| workbook::parse(bytes, kind, limits))
-        .unwrap_or_else(|m| Err(OpenError::Panic(m))))
+/// [`workbook::parse`], its panic an answer: what a worker runs, and what
+/// the library's own tests run in process (where no worker is named).
+pub(crate) fn guarded(bytes: &[u8], kind: FileType, limits: &Limits) -> Parsed {
+    guard::isolate(|| workbook::parse(bytes, kind, limits))
+        .unwrap_or_else(|m| Err(OpenError::Panic(m)))
 }

@@ -1,16 +1,11 @@
 //! Bytes → sheets of cells: what a worker process runs on a file
 //! ([`parse`]), and the types it hands back. The only place that knows
-//! calamine.
-//!
-//! calamine is the one reader: an xlsx (or xlsm) sheet is streamed cell by
-//! cell; xls, xlsb and ods sheets come as calamine's ranges. Either way only
-//! the region a form can occupy (the first `max_rows` × `max_columns` of the
-//! catalogue's limits) is kept, cells outside it are counted and reported,
-//! and a text longer than `max_cell_chars` is cut. Before calamine opens a
-//! zip package, `package.rs` looks at the zip directory for what deserves a
-//! specific message. Whatever else a crafted file makes calamine do (abort,
-//! loop, allocate without end) is contained by the worker's limits
-//! (`pool.rs`), not predicted here.
+//! calamine, the one reader: an xlsx (or xlsm) sheet is streamed cell by
+//! cell, xls, xlsb and ods sheets come as ranges. Only the region a form can
+//! occupy (the catalogue's `max_rows` × `max_columns`) is kept, cells outside
+//! it are counted and reported, and a text longer than `max_cell_chars` is
+//! cut. Whatever else a crafted file makes calamine do (abort, loop, allocate
+//! without end) is contained by the worker's limits (`pool.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -71,11 +66,7 @@ pub fn sniff(bytes: &[u8]) -> FileType {
     let has = |name: &[u8]| memchr::memmem::find(bytes, name).is_some();
     if bytes.starts_with(&OLE2_MAGIC) {
         // An encrypted OOXML package is an OLE2 file with an EncryptionInfo stream.
-        let needle: Vec<u8> = "EncryptionInfo"
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect();
-        if has(&needle) {
+        if has(b"E\0n\0c\0r\0y\0p\0t\0i\0o\0n\0I\0n\0f\0o\0") {
             return FileType::EncryptedXlsx;
         }
         return FileType::Xls;
@@ -146,11 +137,11 @@ impl CellValue {
         }
     }
 
+    /// Empty, or text of spaces only.
     pub fn is_empty(&self) -> bool {
         match self {
-            CellValue::Empty => true,
             CellValue::Text(s) => s.trim().is_empty(),
-            _ => false,
+            other => *other == CellValue::Empty,
         }
     }
 
@@ -173,7 +164,7 @@ impl CellValue {
 
 /// One worksheet: the cells that hold something, at their sheet positions,
 /// and its formulas. Only the cells of the region read are here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sheet {
     pub name: String,
     /// First row and column of the cells with a value.
@@ -237,25 +228,12 @@ impl Sheet {
 /// A limit a file reached: the rule it breaks and a message for the clerk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitHit {
-    pub rule: Rule,
+    /// One of [`crate::model::RULES`].
+    pub rule: String,
     pub sheet: Option<String>,
     /// Row and column, from 0.
     pub cell: Option<(u32, u32)>,
     pub message: String,
-}
-
-/// A rule id of [`crate::model::RULES`]: one read back from a worker is the
-/// same `&'static str` as one made here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Rule(pub &'static str);
-
-impl<'de> Deserialize<'de> for Rule {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
-        let rule = String::deserialize(d)?;
-        crate::model::rule_id(&rule)
-            .map(Rule)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown rule {rule}")))
-    }
 }
 
 /// Why a workbook could not be read.
@@ -268,6 +246,18 @@ pub enum OpenError {
     Limit(LimitHit),
     /// The parser panicked (the message says where).
     Panic(String),
+}
+
+impl OpenError {
+    /// A limit the workbook passed (on `sheet`, where it is known).
+    pub fn limit(rule: &str, sheet: Option<&str>, message: String) -> OpenError {
+        OpenError::Limit(LimitHit {
+            rule: rule.to_string(),
+            sheet: sheet.map(str::to_string),
+            cell: None,
+            message,
+        })
+    }
 }
 
 /// The sheets of a workbook, and notes about what was left out of them.
@@ -332,25 +322,23 @@ pub fn parse(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Opened, Op
 fn damaged(e: impl std::fmt::Display) -> OpenError {
     let message = e.to_string();
     if message.to_lowercase().contains("password") {
-        OpenError::Password
-    } else {
-        OpenError::Damaged(message)
+        return OpenError::Password;
     }
+    OpenError::Damaged(message)
 }
 
 fn too_many_sheets(count: usize, limits: &Limits) -> Result<(), OpenError> {
     if count as u64 <= limits.max_sheets {
         return Ok(());
     }
-    Err(OpenError::Limit(LimitHit {
-        rule: Rule("file.too_many_sheets"),
-        sheet: None,
-        cell: None,
-        message: format!(
+    Err(OpenError::limit(
+        "file.too_many_sheets",
+        None,
+        format!(
             "工作簿有 {count} 个工作表，超过上限 {} 个（limits.max_sheets），未读取。请只保留报表所在的工作表后重新保存发送。",
             limits.max_sheets
         ),
-    }))
+    ))
 }
 
 /// An xlsx, streamed: cells outside the region are counted, never stored.
@@ -441,6 +429,7 @@ fn placed<T: calamine::CellType>(range: &Range<T>) -> impl Iterator<Item = ((u32
 }
 
 /// A sheet being read: keeps the cells of the region, counts the others.
+#[derive(Default)]
 struct Builder {
     sheet: Sheet,
     rows: u32,
@@ -460,19 +449,12 @@ impl Builder {
         Builder {
             sheet: Sheet {
                 name: name.to_string(),
-                origin: (0, 0),
-                end: (0, 0),
-                cells: FxHashMap::default(),
-                formulas: FxHashMap::default(),
+                ..Sheet::default()
             },
             rows: limits.max_rows,
             columns: limits.max_columns,
             max_chars: usize::try_from(limits.max_cell_chars).unwrap_or(usize::MAX),
-            ignored: 0,
-            first_ignored: None,
-            far: (0, 0),
-            cut: 0,
-            first_cut: None,
+            ..Builder::default()
         }
     }
 
@@ -539,7 +521,7 @@ impl Builder {
             let corner = Cell::new(self.rows.saturating_sub(1), self.columns.saturating_sub(1));
             let far = Cell::new(self.far.0, self.far.1);
             notes.push(LimitHit {
-                rule: Rule("sheet.cells_ignored"),
+                rule: "sheet.cells_ignored".into(),
                 sheet: Some(name.clone()),
                 cell: self.first_ignored,
                 message: format!(
@@ -554,7 +536,7 @@ impl Builder {
                 n => format!("（本表共 {n} 个单元格如此）"),
             };
             notes.push(LimitHit {
-                rule: Rule("cell.text_cut"),
+                rule: "cell.text_cut".into(),
                 sheet: Some(name.clone()),
                 cell: Some((row, col)),
                 message: format!(
@@ -591,14 +573,7 @@ impl Budget {
     fn take(&mut self, text: u64, sheet: &str) -> Result<(), OpenError> {
         self.cells += 1;
         self.text += text;
-        let hit = |rule, message| {
-            Err(OpenError::Limit(LimitHit {
-                rule: Rule(rule),
-                sheet: Some(sheet.to_string()),
-                cell: None,
-                message,
-            }))
-        };
+        let hit = |rule, message| Err(OpenError::limit(rule, Some(sheet), message));
         if self.cells > self.max_cells {
             return hit(
                 "file.too_many_cells",
