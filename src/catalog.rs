@@ -1,5 +1,6 @@
-//! The plan catalogue: zones, forms, indicators, units, ratios, targets and the
-//! scoring scheme, loaded from `templates/plan.toml` (or `--catalogue FILE`).
+//! The plan catalogue: zones, forms, indicators, units, ratios, targets, the
+//! scoring scheme and the words of the forms and of the workbook's columns,
+//! loaded from `templates/plan.toml` (or `--catalogue FILE`).
 //! No zone, form, indicator or target is known to the program except through it.
 
 use std::collections::{HashMap, HashSet};
@@ -194,6 +195,8 @@ pub struct ReportLayout {
     /// The indicator whose growth the first chart (图表) shows, zone by zone:
     /// the measure of a growth target; empty: the first growth target's.
     pub chart_growth: String,
+    /// The column headers of the workbook's tables (`[report.columns]`).
+    pub columns: ReportColumns,
 }
 
 impl Default for ReportLayout {
@@ -205,6 +208,135 @@ impl Default for ReportLayout {
             font: "宋体".into(),
             title_font: "黑体".into(),
             chart_growth: String::new(),
+            columns: ReportColumns::default(),
+        }
+    }
+}
+
+/// Declares the column labels once: each key, what it heads and its bundled
+/// word make the field, its default and its entry in [`ReportColumns::labels`],
+/// so that the check cannot miss a key.
+macro_rules! report_columns {
+    ($($(#[doc = $doc:literal])+ $key:ident = $word:literal,)+) => {
+        /// The column headers of the assessment workbook's tables, one key a
+        /// label: a label several sheets share is one key. Every key may be
+        /// left out (the bundled words are the defaults); none may be empty.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct ReportColumns {
+            $($(#[doc = $doc])+ pub $key: String,)+
+        }
+
+        impl Default for ReportColumns {
+            fn default() -> ReportColumns {
+                ReportColumns {
+                    $($key: $word.into(),)+
+                }
+            }
+        }
+
+        impl ReportColumns {
+            /// Every label with its key.
+            fn labels(&self) -> Vec<(&'static str, &str)> {
+                vec![$((stringify!($key), self.$key.as_str()),)+]
+            }
+        }
+    };
+}
+
+report_columns! {
+    /// Indicator code (全市汇总, 各开发区, 分区对比).
+    code = "代码",
+    /// Indicator name; in 数据问题 the indicator a finding is about.
+    indicator = "指标",
+    /// Unit of measure.
+    unit = "单位",
+    /// This period's value.
+    current = "本期",
+    /// The value of the same period last year.
+    prior = "上年同期",
+    /// Growth on last year, in %.
+    growth = "同比增长(%)",
+    /// The total since the plan began, written after its first year
+    /// (`2017年以来累计`); annual runs only.
+    since_start = "年以来累计",
+    /// Indicator name on the statistics bureau's form (全市汇总).
+    name = "名称",
+    /// The change of a reference value on last year (全市汇总).
+    change = "增减",
+    /// Ratio or target id.
+    id = "编号",
+    /// Ratio name.
+    ratio = "比重",
+    /// The change of a ratio on last year, in percentage points.
+    ratio_change = "增减(百分点)",
+    /// The city column of 分区对比.
+    city_total = "全市合计",
+    /// What the unit column of 分区对比 says on the rows of ranks.
+    rank_unit = "名次",
+    /// The target as the plan words it.
+    target_text = "目标（计划原文）",
+    /// The target in the charts' tables: which one, or its value beside the
+    /// average growth.
+    target = "目标",
+    /// The target's value.
+    target_value = "目标值",
+    /// The value achieved.
+    actual = "实际值",
+    /// Whom a row of 目标考核 is about: a zone or the city.
+    scope = "范围",
+    /// Completion, in % of the target.
+    completion = "完成率(%)",
+    /// Time elapsed, in % of the target's time.
+    schedule = "时间进度(%)",
+    /// The average growth behind an average-growth target (图表).
+    average_growth = "年均增长",
+    /// A target's, form's or file's status.
+    status = "状态",
+    /// The remarks column.
+    note = "说明",
+    /// The reporting unit (封面, 来源清单).
+    reporter = "填报单位",
+    /// The form (封面, 来源清单).
+    form = "报表",
+    /// How many targets have a status (封面).
+    target_count = "目标数",
+    /// The ids of those targets (封面).
+    target_ids = "目标编号",
+    /// A zone's place in the 综合评价.
+    rank = "排名",
+    /// The zone (综合评价, 数据问题).
+    zone = "开发区",
+    /// A zone's total score.
+    total = "总分",
+    /// The row labels of the table of measures (综合评价).
+    item = "项目",
+    /// Row number (数据问题).
+    serial = "序号",
+    /// Error, warning or note.
+    severity = "级别",
+    /// What rule a finding breaks.
+    problem = "问题",
+    /// A finding's message and where it is (each zone's sheet).
+    note_and_place = "说明及位置",
+    /// The file (数据问题, 来源清单).
+    file = "文件",
+    /// The sheet of a workbook (数据问题, 来源清单).
+    sheet = "工作表",
+    /// A cell's address (数据问题).
+    cell = "单元格",
+    /// A finding's rule id (数据问题).
+    rule = "规则代码",
+    /// A file's SHA-256 checksum (来源清单).
+    sha256 = "SHA-256",
+}
+
+impl ReportColumns {
+    /// Every label has a word: an empty one would leave a column unnamed.
+    fn check(&self) -> Result<(), String> {
+        match self.labels().into_iter().find(|(_, w)| w.trim().is_empty()) {
+            Some((key, _)) => Err(format!("report.columns.{key}：列标题不能为空")),
+            None => Ok(()),
         }
     }
 }
@@ -752,6 +884,7 @@ impl Catalogue {
     fn check(&self) -> Result<(), String> {
         self.check_numbers()?;
         self.layout.check()?;
+        self.report.columns.check()?;
         let chart = &self.report.chart_growth;
         if !chart.is_empty()
             && !self

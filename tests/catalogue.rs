@@ -189,3 +189,30 @@ fn the_first_charts_growth_must_be_a_growth_targets_measure() {
     let cat = Catalogue::parse(&text, "x.toml").unwrap();
     assert_eq!(cat.report.chart_growth, "A06");
 }
+
+#[test]
+fn the_report_column_labels_default_to_the_bundled_ones_and_none_may_be_empty() {
+    // A catalogue without [report.columns] labels the tables as the bundled one does.
+    let start = BUNDLED.find("\n[report.columns]").unwrap();
+    let end = start + BUNDLED[start..].find("\n# ----").unwrap();
+    let without = format!("{}{}", &BUNDLED[..start], &BUNDLED[end..]);
+    let (a, b) = (
+        Catalogue::parse(&without, "x.toml").unwrap(),
+        Catalogue::bundled(),
+    );
+    assert_eq!(
+        format!("{:?}", a.report.columns),
+        format!("{:?}", b.report.columns)
+    );
+    assert_eq!(b.report.columns.city_total, "全市合计");
+    // An empty label would leave a column unnamed; a misspelt key is not ignored.
+    let e = refused("status = \"状态\"", "status = \"\"");
+    assert!(
+        e.contains("report.columns.status") && e.contains("列标题不能为空"),
+        "{e}"
+    );
+    let e = refused("sha256 = \"SHA-256\"", "sha256 = \"  \"");
+    assert!(e.contains("report.columns.sha256"), "{e}");
+    let e = refused("city_total = \"全市合计\"", "city_totl = \"全市合计\"");
+    assert!(e.contains("city_totl"), "{e}");
+}

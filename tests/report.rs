@@ -10,7 +10,7 @@ use std::process::Command;
 use calamine::{Data, Range, Reader, Xlsx};
 use serde_json::Value;
 use zonestat::assess::Status;
-use zonestat::catalog::Catalogue;
+use zonestat::catalog::{BUNDLED, Catalogue};
 use zonestat::consolidate::{Consolidation, consolidate};
 use zonestat::report::{MadeAt, summary_text, workbook_bytes, write_report};
 use zonestat::summary::summary_json;
@@ -648,4 +648,44 @@ fn every_sheet_repeats_its_header_and_no_page_break_splits_a_target() {
             assert!(broken > 0, "the zone sheets take more than a page");
         }
     }
+}
+
+#[test]
+fn the_column_labels_come_from_the_catalogue() {
+    let edited = [
+        ("id = \"编号\"", "id = \"序列\""),
+        ("note = \"说明\"", "note = \"备考\""),
+        ("city_total = \"全市合计\"", "city_total = \"五区合计\""),
+        ("since_start = \"年以来累计\"", "since_start = \"年起累计\""),
+    ]
+    .iter()
+    .fold(BUNDLED.to_string(), |t, (from, to)| {
+        assert!(t.contains(from), "{from}");
+        t.replacen(from, to, 1)
+    });
+    let cat = Catalogue::parse(&edited, "labels.toml").unwrap();
+    zonestat::read::use_workers(env!("CARGO_BIN_EXE_zonestat"));
+    let c = consolidate(&data(), "2020-12".parse().unwrap(), &cat).unwrap();
+    let mut book = Book::new(workbook_bytes(&c, &cat, MadeAt::from_unix(MADE)).unwrap());
+    let header = |r: &Range<Data>, row: u32| -> Vec<String> {
+        let (_, right) = r.end().unwrap();
+        (0..=right).map(|col| text(r, row, col)).collect()
+    };
+    let targets = book.values("目标考核");
+    let head = header(&targets, 2);
+    assert_eq!(
+        (head[0].as_str(), head[9].as_str()),
+        ("序列", "备考"),
+        "{head:?}"
+    );
+    let compare = header(&book.values("分区对比"), 2);
+    assert!(
+        compare.contains(&"五区合计".to_string()) && !compare.contains(&"全市合计".to_string()),
+        "{compare:?}"
+    );
+    let city = all_text(&book.values("全市汇总"));
+    assert!(
+        city.contains(&format!("{}年起累计", cat.plan.start.year)) && !city.contains("年以来累计"),
+        "{city}"
+    );
 }

@@ -14,7 +14,7 @@ use super::layout::{Num, Res, Setup, Sheet, Tone, fmt};
 use super::targets::has_completion;
 use super::{CHARTS, COMPARE, Ctx};
 use crate::assess::TargetRow;
-use crate::catalog::{Target, TargetScope};
+use crate::catalog::{Catalogue, Target, TargetScope};
 
 const LAST: u16 = 7;
 /// Chart size in pixels: a landscape A4 page across.
@@ -26,9 +26,26 @@ fn blocks_title(s: &mut Sheet, row: u32, text: &str) -> Res<()> {
     s.merged(row, 0, LAST, text, &fmt::section(), false)
 }
 
+/// The city rows of the targets, with their targets.
+fn city_rows<'a>(ctx: &Ctx<'a>) -> impl Iterator<Item = (&'a Target, &'a TargetRow)> {
+    let cat = ctx.cat;
+    ctx.c
+        .targets
+        .iter()
+        .filter(|r| r.zone.is_none())
+        .filter_map(move |r| cat.targets.iter().find(|t| t.id == r.id).map(|t| (t, r)))
+}
+
+/// A target by its indicator's short name; by its text when it has none.
+fn target_name<'a>(cat: &'a Catalogue, t: &'a Target) -> &'a str {
+    cat.indicator(&t.measure)
+        .map_or(t.text.as_str(), |(_, i)| i.short_name())
+}
+
 pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     let cat = ctx.cat;
     let c = ctx.c;
+    let h = ctx.columns();
     let mut s = Sheet::new(CHARTS)?;
     s.fix(0, 7.0);
     s.fix(1, 44.0);
@@ -94,11 +111,7 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     }
 
     // Completion against schedule.
-    let done: Vec<(&Target, &TargetRow)> = c
-        .targets
-        .iter()
-        .filter(|r| r.zone.is_none())
-        .filter_map(|r| cat.targets.iter().find(|t| t.id == r.id).map(|t| (t, r)))
+    let done: Vec<(&Target, &TargetRow)> = city_rows(ctx)
         .filter(|(t, _)| has_completion(t) && t.scope == TargetScope::City)
         .collect();
     if !done.is_empty() {
@@ -106,14 +119,12 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         blocks_title(&mut s, row, &next("总量和累计目标：完成率与时间进度（%）"))?;
         row += 1;
         let head = row;
-        s.headers(row, 0, &["编号", "目标", "完成率(%)", "时间进度(%)"])?;
+        s.headers(row, 0, &[&h.id, &h.target, &h.completion, &h.schedule])?;
         row += 1;
         let first = row;
         for (t, r) in &done {
             s.text(row, 0, &t.id, &fmt::center())?;
-            let name = cat
-                .indicator(&t.measure)
-                .map_or(t.text.as_str(), |(_, i)| i.short_name());
+            let name = target_name(cat, t);
             s.text(row, 1, &format!("{} {}", t.id, name), &fmt::text())?;
             s.number(row, 2, r.completion, Num::Pct1, Tone::Plain)?;
             s.number(row, 3, r.schedule, Num::Pct1, Tone::Plain)?;
@@ -151,11 +162,8 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     }
 
     // Each year's growth behind the average-growth targets.
-    let growth: Vec<(&Target, &TargetRow)> = c
-        .targets
-        .iter()
-        .filter(|r| r.zone.is_none() && !r.yearly.is_empty())
-        .filter_map(|r| cat.targets.iter().find(|t| t.id == r.id).map(|t| (t, r)))
+    let growth: Vec<(&Target, &TargetRow)> = city_rows(ctx)
+        .filter(|(_, r)| !r.yearly.is_empty())
         .collect();
     if c.annual && !growth.is_empty() {
         s.page_break(row);
@@ -163,22 +171,17 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         row += 1;
         let head = row;
         let years: Vec<i32> = growth[0].1.yearly.iter().map(|(y, _)| *y).collect();
-        s.header(row, 0, "编号")?;
-        s.header(row, 1, "指标")?;
+        s.headers(row, 0, &[&h.id, &h.indicator])?;
         for (k, y) in years.iter().enumerate() {
             s.header(row, 2 + k as u16, &format!("{y}年"))?;
         }
         let avg_col = 2 + years.len() as u16;
-        s.header(row, avg_col, "年均增长")?;
-        s.header(row, avg_col + 1, "目标")?;
+        s.headers(row, avg_col, &[&h.average_growth, &h.target])?;
         row += 1;
         let first = row;
         for (t, r) in &growth {
             s.text(row, 0, &t.id, &fmt::center())?;
-            let name = cat
-                .indicator(&t.measure)
-                .map_or(t.text.as_str(), |(_, i)| i.short_name());
-            s.text(row, 1, name, &fmt::text())?;
+            s.text(row, 1, target_name(cat, t), &fmt::text())?;
             for (k, y) in years.iter().enumerate() {
                 let g = r
                     .yearly

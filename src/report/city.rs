@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use rust_xlsxwriter::Worksheet;
 
 use super::compare::Places;
-use super::layout::{ALARM_PT, NOTE_PT, Num, Res, Setup, Sheet, Tone, a1, fmt, sum_expr};
-use super::zone::TABLE_START;
+use super::layout::{ALARM_PT, NOTE_PT, Num, Res, Setup, Sheet, Tone, a1, fmt, ratio_terms};
 use super::{CITY, Ctx};
 use crate::catalog::Kind;
 use crate::validate::Val;
@@ -23,22 +22,21 @@ const REPEAT: Option<(u32, u32)> = Some((0, 0));
 pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     let cat = ctx.cat;
     let city = &ctx.c.figures.city;
+    let h = ctx.columns();
     let last = if ctx.c.annual { CUMULATIVE } else { CHANGE };
     let mut s = Sheet::new(CITY)?;
     // Every width is set, so that the pages are known as the rows are
     // written: a table that goes on to another page gets its header again,
     // and a table that does not fit where it would start starts a page.
-    for (col, w) in [
-        (0u16, 7.0),
+    s.fix_all(&[
+        (0, 7.0),
         (1, 34.0),
         (2, 9.0),
         (CUR, 15.0),
         (PRIOR, 15.0),
         (CHANGE, 13.0),
         (CUMULATIVE, 15.0),
-    ] {
-        s.fix(col, w);
-    }
+    ]);
     s.title(
         0,
         last,
@@ -68,18 +66,12 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     // 一、主要指标
     s.merged(row - 1, 0, last, "一、主要指标", &fmt::section(), false)?;
     let header_row = row;
-    let mut heads = vec!["代码", "指标", "单位", "本期", "上年同期", "同比增长(%)"];
-    let cumulative_head = format!("{}年以来累计", cat.plan.start.year);
-    if ctx.c.annual {
-        heads.push(&cumulative_head);
-    }
+    let heads = ctx.indicator_heads();
     s.headers(row, 0, &heads)?;
     row += 1;
     for (_, ind) in ctx.zone_indicators() {
         row = s.room(row, s.height_of(1, &ind.name), REPEAT, &heads)?;
-        s.text(row, 0, &ind.code, &fmt::center())?;
-        s.wrapped(row, 1, &ind.name, &fmt::wrap())?;
-        s.text(row, 2, &ind.unit, &fmt::center())?;
+        s.row_labels(row, &ind.code, &ind.name, &ind.unit)?;
         let num = Num::of_unit(cat, &ind.unit);
         if ind.kind == Kind::YesNo {
             for (col, map, pick) in [
@@ -178,25 +170,14 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
         .filter(|f| f.filled_by == crate::catalog::FilledBy::City)
         .collect();
     for form in &city_forms {
-        row += 1;
-        row = s.room(row, TABLE_START, REPEAT, &[])?;
-        s.merged(
-            row,
-            0,
-            last,
-            &format!("二、全市对比基数（{}，{}）", form.number, cat.city.reporter),
-            &fmt::section(),
-            false,
-        )?;
-        row += 1;
-        let heads = ["代码", "名称", "单位", "本期", "上年同期", "增减"];
+        let title = format!("二、全市对比基数（{}，{}）", form.number, cat.city.reporter);
+        row = s.table_title(row, last, &title, REPEAT)?;
+        let heads = [&h.code, &h.name, &h.unit, &h.current, &h.prior, &h.change];
         s.headers(row, 0, &heads)?;
         row += 1;
         for ind in &form.indicators {
             row = s.room(row, s.height_of(1, &ind.name), REPEAT, &heads)?;
-            s.text(row, 0, &ind.code, &fmt::center())?;
-            s.wrapped(row, 1, &ind.name, &fmt::wrap())?;
-            s.text(row, 2, &ind.unit, &fmt::center())?;
+            s.row_labels(row, &ind.code, &ind.name, &ind.unit)?;
             let num = Num::of_unit(cat, &ind.unit);
             let fig = city.reference.get(&ind.code).copied().unwrap_or_default();
             let (cur, prior) = (fig.current_number(), fig.prior_number());
@@ -229,31 +210,18 @@ pub(super) fn sheet(ctx: &Ctx, places: &Places) -> Res<Worksheet> {
     }
 
     // 三、比重
-    row += 1;
-    row = s.room(row, TABLE_START, REPEAT, &[])?;
-    s.merged(
-        row,
-        0,
-        last,
-        "三、比重（由全市合计数计算）",
-        &fmt::section(),
-        false,
-    )?;
-    row += 1;
-    let heads = ["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"];
+    row = s.table_title(row, last, "三、比重（由全市合计数计算）", REPEAT)?;
+    let heads = ctx.ratio_heads();
     s.headers(row, 0, &heads)?;
     row += 1;
-    let expr = |codes: &[String], col: u16| sum_expr(codes, &rows, col);
     for r in &cat.ratios {
         let Some(fig) = city.figures.ratios.get(&r.id) else {
             continue;
         };
         row = s.room(row, s.height_of(1, &r.name), REPEAT, &heads)?;
-        s.text(row, 0, &r.id, &fmt::center())?;
-        s.wrapped(row, 1, &r.name, &fmt::wrap())?;
-        s.text(row, 2, "%", &fmt::center())?;
+        s.row_labels(row, &r.id, &r.name, "%")?;
         for (col, v) in [(CUR, fig.current), (PRIOR, fig.prior)] {
-            match (v, expr(&r.numerator, col).zip(expr(&r.denominator, col))) {
+            match (v, ratio_terms(r, &rows, col)) {
                 (Some(v), Some((n, d))) => {
                     s.formula(row, col, &format!("={n}/{d}*100"), v, Num::Pct, Tone::Plain)?
                 }

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use rust_xlsxwriter::Worksheet;
 
-use super::layout::{Num, Res, Setup, Sheet, Tone, a1, fmt, sum_expr};
+use super::layout::{Num, Res, Setup, Sheet, Tone, a1, fmt, ratio_terms};
 use super::{COMPARE, Ctx};
 use crate::aggregate::{Figures, IndicatorFigure};
 use crate::assess::Status;
-use crate::catalog::{Indicator, Kind, RatioScope, TargetKind, TargetScope};
+use crate::catalog::{Kind, RatioScope, TargetKind, TargetScope};
 use crate::model::Cell;
 use crate::validate::Val;
 
@@ -56,8 +56,20 @@ pub(crate) fn ranks(values: &[Option<f64>]) -> Vec<Option<u32>> {
         .collect()
 }
 
+/// A row's values by column: each zone's (None: no figures), then the city's.
+fn by_column(
+    zone_figs: &[Option<&Figures>],
+    city: &Figures,
+    city_col: u16,
+    pick: impl Fn(&Figures) -> Option<f64>,
+) -> Vec<(u16, Option<f64>)> {
+    let zones = (FIRST_ZONE_COL..).zip(zone_figs.iter().map(|f| f.and_then(&pick)));
+    zones.chain([(city_col, pick(city))]).collect()
+}
+
 pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
     let cat = ctx.cat;
+    let h = ctx.columns();
     let zones = &cat.zones;
     let city_col = FIRST_ZONE_COL + zones.len() as u16;
     let mut s = Sheet::new(COMPARE)?;
@@ -78,13 +90,11 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
     );
     s.merged(1, 0, city_col, &subtitle, &fmt::note(), true)?;
     let header_row = 2;
-    s.header(header_row, 0, "代码")?;
-    s.header(header_row, 1, "指标")?;
-    s.header(header_row, 2, "单位")?;
+    s.headers(header_row, 0, &[&h.code, &h.indicator, &h.unit])?;
     for (i, z) in zones.iter().enumerate() {
         s.header(header_row, FIRST_ZONE_COL + i as u16, &z.short)?;
     }
-    s.header(header_row, city_col, "全市合计")?;
+    s.header(header_row, city_col, &h.city_total)?;
 
     let mut places = Places {
         city_col,
@@ -134,7 +144,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
             if *cumulative_only && ind.kind != Kind::NewInYear {
                 continue;
             }
-            label_cells(&mut s, row, ind, &ind.unit)?;
+            s.row_labels(row, &ind.code, &ind.name, &ind.unit)?;
             let n = Num::of_unit(cat, &ind.unit);
             let mut any = false;
             for (i, figs) in zone_figs.iter().enumerate() {
@@ -206,23 +216,11 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
     // Growth, as formulas over the current and prior cells.
     section(&mut s, &mut row, &next_title("同比增长（%）"))?;
     for (_, ind) in indicators.iter().filter(|(_, i)| i.kind == Kind::Flow) {
-        label_cells(&mut s, row, ind, "%")?;
+        s.row_labels(row, &ind.code, &ind.name, "%")?;
         let (cur, prior) = (places.current[&ind.code], places.prior[&ind.code]);
-        let mut cols: Vec<(u16, Option<f64>)> = zone_figs
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                (
-                    FIRST_ZONE_COL + i as u16,
-                    f.and_then(|f| f.indicators.get(&ind.code))
-                        .and_then(|x| x.growth),
-                )
-            })
-            .collect();
-        cols.push((
-            city_col,
-            city.indicators.get(&ind.code).and_then(|x| x.growth),
-        ));
+        let cols = by_column(&zone_figs, city, city_col, |f| {
+            f.indicators.get(&ind.code).and_then(|x| x.growth)
+        });
         for (col, g) in cols {
             match g {
                 Some(g) => s.formula(
@@ -246,29 +244,15 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
         .iter()
         .filter(|r| r.scope == RatioScope::All)
         .collect();
-    let expr = sum_expr;
     section(&mut s, &mut row, &next_title("比重（%）"))?;
     let mut ratio_rows = BTreeMap::new();
     for r in &ratios {
-        ratio_cells(&mut s, row, &r.id, &r.name, "%")?;
-        let mut cols: Vec<(u16, Option<f64>)> = zone_figs
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                (
-                    FIRST_ZONE_COL + i as u16,
-                    f.and_then(|f| f.ratios.get(&r.id)).and_then(|x| x.current),
-                )
-            })
-            .collect();
-        cols.push((city_col, city.ratios.get(&r.id).and_then(|x| x.current)));
+        s.row_labels(row, &r.id, &r.name, "%")?;
+        let cols = by_column(&zone_figs, city, city_col, |f| {
+            f.ratios.get(&r.id).and_then(|x| x.current)
+        });
         for (col, v) in cols {
-            let formula = expr(&r.numerator, &places.current, col).zip(expr(
-                &r.denominator,
-                &places.current,
-                col,
-            ));
-            match (v, formula) {
+            match (v, ratio_terms(r, &places.current, col)) {
                 (Some(v), Some((n, d))) => {
                     s.formula(row, col, &format!("={n}/{d}*100"), v, Num::Pct, Tone::Plain)?
                 }
@@ -284,25 +268,12 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
         &next_title("比重比上年同期增减（百分点）"),
     )?;
     for r in &ratios {
-        ratio_cells(&mut s, row, &r.id, &r.name, "百分点")?;
-        let mut cols: Vec<(u16, Option<f64>)> = zone_figs
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                (
-                    FIRST_ZONE_COL + i as u16,
-                    f.and_then(|f| f.ratios.get(&r.id)).and_then(|x| x.change),
-                )
-            })
-            .collect();
-        cols.push((city_col, city.ratios.get(&r.id).and_then(|x| x.change)));
+        s.row_labels(row, &r.id, &r.name, "百分点")?;
+        let cols = by_column(&zone_figs, city, city_col, |f| {
+            f.ratios.get(&r.id).and_then(|x| x.change)
+        });
         for (col, v) in cols {
-            let prior = expr(&r.numerator, &places.prior, col).zip(expr(
-                &r.denominator,
-                &places.prior,
-                col,
-            ));
-            match (v, prior) {
+            match (v, ratio_terms(r, &places.prior, col)) {
                 (Some(v), Some((n, d))) => {
                     let f = format!("={}-{n}/{d}*100", a1(ratio_rows[&r.id], col));
                     s.formula(row, col, &f, v, Num::Pct, Tone::Plain)?
@@ -341,9 +312,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
         rank_rows.push((r.id.clone(), r.name.clone(), values));
     }
     for (code, name, values) in rank_rows {
-        s.text(row, 0, &code, &fmt::center())?;
-        s.wrapped(row, 1, &name, &fmt::wrap())?;
-        s.text(row, 2, "名次", &fmt::center())?;
+        s.row_labels(row, &code, &name, &h.rank_unit)?;
         for (i, r) in ranks(&values).into_iter().enumerate() {
             let tone = if r == Some(1) {
                 Tone::Good
@@ -430,18 +399,6 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<(Worksheet, Places)> {
         },
     )?;
     Ok((ws, places))
-}
-
-fn label_cells(s: &mut Sheet, row: u32, ind: &Indicator, unit: &str) -> Res<()> {
-    s.text(row, 0, &ind.code, &fmt::center())?;
-    s.wrapped(row, 1, &ind.name, &fmt::wrap())?;
-    s.text(row, 2, unit, &fmt::center())
-}
-
-fn ratio_cells(s: &mut Sheet, row: u32, id: &str, name: &str, unit: &str) -> Res<()> {
-    s.text(row, 0, id, &fmt::center())?;
-    s.wrapped(row, 1, name, &fmt::wrap())?;
-    s.text(row, 2, unit, &fmt::center())
 }
 
 /// 1 → 一 … 10 → 十 (section numbers).

@@ -76,17 +76,16 @@ pub(crate) fn gaps(ctx: &Ctx) -> Vec<String> {
 pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     let c = ctx.c;
     let cat = ctx.cat;
+    let h = ctx.columns();
     let mut s = Sheet::new(COVER)?;
-    for (col, w) in [
-        (0u16, 38.0),
+    s.fix_all(&[
+        (0, 38.0),
         (1, 14.0),
         (2, 11.0),
         (3, 11.0),
         (4, 13.0),
         (5, 36.0),
-    ] {
-        s.fix(col, w);
-    }
+    ]);
     let big = fmt::title().set_font_size(20);
     s.ws.merge_range(0, 0, 0, LAST, &cat.plan.report_title, &big)?;
     s.ws.set_row_height(0, 40)?;
@@ -170,8 +169,8 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     // 一、报表采用情况
     s.merged(row, 0, LAST, "一、报表采用情况", &fmt::section(), false)?;
     row += 1;
-    s.headers(row, 0, &["填报单位", "报表", "状态"])?;
-    s.ws.merge_range(row, 3, row, LAST, "说明", &fmt::header())?;
+    s.headers(row, 0, &[&h.reporter, &h.form, &h.status])?;
+    s.ws.merge_range(row, 3, row, LAST, &h.note, &fmt::header())?;
     row += 1;
     let mut units: Vec<Unit> = c
         .figures
@@ -240,8 +239,8 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     // 二、目标考核结果
     s.merged(row, 0, LAST, "二、目标考核结果", &fmt::section(), false)?;
     row += 1;
-    s.headers(row, 0, &["状态", "目标数"])?;
-    s.ws.merge_range(row, 2, row, LAST, "目标编号", &fmt::header())?;
+    s.headers(row, 0, &[&h.status, &h.target_count])?;
+    s.ws.merge_range(row, 2, row, LAST, &h.target_ids, &fmt::header())?;
     row += 1;
     let city_rows: Vec<_> = c.targets.iter().filter(|t| t.zone.is_none()).collect();
     for st in Status::ALL {

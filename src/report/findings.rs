@@ -52,6 +52,7 @@ const HEAD: u32 = 2;
 /// Writes the rows, top to bottom (as a streamed sheet requires).
 fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
     let findings = &ctx.c.findings;
+    let h = ctx.columns();
     s.fix(3, 30.0);
     s.fix(7, 20.0);
     s.fix(2, 16.0);
@@ -72,16 +73,16 @@ fn write<W: BorrowMut<Worksheet>>(ctx: &Ctx, s: &mut Sheet<W>) -> Res<()> {
         head,
         0,
         &[
-            "序号",
-            "级别",
-            "问题",
-            "文件",
-            "工作表",
-            "单元格",
-            "开发区",
-            "指标",
-            "说明",
-            "规则代码",
+            &h.serial,
+            &h.severity,
+            &h.problem,
+            &h.file,
+            &h.sheet,
+            &h.cell,
+            &h.zone,
+            &h.indicator,
+            &h.note,
+            &h.rule,
         ],
     )?;
     if findings.is_empty() {

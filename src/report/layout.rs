@@ -1,5 +1,7 @@
-//! Cell formats, column widths measured for Chinese text, and the page setup
-//! every sheet shares (A4 landscape, one page wide, page numbers).
+//! Cell formats, column widths measured for Chinese text, the page setup
+//! every sheet shares (A4 landscape, one page wide, page numbers), and the
+//! pieces of a table: header rows, row labels, a section title that starts
+//! a new page when its table would not begin on this one.
 
 use std::borrow::BorrowMut;
 use std::collections::{BTreeMap, HashMap};
@@ -7,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Formula, Worksheet, XlsxError};
 
 use crate::assess::Status;
-use crate::catalog::Catalogue;
+use crate::catalog::{Catalogue, Ratio};
 use crate::model::Severity;
 
 pub(super) type Res<T> = Result<T, XlsxError>;
@@ -46,6 +48,8 @@ const PAGE_WIDTH: f64 = 842.0 - 2.0 * 0.5 * 72.0;
 const PAGE_FILL: f64 = 0.92;
 /// A column's width when nothing sets it.
 const DEFAULT_WIDTH: f64 = 8.43;
+/// A table starts on a new page unless its title, header and two rows fit.
+const TABLE_START: f64 = 4.0 * 18.0;
 
 /// How a number is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,12 +227,13 @@ pub(super) mod fmt {
         cell().set_bold().set_background_color(Color::RGB(0xF2F2F2))
     }
 
+    /// A heading: the sheet's title, a table's section title.
+    fn heading(size: f64) -> Format {
+        base().set_font_name("黑体").set_font_size(size).set_bold()
+    }
+
     pub fn title() -> Format {
-        base()
-            .set_font_name("黑体")
-            .set_font_size(16)
-            .set_bold()
-            .set_align(FormatAlign::Center)
+        heading(16.0).set_align(FormatAlign::Center)
     }
 
     /// The signature block under the cover: no borders, room to sign.
@@ -237,7 +242,7 @@ pub(super) mod fmt {
     }
 
     pub fn section() -> Format {
-        base().set_font_name("黑体").set_font_size(12).set_bold()
+        heading(12.0)
     }
 
     /// A remark under a table.
@@ -249,24 +254,21 @@ pub(super) mod fmt {
             .set_align(FormatAlign::Top)
     }
 
-    /// The red line of an incomplete run.
-    pub fn alarm() -> Format {
-        base()
-            .set_bold()
-            .set_font_size(12)
-            .set_font_color(Color::White)
-            .set_background_color(Color::RGB(0xC00000))
-            .set_text_wrap()
+    /// A line that says whether the data are whole, bold and coloured.
+    fn banner() -> Format {
+        base().set_bold().set_font_size(ALARM_PT).set_text_wrap()
     }
 
-    /// The green line of a complete run.
+    /// The red line of an incomplete run.
+    pub fn alarm() -> Format {
+        banner()
+            .set_font_color(Color::White)
+            .set_background_color(Color::RGB(0xC00000))
+    }
+
+    /// The green line of a complete run: Excel's "good" colours.
     pub fn fine() -> Format {
-        base()
-            .set_bold()
-            .set_font_size(12)
-            .set_font_color(Color::RGB(0x006100))
-            .set_background_color(Color::RGB(0xC6EFCE))
-            .set_text_wrap()
+        Tone::Good.apply(banner())
     }
 }
 
@@ -293,6 +295,16 @@ pub(super) fn sum_expr(codes: &[String], rows: &BTreeMap<String, u32>, col: u16)
     } else {
         format!("({})", cells.join("+"))
     })
+}
+
+/// The terms of a ratio's formula in one column: numerator and
+/// denominator (see [`sum_expr`]); None when an indicator has no row.
+pub(super) fn ratio_terms(
+    r: &Ratio,
+    rows: &BTreeMap<String, u32>,
+    col: u16,
+) -> Option<(String, String)> {
+    sum_expr(&r.numerator, rows, col).zip(sum_expr(&r.denominator, rows, col))
 }
 
 /// Lines a text takes when wrapped in `width` units (a rough count, on the safe side).
@@ -530,12 +542,12 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     /// Starts a new page at `row` when `points` more do not fit on the page
     /// (see [`Sheet::fits`]), writing a table's header `heads` again at the
     /// top of the new page when there are any; returns the row to go on at.
-    pub fn room(
+    pub fn room<S: AsRef<str>>(
         &mut self,
         row: u32,
         points: f64,
         repeat: Option<(u32, u32)>,
-        heads: &[&str],
+        heads: &[S],
     ) -> Res<u32> {
         if self.fits(row, points, repeat) {
             return Ok(row);
@@ -545,6 +557,22 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
             return Ok(row);
         }
         self.headers(row, 0, heads)?;
+        Ok(row + 1)
+    }
+
+    /// A new table's section title across columns `0..=last`, after the
+    /// blank row `row` (the first free one); at the top of a new page when
+    /// the title, the header and two rows would not fit below it
+    /// ([`TABLE_START`], see [`Sheet::fits`]). Returns the row below the title.
+    pub fn table_title(
+        &mut self,
+        row: u32,
+        last: u16,
+        title: &str,
+        repeat: Option<(u32, u32)>,
+    ) -> Res<u32> {
+        let row = self.room::<&str>(row + 1, TABLE_START, repeat, &[])?;
+        self.merged(row, 0, last, title, &fmt::section(), false)?;
         Ok(row + 1)
     }
 
@@ -589,6 +617,13 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     /// Gives a column a set width (for wrapped text) instead of a measured one.
     pub fn fix(&mut self, col: u16, width: f64) {
         self.fixed.insert(col, width);
+    }
+
+    /// Sets the widths of several columns (see [`Sheet::fix`]).
+    pub fn fix_all(&mut self, widths: &[(u16, f64)]) {
+        for &(col, width) in widths {
+            self.fix(col, width);
+        }
     }
 
     fn measure(&mut self, col: u16, w: f64) {
@@ -669,11 +704,19 @@ impl<W: BorrowMut<Worksheet>> Sheet<W> {
     }
 
     /// A header row from `col` on.
-    pub fn headers(&mut self, row: u32, col: u16, names: &[&str]) -> Res<()> {
+    pub fn headers<S: AsRef<str>>(&mut self, row: u32, col: u16, names: &[S]) -> Res<()> {
         for (i, s) in names.iter().enumerate() {
-            self.header(row, col + i as u16, s)?;
+            self.header(row, col + i as u16, s.as_ref())?;
         }
         Ok(())
+    }
+
+    /// The first cells of a row of indicators, ratios or ranks in columns
+    /// 0 to 2: the code centred, the name wrapped, the unit centred.
+    pub fn row_labels(&mut self, row: u32, code: &str, name: &str, unit: &str) -> Res<()> {
+        self.text(row, 0, code, &fmt::center())?;
+        self.wrapped(row, 1, name, &fmt::wrap())?;
+        self.text(row, 2, unit, &fmt::center())
     }
 
     /// A number, or "—" when it is missing (never 0).

@@ -31,7 +31,7 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 
 use crate::aggregate::{FormState, ZoneResult};
 use crate::assess::TargetRow;
-use crate::catalog::{Catalogue, FilledBy, Form, Indicator, Zone};
+use crate::catalog::{Catalogue, FilledBy, Form, Indicator, ReportColumns, Zone};
 use crate::consolidate::Consolidation;
 use crate::error::Error;
 use crate::score::ZoneScore;
@@ -306,6 +306,46 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter(|z| z.status == FormState::Accepted)
             .count()
+    }
+
+    /// The column headers of the tables (the catalogue's `[report.columns]`).
+    pub fn columns(&self) -> &'a ReportColumns {
+        &self.cat.report.columns
+    }
+
+    /// The header of a table of indicators (全市汇总, each zone's sheet):
+    /// code, name, unit, this period, last year, growth, and in an annual
+    /// run the total since the plan began.
+    pub fn indicator_heads(&self) -> Vec<String> {
+        let h = self.columns();
+        let mut heads = [
+            &h.code,
+            &h.indicator,
+            &h.unit,
+            &h.current,
+            &h.prior,
+            &h.growth,
+        ]
+        .map(String::clone)
+        .to_vec();
+        if self.c.annual {
+            heads.push(format!("{}{}", self.cat.plan.start.year, h.since_start));
+        }
+        heads
+    }
+
+    /// The header of a table of ratios (全市汇总, each zone's sheet).
+    pub fn ratio_heads(&self) -> [&'a str; 6] {
+        let h = self.columns();
+        [
+            &h.id,
+            &h.ratio,
+            &h.unit,
+            &h.current,
+            &h.prior,
+            &h.ratio_change,
+        ]
+        .map(String::as_str)
     }
 
     /// The page header: title and period.

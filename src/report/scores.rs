@@ -40,6 +40,7 @@ fn measure_basis(ctx: &Ctx, source: &str) -> String {
 
 pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     let cat = ctx.cat;
+    let h = ctx.columns();
     let scheme = &cat.scoring;
     let m = scheme.measures.len() as u16;
     let total_col = 2 + m;
@@ -86,8 +87,7 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         &fmt::section(),
         false,
     )?;
-    s.header(head1, 0, "排名")?;
-    s.header(head1, 1, "开发区")?;
+    s.headers(head1, 0, &[&h.rank, &h.zone])?;
     for (k, x) in scheme.measures.iter().enumerate() {
         s.header(
             head1,
@@ -95,8 +95,8 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
             &format!("{}（{}分）", x.label, x.weight),
         )?;
     }
-    s.header(head1, total_col, "总分")?;
-    s.header(head1, note_col, "说明")?;
+    s.header(head1, total_col, &h.total)?;
+    s.header(head1, note_col, &h.note)?;
 
     let mut order: Vec<usize> = (0..ctx.scores.len()).collect();
     order.sort_by_key(|&i| (ctx.scores[i].rank.is_none(), ctx.scores[i].rank, i));
@@ -183,12 +183,12 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         &fmt::section(),
         false,
     )?;
-    s.ws.merge_range(head2, 0, head2, 1, "项目", &fmt::header())?;
+    s.ws.merge_range(head2, 0, head2, 1, &h.item, &fmt::header())?;
     for (k, x) in scheme.measures.iter().enumerate() {
         s.header(head2, 2 + k as u16, &x.label)?;
     }
     s.header(head2, total_col, "")?;
-    s.header(head2, note_col, "说明")?;
+    s.header(head2, note_col, &h.note)?;
     let rows = [
         (
             basis_row,

@@ -15,17 +15,16 @@ const HEAD: u32 = 2;
 pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     let c = ctx.c;
     let cat = ctx.cat;
+    let h = ctx.columns();
     let mut s = Sheet::new(SOURCES)?;
-    for (col, w) in [
-        (0u16, 44.0),
+    s.fix_all(&[
+        (0, 44.0),
         (1, 12.0),
         (2, 10.0),
         (3, 12.0),
         (4, 11.0),
         (5, 50.0),
-    ] {
-        s.fix(col, w);
-    }
+    ]);
     s.title(0, LAST, &format!("数据来源清单（{}）", ctx.label()))?;
     s.merged_sized(
         1,
@@ -36,11 +35,16 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         super::layout::NOTE_PT,
     )?;
     let small = small();
-    for (i, h) in ["文件", "填报单位", "报表", "工作表", "状态", "SHA-256"]
-        .iter()
-        .enumerate()
-    {
-        s.ws.write_string_with_format(HEAD, i as u16, *h, &header())?;
+    let heads = [
+        &h.file,
+        &h.reporter,
+        &h.form,
+        &h.sheet,
+        &h.status,
+        &h.sha256,
+    ];
+    for (col, head) in (0..).zip(heads) {
+        s.ws.write_string_with_format(HEAD, col, head, &header())?;
     }
     let mut row = HEAD + 1;
     for f in &c.files {

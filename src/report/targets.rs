@@ -59,6 +59,7 @@ fn remark(ctx: &Ctx, t: &Target, row: &TargetRow) -> String {
 pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
     let cat = ctx.cat;
     let c = ctx.c;
+    let h = ctx.columns();
     let mut s = Sheet::new(TARGETS)?;
     s.fix(0, 6.0);
     s.fix(1, 32.0);
@@ -84,16 +85,16 @@ pub(super) fn sheet(ctx: &Ctx) -> Res<Worksheet> {
         header_row,
         0,
         &[
-            "编号",
-            "目标（计划原文）",
-            "范围",
-            "目标值",
-            "单位",
-            "实际值",
-            "完成率(%)",
-            "时间进度(%)",
-            "状态",
-            "说明",
+            &h.id,
+            &h.target_text,
+            &h.scope,
+            &h.target_value,
+            &h.unit,
+            &h.actual,
+            &h.completion,
+            &h.schedule,
+            &h.status,
+            &h.note,
         ],
     )?;
 

@@ -13,27 +13,24 @@ const LAST: u16 = 6;
 /// The title repeats on every page; each table's header is written again
 /// where the table goes on to a new page.
 const REPEAT: Option<(u32, u32)> = Some((0, 0));
-/// A table starts on a new page unless its title, header and two rows fit.
-pub(super) const TABLE_START: f64 = 4.0 * 18.0;
 
 pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
     let cat = ctx.cat;
+    let h = ctx.columns();
     let zone = cat.zone(code).expect("zones come from the catalogue");
     let result = ctx.zone(code);
     let mut s = Sheet::new(&sheet_name(&zone.short))?;
     // Every width is set, so that the pages are known as the rows are
     // written: a table that goes on to another page gets its header again.
-    for (col, w) in [
-        (0u16, 8.0),
+    s.fix_all(&[
+        (0, 8.0),
         (1, 36.0),
         (2, 9.0),
         (3, 15.0),
         (4, 15.0),
         (5, 12.0),
         (LAST, 26.0),
-    ] {
-        s.fix(col, w);
-    }
+    ]);
     s.title(
         0,
         LAST,
@@ -78,11 +75,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
     let mut row = 3;
     s.merged(row, 0, LAST, "一、主要指标", &fmt::section(), false)?;
     row += 1;
-    let cumulative = format!("{}年以来累计", cat.plan.start.year);
-    let mut heads = vec!["代码", "指标", "单位", "本期", "上年同期", "同比增长(%)"];
-    if ctx.c.annual {
-        heads.push(&cumulative);
-    }
+    let heads = ctx.indicator_heads();
     s.headers(row, 0, &heads)?;
     row += 1;
     for (_, ind) in ctx.zone_indicators() {
@@ -91,9 +84,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             .and_then(|z| z.figures.indicators.get(&ind.code))
             .copied()
             .unwrap_or_default();
-        s.text(row, 0, &ind.code, &fmt::center())?;
-        s.wrapped(row, 1, &ind.name, &fmt::wrap())?;
-        s.text(row, 2, &ind.unit, &fmt::center())?;
+        s.row_labels(row, &ind.code, &ind.name, &ind.unit)?;
         let num = Num::of_unit(cat, &ind.unit);
         for (col, v) in [(3u16, fig.current), (4, fig.prior)] {
             match v {
@@ -119,11 +110,8 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
     }
 
     // 二、比重
-    row += 1;
-    row = s.room(row, TABLE_START, REPEAT, &[])?;
-    s.merged(row, 0, LAST, "二、比重", &fmt::section(), false)?;
-    row += 1;
-    let heads = ["编号", "比重", "单位", "本期", "上年同期", "增减(百分点)"];
+    row = s.table_title(row, LAST, "二、比重", REPEAT)?;
+    let heads = ctx.ratio_heads();
     s.headers(row, 0, &heads)?;
     row += 1;
     for r in cat.ratios.iter().filter(|r| r.scope == RatioScope::All) {
@@ -132,9 +120,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             .and_then(|z| z.figures.ratios.get(&r.id))
             .copied()
             .unwrap_or_default();
-        s.text(row, 0, &r.id, &fmt::center())?;
-        s.wrapped(row, 1, &r.name, &fmt::wrap())?;
-        s.text(row, 2, "%", &fmt::center())?;
+        s.row_labels(row, &r.id, &r.name, "%")?;
         s.number(row, 3, fig.current, Num::Pct, Tone::Plain)?;
         s.number(row, 4, fig.prior, Num::Pct, Tone::Plain)?;
         s.number(row, 5, fig.change, Num::Pct, Tone::Plain)?;
@@ -149,18 +135,15 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
         .filter(|r| r.zone.as_deref() == Some(code))
         .collect();
     if !rows.is_empty() {
-        row += 1;
-        row = s.room(row, TABLE_START, REPEAT, &[])?;
-        s.merged(row, 0, LAST, "三、各开发区考核目标", &fmt::section(), false)?;
-        row += 1;
+        row = s.table_title(row, LAST, "三、各开发区考核目标", REPEAT)?;
         let heads = [
-            "编号",
-            "目标（计划原文）",
-            "目标值",
-            "实际值",
-            "单位",
-            "状态",
-            "说明",
+            &h.id,
+            &h.target_text,
+            &h.target_value,
+            &h.actual,
+            &h.unit,
+            &h.status,
+            &h.note,
         ];
         s.headers(row, 0, &heads)?;
         row += 1;
@@ -182,10 +165,7 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
     }
 
     // 四、数据问题
-    row += 1;
-    row = s.room(row, TABLE_START, REPEAT, &[])?;
-    s.merged(row, 0, LAST, "四、数据问题", &fmt::section(), false)?;
-    row += 1;
+    row = s.table_title(row, LAST, "四、数据问题", REPEAT)?;
     let findings: Vec<_> = ctx
         .c
         .findings
@@ -202,16 +182,19 @@ pub(super) fn sheet(ctx: &Ctx, code: &str) -> Res<Worksheet> {
             false,
         )?;
     } else {
-        let heads = ["级别", "说明及位置", "指标"];
-        s.headers(row, 0, &heads)?;
-        s.ws.merge_range(row, 3, row, LAST, "问题", &fmt::header())?;
+        // The rule spans the columns to the right edge.
+        let header = |s: &mut Sheet, row: u32| -> Res<()> {
+            s.headers(row, 0, &[&h.severity, &h.note_and_place, &h.indicator])?;
+            s.ws.merge_range(row, 3, row, LAST, &h.problem, &fmt::header())?;
+            Ok(())
+        };
+        header(&mut s, row)?;
         row += 1;
         for f in findings {
             let text = format!("{}\n位置：{}", f.message, f.location());
             if !s.fits(row, s.height_of(1, &text), REPEAT) {
                 s.page_break(row);
-                s.headers(row, 0, &heads)?;
-                s.ws.merge_range(row, 3, row, LAST, "问题", &fmt::header())?;
+                header(&mut s, row)?;
                 row += 1;
             }
             s.text(
