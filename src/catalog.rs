@@ -189,7 +189,9 @@ pub struct ReportLayout {
     /// The signature block of the cover, one label a blank to sign or fill
     /// in by hand (审核人, 制表人, 报出日期 …).
     pub signature: Vec<String>,
-    /// The fonts of the workbook and of the blank forms: body text and titles.
+    /// The fonts of the blank forms and feedback workbooks: body text and
+    /// titles. (The assessment workbook keeps 宋体 and 黑体: its layout
+    /// measures their widths, `report/layout.rs`.)
     pub font: String,
     pub title_font: String,
     /// The indicator whose growth the first chart (图表) shows, zone by zone:
