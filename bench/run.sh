@@ -152,3 +152,9 @@ echo
 echo "| zones | workbooks | files | data MB | floor, 1 core (s) | consolidate wall (s) | wall ÷ floor | parent CPU (s) | peak memory, parent (MB) | peak memory, all processes (MB) | wall ms per file | worker round trip per file (ms) | files opened | workbook KB | LibreOffice |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
 printf '%s\n' "${rows[@]}"
+
+# The code-size goals of issue 14: the reader under 2,000 lines, and what src/ holds.
+root=$(cd "$(dirname "$0")/.." && pwd)
+lines() { find "$@" -name '*.rs' -exec cat {} + | wc -l; }
+echo
+echo "Code: src/read $(lines "$root/src/read") lines (goal < 2,000); src/ $(lines "$root/src") lines, of which the portal (src/serve) $(lines "$root/src/serve") and the archive (src/archive) $(lines "$root/src/archive")."
