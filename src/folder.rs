@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::catalog::{Catalogue, Reporter};
 use crate::error::Error;
 use crate::model::{Finding, Period, Severity, sort_findings};
-use crate::read::{self, Outcome};
+use crate::read::{self, FileType, Outcome};
 use crate::validate::{CheckedForm, check_form};
 
 /// Where the archive puts replaced files, inside a period folder: listed
@@ -36,6 +36,9 @@ pub struct FileReport {
     /// Why it was ignored, rejected or unreadable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the content is (the archive files a workbook under its extension).
+    #[serde(skip)]
+    pub kind: FileType,
 }
 
 /// A form found in a file.
@@ -209,6 +212,7 @@ pub fn account_others(
             status: "ignored",
             forms: Vec::new(),
             reason: Some(reason),
+            kind: FileType::Other,
         });
     }
     (files, findings)
@@ -362,6 +366,7 @@ fn account(
     let mut report = FileReport {
         file: shown.to_string(),
         sha256: file.sha256.clone(),
+        kind: file.kind,
         status: match file.outcome {
             Outcome::Read => "used",
             Outcome::Ignored => "ignored",

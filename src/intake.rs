@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::archive::{self, Archive};
-pub use crate::archive::{
-    Action, Entry, LOG_NAME, SUPERSEDED, canonical_name, filed_extension, utc_stamp,
-};
+pub use crate::archive::{Action, Entry, LOG_NAME, SUPERSEDED, canonical_name, utc_stamp};
 use crate::catalog::Catalogue;
 use crate::crossperiod::cross_checks;
 use crate::error::Error;

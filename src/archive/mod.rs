@@ -129,7 +129,9 @@ fn reporter_name(f: &CheckedForm, cat: &Catalogue) -> Option<String> {
 
 /// The canonical name: `湖开统1表-湖州开发区-2020-06.xlsx`; a workbook with two
 /// forms: `湖开统1表+湖开统2表-安吉开发区-2020-12.xlsx`. The extension is
-/// the content's ([`filed_extension`]).
+/// the content's ([`crate::read::FileType::extension`]: an xlsx package whose
+/// `[Content_Types].xml` declares macros is filed as `.xlsm`, which Excel
+/// refuses to open under an `.xlsx` name).
 pub fn canonical_name(forms: &[&CheckedForm], who: &str, period: Period, ext: &str) -> String {
     let mut numbers: Vec<&str> = forms.iter().map(|f| f.form.as_str()).collect();
     numbers.sort();
@@ -141,16 +143,6 @@ pub fn canonical_name(forms: &[&CheckedForm], who: &str, period: Period, ext: &s
         period,
         ext
     )
-}
-
-/// The extension a workbook is filed under: the content's own
-/// ([`crate::read::FileType::extension`]; `xlsm` for an xlsx package whose
-/// `[Content_Types].xml` declares a macro-enabled workbook, which Excel
-/// refuses to open under an `.xlsx` name).
-pub fn filed_extension(bytes: &[u8]) -> &'static str {
-    crate::read::workbook::sniff(bytes)
-        .extension()
-        .unwrap_or("xlsx")
 }
 
 /// The latest period folder (`YYYY-MM`) of the data folder that holds a file.
@@ -441,7 +433,12 @@ impl Archive {
             self.log(&e)?;
             filing.entries.push(e);
         }
-        let target = dir.join(canonical_name(&forms, &who, period, filed_extension(bytes)));
+        let target = dir.join(canonical_name(
+            &forms,
+            &who,
+            period,
+            file.kind.extension().unwrap_or("xlsx"),
+        ));
         file::store(&data, bytes, &target).map_err(io_err(&target))?;
         let back = std::fs::read(&target).map_err(io_err(&target))?;
         if crate::read::sha256_hex(&back) != file.sha256 {

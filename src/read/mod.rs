@@ -75,10 +75,7 @@ impl FileRead {
 /// Reads one file from disk. Never fails: a file that cannot be read gets a
 /// finding. A file larger than `limits.max_file_mb` is not read into memory.
 pub fn read_file(path: &Path, display: &str, cat: &Catalogue) -> FileRead {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
     let unreadable = |e: std::io::Error| {
         FileRead::new(display, String::new(), FileType::Other).end(Finding::file(
             Severity::Error,
@@ -276,6 +273,9 @@ fn read_with(
         Err(failure) => return out.end(reader_limit(display, failure, limits)),
     };
     drop(bytes);
+    if opened.macro_enabled {
+        out.kind = FileType::Xlsm;
+    }
     let notes = opened.notes.iter().cloned();
     out.findings
         .extend(notes.map(|hit| limit_finding(Severity::Warning, display, hit)));

@@ -1,9 +1,9 @@
-//! A zip-based workbook (xlsx, xlsm, xlsb, ods) looked at before calamine
-//! opens it, for what deserves a specific message to the clerk: how many
-//! parts it declares, how large they say they inflate and how much, whether
-//! they are encrypted. Only the zip directory is read (the `zip` crate's
-//! metadata): nothing is inflated here. What the parts then make calamine do
-//! is the worker's limits' business.
+//! A zip-based workbook (xlsx, xlsm, xlsb, ods) looked at in the worker
+//! before calamine opens it, for what deserves a specific message to the
+//! clerk: how many parts it declares, how large they say they inflate and
+//! how much, whether they are encrypted (the `zip` crate's metadata; only
+//! `[Content_Types].xml` is inflated, to tell an xlsm). What the parts then
+//! make calamine do is the worker's limits' business.
 
 use std::io::{Cursor, Read};
 
@@ -79,11 +79,8 @@ pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
 
 /// Whether an OOXML package's `[Content_Types].xml` declares a macro-enabled
 /// workbook (an .xlsm). The part is small; one larger than 1 MB is not read.
+/// (In the worker, after [`check`].)
 pub fn macro_enabled(bytes: &[u8]) -> bool {
-    // (the zip crate reads as many directory entries as the package declares)
-    if declared_entries(bytes) > u64::from(u16::MAX) {
-        return false;
-    }
     let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
         return false;
     };

@@ -61,7 +61,8 @@ impl FileType {
 const OLE2_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// Tells a workbook's type from its bytes (the names in a zip package's
-/// headers; `[Content_Types].xml` saying `macroEnabled` for an xlsm).
+/// headers), without parsing them. An xlsm is told from an xlsx by what
+/// its package declares, in the worker ([`Opened::macro_enabled`]).
 pub fn sniff(bytes: &[u8]) -> FileType {
     let has = |name: &[u8]| memchr::memmem::find(bytes, name).is_some();
     if bytes.starts_with(&OLE2_MAGIC) {
@@ -81,10 +82,7 @@ pub fn sniff(bytes: &[u8]) -> FileType {
             return FileType::Xlsb;
         }
         if has(b"xl/workbook.xml") || has(b"[Content_Types].xml") {
-            // (the zip crate, in the calling process: under the guard)
-            if crate::read::guard::isolate(|| package::macro_enabled(bytes)).unwrap_or(false) {
-                return FileType::Xlsm;
-            }
+            // (or an xlsm: the worker looks into the package)
             return FileType::Xlsx;
         }
         if has(b"content.xml") {
@@ -266,6 +264,8 @@ pub struct Opened {
     pub sheets: Vec<Sheet>,
     /// Warnings: cells outside the region read, texts cut.
     pub notes: Vec<LimitHit>,
+    /// An xlsx package whose `[Content_Types].xml` declares macros (an .xlsm).
+    pub macro_enabled: bool,
 }
 
 /// Reads workbook bytes of a known type: every sheet, within the limits.
@@ -294,7 +294,9 @@ pub fn parse(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Opened, Op
         FileType::Xlsx | FileType::Xlsm | FileType::OtherZip => {
             package::check(bytes, limits)?;
             let book = open_workbook_from_rs::<Xlsx<_>, _>(book()).map_err(damaged)?;
-            open_xlsx(book, limits)
+            let mut opened = open_xlsx(book, limits)?;
+            opened.macro_enabled = package::macro_enabled(bytes);
+            Ok(opened)
         }
         FileType::Xlsb => {
             package::check(bytes, limits)?;
