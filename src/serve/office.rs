@@ -13,7 +13,6 @@
 use std::path::Path;
 
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,48 +20,12 @@ use crate::error::Error;
 use crate::mail::{MailOptions, MailOverrides, SendOutcome};
 use crate::model::{Explanation, Period};
 use crate::serve::accounts::now;
-use crate::serve::api::{audit, error};
 use crate::serve::db::{ConsolidationRow, Review, Role, Submission};
-use crate::serve::session::Caller;
-use crate::serve::{App, upload};
+use crate::serve::session::{Caller, audit};
+use crate::serve::{App, Refusal, Shared, upload};
 
 /// Where the portal writes its consolidations, in the data folder.
 pub const CONSOLIDATIONS: &str = "_portal/consolidations";
-
-/// A request the portal says no to: the status, a stable id and a message
-/// for a person. The API answers it as JSON, the pages as a page.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: StatusCode,
-    pub id: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal {
-            status,
-            id,
-            message: message.into(),
-        }
-    }
-
-    /// The API's answer.
-    pub fn api(&self) -> Response {
-        error(self.status, self.id, &self.message)
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(e: Error) -> Refusal {
-        eprintln!("门户内部错误：{e}");
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "服务器内部错误，请稍后再试；若一再出现，请联系管理员。",
-        )
-    }
-}
 
 /// Only the office may: others are refused (403) and the attempt audited.
 pub fn office_only(app: &App, c: &Caller, action: &str, target: &str) -> Result<(), Refusal> {
@@ -77,12 +40,29 @@ pub fn office_only(app: &App, c: &Caller, action: &str, target: &str) -> Result<
     ))
 }
 
-fn parse_period(p: &str) -> Result<Period, Refusal> {
+/// Runs blocking office work off the event loop.
+pub async fn blocking<T: Send + 'static>(
+    app: &Shared,
+    c: &Caller,
+    f: impl FnOnce(&App, &Caller) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    let (app, c) = (app.clone(), c.clone());
+    tokio::task::spawn_blocking(move || f(&app, &c))
+        .await
+        .unwrap_or_else(|_| Err(Error::Serve("处理中断".into()).into()))
+}
+
+/// The period the messages give as an example: the one being collected now.
+pub fn example_period(app: &App) -> Period {
+    crate::archive::collecting_period(&app.config.data, Period::of_time(now()))
+}
+
+fn parse_period(app: &App, p: &str) -> Result<Period, Refusal> {
     p.parse::<Period>().map_err(|_| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             "bad_period",
-            "期别应写成 YYYY-MM，例如 2020-06。",
+            format!("期别应写成 YYYY-MM，例如 {}。", example_period(app)),
         )
     })
 }
@@ -93,13 +73,20 @@ fn parse_period(p: &str) -> Result<Period, Refusal> {
 /// 403 for others than the office, 400 for a malformed period or date.
 pub fn open_period(app: &App, c: &Caller, period: &str, deadline: &str) -> Result<(), Refusal> {
     office_only(app, c, "period_open", period)?;
-    let period = parse_period(period.trim())?;
+    let period = parse_period(app, period.trim())?;
     let deadline = deadline.trim();
     if !is_date(deadline) {
+        // The example: the 10th of the month after the period being collected.
+        let p = example_period(app);
+        let (year, month) = if p.month == 12 {
+            (p.year + 1, 1)
+        } else {
+            (p.year, p.month + 1)
+        };
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "bad_deadline",
-            "截止日期应写成 YYYY-MM-DD，例如 2020-07-10。",
+            format!("截止日期应写成 YYYY-MM-DD，例如 {year:04}-{month:02}-10。"),
         ));
     }
     app.db.open_period(&period.to_string(), deadline, now())?;
@@ -501,7 +488,7 @@ pub struct Reminders {
 /// 403 for others than the office, 400 for a malformed period.
 pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal> {
     office_only(app, c, "reminder", period)?;
-    let period = parse_period(period)?;
+    let period = parse_period(app, period)?;
     let grid = crate::serve::pages::grid(app, c, period)?;
     let mut owed: Vec<(String, Vec<String>)> = Vec::new();
     for cell in &grid.cells {
@@ -590,7 +577,7 @@ pub fn consolidate(
     period: &str,
 ) -> Result<(Value, ConsolidationRow), Refusal> {
     office_only(app, c, "consolidate", period)?;
-    let period = parse_period(period)?;
+    let period = parse_period(app, period)?;
     let data = &app.config.data;
     let mut run = crate::consolidate::consolidate(data, period, &app.cat)?;
     explain_findings(app, period, &mut run.findings)?;
@@ -628,6 +615,37 @@ pub fn consolidate(
         if row.gaps { "ok: incomplete" } else { "ok" },
     );
     Ok((value, row))
+}
+
+/// The JSON summary of a consolidation; None when it cannot be read.
+pub fn summary_of(app: &App, row: &ConsolidationRow) -> Option<Value> {
+    std::fs::read(app.config.data.join(&row.summary))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// How many of a summary's targets have each status, in the order the
+/// statuses first come.
+pub fn target_statuses(summary: &Value) -> Vec<(String, usize)> {
+    tally(
+        summary["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t["status"].as_str().unwrap_or("").to_string()),
+    )
+}
+
+/// How often each item comes, in the order the items first come.
+pub fn tally<K: PartialEq>(items: impl IntoIterator<Item = K>) -> Vec<(K, usize)> {
+    let mut out: Vec<(K, usize)> = Vec::new();
+    for k in items {
+        match out.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, n)) => *n += 1,
+            None => out.push((k, 1)),
+        }
+    }
+    out
 }
 
 /// Puts each explanation of the period's submissions on the warning it
@@ -683,7 +701,7 @@ fn explain_findings(
 /// 403 for others than the office, 404 when the period was not consolidated.
 pub fn workbook(app: &App, c: &Caller, period: &str) -> Result<(String, String), Refusal> {
     office_only(app, c, "download_workbook", period)?;
-    let period = parse_period(period)?;
+    let period = parse_period(app, period)?;
     match app.db.consolidation(&period.to_string())? {
         Some(row) => {
             let name = crate::consolidate::default_report_name(period, &app.cat);
@@ -712,7 +730,7 @@ pub fn send(
     incomplete: bool,
 ) -> Result<SendOutcome, Refusal> {
     office_only(app, c, "send", period)?;
-    let period = parse_period(period)?;
+    let period = parse_period(app, period)?;
     let Some(row) = app.db.consolidation(&period.to_string())? else {
         return Err(Refusal::new(
             StatusCode::NOT_FOUND,
@@ -818,10 +836,7 @@ pub async fn remind_by_themselves(app: std::sync::Arc<App>, days: u32) {
 /// # Errors
 /// [`Error::Database`].
 pub fn remind_due(app: &App, days: u32, at: i64) -> Result<Vec<String>, Error> {
-    let day = |secs: i64| {
-        let (y, m, d) = crate::model::civil_date((secs + 8 * 3600).div_euclid(86_400));
-        format!("{y:04}-{m:02}-{d:02}")
-    };
+    let day = crate::serve::view::local_date;
     let (today, horizon) = (day(at), day(at + i64::from(days) * 86_400));
     let done = app.db.audit_of(AUTO)?;
     let portal = Caller {
