@@ -103,14 +103,6 @@ fn body(app: &App, c: &Caller, asked: Option<&str>) -> Result<String, Error> {
     }
 
     // The main indicators over the months and the Decembers.
-    let months: Vec<Period> = (1..=period.month)
-        .filter_map(|m| Period::new(period.year, m))
-        .filter(|p| app.config.data.join(p.to_string()).is_dir())
-        .collect();
-    let decembers: Vec<Period> = (app.cat.plan.start.year..=period.year)
-        .filter_map(|y| Period::new(y, 12))
-        .filter(|p| app.config.data.join(p.to_string()).is_dir())
-        .collect();
     let main: Vec<(String, String, String)> = app
         .cat
         .indicators()
@@ -130,14 +122,17 @@ fn body(app: &App, c: &Caller, asked: Option<&str>) -> Result<String, Error> {
             )
             .collect())
     };
-    let mut by_month = Vec::new();
-    for p in &months {
-        by_month.push((format!("{}月", p.month), city_values(*p)?));
-    }
-    let mut by_year = Vec::new();
-    for p in &decembers {
-        by_year.push((format!("{}年", p.year), city_values(*p)?));
-    }
+    let in_archive = |p: &Period| app.config.data.join(p.to_string()).is_dir();
+    let by_month = (1..=period.month)
+        .filter_map(|m| Period::new(period.year, m))
+        .filter(in_archive)
+        .map(|p| Ok((format!("{}月", p.month), city_values(p)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let by_year = (app.cat.plan.start.year..=period.year)
+        .filter_map(|y| Period::new(y, 12))
+        .filter(in_archive)
+        .map(|p| Ok((format!("{}年", p.year), city_values(p)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
     out.push_str("<h2>主要指标（全市合计）</h2>");
     for (k, (_, name, unit)) in main.iter().enumerate() {
         let _ = write!(out, "<h3>{}（{}）</h3>", esc(name), esc(unit));

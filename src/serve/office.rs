@@ -22,7 +22,7 @@ use crate::model::{Explanation, Period};
 use crate::serve::accounts::now;
 use crate::serve::db::{ConsolidationRow, Review, Role, Submission};
 use crate::serve::session::{Caller, audit};
-use crate::serve::{App, Refusal, Shared, upload};
+use crate::serve::{App, Refusal, Shared, upload, view};
 
 /// Where the portal writes its consolidations, in the data folder.
 pub const CONSOLIDATIONS: &str = "_portal/consolidations";
@@ -319,7 +319,7 @@ pub fn review(
         &outcome,
     );
     if verdict == Verdict::Return && !app.config.mail.host.trim().is_empty() {
-        let name = upload::name_of(app, &zone);
+        let name = view::unit_name(&app.cat, &zone);
         let subject = format!("统计报表退回：{} {period}", s.forms.join("、"));
         let body = format!(
             "{name}：\n\n统计科退回了贵单位 {period} 期的 {}（{}），原因：\n\n{reason}\n\n请修改后登录开发区统计报表收集门户重新上传。\n\n统计科 {}\n",
@@ -327,33 +327,51 @@ pub fn review(
             s.file_name,
             c.user.name
         );
-        let to = addresses(app, &zone)?;
-        if to.is_empty() {
-            audit(
-                app,
-                c,
-                "return_mail",
-                &format!("{target} {zone}"),
-                "failed: 该单位的账户没有登记邮箱地址",
-            );
-        }
-        for to in to {
-            let sent =
-                crate::mail::send_notice(&mail_options(app, Vec::new()), &to, &subject, &body);
-            let outcome = match &sent {
-                Ok(_) => "sent".to_string(),
-                Err(e) => format!("failed: {e}"),
-            };
-            audit(
-                app,
-                c,
-                "return_mail",
-                &format!("{target} {zone} {to}"),
-                &outcome,
-            );
-        }
+        // A failure does not undo the return: it is in the audit log.
+        mail_unit(app, c, "return_mail", &target, &zone, &subject, &body)?;
     }
     Ok(s)
+}
+
+/// Mails every address of a unit's accounts, each mail audited as `action`
+/// on "`target` `unit` `address`", and returns what came of each. A unit
+/// without an address is one failure, audited on "`target` `unit`".
+fn mail_unit(
+    app: &App,
+    c: &Caller,
+    action: &str,
+    target: &str,
+    unit: &str,
+    subject: &str,
+    body: &str,
+) -> Result<Vec<Reminder>, Error> {
+    let to = addresses(app, unit)?;
+    if to.is_empty() {
+        let message = "该单位的账户没有登记邮箱地址".to_string();
+        let outcome = format!("failed: {message}");
+        audit(app, c, action, &format!("{target} {unit}"), &outcome);
+        return Ok(vec![Reminder {
+            zone: unit.to_string(),
+            to: String::new(),
+            message: Some(message),
+        }]);
+    }
+    let options = mail_options(app, Vec::new());
+    let mut out = Vec::new();
+    for addr in to {
+        let sent = crate::mail::send_notice(&options, &addr, subject, body);
+        let message = sent.err().map(|e| e.to_string());
+        let outcome = message
+            .as_ref()
+            .map_or("sent".to_string(), |e| format!("failed: {e}"));
+        audit(app, c, action, &format!("{target} {unit} {addr}"), &outcome);
+        out.push(Reminder {
+            zone: unit.to_string(),
+            to: addr,
+            message,
+        });
+    }
+    Ok(out)
 }
 
 /// The mail settings of `[mail]`, the password from the environment, and
@@ -464,7 +482,8 @@ pub fn accept(app: &App, c: &Caller, id: i64, eid: i64) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// One reminder: the unit and the address, and why it failed.
+/// One mail to a unit (a reminder, a return notice): the unit and the
+/// address, and why it failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reminder {
     pub zone: String,
@@ -499,10 +518,9 @@ pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal>
             }
         }
     }
-    let options = mail_options(app, Vec::new());
     let mut out = Reminders::default();
     for (code, forms) in owed {
-        let name = upload::name_of(app, &code);
+        let name = view::unit_name(&app.cat, &code);
         let subject = format!("催报：{} {} 统计报表", name, period.label());
         let body = format!(
             "{name}：\n\n{period} 期（{}）的 {} 尚未报送或有错误、被退回，截止日期 {}。\n请登录开发区统计报表收集门户上传；已经报送的请查看页面上的检查结果并修改后重新上传。\n\n统计科\n",
@@ -510,41 +528,19 @@ pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal>
             forms.join("、"),
             grid.deadline.as_deref().unwrap_or("（未设）"),
         );
-        let to = addresses(app, &code)?;
-        if to.is_empty() {
-            let message = "该单位的账户没有登记邮箱地址".to_string();
-            audit(
-                app,
-                c,
-                "reminder",
-                &format!("{period} {code}"),
-                &format!("failed: {message}"),
-            );
-            out.failed.push(Reminder {
-                zone: code.clone(),
-                to: String::new(),
-                message: Some(message),
-            });
-        }
-        for addr in to {
-            let target = format!("{period} {code} {addr}");
-            match crate::mail::send_notice(&options, &addr, &subject, &body) {
-                Ok(_) => {
-                    audit(app, c, "reminder", &target, "sent");
-                    out.sent.push(Reminder {
-                        zone: code.clone(),
-                        to: addr,
-                        message: None,
-                    });
-                }
-                Err(e) => {
-                    audit(app, c, "reminder", &target, &format!("failed: {e}"));
-                    out.failed.push(Reminder {
-                        zone: code.clone(),
-                        to: addr,
-                        message: Some(e.to_string()),
-                    });
-                }
+        let mails = mail_unit(
+            app,
+            c,
+            "reminder",
+            &period.to_string(),
+            &code,
+            &subject,
+            &body,
+        )?;
+        for m in mails {
+            match m.message {
+                None => out.sent.push(m),
+                Some(_) => out.failed.push(m),
             }
         }
     }
@@ -582,11 +578,7 @@ pub fn consolidate(
     let mut run = crate::consolidate::consolidate(data, period, &app.cat)?;
     explain_findings(app, period, &mut run.findings)?;
     let (workbook, summary) = consolidation_paths(app, period);
-    let dir = data.join(CONSOLIDATIONS).join(period.to_string());
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
-        path: dir.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
+    upload::make_dir(&data.join(CONSOLIDATIONS).join(period.to_string()))?;
     crate::report::write_pair(
         &run,
         &app.cat,
@@ -701,12 +693,19 @@ fn explain_findings(
 /// 403 for others than the office, 404 when the period was not consolidated.
 pub fn workbook(app: &App, c: &Caller, period: &str) -> Result<(String, String), Refusal> {
     office_only(app, c, "download_workbook", period)?;
+    let (period, row) = consolidated(app, period)?;
+    let name = crate::consolidate::default_report_name(period, &app.cat);
+    Ok((row.workbook, name))
+}
+
+/// The period and the portal's latest consolidation of it.
+///
+/// # Errors
+/// 400 for a malformed period, 404 when the period was not consolidated.
+fn consolidated(app: &App, period: &str) -> Result<(Period, ConsolidationRow), Refusal> {
     let period = parse_period(app, period)?;
     match app.db.consolidation(&period.to_string())? {
-        Some(row) => {
-            let name = crate::consolidate::default_report_name(period, &app.cat);
-            Ok((row.workbook, name))
-        }
+        Some(row) => Ok((period, row)),
         None => Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "not_consolidated",
@@ -730,14 +729,7 @@ pub fn send(
     incomplete: bool,
 ) -> Result<SendOutcome, Refusal> {
     office_only(app, c, "send", period)?;
-    let period = parse_period(app, period)?;
-    let Some(row) = app.db.consolidation(&period.to_string())? else {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not_consolidated",
-            "这一期还没有在门户中汇总：请先点“汇总”。",
-        ));
-    };
+    let (period, row) = consolidated(app, period)?;
     if row.gaps && !incomplete {
         audit(app, c, "send", &period.to_string(), "refused: incomplete");
         return Err(Refusal::new(

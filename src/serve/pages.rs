@@ -28,8 +28,14 @@ pub fn routes() -> Router<Shared> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/password", get(password_page).post(password))
-        .route("/assets/style.css", get(style))
-        .route("/assets/upload.js", get(script))
+        .route(
+            "/assets/style.css",
+            get(|| asset("text/css; charset=utf-8", STYLE)),
+        )
+        .route(
+            "/assets/upload.js",
+            get(|| asset("text/javascript; charset=utf-8", SCRIPT)),
+        )
         .route(
             "/upload",
             post(upload).layer(DefaultBodyLimit::max(api::UPLOAD_LIMIT_SLACK)),
@@ -38,13 +44,14 @@ pub fn routes() -> Router<Shared> {
         .merge(desk::routes())
 }
 
-async fn script() -> Response {
+/// A file of the binary's own, which browsers may keep for an hour.
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
-        SCRIPT,
+        body,
     )
         .into_response()
 }
@@ -126,17 +133,6 @@ async fn submission(who: Who, Path(id): Path<i64>) -> Page {
     Ok(page(&format!("报送记录 #{id}"), Some(&c), &body).into_response())
 }
 
-async fn style() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=3600"),
-        ],
-        STYLE,
-    )
-        .into_response()
-}
-
 /// Text made safe for HTML.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -181,10 +177,15 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     ))
 }
 
-fn login_form(message: Option<&str>) -> Html<String> {
-    let note = message.map_or(String::new(), |m| {
+/// A form's refusal above it, when there is one.
+fn alert(message: Option<&str>) -> String {
+    message.map_or(String::new(), |m| {
         format!(r#"<p class="error" role="alert">{}</p>"#, esc(m))
-    });
+    })
+}
+
+fn login_form(message: Option<&str>) -> Html<String> {
+    let note = alert(message);
     page(
         "登录",
         None,
@@ -230,9 +231,7 @@ fn password_form(c: &Caller, message: Option<&str>) -> Html<String> {
     } else {
         ""
     };
-    let note = message.map_or(String::new(), |m| {
-        format!(r#"<p class="error" role="alert">{}</p>"#, esc(m))
-    });
+    let note = alert(message);
     page(
         "修改密码",
         Some(c),

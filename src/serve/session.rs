@@ -179,11 +179,8 @@ pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, E
     match user {
         Some(user) if good && !user.disabled => {
             app.db.clear_failures(name)?;
-            let token = hex(&accounts::random_bytes::<16>());
-            app.db
-                .add_session(&sha256_hex(token.as_bytes()), user.id, t)?;
+            let cookie = new_session(app, user.id, t)?;
             audit("ok")?;
-            let cookie = cookie(app, &token, app.config.absolute_timeout);
             Ok(Ok((user, cookie)))
         }
         _ => {
@@ -238,11 +235,17 @@ pub fn change_password(
         &slow(|| accounts::hash_password(new))?,
         false,
     )?;
-    let token = hex(&accounts::random_bytes::<16>());
-    app.db
-        .add_session(&sha256_hex(token.as_bytes()), caller.user.id, now())?;
+    let cookie = new_session(app, caller.user.id, now())?;
     record(app, caller, "password", "", "ok")?;
-    Ok(Ok(cookie(app, &token, app.config.absolute_timeout)))
+    Ok(Ok(cookie))
+}
+
+/// Starts a session of account `user_id` with a fresh token: its cookie.
+fn new_session(app: &App, user_id: i64, at: i64) -> Result<HeaderValue, Error> {
+    let token = accounts::random_hex::<16>();
+    app.db
+        .add_session(&sha256_hex(token.as_bytes()), user_id, at)?;
+    Ok(cookie(app, &token, app.config.absolute_timeout))
 }
 
 /// Appends what `caller` did to the audit log.
@@ -285,10 +288,6 @@ fn cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .expect("cookie of hex and ASCII words")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Argon2 takes tens of milliseconds by design: on the server's event loop,

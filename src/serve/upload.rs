@@ -17,10 +17,10 @@ use crate::folder;
 use crate::history::History;
 use crate::model::sort_findings;
 use crate::serve::App;
-use crate::serve::accounts::{now, random_bytes};
+use crate::serve::accounts::{now, random_hex};
 use crate::serve::db::{Role, Submission};
 use crate::serve::session::Caller;
-use crate::serve::view::local_date;
+use crate::serve::view::{local_date, unit_name};
 
 /// Where uploads are kept as received, in the data folder.
 pub const UPLOADS: &str = "_portal/uploads";
@@ -48,11 +48,7 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     let data = &app.config.data;
     let cat = &app.cat;
     let at = now();
-    let tag = format!(
-        "{}-{}",
-        crate::intake::utc_stamp(at).1,
-        hex(&random_bytes::<4>())
-    );
+    let tag = format!("{}-{}", crate::intake::utc_stamp(at).1, random_hex::<4>());
     // The name keeps its extension: the reader notes one that does not match.
     let shown = display_name(name);
     let stored_rel = format!("{UPLOADS}/{tag}-{}", crate::template::sanitize(&shown));
@@ -119,10 +115,10 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
         s.status = "refused".into();
         s.reason = format!(
             "这是{}的报表（文件中的填报单位），您只能上传{}的报表。请确认是否选错了文件；由其他单位报送的报表请由该单位上传。",
-            name_of(app, &who),
+            unit_name(cat, &who),
             own_zone
                 .as_deref()
-                .map_or("本单位".into(), |z| name_of(app, z))
+                .map_or("本单位".into(), |z| unit_name(cat, z))
         );
     } else if let Some(p) = &s.period
         && !period_row.is_some_and(|r| r.open)
@@ -213,16 +209,6 @@ fn feedback(
     }))
 }
 
-/// The name shown for a zone code or `city`.
-pub fn name_of(app: &App, who: &str) -> String {
-    if who == "city" {
-        return app.cat.city.reporter.clone();
-    }
-    app.cat
-        .zone(who)
-        .map_or(who.to_string(), |z| z.short.clone())
-}
-
 /// The file name an upload gave, without any folder a browser put before it.
 fn display_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
@@ -233,15 +219,15 @@ fn display_name(name: &str) -> String {
     }
 }
 
-fn make_dir(dir: &Path) -> Result<(), Error> {
+/// Makes a folder (and those above it) in the data folder.
+///
+/// # Errors
+/// [`Error::Output`] naming it.
+pub fn make_dir(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output {
         path: dir.display().to_string(),
         message: crate::error::io_message(&e),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where a stored path (relative to the data folder) is, refusing anything
