@@ -90,6 +90,7 @@ struct LoginBody {
 }
 
 async fn login(who: Who, Json(body): Json<LoginBody>) -> Result<Response, Refusal> {
+    // A failure of the database, or the login refused.
     let (user, cookie) = session::login(&who.app, &body.user, &body.password, &who.ip)??;
     Ok((
         [(header::SET_COOKIE, cookie)],
@@ -371,11 +372,7 @@ pub fn visible_submission(app: &App, c: &Caller, id: i64) -> Result<Submission, 
         _ => {
             let target = format!("submission {id}");
             audit(app, c, "submission_read", &target, "not_found");
-            Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "没有这份报送记录。",
-            ))
+            Err(office::no_submission())
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct DashboardQuery {
 
 pub async fn dashboard(who: Who, Query(q): Query<DashboardQuery>) -> Page {
     let c = require(&who)?;
+    // Only the office's: the attempt of another is audited and refused.
     if office_only(&who.app, &c, "dashboard", "").is_err() {
         return Ok(bare(StatusCode::FORBIDDEN, "只有统计科可以查看", &c));
     }

@@ -3,7 +3,8 @@
 //! the period), return with a reason (退回), unlock with a reason, accept
 //! explanations of warnings, remind the units that owe forms (催报), run the
 //! consolidation and send its workbook. The API and the pages both call
-//! these functions; each checks who may do it, and each step is audited.
+//! these functions (the slow ones through [`blocking`]); each checks who may
+//! do it, and each step is audited.
 //!
 //! Consolidation is the command line's: `consolidate::consolidate` and
 //! `routine::write_pair` on the same data folder, so the workbook is the same
@@ -130,6 +131,11 @@ pub fn is_date(s: &str) -> bool {
     )
 }
 
+/// No such submission, or one of another unit (the same answer).
+pub fn no_submission() -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, "not_found", "没有这份报送记录。")
+}
+
 /// The office's three words on a submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -237,11 +243,7 @@ pub fn review(
         ));
     }
     let Some(s) = app.db.submission(id)? else {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "没有这份报送记录。",
-        ));
+        return Err(no_submission());
     };
     let (Some(zone), Some(period)) = (s.zone.clone(), s.period.clone()) else {
         return Err(Refusal::new(
@@ -428,13 +430,7 @@ pub fn explain(
     }
     let s = match app.db.submission(id)? {
         Some(s) if upload::visible(c, &s) => s,
-        _ => {
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "没有这份报送记录。",
-            ));
-        }
+        _ => return Err(no_submission()),
     };
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 2000 {
@@ -771,7 +767,7 @@ pub fn send(
 /// # Errors
 /// [`Error::Database`].
 pub fn on_time(app: &App, year: i32) -> Result<Vec<(String, String, usize, usize)>, Error> {
-    let today = crate::serve::view::local_date(now());
+    let today = view::local_date(now());
     let periods: Vec<_> = app
         .db
         .periods()?
@@ -828,7 +824,7 @@ pub async fn remind_by_themselves(app: std::sync::Arc<App>, days: u32) {
 /// # Errors
 /// [`Error::Database`].
 pub fn remind_due(app: &App, days: u32, at: i64) -> Result<Vec<String>, Error> {
-    let day = crate::serve::view::local_date;
+    let day = view::local_date;
     let (today, horizon) = (day(at), day(at + i64::from(days) * 86_400));
     let done = app.db.audit_of(AUTO)?;
     let portal = Caller {

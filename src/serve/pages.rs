@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
 use crate::serve::session::{self, Caller, NoCaller, Who};
-use crate::serve::{App, Shared, api, desk, filed, upload, view};
+use crate::serve::{App, Refusal, Shared, api, desk, filed, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -58,8 +58,9 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 async fn upload(who: Who, form: Multipart) -> Page {
     let c = require(&who)?;
-    let refused = |r: crate::serve::Refusal| {
-        // The refusal carries the reason; the page says it in place.
+    let refused = |r: Refusal| {
+        // The API's answer gives the refusal's own message; the page says in
+        // place what may have gone wrong.
         (
             r.status,
             page(

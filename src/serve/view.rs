@@ -1,6 +1,7 @@
 //! How a submission reads for people: its verdict, its findings with sheet
-//! and A1 cell, and the zone's history. Shared by the pages (HTML) and
-//! nothing else; the API answers the same records as JSON.
+//! and A1 cell, and the zone's history, as HTML for the pages (the API
+//! answers the same records as JSON); and the units' names and the Beijing
+//! times that the office's mails and the uploads' reasons say too.
 
 use std::fmt::Write as _;
 
