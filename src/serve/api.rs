@@ -12,7 +12,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::{Role, Submission};
 use crate::serve::office::{self, Verdict, blocking};
@@ -31,7 +30,7 @@ pub fn routes() -> Router<Shared> {
         .route("/audit", get(audit_get))
         .route(
             "/uploads",
-            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_SLACK)),
+            post(upload).layer(DefaultBodyLimit::max(upload::LIMIT_SLACK)),
         )
         .route("/submissions", get(submissions))
         .route("/submissions/{id}", get(submission))
@@ -50,10 +49,6 @@ pub fn routes() -> Router<Shared> {
         .route("/consolidations/{period}/workbook", get(workbook))
         .route("/consolidations/{period}/send", post(send))
 }
-
-/// The body limit of an upload request: far above any form; the catalogue's
-/// `max_file_mb` is checked on the file itself (413 with its message).
-pub const UPLOAD_LIMIT_SLACK: usize = 512 * 1024 * 1024;
 
 /// The API's answer to a refusal: its status, and its id and message as JSON.
 impl IntoResponse for Refusal {
@@ -231,85 +226,6 @@ async fn audit_get(who: Who, Query(q): Query<AuditQuery>) -> Result<Json<Vec<Val
     ))
 }
 
-/// The file of a multipart upload (field `file`), within the catalogue's
-/// size limit: its name and bytes, or why not.
-pub async fn upload_field(app: &App, mut form: Multipart) -> Result<(String, Vec<u8>), Refusal> {
-    let limit = app.cat.limits.max_file_bytes();
-    let too_large = || {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "文件超过 {} MB 的上限。报表文件通常只有几十 KB，请确认是否选错了文件。",
-                app.cat.limits.max_file_mb
-            ),
-        )
-    };
-    let incomplete = || {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "bad_upload",
-            "上传的内容不完整，请重新上传。",
-        )
-    };
-    loop {
-        let mut field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                return Err(Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "no_file",
-                    "请求中没有文件（表单字段 file）。",
-                ));
-            }
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(_) => return Err(incomplete()),
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let name = field.file_name().unwrap_or("").to_string();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|_| incomplete())? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        return Ok((name, bytes));
-    }
-}
-
-/// Receives an upload off the event loop: the submission, or why not.
-pub async fn take_upload(
-    app: &Shared,
-    c: &Caller,
-    name: String,
-    bytes: Vec<u8>,
-) -> Result<Submission, Refusal> {
-    let (app2, c2) = (app.clone(), c.clone());
-    let done =
-        tokio::task::spawn_blocking(move || upload::receive(&app2, &c2, &name, &bytes)).await;
-    match done {
-        Ok(Ok(s)) => {
-            let outcome = if s.locked_by.is_some() {
-                "refused: locked"
-            } else {
-                &s.status
-            };
-            audit(app, c, "upload", &format!("submission {}", s.id), outcome);
-            Ok(s)
-        }
-        Ok(Err(Error::ArchiveBusy { .. })) => Err(Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "统计科正在归档报表，请过一两分钟重新上传。",
-        )),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(Error::Serve("上传处理中断".into()).into()),
-    }
-}
-
 fn submission_json(s: &Submission, with_findings: bool) -> Value {
     let mut v = json!({
         "submission": s.id,
@@ -338,10 +254,10 @@ fn submission_json(s: &Submission, with_findings: bool) -> Value {
 
 async fn upload(who: Who, form: Multipart) -> Result<Response, Refusal> {
     let c = who.caller()?;
-    let (name, bytes) = upload_field(&who.app, form)
+    let (name, bytes) = upload::file_field(&who.app, form)
         .await
         .inspect_err(|_| audit(&who.app, &c, "upload", "", "refused"))?;
-    let s = take_upload(&who.app, &c, name, bytes).await?;
+    let s = upload::take(&who.app, &c, name, bytes).await?;
     let mut v = submission_json(&s, true);
     if s.locked_by.is_none() {
         return Ok(Json(v).into_response());
@@ -364,22 +280,9 @@ async fn submissions(who: Who, Query(q): Query<PeriodQuery>) -> Result<Json<Vec<
     ))
 }
 
-/// The submission `id` if the caller may see it; another zone's answers 404,
-/// exactly as one that does not exist.
-pub fn visible_submission(app: &App, c: &Caller, id: i64) -> Result<Submission, Refusal> {
-    match app.db.submission(id)? {
-        Some(s) if upload::visible(c, &s) => Ok(s),
-        _ => {
-            let target = format!("submission {id}");
-            audit(app, c, "submission_read", &target, "not_found");
-            Err(office::no_submission())
-        }
-    }
-}
-
 async fn submission(who: Who, Path(id): Path<i64>) -> Result<Json<Value>, Refusal> {
     let c = who.caller()?;
-    let s = visible_submission(&who.app, &c, id)?;
+    let s = upload::visible_submission(&who.app, &c, id)?;
     let mut v = submission_json(&s, true);
     let explanations = who.app.db.explanations(Some(s.id), None)?;
     v["explanations"] = explanations
@@ -434,7 +337,7 @@ fn download(
 
 async fn submission_file(who: Who, Path(id): Path<i64>) -> Result<Response, Refusal> {
     let c = who.caller()?;
-    let s = visible_submission(&who.app, &c, id)?;
+    let s = upload::visible_submission(&who.app, &c, id)?;
     let target = format!("submission {id}");
     download(
         &who.app,
@@ -448,7 +351,7 @@ async fn submission_file(who: Who, Path(id): Path<i64>) -> Result<Response, Refu
 
 async fn submission_feedback(who: Who, Path(id): Path<i64>) -> Result<Response, Refusal> {
     let c = who.caller()?;
-    let s = visible_submission(&who.app, &c, id)?;
+    let s = upload::visible_submission(&who.app, &c, id)?;
     let Some(rel) = &s.feedback else {
         return Err(Refusal::new(
             StatusCode::NOT_FOUND,

@@ -9,9 +9,12 @@
 //!   audit log's lines of a caller
 //! - `office`: what the statistics office does: periods, approval, return,
 //!   unlock, explanations, reminders, consolidation and sending
+//! - `upload`: what happens to an uploaded file, for the API and the pages;
+//!   `filed`: how each form came into the archive
 //! - `api`: the JSON interface under `/api/v1`
 //! - `pages`: the server-rendered pages for people; `desk`: the office's forms on them;
-//!   `dashboard`: the office's charts and the history of every period
+//!   `dashboard`: the office's charts and the history of every period;
+//!   `view`: how a submission reads on them
 //! - `tls`: https with rustls, when `[serve]` names a certificate and key
 //!
 //! Every handler takes a `session::Who` and says which caller it needs; a

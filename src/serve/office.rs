@@ -131,11 +131,6 @@ pub fn is_date(s: &str) -> bool {
     )
 }
 
-/// No such submission, or one of another unit (the same answer).
-pub fn no_submission() -> Refusal {
-    Refusal::new(StatusCode::NOT_FOUND, "not_found", "没有这份报送记录。")
-}
-
 /// The office's three words on a submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -243,7 +238,7 @@ pub fn review(
         ));
     }
     let Some(s) = app.db.submission(id)? else {
-        return Err(no_submission());
+        return Err(upload::no_submission());
     };
     let (Some(zone), Some(period)) = (s.zone.clone(), s.period.clone()) else {
         return Err(Refusal::new(
@@ -430,7 +425,7 @@ pub fn explain(
     }
     let s = match app.db.submission(id)? {
         Some(s) if upload::visible(c, &s) => s,
-        _ => return Err(no_submission()),
+        _ => return Err(upload::no_submission()),
     };
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 2000 {

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
 use crate::serve::session::{self, Caller, NoCaller, Who};
-use crate::serve::{App, Refusal, Shared, api, desk, filed, upload, view};
+use crate::serve::{App, Refusal, Shared, desk, filed, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -38,7 +38,7 @@ pub fn routes() -> Router<Shared> {
         )
         .route(
             "/upload",
-            post(upload).layer(DefaultBodyLimit::max(api::UPLOAD_LIMIT_SLACK)),
+            post(upload).layer(DefaultBodyLimit::max(upload::LIMIT_SLACK)),
         )
         .route("/submissions/{id}", get(submission))
         .merge(desk::routes())
@@ -71,8 +71,8 @@ async fn upload(who: Who, form: Multipart) -> Page {
         )
             .into_response()
     };
-    let (name, bytes) = api::upload_field(&who.app, form).await.map_err(refused)?;
-    let s = api::take_upload(&who.app, &c, name, bytes)
+    let (name, bytes) = upload::file_field(&who.app, form).await.map_err(refused)?;
+    let s = upload::take(&who.app, &c, name, bytes)
         .await
         .map_err(refused)?;
     Ok(Redirect::to(&format!("/submissions/{}", s.id)).into_response())
@@ -81,7 +81,7 @@ async fn upload(who: Who, form: Multipart) -> Page {
 async fn submission(who: Who, Path(id): Path<i64>) -> Page {
     let c = require(&who)?;
     let app = &who.app;
-    let Ok(s) = api::visible_submission(app, &c, id) else {
+    let Ok(s) = upload::visible_submission(app, &c, id) else {
         return Ok(bare(StatusCode::NOT_FOUND, "没有这份报送记录", &c));
     };
     let (verdict, class) = view::verdict(&s);
