@@ -53,6 +53,14 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
+/// `N` random bytes from the operating system, in hex (session tokens, upload tags).
+pub fn random_hex<const N: usize>() -> String {
+    random_bytes::<N>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A random first password of 16 characters (about 94 bits).
 pub fn random_password() -> String {
     random_bytes::<16>()

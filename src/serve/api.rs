@@ -1,25 +1,23 @@
 //! The JSON interface under `/api/v1` (PORTAL.md), for scripts and other
-//! systems; the same sessions and rules as the pages. Every answer that is
-//! not a success is `{"error": "<stable id>", "message": "<Chinese text>"}`.
+//! systems; the same sessions and rules as the pages, and the same `office`
+//! functions behind them. Every answer that is not a success is a
+//! [`Refusal`]: `{"error": "<stable id>", "message": "<Chinese text>"}`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::Error;
 use crate::model::Period;
-use crate::serve::accounts::now;
-use crate::serve::db::{AuditEntry, Role, Submission};
-use crate::serve::office::{self, Refusal, Verdict};
-use crate::serve::session::{self, Caller, Login};
+use crate::serve::db::{Role, Submission};
+use crate::serve::office::{self, Verdict, blocking};
+use crate::serve::session::{self, Caller, NoCaller, Who, audit};
 use crate::serve::upload;
-use crate::serve::{App, Shared};
+use crate::serve::{App, Refusal, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -32,7 +30,7 @@ pub fn routes() -> Router<Shared> {
         .route("/audit", get(audit_get))
         .route(
             "/uploads",
-            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_SLACK)),
+            post(upload).layer(DefaultBodyLimit::max(upload::LIMIT_SLACK)),
         )
         .route("/submissions", get(submissions))
         .route("/submissions/{id}", get(submission))
@@ -52,75 +50,31 @@ pub fn routes() -> Router<Shared> {
         .route("/consolidations/{period}/send", post(send))
 }
 
-/// The body limit of an upload request: far above any form; the catalogue's
-/// `max_file_mb` is checked on the file itself (413 with its message).
-pub const UPLOAD_LIMIT_SLACK: usize = 512 * 1024 * 1024;
-
-/// An error answer.
-pub fn error(status: StatusCode, id: &str, message: &str) -> Response {
-    (status, Json(json!({"error": id, "message": message}))).into_response()
-}
-
-/// A failure of the server itself (the database): logged, and a plain answer.
-fn internal(e: Error) -> Response {
-    eprintln!("门户内部错误：{e}");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "服务器内部错误，请稍后再试；若一再出现，请联系管理员。",
-    )
-}
-
-/// The signed-in caller, or the answer to give instead. A caller who must
-/// change the first password may do only that (and log out).
-pub fn require(
-    app: &App,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    allow_first_password: bool,
-) -> Result<Caller, Response> {
-    match session::caller(app, headers, &session::address(peer)) {
-        Err(e) => Err(internal(e)),
-        Ok(None) => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "not_logged_in",
-            "尚未登录或登录已过期，请重新登录。",
-        )),
-        Ok(Some(c)) if c.user.must_change && !allow_first_password => Err(error(
-            StatusCode::FORBIDDEN,
-            "password_change_required",
-            "请先修改初始密码。",
-        )),
-        Ok(Some(c)) => Ok(c),
+/// The API's answer to a refusal: its status, and its id and message as JSON.
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.id, "message": self.message});
+        (self.status, Json(body)).into_response()
     }
 }
 
-/// The caller, who must be of the office.
-fn require_office(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
-    let c = require(app, headers, peer, false)?;
-    if c.user.role != Role::Office {
-        audit(app, &c, "forbidden", "", "refused");
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "只有统计科的账户可以这样做。",
-        ));
-    }
-    Ok(c)
-}
-
-/// Appends to the audit log; a failure to write it is reported, not hidden.
-pub fn audit(app: &App, c: &Caller, action: &str, target: &str, outcome: &str) {
-    let entry = AuditEntry {
-        at: now(),
-        user: c.user.name.clone(),
-        action: action.into(),
-        target: target.into(),
-        ip: c.ip.clone(),
-        outcome: outcome.into(),
-    };
-    if let Err(e) = app.db.audit(&entry) {
-        eprintln!("无法写审计日志：{e}");
+/// No caller, as the API says it: 401 without a live session, 403 before
+/// the first password is changed.
+impl From<NoCaller> for Refusal {
+    fn from(n: NoCaller) -> Refusal {
+        match n {
+            NoCaller::Failed(e) => e.into(),
+            NoCaller::SignedOut => Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "not_logged_in",
+                "尚未登录或登录已过期，请重新登录。",
+            ),
+            NoCaller::FirstPassword => Refusal::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "请先修改初始密码。",
+            ),
+        }
     }
 }
 
@@ -130,49 +84,25 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(body): Json<LoginBody>,
-) -> Response {
-    match session::login(&app, &body.user, &body.password, &session::address(peer)) {
-        Err(e) => internal(e),
-        Ok(Login::Throttled) => error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            "登录失败次数过多，请 15 分钟后再试。",
-        ),
-        Ok(Login::Refused) => error(
-            StatusCode::UNAUTHORIZED,
-            "bad_login",
-            "账户名或密码不正确。",
-        ),
-        Ok(Login::Ok(user, cookie)) => (
-            [(header::SET_COOKIE, cookie)],
-            Json(json!({
-                "user": user.name,
-                "role": user.role,
-                "zone": user.zone,
-                "must_change_password": user.must_change,
-            })),
-        )
-            .into_response(),
-    }
+async fn login(who: Who, Json(body): Json<LoginBody>) -> Result<Response, Refusal> {
+    // A failure of the database, or the login refused.
+    let (user, cookie) = session::login(&who.app, &body.user, &body.password, &who.ip)??;
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({
+            "user": user.name,
+            "role": user.role,
+            "zone": user.zone,
+            "must_change_password": user.must_change,
+        })),
+    )
+        .into_response())
 }
 
-async fn logout(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match require(&app, &headers, peer, true) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match session::logout(&app, &c) {
-        Ok(cookie) => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response(),
-        Err(e) => internal(e),
-    }
+async fn logout(who: Who) -> Result<Response, Refusal> {
+    let c = who.signed_in()?;
+    let cookie = session::logout(&who.app, &c)?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
 #[derive(Deserialize)]
@@ -181,47 +111,29 @@ struct PasswordBody {
     new: String,
 }
 
-async fn password(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Json(body): Json<PasswordBody>,
-) -> Response {
-    let c = match require(&app, &headers, peer, true) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match session::change_password(&app, &c, &body.old, &body.new) {
-        Err(e) => internal(e),
-        Ok(Err(why)) => error(StatusCode::BAD_REQUEST, "weak_password", &why),
-        Ok(Ok(cookie)) => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response(),
+async fn password(who: Who, Json(body): Json<PasswordBody>) -> Result<Response, Refusal> {
+    let c = who.signed_in()?;
+    match session::change_password(&who.app, &c, &body.old, &body.new)? {
+        Err(why) => Err(Refusal::new(StatusCode::BAD_REQUEST, "weak_password", why)),
+        Ok(cookie) => Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()),
     }
 }
 
-async fn periods(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = require(&app, &headers, peer, false) {
-        return r;
-    }
-    match app.db.periods() {
-        Err(e) => internal(e),
-        Ok(rows) => Json(
-            rows.iter()
-                .map(|p| {
-                    json!({
-                        "period": p.period,
-                        "deadline": p.deadline,
-                        "open": p.open,
-                        "annual": p.period.ends_with("-12"),
-                    })
+async fn periods(who: Who) -> Result<Json<Vec<Value>>, Refusal> {
+    who.caller()?;
+    let rows = who.app.db.periods()?;
+    Ok(Json(
+        rows.iter()
+            .map(|p| {
+                json!({
+                    "period": p.period,
+                    "deadline": p.deadline,
+                    "open": p.open,
+                    "annual": p.period.ends_with("-12"),
                 })
-                .collect::<Vec<Value>>(),
-        )
-        .into_response(),
-    }
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -230,36 +142,16 @@ struct OpenBody {
     deadline: String,
 }
 
-async fn open_period(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Json(body): Json<OpenBody>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match office::open_period(&app, &c, &body.period, &body.deadline) {
-        Ok(()) => StatusCode::CREATED.into_response(),
-        Err(r) => r.api(),
-    }
+async fn open_period(who: Who, Json(body): Json<OpenBody>) -> Result<StatusCode, Refusal> {
+    let c = who.caller()?;
+    office::open_period(&who.app, &c, &body.period, &body.deadline)?;
+    Ok(StatusCode::CREATED)
 }
 
-async fn close_period(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(period): Path<String>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match office::close_period(&app, &c, &period) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r.api(),
-    }
+async fn close_period(who: Who, Path(period): Path<String>) -> Result<StatusCode, Refusal> {
+    let c = who.caller()?;
+    office::close_period(&who.app, &c, &period)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -267,28 +159,20 @@ struct PeriodQuery {
     period: Option<String>,
 }
 
-async fn status(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<PeriodQuery>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn status(who: Who, Query(q): Query<PeriodQuery>) -> Result<Json<Value>, Refusal> {
+    let c = who.caller()?;
     let Some(period) = q.period.as_deref().and_then(|p| p.parse::<Period>().ok()) else {
-        return error(
+        return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "bad_period",
-            "请用 ?period=YYYY-MM 指定期别，例如 ?period=2020-06。",
-        );
+            format!(
+                "请用 ?period=YYYY-MM 指定期别，例如 ?period={}。",
+                office::example_period(&who.app)
+            ),
+        ));
     };
-    let grid = match crate::serve::pages::grid(&app, &c, period) {
-        Ok(g) => g,
-        Err(e) => return internal(e),
-    };
-    Json(json!({
+    let grid = crate::serve::pages::grid(&who.app, &c, period)?;
+    Ok(Json(json!({
         "period": period,
         "deadline": grid.deadline,
         "cells": grid.cells.iter().map(|cell| json!({
@@ -304,8 +188,7 @@ async fn status(
             "filed_at": cell.filed.as_ref().map(|f| f.time.as_str()),
             "filed_as": cell.filed.as_ref().map(|f| f.to.as_str()),
         })).collect::<Vec<Value>>(),
-    }))
-    .into_response()
+    })))
 }
 
 #[derive(Deserialize)]
@@ -313,15 +196,20 @@ struct AuditQuery {
     since: Option<i64>,
 }
 
-fn audit_log(
-    app: &App,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    since: i64,
-) -> Result<Response, Response> {
-    let c = require_office(app, headers, peer)?;
+async fn audit_get(who: Who, Query(q): Query<AuditQuery>) -> Result<Json<Vec<Value>>, Refusal> {
+    let c = who.caller()?;
+    let app = &who.app;
+    // Only the office reads the log; an attempt of others is a line of it.
+    if c.user.role != Role::Office {
+        audit(app, &c, "forbidden", "", "refused");
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "只有统计科的账户可以这样做。",
+        ));
+    }
     audit(app, &c, "audit_read", "", "ok");
-    let rows = app.db.audit_since(since).map_err(internal)?;
+    let rows = app.db.audit_since(q.since.unwrap_or(0))?;
     Ok(Json(
         rows.iter()
             .map(|e| {
@@ -334,109 +222,8 @@ fn audit_log(
                     "outcome": e.outcome,
                 })
             })
-            .collect::<Vec<Value>>(),
-    )
-    .into_response())
-}
-
-async fn audit_get(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
-) -> Response {
-    audit_log(&app, &headers, peer, q.since.unwrap_or(0)).unwrap_or_else(|r| r)
-}
-
-/// The file of a multipart upload (field `file`), within the catalogue's
-/// size limit: its name and bytes, or the answer to give.
-pub async fn upload_field(app: &App, mut form: Multipart) -> Result<(String, Vec<u8>), Response> {
-    let limit = app.cat.limits.max_file_bytes();
-    let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            &format!(
-                "文件超过 {} MB 的上限。报表文件通常只有几十 KB，请确认是否选错了文件。",
-                app.cat.limits.max_file_mb
-            ),
-        )
-    };
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "no_file",
-                    "请求中没有文件（表单字段 file）。",
-                ));
-            }
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(_) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_upload",
-                    "上传的内容不完整，请重新上传。",
-                ));
-            }
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let name = field.file_name().unwrap_or("").to_string();
-        let mut field = field;
-        let mut bytes = Vec::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    if (bytes.len() + chunk.len()) as u64 > limit {
-                        return Err(too_large());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    return Err(error(
-                        StatusCode::BAD_REQUEST,
-                        "bad_upload",
-                        "上传的内容不完整，请重新上传。",
-                    ));
-                }
-            }
-        }
-        return Ok((name, bytes));
-    }
-}
-
-/// Receives an upload off the event loop; the submission or the answer to give.
-pub async fn take_upload(
-    app: &Shared,
-    c: &Caller,
-    name: String,
-    bytes: Vec<u8>,
-) -> Result<Submission, Response> {
-    let (app2, c2) = (app.clone(), c.clone());
-    let done =
-        tokio::task::spawn_blocking(move || upload::receive(&app2, &c2, &name, &bytes)).await;
-    match done {
-        Ok(Ok(s)) => {
-            let outcome = if s.locked_by.is_some() {
-                "refused: locked"
-            } else {
-                &s.status
-            };
-            audit(app, c, "upload", &format!("submission {}", s.id), outcome);
-            Ok(s)
-        }
-        Ok(Err(Error::ArchiveBusy { .. })) => Err(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "统计科正在归档报表，请过一两分钟重新上传。",
-        )),
-        Ok(Err(e)) => Err(internal(e)),
-        Err(_) => Err(internal(Error::Serve("上传处理中断".into()))),
-    }
+            .collect(),
+    ))
 }
 
 fn submission_json(s: &Submission, with_findings: bool) -> Value {
@@ -465,243 +252,125 @@ fn submission_json(s: &Submission, with_findings: bool) -> Value {
     v
 }
 
-async fn upload(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    form: Multipart,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (name, bytes) = match upload_field(&app, form).await {
-        Ok(x) => x,
-        Err(r) => {
-            audit(&app, &c, "upload", "", "refused");
-            return r;
-        }
-    };
-    match take_upload(&app, &c, name, bytes).await {
-        // A locked form: the refusal with the error of PORTAL.md (409).
-        Ok(s) if s.locked_by.is_some() => {
-            let mut v = submission_json(&s, true);
-            v["error"] = "locked".into();
-            v["message"] = s.reason.clone().into();
-            (StatusCode::CONFLICT, Json(v)).into_response()
-        }
-        Ok(s) => Json(submission_json(&s, true)).into_response(),
-        Err(r) => r,
+async fn upload(who: Who, form: Multipart) -> Result<Response, Refusal> {
+    let c = who.caller()?;
+    let (name, bytes) = upload::file_field(&who.app, form)
+        .await
+        .inspect_err(|_| audit(&who.app, &c, "upload", "", "refused"))?;
+    let s = upload::take(&who.app, &c, name, bytes).await?;
+    let mut v = submission_json(&s, true);
+    if s.locked_by.is_none() {
+        return Ok(Json(v).into_response());
     }
+    // A locked form: the refusal with the error of PORTAL.md (409).
+    v["error"] = "locked".into();
+    v["message"] = s.reason.clone().into();
+    Ok((StatusCode::CONFLICT, Json(v)).into_response())
 }
 
-async fn submissions(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<PeriodQuery>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match app
+async fn submissions(who: Who, Query(q): Query<PeriodQuery>) -> Result<Json<Vec<Value>>, Refusal> {
+    let c = who.caller()?;
+    let zone = upload::own_zone(&c);
+    let rows = who
+        .app
         .db
-        .submissions(upload::own_zone(&c).as_deref(), q.period.as_deref())
-    {
-        Err(e) => internal(e),
-        Ok(rows) => Json(
-            rows.iter()
-                .map(|s| submission_json(s, false))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-    }
+        .submissions(zone.as_deref(), q.period.as_deref())?;
+    Ok(Json(
+        rows.iter().map(|s| submission_json(s, false)).collect(),
+    ))
 }
 
-/// The submission `id` if the caller may see it; another zone's answers 404,
-/// exactly as one that does not exist.
-pub fn visible_submission(app: &App, c: &Caller, id: i64) -> Result<Submission, Response> {
-    match app.db.submission(id) {
-        Err(e) => Err(internal(e)),
-        Ok(Some(s)) if upload::visible(c, &s) => Ok(s),
-        Ok(_) => {
-            audit(
-                app,
-                c,
-                "submission_read",
-                &format!("submission {id}"),
-                "not_found",
-            );
-            Err(error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "没有这份报送记录。",
-            ))
-        }
-    }
-}
-
-async fn submission(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match visible_submission(&app, &c, id) {
-        Ok(s) => {
-            let mut v = submission_json(&s, true);
-            match app.db.explanations(Some(s.id), None) {
-                Ok(rows) => {
-                    v["explanations"] = rows
-                        .iter()
-                        .map(|e| {
-                            json!({
-                                "id": e.id,
-                                "rule": e.rule,
-                                "cell": e.cell,
-                                "text": e.text,
-                                "by": e.by_user,
-                                "at": crate::intake::utc_stamp(e.at).0,
-                                "accepted": e.accepted_by.is_some(),
-                                "accepted_by": e.accepted_by,
-                            })
-                        })
-                        .collect();
-                }
-                Err(e) => return internal(e),
-            }
-            match office::reviews_of(&app, &s) {
-                Ok(rows) => {
-                    v["review"] = rows
-                        .iter()
-                        .map(|r| {
-                            json!({
-                                "form": r.form,
-                                "state": r.state,
-                                "reason": r.reason,
-                                "by": r.by_user,
-                                "at": crate::intake::utc_stamp(r.at).0,
-                            })
-                        })
-                        .collect();
-                }
-                Err(e) => return internal(e),
-            }
-            Json(v).into_response()
-        }
-        Err(r) => r,
-    }
+async fn submission(who: Who, Path(id): Path<i64>) -> Result<Json<Value>, Refusal> {
+    let c = who.caller()?;
+    let s = upload::visible_submission(&who.app, &c, id)?;
+    let mut v = submission_json(&s, true);
+    let explanations = who.app.db.explanations(Some(s.id), None)?;
+    v["explanations"] = explanations
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "rule": e.rule,
+                "cell": e.cell,
+                "text": e.text,
+                "by": e.by_user,
+                "at": crate::intake::utc_stamp(e.at).0,
+                "accepted": e.accepted_by.is_some(),
+                "accepted_by": e.accepted_by,
+            })
+        })
+        .collect();
+    v["review"] = office::reviews_of(&who.app, &s)?
+        .iter()
+        .map(|r| {
+            json!({
+                "form": r.form,
+                "state": r.state,
+                "reason": r.reason,
+                "by": r.by_user,
+                "at": crate::intake::utc_stamp(r.at).0,
+            })
+        })
+        .collect();
+    Ok(Json(v))
 }
 
 /// A download of a stored file with a safe Chinese file name.
-pub fn download(
+fn download(
     app: &App,
     c: &Caller,
     rel: &str,
     name: &str,
     what: &str,
     target: &str,
-) -> Response {
-    let Some(path) = upload::portal_file(&app.config.data, rel) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "文件不存在。");
-    };
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            audit(app, c, what, target, "ok");
-            let disposition = upload::attachment(name);
-            (
-                [
-                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                    (header::CONTENT_DISPOSITION, disposition),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        Err(_) => error(StatusCode::NOT_FOUND, "not_found", "文件不存在。"),
-    }
+) -> Result<Response, Refusal> {
+    let bytes = upload::portal_file(&app.config.data, rel)
+        .and_then(|path| std::fs::read(path).ok())
+        .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "not_found", "文件不存在。"))?;
+    audit(app, c, what, target, "ok");
+    let headers = [
+        (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+        (header::CONTENT_DISPOSITION, upload::attachment(name)),
+    ];
+    Ok((headers, bytes).into_response())
 }
 
-async fn submission_file(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match visible_submission(&app, &c, id) {
-        Ok(s) => download(
-            &app,
-            &c,
-            &s.stored,
-            &s.file_name,
-            "download_file",
-            &format!("submission {id}"),
-        ),
-        Err(r) => r,
-    }
+async fn submission_file(who: Who, Path(id): Path<i64>) -> Result<Response, Refusal> {
+    let c = who.caller()?;
+    let s = upload::visible_submission(&who.app, &c, id)?;
+    let target = format!("submission {id}");
+    download(
+        &who.app,
+        &c,
+        &s.stored,
+        &s.file_name,
+        "download_file",
+        &target,
+    )
 }
 
-async fn submission_feedback(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
+async fn submission_feedback(who: Who, Path(id): Path<i64>) -> Result<Response, Refusal> {
+    let c = who.caller()?;
+    let s = upload::visible_submission(&who.app, &c, id)?;
+    let Some(rel) = &s.feedback else {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "no_feedback",
+            "这份报送没有反馈表（没有错误）。",
+        ));
     };
-    match visible_submission(&app, &c, id) {
-        Ok(s) => match &s.feedback {
-            Some(rel) => {
-                let name = rel.rsplit('/').next().unwrap_or("反馈.xlsx").to_string();
-                download(
-                    &app,
-                    &c,
-                    rel,
-                    &name,
-                    "download_feedback",
-                    &format!("submission {id}"),
-                )
-            }
-            None => error(
-                StatusCode::NOT_FOUND,
-                "no_feedback",
-                "这份报送没有反馈表（没有错误）。",
-            ),
-        },
-        Err(r) => r,
-    }
-}
-
-/// Runs blocking office work off the event loop.
-async fn blocking<T: Send + 'static>(
-    app: &Shared,
-    c: &Caller,
-    f: impl FnOnce(&App, &Caller) -> Result<T, Refusal> + Send + 'static,
-) -> Result<T, Refusal> {
-    let (app, c) = (app.clone(), c.clone());
-    tokio::task::spawn_blocking(move || f(&app, &c))
-        .await
-        .unwrap_or_else(|_| Err(Error::Serve("处理中断".into()).into()))
+    let name = rel.rsplit('/').next().unwrap_or("反馈.xlsx");
+    let target = format!("submission {id}");
+    download(&who.app, &c, rel, name, "download_feedback", &target)
 }
 
 /// An optional JSON body: none (or empty) is the default.
-fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(bytes).map_err(|_| {
-        error(
+        Refusal::new(
             StatusCode::BAD_REQUEST,
             "bad_body",
             "请求内容应为 JSON，例如 {\"reason\": \"……\"}。",
@@ -715,60 +384,26 @@ struct ReasonBody {
     reason: String,
 }
 
-async fn verdict(
-    app: Shared,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    id: i64,
-    verdict: Verdict,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let reason = match optional_body::<ReasonBody>(&body) {
-        Ok(b) => b.reason,
-        Err(r) => return r,
-    };
-    match blocking(&app, &c, move |app, c| {
+async fn verdict(who: Who, id: i64, verdict: Verdict, body: Bytes) -> Result<StatusCode, Refusal> {
+    let c = who.caller()?;
+    let reason = optional_body::<ReasonBody>(&body)?.reason;
+    blocking(&who.app, &c, move |app, c| {
         office::review(app, c, id, verdict, &reason)
     })
-    .await
-    {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r.api(),
-    }
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn approve(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    verdict(app, peer, headers, id, Verdict::Approve, body).await
+async fn approve(who: Who, Path(id): Path<i64>, body: Bytes) -> Result<StatusCode, Refusal> {
+    verdict(who, id, Verdict::Approve, body).await
 }
 
-async fn return_(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    verdict(app, peer, headers, id, Verdict::Return, body).await
+async fn return_(who: Who, Path(id): Path<i64>, body: Bytes) -> Result<StatusCode, Refusal> {
+    verdict(who, id, Verdict::Return, body).await
 }
 
-async fn unlock(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: axum::body::Bytes,
-) -> Response {
-    verdict(app, peer, headers, id, Verdict::Unlock, body).await
+async fn unlock(who: Who, Path(id): Path<i64>, body: Bytes) -> Result<StatusCode, Refusal> {
+    verdict(who, id, Verdict::Unlock, body).await
 }
 
 #[derive(Deserialize)]
@@ -780,36 +415,22 @@ struct ExplainBody {
 }
 
 async fn explain(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Who,
     Path(id): Path<i64>,
     Json(body): Json<ExplainBody>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match office::explain(&app, &c, id, &body.rule, &body.cell, &body.text) {
-        Ok(eid) => (StatusCode::CREATED, Json(json!({"explanation": eid}))).into_response(),
-        Err(r) => r.api(),
-    }
+) -> Result<Response, Refusal> {
+    let c = who.caller()?;
+    let eid = office::explain(&who.app, &c, id, &body.rule, &body.cell, &body.text)?;
+    Ok((StatusCode::CREATED, Json(json!({"explanation": eid}))).into_response())
 }
 
 async fn accept_explanation(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Who,
     Path((id, eid)): Path<(i64, i64)>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match office::accept(&app, &c, id, eid) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r.api(),
-    }
+) -> Result<StatusCode, Refusal> {
+    let c = who.caller()?;
+    office::accept(&who.app, &c, id, eid)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -818,59 +439,33 @@ struct PeriodBody {
 }
 
 async fn reminders(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Who,
     Json(body): Json<PeriodBody>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match blocking(&app, &c, move |app, c| office::remind(app, c, &body.period)).await {
-        Ok(r) => Json(r).into_response(),
-        Err(r) => r.api(),
-    }
+) -> Result<Json<office::Reminders>, Refusal> {
+    let c = who.caller()?;
+    let sent = blocking(&who.app, &c, move |app, c| {
+        office::remind(app, c, &body.period)
+    })
+    .await?;
+    Ok(Json(sent))
 }
 
-async fn consolidate(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Json(body): Json<PeriodBody>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match blocking(&app, &c, move |app, c| {
+async fn consolidate(who: Who, Json(body): Json<PeriodBody>) -> Result<Json<Value>, Refusal> {
+    let c = who.caller()?;
+    let (summary, row) = blocking(&who.app, &c, move |app, c| {
         office::consolidate(app, c, &body.period)
     })
-    .await
-    {
-        Ok((summary, row)) => Json(json!({
-            "summary": summary,
-            "workbook": format!("/api/v1/consolidations/{}/workbook", row.period),
-        }))
-        .into_response(),
-        Err(r) => r.api(),
-    }
+    .await?;
+    Ok(Json(json!({
+        "summary": summary,
+        "workbook": format!("/api/v1/consolidations/{}/workbook", row.period),
+    })))
 }
 
-async fn workbook(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(period): Path<String>,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match office::workbook(&app, &c, &period) {
-        Ok((rel, name)) => download(&app, &c, &rel, &name, "download_workbook", &period),
-        Err(r) => r.api(),
-    }
+async fn workbook(who: Who, Path(period): Path<String>) -> Result<Response, Refusal> {
+    let c = who.caller()?;
+    let (rel, name) = office::workbook(&who.app, &c, &period)?;
+    download(&who.app, &c, &rel, &name, "download_workbook", &period)
 }
 
 #[derive(Deserialize, Default)]
@@ -881,28 +476,14 @@ struct SendBody {
     incomplete: bool,
 }
 
-async fn send(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(period): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let c = match require(&app, &headers, peer, false) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let body = match optional_body::<SendBody>(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match blocking(&app, &c, move |app, c| {
+async fn send(who: Who, Path(period): Path<String>, body: Bytes) -> Result<Json<Value>, Refusal> {
+    let c = who.caller()?;
+    let body = optional_body::<SendBody>(&body)?;
+    let o = blocking(&who.app, &c, move |app, c| {
         office::send(app, c, &period, body.to, body.incomplete)
     })
-    .await
-    {
-        Ok(o) => Json(json!({"sent": true, "to": o.to, "cc": o.cc, "subject": o.subject}))
-            .into_response(),
-        Err(r) => r.api(),
-    }
+    .await?;
+    Ok(Json(
+        json!({"sent": true, "to": o.to, "cc": o.cc, "subject": o.subject}),
+    ))
 }

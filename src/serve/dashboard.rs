@@ -6,21 +6,19 @@
 //! only presentation attributes, which the portal's CSP allows.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::catalog::Kind;
 use crate::error::Error;
 use crate::model::Period;
-use crate::serve::db::Role;
-use crate::serve::pages::{esc, failure, grid, page, signed_in};
-use crate::serve::session::Caller;
-use crate::serve::{App, Shared};
+use crate::serve::App;
+use crate::serve::office::{self, office_only, tally};
+use crate::serve::pages::{Page, bare, esc, failure, grid, page, require};
+use crate::serve::session::{Caller, Who};
 use crate::validate::Val;
 
 /// How many indicators the dashboard charts: the catalogue's first flows.
@@ -31,36 +29,18 @@ pub struct DashboardQuery {
     period: Option<String>,
 }
 
-pub async fn dashboard(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<DashboardQuery>,
-) -> Response {
-    let c = match signed_in(&app, &headers, peer) {
-        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if c.user.role != Role::Office {
-        crate::serve::api::audit(&app, &c, "dashboard", "", "forbidden");
-        return (
-            StatusCode::FORBIDDEN,
-            page(
-                "只有统计科可以查看",
-                Some(&c),
-                r#"<p><a href="/">返回</a></p>"#,
-            ),
-        )
-            .into_response();
+pub async fn dashboard(who: Who, Query(q): Query<DashboardQuery>) -> Page {
+    let c = require(&who)?;
+    // Only the office's: the attempt of another is audited and refused.
+    if office_only(&who.app, &c, "dashboard", "").is_err() {
+        return Ok(bare(StatusCode::FORBIDDEN, "只有统计科可以查看", &c));
     }
-    let app2 = app.clone();
-    let c2 = c.clone();
-    let built = tokio::task::spawn_blocking(move || body(&app2, &c2, q.period.as_deref())).await;
+    let (app, c2) = (who.app.clone(), c.clone());
+    let built = tokio::task::spawn_blocking(move || body(&app, &c2, q.period.as_deref())).await;
     match built {
-        Ok(Ok(body)) => page("统计科看板", Some(&c), &body).into_response(),
-        Ok(Err(e)) => failure(e),
-        Err(_) => failure(Error::Serve("看板生成中断".into())),
+        Ok(Ok(body)) => Ok(page("统计科看板", Some(&c), &body).into_response()),
+        Ok(Err(e)) => Err(failure(e)),
+        Err(_) => Err(failure(Error::Serve("看板生成中断".into()))),
     }
 }
 
@@ -82,14 +62,7 @@ fn body(app: &App, c: &Caller, asked: Option<&str>) -> Result<String, Error> {
 
     // Completeness.
     let g = grid(app, c, period)?;
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for cell in &g.cells {
-        let label = cell.label().0;
-        match counts.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((label, 1)),
-        }
-    }
+    let mut counts = tally(g.cells.iter().map(|cell| cell.label().0));
     let order = ["已审核", "已报送（待审核）", "已退回", "有错误", "未报送"];
     counts.sort_by_key(|(l, _)| order.iter().position(|o| o == l).unwrap_or(order.len()));
     let done = counts
@@ -116,18 +89,13 @@ fn body(app: &App, c: &Caller, asked: Option<&str>) -> Result<String, Error> {
     let summary = app
         .db
         .consolidation(&period.to_string())?
-        .and_then(|row| std::fs::read(app.config.data.join(row.summary)).ok())
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        .and_then(|row| office::summary_of(app, &row));
     match &summary {
         Some(s) => {
-            let mut by: Vec<(String, f64)> = Vec::new();
-            for t in s["targets"].as_array().into_iter().flatten() {
-                let st = t["status"].as_str().unwrap_or("").to_string();
-                match by.iter_mut().find(|(x, _)| *x == st) {
-                    Some((_, n)) => *n += 1.0,
-                    None => by.push((st, 1.0)),
-                }
-            }
+            let by: Vec<(String, f64)> = office::target_statuses(s)
+                .into_iter()
+                .map(|(st, n)| (st, n as f64))
+                .collect();
             out.push_str(&bars("targets", &by, "项"));
         }
         None => out.push_str(
@@ -136,14 +104,6 @@ fn body(app: &App, c: &Caller, asked: Option<&str>) -> Result<String, Error> {
     }
 
     // The main indicators over the months and the Decembers.
-    let months: Vec<Period> = (1..=period.month)
-        .filter_map(|m| Period::new(period.year, m))
-        .filter(|p| app.config.data.join(p.to_string()).is_dir())
-        .collect();
-    let decembers: Vec<Period> = (app.cat.plan.start.year..=period.year)
-        .filter_map(|y| Period::new(y, 12))
-        .filter(|p| app.config.data.join(p.to_string()).is_dir())
-        .collect();
     let main: Vec<(String, String, String)> = app
         .cat
         .indicators()
@@ -163,14 +123,17 @@ fn body(app: &App, c: &Caller, asked: Option<&str>) -> Result<String, Error> {
             )
             .collect())
     };
-    let mut by_month = Vec::new();
-    for p in &months {
-        by_month.push((format!("{}月", p.month), city_values(*p)?));
-    }
-    let mut by_year = Vec::new();
-    for p in &decembers {
-        by_year.push((format!("{}年", p.year), city_values(*p)?));
-    }
+    let in_archive = |p: &Period| app.config.data.join(p.to_string()).is_dir();
+    let by_month = (1..=period.month)
+        .filter_map(|m| Period::new(period.year, m))
+        .filter(in_archive)
+        .map(|p| Ok((format!("{}月", p.month), city_values(p)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let by_year = (app.cat.plan.start.year..=period.year)
+        .filter_map(|y| Period::new(y, 12))
+        .filter(in_archive)
+        .map(|p| Ok((format!("{}年", p.year), city_values(p)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
     out.push_str("<h2>主要指标（全市合计）</h2>");
     for (k, (_, name, unit)) in main.iter().enumerate() {
         let _ = write!(out, "<h3>{}（{}）</h3>", esc(name), esc(unit));

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -326,6 +326,37 @@ impl Db {
         db_error(&self.path)
     }
 
+    /// Runs one statement; how many rows it changed.
+    fn execute(&self, sql: &str, params: impl Params) -> Result<usize, Error> {
+        self.conn().execute(sql, params).map_err(self.err())
+    }
+
+    /// The row a query finds, if any, as `map` reads it.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, Error> {
+        self.conn()
+            .query_row(sql, params, map)
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Every row a query finds, as `map` reads it.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, Error> {
+        let conn = self.conn();
+        let mut st = conn.prepare(sql).map_err(self.err())?;
+        let rows = st.query_map(params, map).map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
     /// Adds an account; its name must be new.
     ///
     /// # Errors
@@ -342,13 +373,11 @@ impl Db {
         if self.user_by_name(name)?.is_some() {
             return Err(Error::Account(format!("账户“{name}”已存在")));
         }
-        self.conn()
-            .execute(
-                "INSERT INTO users (name, role, zone, email, password, must_change, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-                params![name, role.as_str(), zone, email, password_hash, now],
-            )
-            .map_err(self.err())?;
+        self.execute(
+            "INSERT INTO users (name, role, zone, email, password, must_change, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+            params![name, role.as_str(), zone, email, password_hash, now],
+        )?;
         self.user_by_name(name)?
             .ok_or_else(|| Error::Account(format!("账户“{name}”写入后读不到")))
     }
@@ -358,14 +387,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn user_by_name(&self, name: &str) -> Result<Option<User>, Error> {
-        self.conn()
-            .query_row(
-                &format!("{USER_COLUMNS} WHERE name = ?1"),
-                params![name],
-                user_row,
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            &format!("{USER_COLUMNS} WHERE name = ?1"),
+            params![name],
+            user_row,
+        )
     }
 
     /// The account with this id.
@@ -373,14 +399,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn user(&self, id: i64) -> Result<Option<User>, Error> {
-        self.conn()
-            .query_row(
-                &format!("{USER_COLUMNS} WHERE id = ?1"),
-                params![id],
-                user_row,
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            &format!("{USER_COLUMNS} WHERE id = ?1"),
+            params![id],
+            user_row,
+        )
     }
 
     /// Every account, by name.
@@ -388,12 +411,7 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn users(&self) -> Result<Vec<User>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(&format!("{USER_COLUMNS} ORDER BY name"))
-            .map_err(self.err())?;
-        let rows = st.query_map([], user_row).map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        self.rows(&format!("{USER_COLUMNS} ORDER BY name"), [], user_row)
     }
 
     /// Sets an account's password hash; `must_change` when someone else set it.
@@ -437,13 +455,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn add_session(&self, token_hash: &str, user_id: i64, now: i64) -> Result<(), Error> {
-        self.conn()
-            .execute(
-                "INSERT INTO sessions (token, user_id, created_at, seen_at) VALUES (?1, ?2, ?3, ?3)",
-                params![token_hash, user_id, now],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO sessions (token, user_id, created_at, seen_at) VALUES (?1, ?2, ?3, ?3)",
+            params![token_hash, user_id, now],
+        )
+        .map(|_| ())
     }
 
     /// The session stored under `token_hash`: its user id, creation and last use.
@@ -451,14 +467,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn session(&self, token_hash: &str) -> Result<Option<(i64, i64, i64)>, Error> {
-        self.conn()
-            .query_row(
-                "SELECT user_id, created_at, seen_at FROM sessions WHERE token = ?1",
-                params![token_hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            "SELECT user_id, created_at, seen_at FROM sessions WHERE token = ?1",
+            params![token_hash],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Records that a session was used now.
@@ -466,13 +479,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn touch_session(&self, token_hash: &str, now: i64) -> Result<(), Error> {
-        self.conn()
-            .execute(
-                "UPDATE sessions SET seen_at = ?1 WHERE token = ?2",
-                params![now, token_hash],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "UPDATE sessions SET seen_at = ?1 WHERE token = ?2",
+            params![now, token_hash],
+        )
+        .map(|_| ())
     }
 
     /// Ends a session.
@@ -480,10 +491,8 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn remove_session(&self, token_hash: &str) -> Result<(), Error> {
-        self.conn()
-            .execute("DELETE FROM sessions WHERE token = ?1", params![token_hash])
+        self.execute("DELETE FROM sessions WHERE token = ?1", params![token_hash])
             .map(|_| ())
-            .map_err(self.err())
     }
 
     /// Records a failed login of `name` from `ip`.
@@ -491,13 +500,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn add_failure(&self, name: &str, ip: &str, now: i64) -> Result<(), Error> {
-        self.conn()
-            .execute(
-                "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3)",
-                params![name, ip, now],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3)",
+            params![name, ip, now],
+        )
+        .map(|_| ())
     }
 
     /// Failed logins since `since` for this account name and from this address.
@@ -527,10 +534,8 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn clear_failures(&self, name: &str) -> Result<(), Error> {
-        self.conn()
-            .execute("DELETE FROM login_failures WHERE name = ?1", params![name])
+        self.execute("DELETE FROM login_failures WHERE name = ?1", params![name])
             .map(|_| ())
-            .map_err(self.err())
     }
 
     /// Appends a line to the audit log.
@@ -538,13 +543,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn audit(&self, e: &AuditEntry) -> Result<(), Error> {
-        self.conn()
-            .execute(
-                "INSERT INTO audit (at, user, action, target, ip, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![e.at, e.user, e.action, e.target, e.ip, e.outcome],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO audit (at, user, action, target, ip, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.at, e.user, e.action, e.target, e.ip, e.outcome],
+        )
+        .map(|_| ())
     }
 
     /// The audit log since `since` (Unix seconds), oldest first.
@@ -552,16 +555,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn audit_since(&self, since: i64) -> Result<Vec<AuditEntry>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT at, user, action, target, ip, outcome FROM audit WHERE at >= ?1 ORDER BY id",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![since], audit_row)
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        self.rows(
+            &format!("{AUDIT_COLUMNS} WHERE at >= ?1 ORDER BY id"),
+            params![since],
+            audit_row,
+        )
     }
 
     /// The audit log's lines of one action, oldest first (the reminders
@@ -570,16 +568,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn audit_of(&self, action: &str) -> Result<Vec<AuditEntry>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT at, user, action, target, ip, outcome FROM audit WHERE action = ?1 ORDER BY id",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![action], audit_row)
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        self.rows(
+            &format!("{AUDIT_COLUMNS} WHERE action = ?1 ORDER BY id"),
+            params![action],
+            audit_row,
+        )
     }
 
     /// Opens a period for uploads (or moves its deadline).
@@ -587,14 +580,12 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn open_period(&self, period: &str, deadline: &str, now: i64) -> Result<(), Error> {
-        self.conn()
-            .execute(
-                "INSERT INTO periods (period, deadline, open, opened_at) VALUES (?1, ?2, 1, ?3)
-                 ON CONFLICT(period) DO UPDATE SET deadline = ?2, open = 1",
-                params![period, deadline, now],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO periods (period, deadline, open, opened_at) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT(period) DO UPDATE SET deadline = ?2, open = 1",
+            params![period, deadline, now],
+        )
+        .map(|_| ())
     }
 
     /// Closes a period: it takes no more uploads. False when it was never opened.
@@ -602,13 +593,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn close_period(&self, period: &str) -> Result<bool, Error> {
-        self.conn()
-            .execute(
-                "UPDATE periods SET open = 0 WHERE period = ?1",
-                params![period],
-            )
-            .map(|n| n > 0)
-            .map_err(self.err())
+        self.execute(
+            "UPDATE periods SET open = 0 WHERE period = ?1",
+            params![period],
+        )
+        .map(|n| n > 0)
     }
 
     /// Every period the office opened, newest first.
@@ -616,20 +605,17 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn periods(&self) -> Result<Vec<PeriodRow>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare("SELECT period, deadline, open FROM periods ORDER BY period DESC")
-            .map_err(self.err())?;
-        let rows = st
-            .query_map([], |r| {
+        self.rows(
+            "SELECT period, deadline, open FROM periods ORDER BY period DESC",
+            [],
+            |r| {
                 Ok(PeriodRow {
                     period: r.get(0)?,
                     deadline: r.get(1)?,
                     open: r.get(2)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+            },
+        )
     }
 }
 
@@ -672,14 +658,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn submission(&self, id: i64) -> Result<Option<Submission>, Error> {
-        self.conn()
-            .query_row(
-                &format!("{SUBMISSION_COLUMNS} WHERE id = ?1"),
-                params![id],
-                submission_row,
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            &format!("{SUBMISSION_COLUMNS} WHERE id = ?1"),
+            params![id],
+            submission_row,
+        )
     }
 
     /// Submissions newest first: of one zone (`Some(code)`, `city` for the
@@ -692,17 +675,14 @@ impl Db {
         zone: Option<&str>,
         period: Option<&str>,
     ) -> Result<Vec<Submission>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(&format!(
+        self.rows(
+            &format!(
                 "{SUBMISSION_COLUMNS} WHERE (?1 IS NULL OR zone = ?1) AND (?2 IS NULL OR period = ?2)
                  ORDER BY id DESC"
-            ))
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![zone, period], submission_row)
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+            ),
+            params![zone, period],
+            submission_row,
+        )
     }
 }
 
@@ -742,15 +722,11 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn reviews(&self, period: &str) -> Result<Vec<Review>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT zone, period, form, state, submission, reason, by_user, at
-                 FROM reviews WHERE period = ?1 ORDER BY zone, form",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![period], |r| {
+        self.rows(
+            "SELECT zone, period, form, state, submission, reason, by_user, at
+             FROM reviews WHERE period = ?1 ORDER BY zone, form",
+            params![period],
+            |r| {
                 Ok(Review {
                     zone: r.get(0)?,
                     period: r.get(1)?,
@@ -761,9 +737,8 @@ impl Db {
                     by_user: r.get(6)?,
                     at: r.get(7)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// Adds an explanation; returns its id.
@@ -800,14 +775,12 @@ impl Db {
         by_user: &str,
         at: i64,
     ) -> Result<bool, Error> {
-        self.conn()
-            .execute(
-                "UPDATE explanations SET accepted_by = ?1, accepted_at = ?2
-                 WHERE id = ?3 AND submission = ?4",
-                params![by_user, at, id, submission],
-            )
-            .map(|n| n > 0)
-            .map_err(self.err())
+        self.execute(
+            "UPDATE explanations SET accepted_by = ?1, accepted_at = ?2
+             WHERE id = ?3 AND submission = ?4",
+            params![by_user, at, id, submission],
+        )
+        .map(|n| n > 0)
     }
 
     /// The explanations of one submission (`Some(id)`) or of every
@@ -820,17 +793,13 @@ impl Db {
         submission: Option<i64>,
         period: Option<&str>,
     ) -> Result<Vec<ExplanationRow>, Error> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare(
-                "SELECT e.id, e.submission, e.rule, e.cell, e.text, e.by_user, e.at, e.accepted_by
-                 FROM explanations e JOIN submissions s ON s.id = e.submission
-                 WHERE (?1 IS NULL OR e.submission = ?1) AND (?2 IS NULL OR s.period = ?2)
-                 ORDER BY e.id",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map(params![submission, period], |r| {
+        self.rows(
+            "SELECT e.id, e.submission, e.rule, e.cell, e.text, e.by_user, e.at, e.accepted_by
+             FROM explanations e JOIN submissions s ON s.id = e.submission
+             WHERE (?1 IS NULL OR e.submission = ?1) AND (?2 IS NULL OR s.period = ?2)
+             ORDER BY e.id",
+            params![submission, period],
+            |r| {
                 Ok(ExplanationRow {
                     id: r.get(0)?,
                     submission: r.get(1)?,
@@ -841,9 +810,8 @@ impl Db {
                     at: r.get(6)?,
                     accepted_by: r.get(7)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// Records the latest consolidation of a period.
@@ -851,16 +819,14 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn set_consolidation(&self, c: &ConsolidationRow) -> Result<(), Error> {
-        self.conn()
-            .execute(
-                "INSERT INTO consolidations (period, workbook, summary, gaps, by_user, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(period) DO UPDATE SET workbook = ?2, summary = ?3, gaps = ?4,
-                    by_user = ?5, at = ?6",
-                params![c.period, c.workbook, c.summary, c.gaps, c.by_user, c.at],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.execute(
+            "INSERT INTO consolidations (period, workbook, summary, gaps, by_user, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(period) DO UPDATE SET workbook = ?2, summary = ?3, gaps = ?4,
+                by_user = ?5, at = ?6",
+            params![c.period, c.workbook, c.summary, c.gaps, c.by_user, c.at],
+        )
+        .map(|_| ())
     }
 
     /// The latest consolidation of a period.
@@ -868,24 +834,21 @@ impl Db {
     /// # Errors
     /// [`Error::Database`].
     pub fn consolidation(&self, period: &str) -> Result<Option<ConsolidationRow>, Error> {
-        self.conn()
-            .query_row(
-                "SELECT period, workbook, summary, gaps, by_user, at FROM consolidations
-                 WHERE period = ?1",
-                params![period],
-                |r| {
-                    Ok(ConsolidationRow {
-                        period: r.get(0)?,
-                        workbook: r.get(1)?,
-                        summary: r.get(2)?,
-                        gaps: r.get(3)?,
-                        by_user: r.get(4)?,
-                        at: r.get(5)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            "SELECT period, workbook, summary, gaps, by_user, at FROM consolidations
+             WHERE period = ?1",
+            params![period],
+            |r| {
+                Ok(ConsolidationRow {
+                    period: r.get(0)?,
+                    workbook: r.get(1)?,
+                    summary: r.get(2)?,
+                    gaps: r.get(3)?,
+                    by_user: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            },
+        )
     }
 }
 
@@ -893,7 +856,7 @@ const SUBMISSION_COLUMNS: &str =
     "SELECT id, user_name, zone, period, forms, status, reason, file_name,
     stored, sha256, size, uploaded_at, findings, feedback, filed_as, late FROM submissions";
 
-fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
+fn submission_row(r: &Row<'_>) -> rusqlite::Result<Submission> {
     let forms: String = r.get(4)?;
     Ok(Submission {
         id: r.get(0)?,
@@ -920,7 +883,9 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
     })
 }
 
-fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+const AUDIT_COLUMNS: &str = "SELECT at, user, action, target, ip, outcome FROM audit";
+
+fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
         at: r.get(0)?,
         user: r.get(1)?,
@@ -934,7 +899,7 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
 const USER_COLUMNS: &str =
     "SELECT id, name, role, zone, email, password, must_change, disabled FROM users";
 
-fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(2)?;
     Ok(User {
         id: r.get(0)?,

@@ -5,12 +5,10 @@
 //! and comes back to the page it was sent from.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Form, Path};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,10 +16,10 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::{Role, Submission};
-use crate::serve::office::{self, Refusal, Verdict};
-use crate::serve::pages::{esc, page, signed_in};
-use crate::serve::session::Caller;
-use crate::serve::{App, Shared, view};
+use crate::serve::office::{self, Verdict, blocking};
+use crate::serve::pages::{Page, esc, page, require};
+use crate::serve::session::{Caller, Who};
+use crate::serve::{App, Refusal, Shared, view};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -39,42 +37,18 @@ pub fn routes() -> Router<Shared> {
 }
 
 /// Back to `to`, or the refusal as a page with its status.
-fn done(c: &Caller, result: Result<(), Refusal>, to: &str) -> Response {
+fn done<T>(c: &Caller, result: Result<T, Refusal>, to: &str) -> Page {
     match result {
-        Ok(()) => Redirect::to(to).into_response(),
-        Err(r) => (
-            r.status,
-            page(
-                "未能完成",
-                Some(c),
-                &format!(
-                    r#"<p class="error" role="alert">{}</p><p><a href="{}">返回</a></p>"#,
-                    esc(&r.message),
-                    esc(to)
-                ),
-            ),
-        )
-            .into_response(),
+        Ok(_) => Ok(Redirect::to(to).into_response()),
+        Err(r) => {
+            let body = format!(
+                r#"<p class="error" role="alert">{}</p><p><a href="{}">返回</a></p>"#,
+                esc(&r.message),
+                esc(to)
+            );
+            Ok((r.status, page("未能完成", Some(c), &body)).into_response())
+        }
     }
-}
-
-/// The caller past the first password, or where to send them.
-fn who(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
-    match signed_in(app, headers, peer) {
-        Ok(c) if c.user.must_change => Err(Redirect::to("/password").into_response()),
-        other => other,
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    app: &Shared,
-    c: &Caller,
-    f: impl FnOnce(&App, &Caller) -> Result<T, Refusal> + Send + 'static,
-) -> Result<T, Refusal> {
-    let (app, c) = (app.clone(), c.clone());
-    tokio::task::spawn_blocking(move || f(&app, &c))
-        .await
-        .unwrap_or_else(|_| Err(Error::Serve("处理中断".into()).into()))
 }
 
 #[derive(Deserialize)]
@@ -83,31 +57,15 @@ struct OpenForm {
     deadline: String,
 }
 
-async fn open_period(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<OpenForm>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let r = office::open_period(&app, &c, &f.period, &f.deadline);
+async fn open_period(who: Who, Form(f): Form<OpenForm>) -> Page {
+    let c = require(&who)?;
+    let r = office::open_period(&who.app, &c, &f.period, &f.deadline);
     done(&c, r, &format!("/?period={}", f.period.trim()))
 }
 
-async fn close_period(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(period): Path<String>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let r = office::close_period(&app, &c, &period);
+async fn close_period(who: Who, Path(period): Path<String>) -> Page {
+    let c = require(&who)?;
+    let r = office::close_period(&who.app, &c, &period);
     done(&c, r, &format!("/?period={period}"))
 }
 
@@ -117,52 +75,25 @@ struct ReasonForm {
     reason: String,
 }
 
-async fn verdict(
-    app: Shared,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    id: i64,
-    verdict: Verdict,
-    reason: String,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let r = blocking(&app, &c, move |app, c| {
-        office::review(app, c, id, verdict, &reason).map(|_| ())
+async fn verdict(who: Who, id: i64, verdict: Verdict, reason: String) -> Page {
+    let c = require(&who)?;
+    let r = blocking(&who.app, &c, move |app, c| {
+        office::review(app, c, id, verdict, &reason)
     })
     .await;
     done(&c, r, &format!("/submissions/{id}"))
 }
 
-async fn approve(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    verdict(app, peer, headers, id, Verdict::Approve, String::new()).await
+async fn approve(who: Who, Path(id): Path<i64>) -> Page {
+    verdict(who, id, Verdict::Approve, String::new()).await
 }
 
-async fn return_(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(f): Form<ReasonForm>,
-) -> Response {
-    verdict(app, peer, headers, id, Verdict::Return, f.reason).await
+async fn return_(who: Who, Path(id): Path<i64>, Form(f): Form<ReasonForm>) -> Page {
+    verdict(who, id, Verdict::Return, f.reason).await
 }
 
-async fn unlock(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(f): Form<ReasonForm>,
-) -> Response {
-    verdict(app, peer, headers, id, Verdict::Unlock, f.reason).await
+async fn unlock(who: Who, Path(id): Path<i64>, Form(f): Form<ReasonForm>) -> Page {
+    verdict(who, id, Verdict::Unlock, f.reason).await
 }
 
 #[derive(Deserialize)]
@@ -173,32 +104,15 @@ struct ExplainForm {
     text: String,
 }
 
-async fn explain(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(f): Form<ExplainForm>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let r = office::explain(&app, &c, id, &f.rule, &f.cell, &f.text).map(|_| ());
+async fn explain(who: Who, Path(id): Path<i64>, Form(f): Form<ExplainForm>) -> Page {
+    let c = require(&who)?;
+    let r = office::explain(&who.app, &c, id, &f.rule, &f.cell, &f.text);
     done(&c, r, &format!("/submissions/{id}"))
 }
 
-async fn accept(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path((id, eid)): Path<(i64, i64)>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let r = office::accept(&app, &c, id, eid);
+async fn accept(who: Who, Path((id, eid)): Path<(i64, i64)>) -> Page {
+    let c = require(&who)?;
+    let r = office::accept(&who.app, &c, id, eid);
     done(&c, r, &format!("/submissions/{id}"))
 }
 
@@ -207,37 +121,18 @@ struct PeriodForm {
     period: String,
 }
 
-async fn remind(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<PeriodForm>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn remind(who: Who, Form(f): Form<PeriodForm>) -> Page {
+    let c = require(&who)?;
     let period = f.period.clone();
-    let r = blocking(&app, &c, move |app, c| {
-        office::remind(app, c, &period).map(|_| ())
-    })
-    .await;
+    let r = blocking(&who.app, &c, move |app, c| office::remind(app, c, &period)).await;
     done(&c, r, &format!("/?period={}#reminders", f.period))
 }
 
-async fn consolidate(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<PeriodForm>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn consolidate(who: Who, Form(f): Form<PeriodForm>) -> Page {
+    let c = require(&who)?;
     let period = f.period.clone();
-    let r = blocking(&app, &c, move |app, c| {
-        office::consolidate(app, c, &period).map(|_| ())
+    let r = blocking(&who.app, &c, move |app, c| {
+        office::consolidate(app, c, &period)
     })
     .await;
     done(&c, r, &format!("/?period={}#consolidation", f.period))
@@ -251,17 +146,8 @@ struct SendForm {
     incomplete: Option<String>,
 }
 
-async fn send(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(period): Path<String>,
-    Form(f): Form<SendForm>,
-) -> Response {
-    let c = match who(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn send(who: Who, Path(period): Path<String>, Form(f): Form<SendForm>) -> Page {
+    let c = require(&who)?;
     let to: Vec<String> =
         f.to.split([',', '，', ';', '；', '\n'])
             .map(str::trim)
@@ -270,8 +156,8 @@ async fn send(
             .collect();
     let incomplete = f.incomplete.is_some();
     let p = period.clone();
-    let r = blocking(&app, &c, move |app, c| {
-        office::send(app, c, &p, to, incomplete).map(|_| ())
+    let r = blocking(&who.app, &c, move |app, c| {
+        office::send(app, c, &p, to, incomplete)
     })
     .await;
     done(&c, r, &format!("/?period={period}#consolidation"))
@@ -403,8 +289,10 @@ pub fn office_box(app: &App, period: Option<Period>, open: bool) -> Result<Strin
     let mut out = String::from(
         r#"<p><a href="/dashboard" id="dashboard">统计科看板：完整性、目标完成情况、主要指标图表、各期历史</a></p>"#,
     );
-    out.push_str(
-        r#"<h2>开放报送</h2><form method="post" action="/periods" class="box" id="open-period"><label>期别 <input name="period" placeholder="2020-06" required pattern="\d{4}-\d{2}"></label> <label>截止日期 <input name="deadline" type="date" required></label> <button type="submit">开放这一期</button></form>"#,
+    let _ = write!(
+        out,
+        r#"<h2>开放报送</h2><form method="post" action="/periods" class="box" id="open-period"><label>期别 <input name="period" placeholder="{}" required pattern="\d{{4}}-\d{{2}}"></label> <label>截止日期 <input name="deadline" type="date" required></label> <button type="submit">开放这一期</button></form>"#,
+        office::example_period(app)
     );
     let Some(period) = period else {
         return Ok(out);
@@ -451,10 +339,7 @@ pub fn office_box(app: &App, period: Option<Period>, open: bool) -> Result<Strin
         r#"<h2 id="consolidation">汇总考核</h2><form method="post" action="/consolidations" class="inline"><input type="hidden" name="period" value="{period}"><button type="submit" id="consolidate">汇总 {period} 期</button></form>"#
     );
     if let Some(row) = app.db.consolidation(&p)? {
-        let summary: Value = std::fs::read(app.config.data.join(&row.summary))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
+        let summary = office::summary_of(app, &row).unwrap_or(Value::Null);
         let _ = write!(
             out,
             r#"<p id="consolidated">{} 于 {} 汇总：{}。<a href="/api/v1/consolidations/{period}/workbook" id="workbook">下载考核汇总表</a></p>"#,
@@ -466,14 +351,7 @@ pub fn office_box(app: &App, period: Option<Period>, open: bool) -> Result<Strin
                 "数据完整"
             }
         );
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        for t in summary["targets"].as_array().into_iter().flatten() {
-            let st = t["status"].as_str().unwrap_or("").to_string();
-            match counts.iter_mut().find(|(s, _)| *s == st) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((st, 1)),
-            }
-        }
+        let counts = office::target_statuses(&summary);
         if !counts.is_empty() {
             out.push_str(r#"<p class="small">目标完成情况："#);
             for (st, n) in &counts {

@@ -47,7 +47,7 @@ impl Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filing {
     pub source: Source,
-    /// When it was filed, as logged (`2020-07-10T08:30:00Z`).
+    /// When it was filed, as logged (UTC, `YYYY-MM-DDThh:mm:ssZ`).
     pub time: String,
     /// The same moment in Unix seconds.
     pub at: i64,
@@ -95,7 +95,7 @@ pub fn latest(data: &Path, period: Period) -> HashMap<(String, String), Filing> 
     out
 }
 
-/// `2020-07-10T08:30:00Z` as Unix seconds.
+/// `YYYY-MM-DDThh:mm:ssZ` (UTC) as Unix seconds.
 fn iso_secs(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 20 || b[4] != b'-' || b[10] != b'T' || b[19] != b'Z' {

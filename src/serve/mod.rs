@@ -5,16 +5,25 @@
 //!
 //! - `db`: the SQLite records (accounts, sessions, periods, audit)
 //! - `accounts`: passwords and the `zonestat user` commands
-//! - `session`: who is asking: the session cookie, timeouts, throttling
+//! - `session`: who is asking: the session cookie, timeouts, throttling, the
+//!   audit log's lines of a caller
 //! - `office`: what the statistics office does: periods, approval, return,
 //!   unlock, explanations, reminders, consolidation and sending
+//! - `upload`: what happens to an uploaded file, for the API and the pages;
+//!   `filed`: how each form came into the archive
 //! - `api`: the JSON interface under `/api/v1`
 //! - `pages`: the server-rendered pages for people; `desk`: the office's forms on them;
-//!   `dashboard`: the office's charts and the history of every period
+//!   `dashboard`: the office's charts and the history of every period;
+//!   `view`: how a submission reads on them
 //! - `tls`: https with rustls, when `[serve]` names a certificate and key
+//!
+//! Every handler takes a `session::Who` and says which caller it needs; a
+//! request the portal says no to is a [`Refusal`], which the API answers as
+//! JSON and the pages as a page.
 
-// A refusal is an HTTP answer like any other: handlers pass `Response`s back
-// as errors, and their size does not matter beside the network.
+// A refusal is an HTTP answer like any other: handlers pass a `Refusal` (the
+// API) or a `Response` (the pages) back as errors, and their size does not
+// matter beside the network.
 #![allow(clippy::result_large_err)]
 
 pub mod accounts;
@@ -43,6 +52,38 @@ use axum::response::{IntoResponse, Response};
 use crate::catalog::Catalogue;
 use crate::error::Error;
 use db::Db;
+
+/// A request the portal says no to: the status, a stable id and a message
+/// for a person. The API answers it as JSON (`api`), the pages as a page.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub id: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            id,
+            message: message.into(),
+        }
+    }
+}
+
+/// A failure of the server itself (the database, the archive): logged, and
+/// a plain answer.
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Refusal {
+        eprintln!("门户内部错误：{e}");
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误，请稍后再试；若一再出现，请联系管理员。",
+        )
+    }
+}
 
 /// How the portal runs (the `[serve]` settings, resolved).
 #[derive(Debug, Clone)]
@@ -261,7 +302,7 @@ async fn refuse_cross_site(req: Request, next: Next) -> Response {
         },
     };
     if cross {
-        return api::error(
+        return Refusal::new(
             StatusCode::FORBIDDEN,
             "cross_site",
             "来自其他网站的请求已拒绝。请直接在本门户的页面上操作。",

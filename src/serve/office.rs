@@ -3,7 +3,8 @@
 //! the period), return with a reason (退回), unlock with a reason, accept
 //! explanations of warnings, remind the units that owe forms (催报), run the
 //! consolidation and send its workbook. The API and the pages both call
-//! these functions; each checks who may do it, and each step is audited.
+//! these functions (the slow ones through [`blocking`]); each checks who may
+//! do it, and each step is audited.
 //!
 //! Consolidation is the command line's: `consolidate::consolidate` and
 //! `routine::write_pair` on the same data folder, so the workbook is the same
@@ -13,7 +14,6 @@
 use std::path::Path;
 
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,48 +21,12 @@ use crate::error::Error;
 use crate::mail::{MailOptions, MailOverrides, SendOutcome};
 use crate::model::{Explanation, Period};
 use crate::serve::accounts::now;
-use crate::serve::api::{audit, error};
 use crate::serve::db::{ConsolidationRow, Review, Role, Submission};
-use crate::serve::session::Caller;
-use crate::serve::{App, upload};
+use crate::serve::session::{Caller, audit};
+use crate::serve::{App, Refusal, Shared, upload, view};
 
 /// Where the portal writes its consolidations, in the data folder.
 pub const CONSOLIDATIONS: &str = "_portal/consolidations";
-
-/// A request the portal says no to: the status, a stable id and a message
-/// for a person. The API answers it as JSON, the pages as a page.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: StatusCode,
-    pub id: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal {
-            status,
-            id,
-            message: message.into(),
-        }
-    }
-
-    /// The API's answer.
-    pub fn api(&self) -> Response {
-        error(self.status, self.id, &self.message)
-    }
-}
-
-impl From<Error> for Refusal {
-    fn from(e: Error) -> Refusal {
-        eprintln!("门户内部错误：{e}");
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "服务器内部错误，请稍后再试；若一再出现，请联系管理员。",
-        )
-    }
-}
 
 /// Only the office may: others are refused (403) and the attempt audited.
 pub fn office_only(app: &App, c: &Caller, action: &str, target: &str) -> Result<(), Refusal> {
@@ -77,12 +41,29 @@ pub fn office_only(app: &App, c: &Caller, action: &str, target: &str) -> Result<
     ))
 }
 
-fn parse_period(p: &str) -> Result<Period, Refusal> {
+/// Runs blocking office work off the event loop.
+pub async fn blocking<T: Send + 'static>(
+    app: &Shared,
+    c: &Caller,
+    f: impl FnOnce(&App, &Caller) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
+    let (app, c) = (app.clone(), c.clone());
+    tokio::task::spawn_blocking(move || f(&app, &c))
+        .await
+        .unwrap_or_else(|_| Err(Error::Serve("处理中断".into()).into()))
+}
+
+/// The period the messages give as an example: the one being collected now.
+pub fn example_period(app: &App) -> Period {
+    crate::archive::collecting_period(&app.config.data, Period::of_time(now()))
+}
+
+fn parse_period(app: &App, p: &str) -> Result<Period, Refusal> {
     p.parse::<Period>().map_err(|_| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             "bad_period",
-            "期别应写成 YYYY-MM，例如 2020-06。",
+            format!("期别应写成 YYYY-MM，例如 {}。", example_period(app)),
         )
     })
 }
@@ -93,13 +74,20 @@ fn parse_period(p: &str) -> Result<Period, Refusal> {
 /// 403 for others than the office, 400 for a malformed period or date.
 pub fn open_period(app: &App, c: &Caller, period: &str, deadline: &str) -> Result<(), Refusal> {
     office_only(app, c, "period_open", period)?;
-    let period = parse_period(period.trim())?;
+    let period = parse_period(app, period.trim())?;
     let deadline = deadline.trim();
     if !is_date(deadline) {
+        // The example: the 10th of the month after the period being collected.
+        let p = example_period(app);
+        let (year, month) = if p.month == 12 {
+            (p.year + 1, 1)
+        } else {
+            (p.year, p.month + 1)
+        };
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "bad_deadline",
-            "截止日期应写成 YYYY-MM-DD，例如 2020-07-10。",
+            format!("截止日期应写成 YYYY-MM-DD，例如 {year:04}-{month:02}-10。"),
         ));
     }
     app.db.open_period(&period.to_string(), deadline, now())?;
@@ -250,11 +238,7 @@ pub fn review(
         ));
     }
     let Some(s) = app.db.submission(id)? else {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "没有这份报送记录。",
-        ));
+        return Err(upload::no_submission());
     };
     let (Some(zone), Some(period)) = (s.zone.clone(), s.period.clone()) else {
         return Err(Refusal::new(
@@ -332,7 +316,7 @@ pub fn review(
         &outcome,
     );
     if verdict == Verdict::Return && !app.config.mail.host.trim().is_empty() {
-        let name = upload::name_of(app, &zone);
+        let name = view::unit_name(&app.cat, &zone);
         let subject = format!("统计报表退回：{} {period}", s.forms.join("、"));
         let body = format!(
             "{name}：\n\n统计科退回了贵单位 {period} 期的 {}（{}），原因：\n\n{reason}\n\n请修改后登录开发区统计报表收集门户重新上传。\n\n统计科 {}\n",
@@ -340,33 +324,51 @@ pub fn review(
             s.file_name,
             c.user.name
         );
-        let to = addresses(app, &zone)?;
-        if to.is_empty() {
-            audit(
-                app,
-                c,
-                "return_mail",
-                &format!("{target} {zone}"),
-                "failed: 该单位的账户没有登记邮箱地址",
-            );
-        }
-        for to in to {
-            let sent =
-                crate::mail::send_notice(&mail_options(app, Vec::new()), &to, &subject, &body);
-            let outcome = match &sent {
-                Ok(_) => "sent".to_string(),
-                Err(e) => format!("failed: {e}"),
-            };
-            audit(
-                app,
-                c,
-                "return_mail",
-                &format!("{target} {zone} {to}"),
-                &outcome,
-            );
-        }
+        // A failure does not undo the return: it is in the audit log.
+        mail_unit(app, c, "return_mail", &target, &zone, &subject, &body)?;
     }
     Ok(s)
+}
+
+/// Mails every address of a unit's accounts, each mail audited as `action`
+/// on "`target` `unit` `address`", and returns what came of each. A unit
+/// without an address is one failure, audited on "`target` `unit`".
+fn mail_unit(
+    app: &App,
+    c: &Caller,
+    action: &str,
+    target: &str,
+    unit: &str,
+    subject: &str,
+    body: &str,
+) -> Result<Vec<Reminder>, Error> {
+    let to = addresses(app, unit)?;
+    if to.is_empty() {
+        let message = "该单位的账户没有登记邮箱地址".to_string();
+        let outcome = format!("failed: {message}");
+        audit(app, c, action, &format!("{target} {unit}"), &outcome);
+        return Ok(vec![Reminder {
+            zone: unit.to_string(),
+            to: String::new(),
+            message: Some(message),
+        }]);
+    }
+    let options = mail_options(app, Vec::new());
+    let mut out = Vec::new();
+    for addr in to {
+        let sent = crate::mail::send_notice(&options, &addr, subject, body);
+        let message = sent.err().map(|e| e.to_string());
+        let outcome = message
+            .as_ref()
+            .map_or("sent".to_string(), |e| format!("failed: {e}"));
+        audit(app, c, action, &format!("{target} {unit} {addr}"), &outcome);
+        out.push(Reminder {
+            zone: unit.to_string(),
+            to: addr,
+            message,
+        });
+    }
+    Ok(out)
 }
 
 /// The mail settings of `[mail]`, the password from the environment, and
@@ -423,13 +425,7 @@ pub fn explain(
     }
     let s = match app.db.submission(id)? {
         Some(s) if upload::visible(c, &s) => s,
-        _ => {
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "没有这份报送记录。",
-            ));
-        }
+        _ => return Err(upload::no_submission()),
     };
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 2000 {
@@ -477,7 +473,8 @@ pub fn accept(app: &App, c: &Caller, id: i64, eid: i64) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// One reminder: the unit and the address, and why it failed.
+/// One mail to a unit (a reminder, a return notice): the unit and the
+/// address, and why it failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reminder {
     pub zone: String,
@@ -501,7 +498,7 @@ pub struct Reminders {
 /// 403 for others than the office, 400 for a malformed period.
 pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal> {
     office_only(app, c, "reminder", period)?;
-    let period = parse_period(period)?;
+    let period = parse_period(app, period)?;
     let grid = crate::serve::pages::grid(app, c, period)?;
     let mut owed: Vec<(String, Vec<String>)> = Vec::new();
     for cell in &grid.cells {
@@ -512,10 +509,9 @@ pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal>
             }
         }
     }
-    let options = mail_options(app, Vec::new());
     let mut out = Reminders::default();
     for (code, forms) in owed {
-        let name = upload::name_of(app, &code);
+        let name = view::unit_name(&app.cat, &code);
         let subject = format!("催报：{} {} 统计报表", name, period.label());
         let body = format!(
             "{name}：\n\n{period} 期（{}）的 {} 尚未报送或有错误、被退回，截止日期 {}。\n请登录开发区统计报表收集门户上传；已经报送的请查看页面上的检查结果并修改后重新上传。\n\n统计科\n",
@@ -523,41 +519,19 @@ pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal>
             forms.join("、"),
             grid.deadline.as_deref().unwrap_or("（未设）"),
         );
-        let to = addresses(app, &code)?;
-        if to.is_empty() {
-            let message = "该单位的账户没有登记邮箱地址".to_string();
-            audit(
-                app,
-                c,
-                "reminder",
-                &format!("{period} {code}"),
-                &format!("failed: {message}"),
-            );
-            out.failed.push(Reminder {
-                zone: code.clone(),
-                to: String::new(),
-                message: Some(message),
-            });
-        }
-        for addr in to {
-            let target = format!("{period} {code} {addr}");
-            match crate::mail::send_notice(&options, &addr, &subject, &body) {
-                Ok(_) => {
-                    audit(app, c, "reminder", &target, "sent");
-                    out.sent.push(Reminder {
-                        zone: code.clone(),
-                        to: addr,
-                        message: None,
-                    });
-                }
-                Err(e) => {
-                    audit(app, c, "reminder", &target, &format!("failed: {e}"));
-                    out.failed.push(Reminder {
-                        zone: code.clone(),
-                        to: addr,
-                        message: Some(e.to_string()),
-                    });
-                }
+        let mails = mail_unit(
+            app,
+            c,
+            "reminder",
+            &period.to_string(),
+            &code,
+            &subject,
+            &body,
+        )?;
+        for m in mails {
+            match m.message {
+                None => out.sent.push(m),
+                Some(_) => out.failed.push(m),
             }
         }
     }
@@ -590,16 +564,12 @@ pub fn consolidate(
     period: &str,
 ) -> Result<(Value, ConsolidationRow), Refusal> {
     office_only(app, c, "consolidate", period)?;
-    let period = parse_period(period)?;
+    let period = parse_period(app, period)?;
     let data = &app.config.data;
     let mut run = crate::consolidate::consolidate(data, period, &app.cat)?;
     explain_findings(app, period, &mut run.findings)?;
     let (workbook, summary) = consolidation_paths(app, period);
-    let dir = data.join(CONSOLIDATIONS).join(period.to_string());
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
-        path: dir.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
+    upload::make_dir(&data.join(CONSOLIDATIONS).join(period.to_string()))?;
     crate::report::write_pair(
         &run,
         &app.cat,
@@ -628,6 +598,37 @@ pub fn consolidate(
         if row.gaps { "ok: incomplete" } else { "ok" },
     );
     Ok((value, row))
+}
+
+/// The JSON summary of a consolidation; None when it cannot be read.
+pub fn summary_of(app: &App, row: &ConsolidationRow) -> Option<Value> {
+    std::fs::read(app.config.data.join(&row.summary))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// How many of a summary's targets have each status, in the order the
+/// statuses first come.
+pub fn target_statuses(summary: &Value) -> Vec<(String, usize)> {
+    tally(
+        summary["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t["status"].as_str().unwrap_or("").to_string()),
+    )
+}
+
+/// How often each item comes, in the order the items first come.
+pub fn tally<K: PartialEq>(items: impl IntoIterator<Item = K>) -> Vec<(K, usize)> {
+    let mut out: Vec<(K, usize)> = Vec::new();
+    for k in items {
+        match out.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, n)) => *n += 1,
+            None => out.push((k, 1)),
+        }
+    }
+    out
 }
 
 /// Puts each explanation of the period's submissions on the warning it
@@ -683,12 +684,19 @@ fn explain_findings(
 /// 403 for others than the office, 404 when the period was not consolidated.
 pub fn workbook(app: &App, c: &Caller, period: &str) -> Result<(String, String), Refusal> {
     office_only(app, c, "download_workbook", period)?;
-    let period = parse_period(period)?;
+    let (period, row) = consolidated(app, period)?;
+    let name = crate::consolidate::default_report_name(period, &app.cat);
+    Ok((row.workbook, name))
+}
+
+/// The period and the portal's latest consolidation of it.
+///
+/// # Errors
+/// 400 for a malformed period, 404 when the period was not consolidated.
+fn consolidated(app: &App, period: &str) -> Result<(Period, ConsolidationRow), Refusal> {
+    let period = parse_period(app, period)?;
     match app.db.consolidation(&period.to_string())? {
-        Some(row) => {
-            let name = crate::consolidate::default_report_name(period, &app.cat);
-            Ok((row.workbook, name))
-        }
+        Some(row) => Ok((period, row)),
         None => Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "not_consolidated",
@@ -712,14 +720,7 @@ pub fn send(
     incomplete: bool,
 ) -> Result<SendOutcome, Refusal> {
     office_only(app, c, "send", period)?;
-    let period = parse_period(period)?;
-    let Some(row) = app.db.consolidation(&period.to_string())? else {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not_consolidated",
-            "这一期还没有在门户中汇总：请先点“汇总”。",
-        ));
-    };
+    let (period, row) = consolidated(app, period)?;
     if row.gaps && !incomplete {
         audit(app, c, "send", &period.to_string(), "refused: incomplete");
         return Err(Refusal::new(
@@ -761,7 +762,7 @@ pub fn send(
 /// # Errors
 /// [`Error::Database`].
 pub fn on_time(app: &App, year: i32) -> Result<Vec<(String, String, usize, usize)>, Error> {
-    let today = crate::serve::view::local_date(now());
+    let today = view::local_date(now());
     let periods: Vec<_> = app
         .db
         .periods()?
@@ -818,10 +819,7 @@ pub async fn remind_by_themselves(app: std::sync::Arc<App>, days: u32) {
 /// # Errors
 /// [`Error::Database`].
 pub fn remind_due(app: &App, days: u32, at: i64) -> Result<Vec<String>, Error> {
-    let day = |secs: i64| {
-        let (y, m, d) = crate::model::civil_date((secs + 8 * 3600).div_euclid(86_400));
-        format!("{y:04}-{m:02}-{d:02}")
-    };
+    let day = view::local_date;
     let (today, horizon) = (day(at), day(at + i64::from(days) * 86_400));
     let done = app.db.audit_of(AUTO)?;
     let portal = Caller {

@@ -4,11 +4,10 @@
 //! is embedded in the binary (the office's intranet has no internet).
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -17,8 +16,8 @@ use crate::aggregate::FormState;
 use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
-use crate::serve::session::{self, Caller, Login};
-use crate::serve::{App, Shared, api, desk, filed, upload, view};
+use crate::serve::session::{self, Caller, NoCaller, Who};
+use crate::serve::{App, Refusal, Shared, desk, filed, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -29,42 +28,41 @@ pub fn routes() -> Router<Shared> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/password", get(password_page).post(password))
-        .route("/assets/style.css", get(style))
-        .route("/assets/upload.js", get(script))
+        .route(
+            "/assets/style.css",
+            get(|| asset("text/css; charset=utf-8", STYLE)),
+        )
+        .route(
+            "/assets/upload.js",
+            get(|| asset("text/javascript; charset=utf-8", SCRIPT)),
+        )
         .route(
             "/upload",
-            post(upload).layer(DefaultBodyLimit::max(api::UPLOAD_LIMIT_SLACK)),
+            post(upload).layer(DefaultBodyLimit::max(upload::LIMIT_SLACK)),
         )
         .route("/submissions/{id}", get(submission))
         .merge(desk::routes())
 }
 
-async fn script() -> Response {
+/// A file of the binary's own, which browsers may keep for an hour.
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
-        SCRIPT,
+        body,
     )
         .into_response()
 }
 
-async fn upload(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    form: Multipart,
-) -> Response {
-    let c = match signed_in(&app, &headers, peer) {
-        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let refused = |r: Response| {
-        // The API's answer carries the reason; the page says it in place.
+async fn upload(who: Who, form: Multipart) -> Page {
+    let c = require(&who)?;
+    let refused = |r: Refusal| {
+        // The API's answer gives the refusal's own message; the page says in
+        // place what may have gone wrong.
         (
-            r.status(),
+            r.status,
             page(
                 "上传未完成",
                 Some(&c),
@@ -73,40 +71,18 @@ async fn upload(
         )
             .into_response()
     };
-    let (name, bytes) = match api::upload_field(&app, form).await {
-        Ok(x) => x,
-        Err(r) => return refused(r),
-    };
-    match api::take_upload(&app, &c, name, bytes).await {
-        Ok(s) => Redirect::to(&format!("/submissions/{}", s.id)).into_response(),
-        Err(r) => refused(r),
-    }
+    let (name, bytes) = upload::file_field(&who.app, form).await.map_err(refused)?;
+    let s = upload::take(&who.app, &c, name, bytes)
+        .await
+        .map_err(refused)?;
+    Ok(Redirect::to(&format!("/submissions/{}", s.id)).into_response())
 }
 
-async fn submission(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let c = match signed_in(&app, &headers, peer) {
-        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let s = match api::visible_submission(&app, &c, id) {
-        Ok(s) => s,
-        Err(_) => {
-            return (
-                StatusCode::NOT_FOUND,
-                page(
-                    "没有这份报送记录",
-                    Some(&c),
-                    r#"<p><a href="/">返回</a></p>"#,
-                ),
-            )
-                .into_response();
-        }
+async fn submission(who: Who, Path(id): Path<i64>) -> Page {
+    let c = require(&who)?;
+    let app = &who.app;
+    let Ok(s) = upload::visible_submission(app, &c, id) else {
+        return Ok(bare(StatusCode::NOT_FOUND, "没有这份报送记录", &c));
     };
     let (verdict, class) = view::verdict(&s);
     let mut body = format!(
@@ -138,13 +114,8 @@ async fn submission(
     if let Some(to) = &s.filed_as {
         let _ = write!(body, r#"<p class="small">已归档为 {}</p>"#, esc(to));
     }
-    let office = desk::review_box(&app, &c, &s).and_then(|review| {
-        desk::explanations_box(&app, &c, &s).map(|explained| (review, explained))
-    });
-    let (review, explained) = match office {
-        Ok(x) => x,
-        Err(e) => return failure(e),
-    };
+    let review = desk::review_box(app, &c, &s).map_err(failure)?;
+    let explained = desk::explanations_box(app, &c, &s).map_err(failure)?;
     body.push_str(&review);
     body.push_str("<h2>检查结果</h2>");
     body.push_str(&view::findings_table(&s));
@@ -160,18 +131,7 @@ async fn submission(
         body,
         r#"<a href="/api/v1/submissions/{id}/file">下载上传的原文件</a>　<a href="/">返回</a></p>"#
     );
-    page(&format!("报送记录 #{id}"), Some(&c), &body).into_response()
-}
-
-async fn style() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=3600"),
-        ],
-        STYLE,
-    )
-        .into_response()
+    Ok(page(&format!("报送记录 #{id}"), Some(&c), &body).into_response())
 }
 
 /// Text made safe for HTML.
@@ -188,6 +148,12 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A page with only a way back: a refusal by its title.
+pub fn bare(status: StatusCode, title: &str, c: &Caller) -> Response {
+    let body = r#"<p><a href="/">返回</a></p>"#;
+    (status, page(title, Some(c), body)).into_response()
 }
 
 /// A whole page: the header with who is signed in, then `body`.
@@ -212,10 +178,15 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     ))
 }
 
-fn login_form(message: Option<&str>) -> Html<String> {
-    let note = message.map_or(String::new(), |m| {
+/// A form's refusal above it, when there is one.
+fn alert(message: Option<&str>) -> String {
+    message.map_or(String::new(), |m| {
         format!(r#"<p class="error" role="alert">{}</p>"#, esc(m))
-    });
+    })
+}
+
+fn login_form(message: Option<&str>) -> Html<String> {
+    let note = alert(message);
     page(
         "登录",
         None,
@@ -239,43 +210,20 @@ struct LoginForm {
     password: String,
 }
 
-async fn login(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    match session::login(&app, &f.user, &f.password, &session::address(peer)) {
-        Err(e) => failure(e),
-        Ok(Login::Throttled) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            login_form(Some("登录失败次数过多，请 15 分钟后再试。")),
-        )
-            .into_response(),
-        Ok(Login::Refused) => (
-            StatusCode::UNAUTHORIZED,
-            login_form(Some("账户名或密码不正确。")),
-        )
-            .into_response(),
-        Ok(Login::Ok(user, cookie)) => {
+async fn login(who: Who, Form(f): Form<LoginForm>) -> Page {
+    match session::login(&who.app, &f.user, &f.password, &who.ip).map_err(failure)? {
+        Err(r) => Ok((r.status, login_form(Some(&r.message))).into_response()),
+        Ok((user, cookie)) => {
             let to = if user.must_change { "/password" } else { "/" };
-            ([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response()
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response())
         }
     }
 }
 
-async fn logout(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    match session::caller(&app, &headers, &session::address(peer)) {
-        Err(e) => failure(e),
-        Ok(None) => Redirect::to("/login").into_response(),
-        Ok(Some(c)) => match session::logout(&app, &c) {
-            Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response(),
-            Err(e) => failure(e),
-        },
-    }
+async fn logout(who: Who) -> Page {
+    let c = signed_in(&who)?;
+    let cookie = session::logout(&who.app, &c).map_err(failure)?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
 
 fn password_form(c: &Caller, message: Option<&str>) -> Html<String> {
@@ -284,9 +232,7 @@ fn password_form(c: &Caller, message: Option<&str>) -> Html<String> {
     } else {
         ""
     };
-    let note = message.map_or(String::new(), |m| {
-        format!(r#"<p class="error" role="alert">{}</p>"#, esc(m))
-    });
+    let note = alert(message);
     page(
         "修改密码",
         Some(c),
@@ -302,15 +248,9 @@ fn password_form(c: &Caller, message: Option<&str>) -> Html<String> {
     )
 }
 
-async fn password_page(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    match signed_in(&app, &headers, peer) {
-        Ok(c) => password_form(&c, None).into_response(),
-        Err(r) => r,
-    }
+async fn password_page(who: Who) -> Page {
+    let c = signed_in(&who)?;
+    Ok(password_form(&c, None).into_response())
 }
 
 #[derive(Deserialize)]
@@ -320,37 +260,43 @@ struct PasswordForm {
     again: String,
 }
 
-async fn password(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
-) -> Response {
-    let c = match signed_in(&app, &headers, peer) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn password(who: Who, Form(f): Form<PasswordForm>) -> Page {
+    let c = signed_in(&who)?;
+    let refused =
+        |why: &str| (StatusCode::BAD_REQUEST, password_form(&c, Some(why))).into_response();
     if f.new != f.again {
-        return (
-            StatusCode::BAD_REQUEST,
-            password_form(&c, Some("两次输入的新密码不一致。")),
-        )
-            .into_response();
+        return Ok(refused("两次输入的新密码不一致。"));
     }
-    match session::change_password(&app, &c, &f.old, &f.new) {
-        Err(e) => failure(e),
-        Ok(Err(why)) => (StatusCode::BAD_REQUEST, password_form(&c, Some(&why))).into_response(),
-        Ok(Ok(cookie)) => ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response(),
+    match session::change_password(&who.app, &c, &f.old, &f.new).map_err(failure)? {
+        Ok(cookie) => Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()),
+        Err(why) => Ok(refused(&why)),
     }
 }
 
-/// The caller, or a redirect to the login page.
-pub fn signed_in(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
-    match session::caller(app, headers, &session::address(peer)) {
-        Err(e) => Err(failure(e)),
-        Ok(None) => Err(Redirect::to("/login").into_response()),
-        Ok(Some(c)) => Ok(c),
+/// A page's answer: the page, or where the request goes instead (a refusal,
+/// the login page).
+pub type Page = Result<Response, Response>;
+
+/// No caller, as the pages say it: to the login page without a live
+/// session, to the password page before the first password is changed.
+fn away(n: NoCaller) -> Response {
+    match n {
+        NoCaller::Failed(e) => failure(e),
+        NoCaller::SignedOut => Redirect::to("/login").into_response(),
+        NoCaller::FirstPassword => Redirect::to("/password").into_response(),
     }
+}
+
+/// The caller of a live session (who may still have to change the first
+/// password), or a redirect to the login page.
+pub fn signed_in(who: &Who) -> Result<Caller, Response> {
+    who.signed_in().map_err(away)
+}
+
+/// The caller past the first password, or a redirect to the login or the
+/// password page.
+pub fn require(who: &Who) -> Result<Caller, Response> {
+    who.caller().map_err(away)
 }
 
 pub fn failure(e: Error) -> Response {
@@ -510,21 +456,10 @@ struct HomeQuery {
     period: Option<String>,
 }
 
-async fn home(
-    State(app): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<HomeQuery>,
-) -> Response {
-    let c = match signed_in(&app, &headers, peer) {
-        Ok(c) if c.user.must_change => return Redirect::to("/password").into_response(),
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match home_body(&app, &c, q.period.as_deref()) {
-        Ok((title, body)) => page(&title, Some(&c), &body).into_response(),
-        Err(e) => failure(e),
-    }
+async fn home(who: Who, Query(q): Query<HomeQuery>) -> Page {
+    let c = require(&who)?;
+    let (title, body) = home_body(&who.app, &c, q.period.as_deref()).map_err(failure)?;
+    Ok(page(&title, Some(&c), &body).into_response())
 }
 
 fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, String), Error> {

@@ -2,17 +2,21 @@
 //! `SameSite=Strict` cookie; the server keeps only its SHA-256, with the time
 //! it was made and last used, and ends it after the idle or the absolute
 //! timeout. Logins are throttled per account and per address, and every
-//! attempt is in the audit log.
+//! attempt is in the audit log, as is what a caller does ([`audit`]).
+//! Handlers take a [`Who`] and say which check they need of it.
 
 use std::net::SocketAddr;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
 use crate::read::sha256_hex;
-use crate::serve::App;
 use crate::serve::accounts::{self, now};
 use crate::serve::db::{AuditEntry, User};
+use crate::serve::{App, Refusal, Shared};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "zonestat_session";
@@ -33,9 +37,61 @@ pub struct Caller {
     pub ip: String,
 }
 
-/// The address a request came from.
-pub fn address(peer: SocketAddr) -> String {
-    peer.ip().to_string()
+/// A request as a handler takes it: the portal, the request's cookies and
+/// the address it came from. Taking it checks nothing; the handler asks for
+/// the caller it needs ([`Who::signed_in`], [`Who::caller`]).
+pub struct Who {
+    pub app: Shared,
+    headers: HeaderMap,
+    /// The address the request came from.
+    pub ip: String,
+}
+
+impl FromRequestParts<Shared> for Who {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Who, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Who {
+            app: app.clone(),
+            headers: parts.headers.clone(),
+            ip: peer.ip().to_string(),
+        })
+    }
+}
+
+/// Why a request has no caller to act for; the API and the pages each say
+/// it their way.
+pub enum NoCaller {
+    /// The database failed.
+    Failed(Error),
+    /// No live session: never logged in, logged out, or timed out.
+    SignedOut,
+    /// Signed in with a first password, which must be changed before anything else.
+    FirstPassword,
+}
+
+impl Who {
+    /// The caller of a live session, who may still have to change the first
+    /// password (to do that, or to log out).
+    pub fn signed_in(&self) -> Result<Caller, NoCaller> {
+        match caller(&self.app, &self.headers, &self.ip) {
+            Err(e) => Err(NoCaller::Failed(e)),
+            Ok(None) => Err(NoCaller::SignedOut),
+            Ok(Some(c)) => Ok(c),
+        }
+    }
+
+    /// The caller past the first password: who may use the portal.
+    pub fn caller(&self) -> Result<Caller, NoCaller> {
+        let c = self.signed_in()?;
+        if c.user.must_change {
+            return Err(NoCaller::FirstPassword);
+        }
+        Ok(c)
+    }
 }
 
 /// The session token of a request's cookie.
@@ -55,7 +111,7 @@ fn token(headers: &HeaderMap) -> Option<&str> {
 ///
 /// # Errors
 /// [`Error::Database`].
-pub fn caller(app: &App, headers: &HeaderMap, ip: &str) -> Result<Option<Caller>, Error> {
+fn caller(app: &App, headers: &HeaderMap, ip: &str) -> Result<Option<Caller>, Error> {
     let Some(token) = token(headers) else {
         return Ok(None);
     };
@@ -82,18 +138,15 @@ pub fn caller(app: &App, headers: &HeaderMap, ip: &str) -> Result<Option<Caller>
     }
 }
 
-/// What a login attempt came to.
-pub enum Login {
-    /// Signed in: the new session's cookie header.
-    Ok(User, HeaderValue),
-    /// Wrong name or password (the same answer for both).
-    Refused,
-    /// Too many failures lately, for the account or the address.
-    Throttled,
-}
+/// A login: the account and its new session's cookie header, or why not.
+pub type Login = Result<(User, HeaderValue), Refusal>;
 
 /// Checks a name and password; on success starts a new session (a fresh
-/// token, whatever the request carried). Every attempt is audited.
+/// token, whatever the request carried) and gives the account and the
+/// session's cookie header. `Ok(Err(_))` when the login is refused: 429
+/// after too many failures lately, for the account or the address; 401 for
+/// a wrong name or password (the same answer for both). Every attempt is
+/// audited.
 ///
 /// # Errors
 /// [`Error::Database`].
@@ -112,7 +165,11 @@ pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, E
     let (by_name, by_ip) = app.db.failures_since(name, ip, t - WINDOW)?;
     if by_name >= MAX_ACCOUNT_FAILURES || by_ip >= MAX_ADDRESS_FAILURES {
         audit("throttled")?;
-        return Ok(Login::Throttled);
+        return Ok(Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "登录失败次数过多，请 15 分钟后再试。",
+        )));
     }
     let user = app.db.user_by_name(name)?;
     let hash = user
@@ -122,19 +179,18 @@ pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, E
     match user {
         Some(user) if good && !user.disabled => {
             app.db.clear_failures(name)?;
-            let token = hex(&accounts::random_bytes::<16>());
-            app.db
-                .add_session(&sha256_hex(token.as_bytes()), user.id, t)?;
+            let cookie = new_session(app, user.id, t)?;
             audit("ok")?;
-            Ok(Login::Ok(
-                user,
-                cookie(app, &token, app.config.absolute_timeout),
-            ))
+            Ok(Ok((user, cookie)))
         }
         _ => {
             app.db.add_failure(name, ip, t)?;
             audit("failed")?;
-            Ok(Login::Refused)
+            Ok(Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_login",
+                "账户名或密码不正确。",
+            )))
         }
     }
 }
@@ -145,7 +201,7 @@ pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, E
 /// [`Error::Database`].
 pub fn logout(app: &App, caller: &Caller) -> Result<HeaderValue, Error> {
     app.db.remove_session(&caller.token_hash)?;
-    api_audit(app, caller, "logout", "ok")?;
+    record(app, caller, "logout", "", "ok")?;
     Ok(cookie(app, "", 0))
 }
 
@@ -162,7 +218,7 @@ pub fn change_password(
     new: &str,
 ) -> Result<Result<HeaderValue, String>, Error> {
     let refuse = |why: String| {
-        api_audit(app, caller, "password", "refused")?;
+        record(app, caller, "password", "", "refused")?;
         Ok(Err(why))
     };
     if !slow(|| accounts::verify_password(old, &caller.user.password)) {
@@ -179,22 +235,46 @@ pub fn change_password(
         &slow(|| accounts::hash_password(new))?,
         false,
     )?;
-    let token = hex(&accounts::random_bytes::<16>());
-    app.db
-        .add_session(&sha256_hex(token.as_bytes()), caller.user.id, now())?;
-    api_audit(app, caller, "password", "ok")?;
-    Ok(Ok(cookie(app, &token, app.config.absolute_timeout)))
+    let cookie = new_session(app, caller.user.id, now())?;
+    record(app, caller, "password", "", "ok")?;
+    Ok(Ok(cookie))
 }
 
-fn api_audit(app: &App, caller: &Caller, action: &str, outcome: &str) -> Result<(), Error> {
+/// Starts a session of account `user_id` with a fresh token: its cookie.
+fn new_session(app: &App, user_id: i64, at: i64) -> Result<HeaderValue, Error> {
+    let token = accounts::random_hex::<16>();
+    app.db
+        .add_session(&sha256_hex(token.as_bytes()), user_id, at)?;
+    Ok(cookie(app, &token, app.config.absolute_timeout))
+}
+
+/// Appends what `caller` did to the audit log.
+///
+/// # Errors
+/// [`Error::Database`].
+fn record(
+    app: &App,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    outcome: &str,
+) -> Result<(), Error> {
     app.db.audit(&AuditEntry {
         at: now(),
         user: caller.user.name.clone(),
         action: action.into(),
-        target: String::new(),
+        target: target.into(),
         ip: caller.ip.clone(),
         outcome: outcome.into(),
     })
+}
+
+/// Appends what `caller` did to the audit log; a failure to write it is
+/// reported, not hidden (what was done stands).
+pub fn audit(app: &App, caller: &Caller, action: &str, target: &str, outcome: &str) {
+    if let Err(e) = record(app, caller, action, target, outcome) {
+        eprintln!("无法写审计日志：{e}");
+    }
 }
 
 /// The `Set-Cookie` value for a token (an empty token with age 0 clears it).
@@ -208,10 +288,6 @@ fn cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .expect("cookie of hex and ASCII words")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Argon2 takes tens of milliseconds by design: on the server's event loop,

@@ -4,10 +4,15 @@
 //! approved (locked) them, and filed
 //! into the archive exactly as `intake` files an inbox file (same lock,
 //! canonical name, `_superseded/`, log). Every upload, accepted or not, is
-//! recorded with its verdict and findings.
+//! recorded with its verdict and findings. The API and the pages take the
+//! file from the request ([`file_field`]) and hand it over ([`take`]) alike,
+//! and show a submission only to whom may see it ([`visible_submission`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use axum::extract::Multipart;
+use axum::http::StatusCode;
 
 use crate::archive::{Action, Archive};
 use crate::catalog::Reporter;
@@ -16,16 +21,20 @@ use crate::error::Error;
 use crate::folder;
 use crate::history::History;
 use crate::model::sort_findings;
-use crate::serve::App;
-use crate::serve::accounts::{now, random_bytes};
+use crate::serve::accounts::{now, random_hex};
 use crate::serve::db::{Role, Submission};
-use crate::serve::session::Caller;
-use crate::serve::view::local_date;
+use crate::serve::session::{Caller, audit};
+use crate::serve::view::{local_date, unit_name};
+use crate::serve::{App, Refusal, Shared};
 
 /// Where uploads are kept as received, in the data folder.
 pub const UPLOADS: &str = "_portal/uploads";
 /// Where their feedback workbooks are written, in the data folder.
 pub const FEEDBACK: &str = "_portal/feedback";
+
+/// The body limit of an upload request: far above any form; the catalogue's
+/// `max_file_mb` is checked on the file itself (413 with its message).
+pub const LIMIT_SLACK: usize = 512 * 1024 * 1024;
 
 /// How long an upload waits for another filing (an `intake`, another upload).
 const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -48,11 +57,7 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     let data = &app.config.data;
     let cat = &app.cat;
     let at = now();
-    let tag = format!(
-        "{}-{}",
-        crate::intake::utc_stamp(at).1,
-        hex(&random_bytes::<4>())
-    );
+    let tag = format!("{}-{}", crate::intake::utc_stamp(at).1, random_hex::<4>());
     // The name keeps its extension: the reader notes one that does not match.
     let shown = display_name(name);
     let stored_rel = format!("{UPLOADS}/{tag}-{}", crate::template::sanitize(&shown));
@@ -119,10 +124,10 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
         s.status = "refused".into();
         s.reason = format!(
             "这是{}的报表（文件中的填报单位），您只能上传{}的报表。请确认是否选错了文件；由其他单位报送的报表请由该单位上传。",
-            name_of(app, &who),
+            unit_name(cat, &who),
             own_zone
                 .as_deref()
-                .map_or("本单位".into(), |z| name_of(app, z))
+                .map_or("本单位".into(), |z| unit_name(cat, z))
         );
     } else if let Some(p) = &s.period
         && !period_row.is_some_and(|r| r.open)
@@ -184,6 +189,84 @@ pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<S
     Ok(s)
 }
 
+/// The file of a multipart upload (field `file`), within the catalogue's
+/// size limit: its name and bytes, or why not.
+pub async fn file_field(app: &App, mut form: Multipart) -> Result<(String, Vec<u8>), Refusal> {
+    let limit = app.cat.limits.max_file_bytes();
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "文件超过 {} MB 的上限。报表文件通常只有几十 KB，请确认是否选错了文件。",
+                app.cat.limits.max_file_mb
+            ),
+        )
+    };
+    let incomplete = || {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_upload",
+            "上传的内容不完整，请重新上传。",
+        )
+    };
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "no_file",
+                    "请求中没有文件（表单字段 file）。",
+                ));
+            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(_) => return Err(incomplete()),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("").to_string();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|_| incomplete())? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok((name, bytes));
+    }
+}
+
+/// Receives an upload off the event loop: the submission, or why not.
+pub async fn take(
+    app: &Shared,
+    c: &Caller,
+    name: String,
+    bytes: Vec<u8>,
+) -> Result<Submission, Refusal> {
+    let (app2, c2) = (app.clone(), c.clone());
+    let done = tokio::task::spawn_blocking(move || receive(&app2, &c2, &name, &bytes)).await;
+    match done {
+        Ok(Ok(s)) => {
+            let outcome = if s.locked_by.is_some() {
+                "refused: locked"
+            } else {
+                &s.status
+            };
+            audit(app, c, "upload", &format!("submission {}", s.id), outcome);
+            Ok(s)
+        }
+        Ok(Err(Error::ArchiveBusy { .. })) => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "统计科正在归档报表，请过一两分钟重新上传。",
+        )),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(Error::Serve("上传处理中断".into()).into()),
+    }
+}
+
 /// The approval that locks one of the forms of `s` for its unit and period.
 fn locked(app: &App, s: &Submission) -> Result<Option<crate::serve::db::Review>, Error> {
     let (Some(zone), Some(period)) = (&s.zone, &s.period) else {
@@ -213,16 +296,6 @@ fn feedback(
     }))
 }
 
-/// The name shown for a zone code or `city`.
-pub fn name_of(app: &App, who: &str) -> String {
-    if who == "city" {
-        return app.cat.city.reporter.clone();
-    }
-    app.cat
-        .zone(who)
-        .map_or(who.to_string(), |z| z.short.clone())
-}
-
 /// The file name an upload gave, without any folder a browser put before it.
 fn display_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
@@ -233,15 +306,15 @@ fn display_name(name: &str) -> String {
     }
 }
 
-fn make_dir(dir: &Path) -> Result<(), Error> {
+/// Makes a folder (and those above it) in the data folder.
+///
+/// # Errors
+/// [`Error::Output`] naming it.
+pub fn make_dir(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output {
         path: dir.display().to_string(),
         message: crate::error::io_message(&e),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where a stored path (relative to the data folder) is, refusing anything
@@ -252,6 +325,24 @@ pub fn portal_file(data: &Path, rel: &str) -> Option<PathBuf> {
         && p.components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
     inside.then(|| data.join(p))
+}
+
+/// The submission `id` if the caller may see it; another zone's answers 404,
+/// exactly as one that does not exist.
+pub fn visible_submission(app: &App, c: &Caller, id: i64) -> Result<Submission, Refusal> {
+    match app.db.submission(id)? {
+        Some(s) if visible(c, &s) => Ok(s),
+        _ => {
+            let target = format!("submission {id}");
+            audit(app, c, "submission_read", &target, "not_found");
+            Err(no_submission())
+        }
+    }
+}
+
+/// No such submission, or one of another unit (the same answer).
+pub fn no_submission() -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, "not_found", "没有这份报送记录。")
 }
 
 /// Whether `c` may see submission `s`: the office every one, a zone (or the

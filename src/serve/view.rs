@@ -1,6 +1,7 @@
 //! How a submission reads for people: its verdict, its findings with sheet
-//! and A1 cell, and the zone's history. Shared by the pages (HTML) and
-//! nothing else; the API answers the same records as JSON.
+//! and A1 cell, and the zone's history, as HTML for the pages (the API
+//! answers the same records as JSON); and the units' names and the Beijing
+//! times that the office's mails and the uploads' reasons say too.
 
 use std::fmt::Write as _;
 
@@ -20,13 +21,19 @@ pub fn verdict(s: &Submission) -> (&'static str, &'static str) {
     }
 }
 
+/// The name shown for a zone code or `city`.
+pub fn unit_name(cat: &Catalogue, code: &str) -> String {
+    if code == "city" {
+        return cat.city.reporter.clone();
+    }
+    cat.zone(code).map_or(code.to_string(), |z| z.short.clone())
+}
+
 /// Who filled in a submission's forms, as a name.
 pub fn reporter_name(s: &Submission, cat: &Catalogue) -> String {
-    match s.zone.as_deref() {
-        Some("city") => cat.city.reporter.clone(),
-        Some(code) => cat.zone(code).map_or(code.to_string(), |z| z.short.clone()),
-        None => "（未识别）".into(),
-    }
+    s.zone
+        .as_deref()
+        .map_or("（未识别）".into(), |code| unit_name(cat, code))
 }
 
 /// The findings table of a submission (errors and warnings first, as stored).
@@ -144,13 +151,13 @@ pub fn inbox_table(cells: &[GridCell], show_zone: bool) -> String {
     out
 }
 
-/// Unix seconds as Beijing time, `2020-07-10 16:30`.
+/// Unix seconds as Beijing time, `YYYY-MM-DD hh:mm`.
 pub fn local_time(secs: i64) -> String {
     let (iso, _) = crate::intake::utc_stamp(secs + 8 * 3600);
     format!("{} {}", &iso[..10], &iso[11..16])
 }
 
-/// The Beijing date of a moment, `2020-07-10` (deadlines are dates there).
+/// The Beijing date of a moment, `YYYY-MM-DD` (deadlines are dates there).
 pub fn local_date(secs: i64) -> String {
     crate::intake::utc_stamp(secs + 8 * 3600).0[..10].to_string()
 }
