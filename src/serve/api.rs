@@ -171,7 +171,7 @@ async fn status(who: Who, Query(q): Query<PeriodQuery>) -> Result<Json<Value>, R
             ),
         ));
     };
-    let grid = crate::serve::pages::grid(&who.app, &c, period)?;
+    let grid = crate::serve::grid::grid(&who.app, &c, period)?;
     Ok(Json(json!({
         "period": period,
         "deadline": grid.deadline,

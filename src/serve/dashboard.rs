@@ -16,9 +16,10 @@ use crate::catalog::Kind;
 use crate::error::Error;
 use crate::model::Period;
 use crate::serve::App;
+use crate::serve::grid::grid;
 use crate::serve::office::{self, office_only, tally};
-use crate::serve::pages::{Page, bare, esc, failure, grid, page, require};
 use crate::serve::session::{Caller, Who};
+use crate::serve::view::{Page, bare, esc, failure, page, require};
 use crate::validate::Val;
 
 /// How many indicators the dashboard charts: the catalogue's first flows.

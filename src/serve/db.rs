@@ -926,6 +926,29 @@ fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
+/// The review that holds for a submission's unit, period and form now: the
+/// office's word on this submission or a later one, not undone by a later
+/// upload (a re-upload after 退回 is waiting for review again).
+pub fn current_review<'a>(
+    reviews: &'a [Review],
+    subs: &[Submission],
+    zone: &str,
+    form: &str,
+) -> Option<&'a Review> {
+    let latest = subs
+        .iter()
+        .filter(|s| s.status != "refused" && s.zone.as_deref() == Some(zone))
+        .filter(|s| s.forms.iter().any(|f| f == form))
+        .map(|s| s.id)
+        .max();
+    reviews.iter().find(|r| {
+        r.zone == zone
+            && r.form == form
+            && r.state != "unlocked"
+            && latest.is_none_or(|l| r.submission >= l)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

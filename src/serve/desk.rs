@@ -17,8 +17,8 @@ use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::{Role, Submission};
 use crate::serve::office::{self, Verdict, blocking};
-use crate::serve::pages::{Page, esc, page, require};
 use crate::serve::session::{Caller, Who};
+use crate::serve::view::{Page, esc, page, require};
 use crate::serve::{App, Refusal, Shared, view};
 
 pub fn routes() -> Router<Shared> {
@@ -394,7 +394,7 @@ pub fn returned_notice(app: &App, c: &Caller, period: Period) -> Result<String, 
     let subs = app.db.submissions(Some(&zone), Some(&p))?;
     let mut out = String::new();
     for r in reviews.iter().filter(|r| r.zone == zone) {
-        if office::current_review(&reviews, &subs, &zone, &r.form).is_some_and(|x| x == r)
+        if crate::serve::db::current_review(&reviews, &subs, &zone, &r.form).is_some_and(|x| x == r)
             && r.state == "returned"
         {
             let _ = write!(

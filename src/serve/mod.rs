@@ -32,6 +32,7 @@ mod dashboard;
 pub mod db;
 mod desk;
 mod filed;
+mod grid;
 mod office;
 mod pages;
 mod session;

@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::mail::{MailOptions, MailOverrides, SendOutcome};
 use crate::model::{Explanation, Period};
 use crate::serve::accounts::now;
+use crate::serve::db::current_review;
 use crate::serve::db::{ConsolidationRow, Review, Role, Submission};
 use crate::serve::session::{Caller, audit};
 use crate::serve::{App, Refusal, Shared, upload, view};
@@ -158,29 +159,6 @@ impl Verdict {
             Verdict::Unlock => "unlocked",
         }
     }
-}
-
-/// The review that holds for a submission's unit, period and form now: the
-/// office's word on this submission or a later one, not undone by a later
-/// upload (a re-upload after 退回 is waiting for review again).
-pub fn current_review<'a>(
-    reviews: &'a [Review],
-    subs: &[Submission],
-    zone: &str,
-    form: &str,
-) -> Option<&'a Review> {
-    let latest = subs
-        .iter()
-        .filter(|s| s.status != "refused" && s.zone.as_deref() == Some(zone))
-        .filter(|s| s.forms.iter().any(|f| f == form))
-        .map(|s| s.id)
-        .max();
-    reviews.iter().find(|r| {
-        r.zone == zone
-            && r.form == form
-            && r.state != "unlocked"
-            && latest.is_none_or(|l| r.submission >= l)
-    })
 }
 
 /// The reviews that hold now for the forms of submission `s` and are about it.
@@ -499,7 +477,7 @@ pub struct Reminders {
 pub fn remind(app: &App, c: &Caller, period: &str) -> Result<Reminders, Refusal> {
     office_only(app, c, "reminder", period)?;
     let period = parse_period(app, period)?;
-    let grid = crate::serve::pages::grid(app, c, period)?;
+    let grid = crate::serve::grid::grid(app, c, period)?;
     let mut owed: Vec<(String, Vec<String>)> = Vec::new();
     for cell in &grid.cells {
         if cell.needs_reminder() {

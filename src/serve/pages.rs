@@ -1,7 +1,8 @@
 //! The pages people use: log in, change the first password, the zone's own
 //! page (the open periods and the forms it owes) and the office's status
-//! grid (the office's forms are in `desk`). Server-rendered HTML that works without JavaScript; the style sheet
-//! is embedded in the binary (the office's intranet has no internet).
+//! grid (`grid`; the office's forms are in `desk`). Server-rendered HTML that
+//! works without JavaScript; the style sheet is embedded in the binary (the
+//! office's intranet has no internet).
 
 use std::fmt::Write as _;
 
@@ -12,12 +13,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::aggregate::FormState;
 use crate::error::Error;
 use crate::model::Period;
 use crate::serve::db::Role;
-use crate::serve::session::{self, Caller, NoCaller, Who};
-use crate::serve::{App, Refusal, Shared, desk, filed, upload, view};
+use crate::serve::grid::grid;
+use crate::serve::session::{self, Caller, Who};
+use crate::serve::view::{Page, bare, esc, failure, page, require, signed_in};
+use crate::serve::{App, Refusal, Shared, desk, upload, view};
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("upload.js");
@@ -134,50 +136,6 @@ async fn submission(who: Who, Path(id): Path<i64>) -> Page {
     Ok(page(&format!("报送记录 #{id}"), Some(&c), &body).into_response())
 }
 
-/// Text made safe for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A page with only a way back: a refusal by its title.
-pub fn bare(status: StatusCode, title: &str, c: &Caller) -> Response {
-    let body = r#"<p><a href="/">返回</a></p>"#;
-    (status, page(title, Some(c), body)).into_response()
-}
-
-/// A whole page: the header with who is signed in, then `body`.
-pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
-    let who = caller.map_or(String::new(), |c| {
-        format!(
-            r#"<span class="who">{}（{}）</span><form method="post" action="/logout" class="inline"><button type="submit">退出</button></form>"#,
-            esc(&c.user.name),
-            c.user.role.label()
-        )
-    });
-    Html(format!(
-        r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{} · 开发区统计报表收集门户</title><link rel="stylesheet" href="/assets/style.css"></head>
-<body><header><a href="/" class="brand">开发区统计报表收集门户</a><nav>{who}</nav></header>
-<main><h1>{}</h1>
-{body}
-</main></body></html>"#,
-        esc(title),
-        esc(title)
-    ))
-}
-
 /// A form's refusal above it, when there is one.
 fn alert(message: Option<&str>) -> String {
     message.map_or(String::new(), |m| {
@@ -273,167 +231,6 @@ async fn password(who: Who, Form(f): Form<PasswordForm>) -> Page {
     }
 }
 
-/// A page's answer: the page, or where the request goes instead (a refusal,
-/// the login page).
-pub type Page = Result<Response, Response>;
-
-/// No caller, as the pages say it: to the login page without a live
-/// session, to the password page before the first password is changed.
-fn away(n: NoCaller) -> Response {
-    match n {
-        NoCaller::Failed(e) => failure(e),
-        NoCaller::SignedOut => Redirect::to("/login").into_response(),
-        NoCaller::FirstPassword => Redirect::to("/password").into_response(),
-    }
-}
-
-/// The caller of a live session (who may still have to change the first
-/// password), or a redirect to the login page.
-pub fn signed_in(who: &Who) -> Result<Caller, Response> {
-    who.signed_in().map_err(away)
-}
-
-/// The caller past the first password, or a redirect to the login or the
-/// password page.
-pub fn require(who: &Who) -> Result<Caller, Response> {
-    who.caller().map_err(away)
-}
-
-pub fn failure(e: Error) -> Response {
-    eprintln!("门户内部错误：{e}");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        page(
-            "出错了",
-            None,
-            "<p>服务器内部错误，请稍后再试；若一再出现，请联系管理员。</p>",
-        ),
-    )
-        .into_response()
-}
-
-/// One cell of the status grid: a reporter × a form.
-#[derive(Debug, Clone)]
-pub struct GridCell {
-    /// Zone code, or `city`.
-    pub code: String,
-    pub name: String,
-    pub form: String,
-    pub state: FormState,
-    /// The latest upload of this form: id, time, uploader, late.
-    pub latest: Option<(i64, i64, String, bool)>,
-    /// The office's word on it that holds now (approved or returned).
-    pub review: Option<crate::serve::db::Review>,
-    /// Nothing arrived and the deadline has passed.
-    pub overdue: bool,
-    /// The latest filing of this form into the archive, however it came
-    /// (the archive's log: a form filed from the inbox has no upload).
-    pub filed: Option<filed::Filing>,
-}
-
-impl GridCell {
-    /// The state as PORTAL.md names it: 未报送, 有错误, 已报送（待审核）, 已审核, 已退回.
-    pub fn label(&self) -> (&'static str, &'static str) {
-        match self.review.as_ref().map(|r| r.state.as_str()) {
-            Some("approved") => ("已审核", "approved"),
-            Some("returned") => ("已退回", "returned"),
-            _ => state_label(self.state),
-        }
-    }
-
-    /// The review state for the API: approved, returned, or None.
-    pub fn review_state(&self) -> Option<&str> {
-        self.review.as_ref().map(|r| r.state.as_str())
-    }
-
-    /// The unit still owes this form: not reported, with errors, or returned.
-    pub fn needs_reminder(&self) -> bool {
-        self.state != FormState::Accepted || self.review_state() == Some("returned")
-    }
-
-    /// The form in the archive came from the inbox, after any upload.
-    pub fn by_inbox(&self) -> Option<&filed::Filing> {
-        self.filed.as_ref().filter(|f| {
-            f.source == filed::Source::Inbox && self.latest.as_ref().is_none_or(|l| f.at >= l.1)
-        })
-    }
-
-    /// Arrived after the deadline.
-    pub fn late(&self, deadline: Option<&str>) -> bool {
-        match self.by_inbox() {
-            Some(f) => deadline.is_some_and(|d| view::local_date(f.at).as_str() > d),
-            None => self.latest.as_ref().is_some_and(|l| l.3),
-        }
-    }
-}
-
-/// The status grid of a period as the caller may see it: the office every
-/// row, a zone its own row, the city bureau the city's.
-#[derive(Debug, Clone)]
-pub struct Grid {
-    pub deadline: Option<String>,
-    pub open: bool,
-    pub forms: Vec<String>,
-    pub cells: Vec<GridCell>,
-}
-
-/// The grid of `period` for `c`.
-///
-/// # Errors
-/// [`Error::Database`], or [`Error::Input`] when the period's folder cannot be read.
-pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
-    let table = crate::status::status(&app.config.data, period, &app.cat)?;
-    let row = app
-        .db
-        .periods()?
-        .into_iter()
-        .find(|p| p.period == period.to_string());
-    let mine = |code: &str| match c.user.role {
-        Role::Office => true,
-        Role::Zone => c.user.zone.as_deref() == Some(code),
-        Role::City => code == "city",
-    };
-    let subs = app
-        .db
-        .submissions(upload::own_zone(c).as_deref(), Some(&period.to_string()))?;
-    let reviews = app.db.reviews(&period.to_string())?;
-    let today = view::local_date(crate::serve::accounts::now());
-    let past_deadline = row.as_ref().is_some_and(|p| p.deadline < today);
-    let (subs, reviews) = (&subs, &reviews);
-    let filings = &filed::latest(&app.config.data, period);
-    let cells = table
-        .rows
-        .iter()
-        .filter(|r| mine(&r.code))
-        .flat_map(|r| {
-            let latest = |form: &str| {
-                subs.iter()
-                    .find(|s| {
-                        s.zone.as_deref() == Some(r.code.as_str())
-                            && s.forms.iter().any(|f| f == form)
-                    })
-                    .map(|s| (s.id, s.uploaded_at, s.user_name.clone(), s.late))
-            };
-            r.forms.iter().map(move |(form, state)| GridCell {
-                code: r.code.clone(),
-                name: r.name.clone(),
-                form: form.clone(),
-                state: *state,
-                latest: latest(form),
-                review: crate::serve::office::current_review(reviews, subs, &r.code, form).cloned(),
-                overdue: past_deadline && *state == FormState::Missing,
-                filed: filings.get(&(r.code.clone(), form.clone())).cloned(),
-            })
-        })
-        .collect();
-    Ok(Grid {
-        deadline: row.as_ref().map(|p| p.deadline.clone()),
-        open: row.is_some_and(|p| p.open),
-        forms: table.forms,
-        cells,
-    })
-}
-
 const UPLOAD_FORM: &str = r#"<h2>上传报表</h2>
 <form id="upload" method="post" action="/upload" enctype="multipart/form-data">
 <div id="drop"><p>把填好的报表（xlsx、xls、ods、xlsb）拖到这里，或者</p>
@@ -441,15 +238,6 @@ const UPLOAD_FORM: &str = r#"<h2>上传报表</h2>
 <p id="chosen" class="small"></p>
 <button type="submit">上传并检查</button></div></form>
 <script src="/assets/upload.js"></script>"#;
-
-/// How a cell's state reads in the grid.
-fn state_label(s: FormState) -> (&'static str, &'static str) {
-    match s {
-        FormState::Missing => ("未报送", "missing"),
-        FormState::Rejected => ("有错误", "rejected"),
-        FormState::Accepted => ("已报送（待审核）", "accepted"),
-    }
-}
 
 #[derive(Deserialize)]
 struct HomeQuery {
@@ -590,7 +378,10 @@ fn home_body(app: &App, c: &Caller, asked: Option<&str>) -> Result<(String, Stri
         &app.cat,
         c.user.role == Role::Office,
     ));
-    body.push_str(&view::inbox_table(&grid.cells, c.user.role == Role::Office));
+    body.push_str(&crate::serve::grid::inbox_table(
+        &grid.cells,
+        c.user.role == Role::Office,
+    ));
     let title = match c.user.role {
         Role::Office => "各单位报送情况".to_string(),
         Role::Zone => {

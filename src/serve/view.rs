@@ -1,16 +1,19 @@
-//! How a submission reads for people: its verdict, its findings with sheet
-//! and A1 cell, and the zone's history, as HTML for the pages (the API
-//! answers the same records as JSON); and the units' names and the Beijing
-//! times that the office's mails and the uploads' reasons say too.
+//! How things read for people: the page frame (a page around a body, text
+//! made safe for HTML, refusals and failures as pages), a submission's
+//! verdict, its findings with sheet and A1 cell, and the zone's history (the
+//! API answers the same records as JSON); and the units' names and the
+//! Beijing times that the office's mails and the uploads' reasons say too.
 
 use std::fmt::Write as _;
 
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::Value;
 
 use crate::catalog::Catalogue;
+use crate::error::Error;
 use crate::serve::db::Submission;
-use crate::serve::filed::Filing;
-use crate::serve::pages::{GridCell, esc};
+use crate::serve::session::{Caller, NoCaller, Who};
 
 /// The verdict as a sentence and its CSS class.
 pub fn verdict(s: &Submission) -> (&'static str, &'static str) {
@@ -114,43 +117,6 @@ pub fn history_table(subs: &[Submission], cat: &Catalogue, show_zone: bool) -> S
     out
 }
 
-/// The forms of the grid whose filed copy came from the inbox (mail
-/// attachments filed by `zonestat intake` or `run`), newest first; nothing
-/// when there are none.
-pub fn inbox_table(cells: &[GridCell], show_zone: bool) -> String {
-    let mut rows: Vec<(&GridCell, &Filing)> = cells
-        .iter()
-        .filter_map(|c| c.by_inbox().map(|f| (c, f)))
-        .collect();
-    if rows.is_empty() {
-        return String::new();
-    }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.1.at));
-    let mut out = String::from(
-        r#"<h2>经邮件（收件箱）归档的报表</h2><table class="findings"><thead><tr><th scope="col">归档时间</th>"#,
-    );
-    if show_zone {
-        out.push_str(r#"<th scope="col">填报单位</th>"#);
-    }
-    out.push_str(r#"<th scope="col">报表</th><th scope="col">收到的文件</th><th scope="col">归档为</th></tr></thead><tbody>"#);
-    for (c, f) in rows {
-        let _ = write!(out, "<tr><td>{}</td>", esc(&local_time(f.at)));
-        if show_zone {
-            let _ = write!(out, "<td>{}</td>", esc(&c.name));
-        }
-        let received = f.file.rsplit(['/', '\\']).next().unwrap_or(&f.file);
-        let _ = write!(
-            out,
-            "<td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&c.form),
-            esc(received),
-            esc(&f.to)
-        );
-    }
-    out.push_str("</tbody></table>");
-    out
-}
-
 /// Unix seconds as Beijing time, `YYYY-MM-DD hh:mm`.
 pub fn local_time(secs: i64) -> String {
     let (iso, _) = crate::intake::utc_stamp(secs + 8 * 3600);
@@ -160,4 +126,87 @@ pub fn local_time(secs: i64) -> String {
 /// The Beijing date of a moment, `YYYY-MM-DD` (deadlines are dates there).
 pub fn local_date(secs: i64) -> String {
     crate::intake::utc_stamp(secs + 8 * 3600).0[..10].to_string()
+}
+
+/// Text made safe for HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page with only a way back: a refusal by its title.
+pub fn bare(status: StatusCode, title: &str, c: &Caller) -> Response {
+    let body = r#"<p><a href="/">返回</a></p>"#;
+    (status, page(title, Some(c), body)).into_response()
+}
+
+/// A whole page: the header with who is signed in, then `body`.
+pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
+    let who = caller.map_or(String::new(), |c| {
+        format!(
+            r#"<span class="who">{}（{}）</span><form method="post" action="/logout" class="inline"><button type="submit">退出</button></form>"#,
+            esc(&c.user.name),
+            c.user.role.label()
+        )
+    });
+    Html(format!(
+        r#"<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{} · 开发区统计报表收集门户</title><link rel="stylesheet" href="/assets/style.css"></head>
+<body><header><a href="/" class="brand">开发区统计报表收集门户</a><nav>{who}</nav></header>
+<main><h1>{}</h1>
+{body}
+</main></body></html>"#,
+        esc(title),
+        esc(title)
+    ))
+}
+
+/// A page's answer: the page, or where the request goes instead (a refusal,
+/// the login page).
+pub type Page = Result<Response, Response>;
+
+/// No caller, as the pages say it: to the login page without a live
+/// session, to the password page before the first password is changed.
+fn away(n: NoCaller) -> Response {
+    match n {
+        NoCaller::Failed(e) => failure(e),
+        NoCaller::SignedOut => Redirect::to("/login").into_response(),
+        NoCaller::FirstPassword => Redirect::to("/password").into_response(),
+    }
+}
+
+/// The caller of a live session (who may still have to change the first
+/// password), or a redirect to the login page.
+pub fn signed_in(who: &Who) -> Result<Caller, Response> {
+    who.signed_in().map_err(away)
+}
+
+/// The caller past the first password, or a redirect to the login or the
+/// password page.
+pub fn require(who: &Who) -> Result<Caller, Response> {
+    who.caller().map_err(away)
+}
+
+pub fn failure(e: Error) -> Response {
+    eprintln!("门户内部错误：{e}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page(
+            "出错了",
+            None,
+            "<p>服务器内部错误，请稍后再试；若一再出现，请联系管理员。</p>",
+        ),
+    )
+        .into_response()
 }
