@@ -11,7 +11,6 @@
 
 pub mod form;
 pub mod guard;
-mod package;
 pub mod pool;
 pub mod workbook;
 

@@ -4,12 +4,14 @@
 //! cell, xls, xlsb and ods sheets come as ranges. Only the region a form can
 //! occupy (the catalogue's `max_rows` × `max_columns`) is kept, cells outside
 //! it are counted and reported, and a text longer than `max_cell_chars` is
-//! cut. Whatever else a crafted file makes calamine do (abort, loop, allocate
-//! without end) is contained by the worker's limits (`pool.rs`).
+//! cut. A zip package's directory is checked first (declared parts, sizes,
+//! compression, encryption), for messages a clerk can act on. Whatever else a
+//! crafted file makes calamine do (abort, loop, allocate without end) is
+//! contained by the worker's limits (`pool.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use calamine::{
     Data, Ods, Range, Reader, Xls, Xlsb, Xlsx, XlsxError, XlsxFormulaMetadata,
@@ -17,10 +19,10 @@ use calamine::{
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use zip::ZipArchive;
 
 use crate::catalog::Limits;
 use crate::model::Cell;
-use crate::read::package;
 use crate::text::format_number;
 
 /// What the bytes of a file are, by content (never by extension).
@@ -292,21 +294,21 @@ pub fn parse(bytes: &[u8], kind: FileType, limits: &Limits) -> Result<Opened, Op
     let book = || Cursor::new(bytes);
     match kind {
         FileType::Xlsx | FileType::Xlsm | FileType::OtherZip => {
-            package::check(bytes, limits)?;
+            check_package(bytes, limits)?;
             let book = open_workbook_from_rs::<Xlsx<_>, _>(book()).map_err(damaged)?;
             let mut opened = open_xlsx(book, limits)?;
-            opened.macro_enabled = package::macro_enabled(bytes);
+            opened.macro_enabled = macro_enabled(bytes);
             Ok(opened)
         }
         FileType::Xlsb => {
-            package::check(bytes, limits)?;
+            check_package(bytes, limits)?;
             from_ranges(
                 open_workbook_from_rs::<Xlsb<_>, _>(book()).map_err(damaged)?,
                 limits,
             )
         }
         FileType::Ods => {
-            package::check(bytes, limits)?;
+            check_package(bytes, limits)?;
             from_ranges(
                 open_workbook_from_rs::<Ods<_>, _>(book()).map_err(damaged)?,
                 limits,
@@ -660,4 +662,133 @@ fn cell_value(d: Data, max: usize) -> (CellValue, bool) {
         Data::Error(e) => CellValue::Error(e.to_string()),
     };
     (v, false)
+}
+
+// The zip package (xlsx, xlsm, xlsb, ods), looked at before calamine opens
+// it, for what deserves a specific message to the clerk: how many parts it
+// declares, how large they say they inflate and how much, whether they are
+// encrypted (the zip crate's metadata; only `[Content_Types].xml` is
+// inflated, to tell an xlsm).
+
+/// Parts smaller than this are not held to the compression ratio: a sheet of
+/// repeated markup compresses very well, and a few MB harm nobody (the total
+/// is bounded by `max_unzipped_mb` anyway).
+const RATIO_FLOOR: u64 = 10 << 20;
+
+/// Checks a zip package's directory against the limits.
+///
+/// # Errors
+/// [`OpenError::Limit`] naming the limit passed, [`OpenError::Password`] for
+/// encrypted parts. A package the `zip` crate cannot open is let through:
+/// calamine then reports it as damaged.
+fn check_package(bytes: &[u8], limits: &Limits) -> Result<(), OpenError> {
+    let declared = declared_entries(bytes);
+    if declared > limits.max_zip_entries {
+        return Err(OpenError::limit(
+            "file.zip_entries",
+            None,
+            format!(
+                "工作簿声明包含 {declared} 个部件，超过上限 {}（limits.max_zip_entries），文件可能被恶意构造，未读取。",
+                limits.max_zip_entries
+            ),
+        ));
+    }
+    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_raw(i) else {
+            continue;
+        };
+        if entry.encrypted() {
+            return Err(OpenError::Password);
+        }
+        let (size, packed) = (entry.size(), entry.compressed_size());
+        total = total.saturating_add(size);
+        if size > RATIO_FLOOR && size / packed.max(1) > limits.max_compression_ratio {
+            return Err(OpenError::limit(
+                "file.zip_bomb",
+                None,
+                format!(
+                    "工作簿中的部件“{}”从 {} 字节解压后达 {} MB，压缩比约 {}:1，超过上限 {}:1（limits.max_compression_ratio），疑似“压缩炸弹”，未读取。",
+                    String::from_utf8_lossy(entry.name_raw()),
+                    packed,
+                    size.div_ceil(Limits::MIB),
+                    size / packed.max(1),
+                    limits.max_compression_ratio
+                ),
+            ));
+        }
+    }
+    if total > limits.max_unzipped_bytes() {
+        return Err(OpenError::limit(
+            "file.too_large_unzipped",
+            None,
+            format!(
+                "工作簿解压后共 {} MB，超过上限 {} MB（limits.max_unzipped_mb），未读取。报表文件解压后通常不足 1 MB，文件可能夹带了大量其他内容或被恶意构造。",
+                total.div_ceil(Limits::MIB),
+                limits.max_unzipped_mb
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an OOXML package's `[Content_Types].xml` declares a macro-enabled
+/// workbook (an .xlsm). The part is small; one larger than 1 MB is not read.
+/// (After [`check_package`].)
+fn macro_enabled(bytes: &[u8]) -> bool {
+    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+        return false;
+    };
+    let Ok(part) = zip.by_name("[Content_Types].xml") else {
+        return false;
+    };
+    let mut text = Vec::new();
+    part.take(1 << 20).read_to_end(&mut text).is_ok()
+        && memchr::memmem::find(&text, b"macroEnabled").is_some()
+}
+
+/// The most entries any end-of-central-directory record near the end of the
+/// file declares (zip64 ones included). The `zip` crate reads as many central
+/// headers as the record it settles on declares, so this bounds its work.
+fn declared_entries(bytes: &[u8]) -> u64 {
+    const EOCD: [u8; 4] = [0x50, 0x4B, 0x05, 0x06];
+    const LOCATOR: [u8; 4] = [0x50, 0x4B, 0x06, 0x07];
+    const EOCD64: [u8; 4] = [0x50, 0x4B, 0x06, 0x06];
+    // (0 where the file ends first)
+    let u16_at = |at: usize| {
+        let b = bytes.get(at..at + 2);
+        b.map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u64_at = |at: usize| {
+        let b = bytes.get(at..at + 8);
+        b.map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let from = bytes.len().saturating_sub(22 + 65_535 + 20);
+    let mut most = 0;
+    let end = bytes.len().saturating_sub(21).max(from);
+    for at in memchr::memmem::find_iter(&bytes[from..], &EOCD).map(|k| from + k) {
+        if at >= end {
+            break;
+        }
+        most = most.max(u16_at(at + 8)).max(u16_at(at + 10));
+        if at >= 20
+            && bytes[at - 20..at - 16] == LOCATOR
+            && let Ok(off) = usize::try_from(u64_at(at - 20 + 8))
+            && bytes.get(off..off + 4) == Some(&EOCD64[..])
+        {
+            most = most.max(u64_at(off + 24)).max(u64_at(off + 32));
+        }
+    }
+    // A zip64 record may also be found by searching back from the end.
+    let from64 = bytes.len().saturating_sub(1 << 20);
+    let end64 = bytes.len().saturating_sub(55).max(from64);
+    for at in memchr::memmem::find_iter(&bytes[from64..], &EOCD64).map(|k| from64 + k) {
+        if at < end64 {
+            most = most.max(u64_at(at + 24)).max(u64_at(at + 32));
+        }
+    }
+    most
 }
