@@ -41,18 +41,14 @@ pub fn write_feedback(
     let mut groups: BTreeMap<(usize, Option<Period>), Vec<&CheckedForm>> = BTreeMap::new();
     for f in forms {
         let Some(zone) = f.zone() else { continue };
-        let index = cat
-            .zones
-            .iter()
-            .position(|z| z.code == zone)
-            .unwrap_or(usize::MAX);
-        let has_problems = f.findings.iter().any(|x| x.severity != Severity::Info);
-        if has_problems {
-            groups
-                .entry((index, f.period.or(period)))
-                .or_default()
-                .push(f);
+        if f.findings.iter().all(|x| x.severity == Severity::Info) {
+            continue;
         }
+        let index = cat.zones.iter().position(|z| z.code == zone);
+        groups
+            .entry((index.unwrap_or(usize::MAX), f.period.or(period)))
+            .or_default()
+            .push(f);
     }
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -210,18 +206,17 @@ fn list_sheet(
     let font = cat.report.font.as_str();
     let ws = wb.add_worksheet();
     ws.set_name("问题清单")?;
-    let head = Format::new()
-        .set_font_name(font)
-        .set_font_size(10.5)
+    let plain = Format::new().set_font_name(font).set_font_size(10.5);
+    let head = plain
+        .clone()
         .set_bold()
         .set_border(FormatBorder::Thin)
         .set_background_color(Color::RGB(0xDDEBF7))
         .set_align(FormatAlign::Center)
         .set_align(FormatAlign::VerticalCenter)
         .set_text_wrap();
-    let cell = Format::new()
-        .set_font_name(font)
-        .set_font_size(10.5)
+    let cell = plain
+        .clone()
         .set_border(FormatBorder::Thin)
         .set_text_wrap()
         .set_align(FormatAlign::Top);
@@ -230,7 +225,6 @@ fn list_sheet(
     let title = Format::new()
         .set_font_name(&cat.report.title_font)
         .set_font_size(14);
-    let plain = Format::new().set_font_name(font).set_font_size(10.5);
     let zone_name = group
         .first()
         .and_then(|f| f.raw.reporter.as_ref())

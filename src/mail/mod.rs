@@ -103,16 +103,8 @@ impl MailOptions {
             user: flags.user.unwrap_or_else(|| mail.user.clone()),
             password,
             from: flags.from.unwrap_or_else(|| mail.from.clone()),
-            to: if flags.to.is_empty() {
-                mail.to.clone()
-            } else {
-                flags.to
-            },
-            cc: if flags.cc.is_empty() {
-                mail.cc.clone()
-            } else {
-                flags.cc
-            },
+            to: or_file(flags.to, &mail.to),
+            cc: or_file(flags.cc, &mail.cc),
             subject: flags.subject,
             timeout: Duration::from_secs(60),
             deadline: Duration::from_secs(mail.deadline_seconds),
@@ -127,6 +119,16 @@ impl MailOptions {
             Security::None => 25,
         })
     }
+
+    /// `host:port`, as the errors and the outcome name the server.
+    pub fn server(&self) -> String {
+        format!("{}:{}", self.host, self.port())
+    }
+}
+
+/// A list flag replaces the file's list when given.
+fn or_file(flag: Vec<String>, file: &[String]) -> Vec<String> {
+    if flag.is_empty() { file.to_vec() } else { flag }
 }
 
 /// `--security starttls|tls|none`: the same words as in the settings file.
@@ -220,7 +222,7 @@ pub fn send_report(
     let reply = smtp::deliver_within(mail, composed)?;
     Ok(SendOutcome {
         delivery: Delivery::Sent {
-            server: format!("{}:{}", mail.host, mail.port()),
+            server: mail.server(),
             reply,
         },
         ..outcome
@@ -240,12 +242,12 @@ pub fn send_notice(
     body: &str,
 ) -> Result<String, Error> {
     check_server(mail)?;
-    let from = mailbox(&mail.from, "发件人").and_then(|m| {
-        m.ok_or_else(|| {
-            Error::MailSettings("没有发件人：请在 zonestat.toml 的 [mail] 中填写 from".into())
-        })
-    })?;
-    let to = mailbox(to, "收件人")?.ok_or_else(|| Error::MailSettings("没有收件人地址".into()))?;
+    let from = required(
+        &mail.from,
+        "发件人",
+        "没有发件人：请在 zonestat.toml 的 [mail] 中填写 from",
+    )?;
+    let to = required(to, "收件人", "没有收件人地址")?;
     let composed = message::compose_text(&from, &to, subject, body)?;
     smtp::deliver_within(mail, composed)
 }
@@ -310,30 +312,28 @@ pub fn send_file(
             message: "找不到这个考核汇总表文件".into(),
         });
     }
-    let found = find_summary(report, summary, cat)?;
     // A workbook zonestat wrote knows its own period and summary, renamed or
     // mailed on without its JSON.
-    let own = match found {
-        None => Summary::from_properties(&workbook_properties(report)),
-        Some(_) => None,
+    let (found, body) = match find_summary(report, summary, cat)? {
+        Some((path, s)) => (Some(s), Some(BodySource::File(path))),
+        None => match Summary::from_properties(&workbook_properties(report)) {
+            Some(s) => (Some(s), Some(BodySource::Workbook)),
+            None => (None, None),
+        },
     };
     let mut mail = mail.clone();
     if found.is_none()
-        && own.is_none()
         && mail.subject.is_none()
         && let Some(label) = label_from_file_name(report, cat)
     {
         mail.subject = Some(format!("{}（{label}）", cat.plan.mail_subject()));
     }
-    let s = found.as_ref().map(|(_, s)| s).or(own.as_ref());
     let mut outcome = match dry_run {
-        Some(eml) => write_message(report, s, &mail, eml)?,
-        None => send_report(report, s, &mail)?,
+        Some(eml) => write_message(report, found.as_ref(), &mail, eml)?,
+        None => send_report(report, found.as_ref(), &mail)?,
     };
-    if let Some((path, _)) = found {
-        outcome.body = BodySource::File(path);
-    } else if own.is_some() {
-        outcome.body = BodySource::Workbook;
+    if let Some(body) = body {
+        outcome.body = body;
     }
     Ok(outcome)
 }
@@ -499,13 +499,11 @@ fn prepare(
             "附件应是考核汇总表（.xlsx 文件），而不是 {file_name}"
         )));
     }
-    let from = mailbox(&mail.from, "发件人").and_then(|m| {
-        m.ok_or_else(|| {
-            settings(
-                "没有发件人：请在 zonestat.toml 的 [mail] 中填写 from，或用 --from 指定".into(),
-            )
-        })
-    })?;
+    let from = required(
+        &mail.from,
+        "发件人",
+        "没有发件人：请在 zonestat.toml 的 [mail] 中填写 from，或用 --from 指定",
+    )?;
     let to = mailboxes(&mail.to, "收件人")?;
     let cc = mailboxes(&mail.cc, "抄送")?;
     if to.is_empty() {
@@ -569,12 +567,14 @@ fn mailbox(text: &str, what: &str) -> Result<Option<Mailbox>, Error> {
     })
 }
 
+/// One address that must be there: `missing` when blank.
+fn required(text: &str, what: &str, missing: &str) -> Result<Mailbox, Error> {
+    mailbox(text, what)?.ok_or_else(|| Error::MailSettings(missing.into()))
+}
+
+/// The addresses of a list, blank ones left out.
 fn mailboxes(list: &[String], what: &str) -> Result<Vec<Mailbox>, Error> {
-    let mut out = Vec::new();
-    for t in list {
-        if let Some(m) = mailbox(t, what)? {
-            out.push(m);
-        }
-    }
-    Ok(out)
+    list.iter()
+        .filter_map(|t| mailbox(t, what).transpose())
+        .collect()
 }
