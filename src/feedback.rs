@@ -92,16 +92,7 @@ fn build(
         }
         used_names.push(name.clone());
         let (fill, texts) = fill_of(f);
-        let mut marks = marks_of(f, form);
-        for (spot, text) in texts {
-            match marks.iter_mut().find(|m| m.spot == spot) {
-                Some(m) => {
-                    m.text.push('\n');
-                    m.text.push_str(&text);
-                }
-                None => marks.push(Mark { spot, text }),
-            }
-        }
+        let marks = marks_of(f, form, texts);
         add_form_sheet(&mut wb, form, cat, &name, &fill, &marks)?;
     }
     list_sheet(&mut wb, group, cat)?;
@@ -151,8 +142,9 @@ fn fill_of(f: &CheckedForm) -> (Fill, Vec<(Spot, String)>) {
     (fill, texts)
 }
 
-/// Where each finding goes on the redrawn form; findings on one spot share a note.
-fn marks_of(f: &CheckedForm, form: &crate::catalog::Form) -> Vec<Mark> {
+/// Where each finding goes on the redrawn form, then the notes of [`fill_of`];
+/// all on one spot share a note.
+fn marks_of(f: &CheckedForm, form: &crate::catalog::Form, notes: Vec<(Spot, String)>) -> Vec<Mark> {
     let mut by_spot: BTreeMap<Spot, Vec<String>> = BTreeMap::new();
     for x in f.findings.iter().filter(|x| x.severity != Severity::Info) {
         let role = x.column.as_deref().and_then(|label| {
@@ -181,6 +173,9 @@ fn marks_of(f: &CheckedForm, form: &crate::catalog::Form) -> Vec<Mark> {
             x.message,
             place
         ));
+    }
+    for (spot, text) in notes {
+        by_spot.entry(spot).or_default().push(text);
     }
     by_spot
         .into_iter()

@@ -445,16 +445,7 @@ pub fn add_text_sheet(
 /// The timestamp written into a workbook's properties: `SOURCE_DATE_EPOCH`
 /// when set (reproducible builds), else now.
 pub fn creation_time() -> ExcelDateTime {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        });
-    ExcelDateTime::from_timestamp(secs)
+    ExcelDateTime::from_timestamp(crate::report::MadeAt::from_env().unix())
         // (a time the workbook cannot hold: the Unix epoch)
         .unwrap_or_else(|_| ExcelDateTime::from_ymd(1970, 1, 1).expect("valid date"))
 }
@@ -601,15 +592,13 @@ pub fn request(
                 .ok()
                 .and_then(|i| i.checked_sub(1))
                 .and_then(|i| cat.forms.get(i));
-            match by_index.or_else(|| cat.form(f)) {
-                Some(x) => vec![x.number.clone()],
-                None => {
-                    return Err(Error::Input {
-                        path: format!("--form {f}"),
-                        message: format!("未知的报表，应为 1-{} 或表号", cat.forms.len()),
-                    });
-                }
-            }
+            let found = by_index
+                .or_else(|| cat.form(f))
+                .ok_or_else(|| Error::Input {
+                    path: format!("--form {f}"),
+                    message: format!("未知的报表，应为 1-{} 或表号", cat.forms.len()),
+                })?;
+            vec![found.number.clone()]
         }
     };
     Ok(TemplateRequest {

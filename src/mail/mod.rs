@@ -432,51 +432,39 @@ pub fn label_from_file_name(report: &Path, cat: &Catalogue) -> Option<String> {
 
 /// The short Chinese report printed after `send`.
 pub fn outcome_text(o: &SendOutcome) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
+    let mut lines = Vec::new();
     match &o.delivery {
-        Delivery::Sent { .. } => {
-            let _ = writeln!(out, "已发送：{}", o.subject);
-        }
+        Delivery::Sent { .. } => lines.push(format!("已发送：{}", o.subject)),
         Delivery::Written(path) => {
-            let _ = writeln!(
-                out,
+            lines.push(format!(
                 "未发送（试运行）：邮件已写到 {}，可用邮件程序打开检查",
                 path.display()
-            );
-            let _ = writeln!(out, "主题：{}", o.subject);
+            ));
+            lines.push(format!("主题：{}", o.subject));
         }
     }
-    let _ = writeln!(out, "发件人：{}", o.from);
-    let _ = writeln!(out, "收件人：{}", o.to.join("、"));
+    lines.push(format!("发件人：{}", o.from));
+    lines.push(format!("收件人：{}", o.to.join("、")));
     if !o.cc.is_empty() {
-        let _ = writeln!(out, "抄送：{}", o.cc.join("、"));
+        lines.push(format!("抄送：{}", o.cc.join("、")));
     }
-    let _ = writeln!(
-        out,
+    lines.push(format!(
         "附件：{}（邮件共 {} KB）",
         o.attachment,
         o.size.div_ceil(1024)
-    );
+    ));
     match &o.body {
         BodySource::Run => {}
-        BodySource::File(path) => {
-            let _ = writeln!(out, "正文摘要：取自 {}", path.display());
-        }
-        BodySource::Workbook => {
-            let _ = writeln!(out, "正文摘要：取自考核汇总表自身记录的汇总结果");
-        }
-        BodySource::FileNameOnly => {
-            let _ = writeln!(
-                out,
-                "正文：没有找到本次汇总的 JSON 结果，正文只写了附件名（可用 --summary 指定 consolidate --json 写出的文件）"
-            );
-        }
+        BodySource::File(path) => lines.push(format!("正文摘要：取自 {}", path.display())),
+        BodySource::Workbook => lines.push("正文摘要：取自考核汇总表自身记录的汇总结果".into()),
+        BodySource::FileNameOnly => lines.push(
+            "正文：没有找到本次汇总的 JSON 结果，正文只写了附件名（可用 --summary 指定 consolidate --json 写出的文件）".into(),
+        ),
     }
     if let Delivery::Sent { server, reply } = &o.delivery {
-        let _ = writeln!(out, "邮件服务器 {server} 回复：{reply}");
+        lines.push(format!("邮件服务器 {server} 回复：{reply}"));
     }
-    out
+    lines.join("\n") + "\n"
 }
 
 /// Checks everything and builds the message.

@@ -205,7 +205,6 @@ fn tls_failed(server: &str, message: String) -> Error {
 /// a good TCP connection is a TLS failure.
 fn classify_connect(server: &str, security: Security, e: &SmtpError) -> Error {
     let connect = |message: String| connect_failed(server, message);
-    let tls_failed = |message: String| tls_failed(server, message);
     if e.status().is_some() {
         return connect(format!("服务器拒绝了连接（{}）", reply(e)));
     }
@@ -223,8 +222,8 @@ fn classify_connect(server: &str, security: Security, e: &SmtpError) -> Error {
             | ErrorKind::AddrNotAvailable
             | ErrorKind::NetworkDown,
         ) => connect(format!("网络不通（{}）", reply(e))),
-        Some(ErrorKind::InvalidData) if security != Security::None => tls_failed(reply(e)),
-        _ if security == Security::Tls => tls_failed(reply(e)),
+        Some(ErrorKind::InvalidData) if security != Security::None => tls_failed(server, reply(e)),
+        _ if security == Security::Tls => tls_failed(server, reply(e)),
         _ => connect(format!("服务器没有按 SMTP 协议回应（{}）", reply(e))),
     }
 }
