@@ -19,9 +19,7 @@ use crate::validate::CheckedForm;
 
 /// The feedback file name: `反馈-湖州开发区-2020-06.xlsx`.
 pub fn feedback_file_name(zone_short: &str, period: Option<Period>) -> String {
-    let p = period
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "期别未识别".into());
+    let p = period.map_or("期别未识别".into(), |p| p.to_string());
     format!("反馈-{}-{}.xlsx", sanitize(zone_short), p)
 }
 

@@ -473,7 +473,6 @@ fn prepare(
     summary: Option<&Summary>,
     mail: &MailOptions,
 ) -> Result<(SendOutcome, message::Composed), Error> {
-    let settings = |m: String| Error::MailSettings(m);
     let file_name = report
         .file_name()
         .and_then(|n| n.to_str())
@@ -483,7 +482,7 @@ fn prepare(
         })?
         .to_string();
     if !file_name.to_ascii_lowercase().ends_with(".xlsx") {
-        return Err(settings(format!(
+        return Err(Error::MailSettings(format!(
             "附件应是考核汇总表（.xlsx 文件），而不是 {file_name}"
         )));
     }
@@ -495,7 +494,7 @@ fn prepare(
     let to = mailboxes(&mail.to, "收件人")?;
     let cc = mailboxes(&mail.cc, "抄送")?;
     if to.is_empty() {
-        return Err(settings(
+        return Err(Error::MailSettings(
             "没有收件人：请在 zonestat.toml 的 [mail] 中填写 to，或用 --to 指定".into(),
         ));
     }
@@ -503,14 +502,14 @@ fn prepare(
         (Some(s), _) if !s.trim().is_empty() => s.trim().to_string(),
         (_, Some(s)) => format!("{}（{}）", s.subject, s.label()),
         (_, None) => {
-            return Err(settings(format!(
+            return Err(Error::MailSettings(format!(
                 "看不出 {file_name} 是哪一期的考核汇总表：请用 --summary 指定 consolidate --json 写出的汇总结果，或用 --subject 写明邮件主题"
             )));
         }
     };
-    let body = match summary {
-        Some(s) => s.body(&file_name),
-        None => plain_body(&file_name),
+    let (body, source) = match summary {
+        Some(s) => (s.body(&file_name), BodySource::Run),
+        None => (plain_body(&file_name), BodySource::FileNameOnly),
     };
     let attachment = std::fs::read(report).map_err(|e| Error::Input {
         path: report.display().to_string(),
@@ -532,11 +531,7 @@ fn prepare(
         cc: cc.iter().map(ToString::to_string).collect(),
         attachment: file_name,
         size: composed.bytes.len(),
-        body: if summary.is_some() {
-            BodySource::Run
-        } else {
-            BodySource::FileNameOnly
-        },
+        body: source,
         delivery: Delivery::Written(PathBuf::new()),
     };
     Ok((outcome, composed))

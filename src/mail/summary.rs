@@ -361,12 +361,12 @@ fn short(cat: &Catalogue, code: &str) -> String {
 
 impl Facts {
     fn summary(self, cat: &Catalogue) -> Summary {
-        let errors_of = |zone: Option<&str>, form: &str| {
+        let errors_of = |zone: &str, form: &str| {
             self.findings
                 .iter()
                 .filter(|f| {
                     f.severity == Severity::Error
-                        && f.zone.as_deref() == zone
+                        && f.zone.as_deref() == Some(zone)
                         && f.form.as_deref() == Some(form)
                 })
                 .count()
@@ -377,7 +377,7 @@ impl Facts {
             let parts: Vec<String> = forms
                 .iter()
                 .filter(|(_, s)| *s != FormState::Accepted)
-                .map(|(form, s)| match (s, errors_of(Some(code), form)) {
+                .map(|(form, s)| match (s, errors_of(code, form)) {
                     (FormState::Rejected, n) if n > 0 => {
                         format!("{form}{}（{n} 处错误）", s.label())
                     }
@@ -414,26 +414,20 @@ impl Facts {
         };
         let errors = count(Severity::Error);
         let data_missing = lines(Status::DataMissing);
-        let mut ranked: Vec<&ZoneScore> = self.scores.iter().filter(|z| z.rank.is_some()).collect();
-        ranked.sort_by_key(|z| z.rank);
-        let mut ranking: Vec<String> = ranked
+        // Ranked best first, then the zones not ranked in their order (the sort is stable).
+        let mut standings: Vec<&ZoneScore> = self.scores.iter().collect();
+        standings.sort_by_key(|z| (z.rank.is_none(), z.rank));
+        let ranking = standings
             .iter()
-            .map(|z| {
-                format!(
-                    "第{}名 {} {:.2} 分",
-                    z.rank.unwrap_or_default(),
+            .map(|z| match z.rank {
+                Some(rank) => format!("第{rank}名 {} {:.2} 分", short(cat, &z.zone), z.total),
+                None => format!(
+                    "{} 不参与排名（{}）",
                     short(cat, &z.zone),
-                    z.total
-                )
+                    z.excluded.as_deref().unwrap_or("数据不全")
+                ),
             })
             .collect();
-        ranking.extend(self.scores.iter().filter(|z| z.rank.is_none()).map(|z| {
-            format!(
-                "{} 不参与排名（{}）",
-                short(cat, &z.zone),
-                z.excluded.as_deref().unwrap_or("数据不全")
-            )
-        }));
         Summary {
             period: self.period,
             title: cat.plan.report_title.clone(),
