@@ -206,25 +206,19 @@ pub fn add_form_sheet(
     ] {
         ws.merge_range(row, (last - 1) as u16, row, last as u16, &text, &f.above)?;
     }
-    let reporter = fill.reporter.clone().unwrap_or_default();
-    ws.merge_range(
-        REPORTER_ROW,
-        0,
-        REPORTER_ROW,
-        2,
-        &format!("{}：{reporter}", cat.layout.reporter),
-        &f.above,
-    )?;
-    cells.insert(Spot::Reporter, Cell::new(REPORTER_ROW, 0));
-    let period = fill.period.clone().unwrap_or_else(|| "    年  月".into());
+    let reporter = fill.reporter.as_deref().unwrap_or_default();
+    let reporter = format!("{}：{reporter}", cat.layout.reporter);
+    let period = fill.period.as_deref().unwrap_or("    年  月");
+    ws.merge_range(REPORTER_ROW, 0, REPORTER_ROW, 2, &reporter, &f.above)?;
     ws.merge_range(
         REPORTER_ROW,
         3,
         REPORTER_ROW,
         (last - 2).max(4) as u16,
-        &period,
+        period,
         &f.above,
     )?;
+    cells.insert(Spot::Reporter, Cell::new(REPORTER_ROW, 0));
     cells.insert(Spot::Period, Cell::new(REPORTER_ROW, 3));
 
     // (the catalogue's check makes sure every list has its first word and
