@@ -19,9 +19,7 @@ use crate::validate::CheckedForm;
 
 /// The feedback file name: `反馈-湖州开发区-2020-06.xlsx`.
 pub fn feedback_file_name(zone_short: &str, period: Option<Period>) -> String {
-    let p = period
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "期别未识别".into());
+    let p = period.map_or("期别未识别".into(), |p| p.to_string());
     format!("反馈-{}-{}.xlsx", sanitize(zone_short), p)
 }
 
@@ -41,18 +39,14 @@ pub fn write_feedback(
     let mut groups: BTreeMap<(usize, Option<Period>), Vec<&CheckedForm>> = BTreeMap::new();
     for f in forms {
         let Some(zone) = f.zone() else { continue };
-        let index = cat
-            .zones
-            .iter()
-            .position(|z| z.code == zone)
-            .unwrap_or(usize::MAX);
-        let has_problems = f.findings.iter().any(|x| x.severity != Severity::Info);
-        if has_problems {
-            groups
-                .entry((index, f.period.or(period)))
-                .or_default()
-                .push(f);
+        if f.findings.iter().all(|x| x.severity == Severity::Info) {
+            continue;
         }
+        let index = cat.zones.iter().position(|z| z.code == zone);
+        groups
+            .entry((index.unwrap_or(usize::MAX), f.period.or(period)))
+            .or_default()
+            .push(f);
     }
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -96,16 +90,7 @@ fn build(
         }
         used_names.push(name.clone());
         let (fill, texts) = fill_of(f);
-        let mut marks = marks_of(f, form);
-        for (spot, text) in texts {
-            match marks.iter_mut().find(|m| m.spot == spot) {
-                Some(m) => {
-                    m.text.push('\n');
-                    m.text.push_str(&text);
-                }
-                None => marks.push(Mark { spot, text }),
-            }
-        }
+        let marks = marks_of(f, form, texts);
         add_form_sheet(&mut wb, form, cat, &name, &fill, &marks)?;
     }
     list_sheet(&mut wb, group, cat)?;
@@ -155,8 +140,9 @@ fn fill_of(f: &CheckedForm) -> (Fill, Vec<(Spot, String)>) {
     (fill, texts)
 }
 
-/// Where each finding goes on the redrawn form; findings on one spot share a note.
-fn marks_of(f: &CheckedForm, form: &crate::catalog::Form) -> Vec<Mark> {
+/// Where each finding goes on the redrawn form, then the notes of [`fill_of`];
+/// all on one spot share a note.
+fn marks_of(f: &CheckedForm, form: &crate::catalog::Form, notes: Vec<(Spot, String)>) -> Vec<Mark> {
     let mut by_spot: BTreeMap<Spot, Vec<String>> = BTreeMap::new();
     for x in f.findings.iter().filter(|x| x.severity != Severity::Info) {
         let role = x.column.as_deref().and_then(|label| {
@@ -186,6 +172,9 @@ fn marks_of(f: &CheckedForm, form: &crate::catalog::Form) -> Vec<Mark> {
             place
         ));
     }
+    for (spot, text) in notes {
+        by_spot.entry(spot).or_default().push(text);
+    }
     by_spot
         .into_iter()
         .map(|(spot, texts)| Mark {
@@ -210,18 +199,17 @@ fn list_sheet(
     let font = cat.report.font.as_str();
     let ws = wb.add_worksheet();
     ws.set_name("问题清单")?;
-    let head = Format::new()
-        .set_font_name(font)
-        .set_font_size(10.5)
+    let plain = Format::new().set_font_name(font).set_font_size(10.5);
+    let head = plain
+        .clone()
         .set_bold()
         .set_border(FormatBorder::Thin)
         .set_background_color(Color::RGB(0xDDEBF7))
         .set_align(FormatAlign::Center)
         .set_align(FormatAlign::VerticalCenter)
         .set_text_wrap();
-    let cell = Format::new()
-        .set_font_name(font)
-        .set_font_size(10.5)
+    let cell = plain
+        .clone()
         .set_border(FormatBorder::Thin)
         .set_text_wrap()
         .set_align(FormatAlign::Top);
@@ -230,7 +218,6 @@ fn list_sheet(
     let title = Format::new()
         .set_font_name(&cat.report.title_font)
         .set_font_size(14);
-    let plain = Format::new().set_font_name(font).set_font_size(10.5);
     let zone_name = group
         .first()
         .and_then(|f| f.raw.reporter.as_ref())

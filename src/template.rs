@@ -71,23 +71,12 @@ pub struct Mark {
     pub text: String,
 }
 
-/// Where things landed on a written form.
-#[derive(Debug, Clone, Default)]
-pub struct Layout {
-    pub cells: BTreeMap<Spot, Cell>,
-}
-
-/// The period as the zones write it on a form: `2020年1-6月` for monthly
-/// forms, `2020年` for annual ones.
-pub fn period_text(form: &Form, period: Period) -> String {
-    form.period_text(period)
-}
-
 struct Formats {
     title: Format,
-    right: Format,
-    left: Format,
+    /// The lines above the table, outside the grid.
+    above: Format,
     header: Format,
+    /// The column letters, and the dash in a cell that is not filled in.
     letters: Format,
     text: Format,
     center: Format,
@@ -95,7 +84,6 @@ struct Formats {
     count_in: Format,
     text_in: Format,
     growth: Format,
-    locked_dash: Format,
     foot: Format,
     marked: Format,
 }
@@ -118,8 +106,7 @@ impl Formats {
                 .set_font_size(16)
                 .set_align(FormatAlign::Center)
                 .set_align(FormatAlign::VerticalCenter),
-            right: font_new().set_align(FormatAlign::Left).set_font_size(10.5),
-            left: font_new().set_align(FormatAlign::Left).set_font_size(10.5),
+            above: font_new().set_align(FormatAlign::Left).set_font_size(10.5),
             header: border(font_new())
                 .set_bold()
                 .set_align(FormatAlign::Center)
@@ -134,7 +121,6 @@ impl Formats {
             count_in: input(font_new()).set_num_format("0"),
             text_in: input(font_new()).set_align(FormatAlign::Center),
             growth: border(font_new()).set_num_format("0.0"),
-            locked_dash: border(font_new()).set_align(FormatAlign::Center),
             foot: font_new().set_font_size(10),
             marked: border(font_new())
                 .set_background_color(Color::RGB(0xFFC7CE))
@@ -181,16 +167,17 @@ pub fn add_form_sheet(
     sheet_name: &str,
     fill: &Fill,
     marks: &[Mark],
-) -> Result<Layout, XlsxError> {
+) -> Result<(), XlsxError> {
     let f = Formats::new(cat);
     let ws = wb.add_worksheet();
     ws.set_name(sheet_name)?;
     // An empty growth formula result is stored as an empty string, not 0.
     ws.set_formula_result_default("");
     let cols = value_columns(form);
-    let note_col = 4 + form.columns.len() as u32;
-    let last = note_col;
-    let mut layout = Layout::default();
+    // The 备注 column, the last.
+    let last = 4 + form.columns.len() as u32;
+    // Where things land, for the marks.
+    let mut cells = BTreeMap::new();
 
     // Column widths from the longest text each column holds.
     let name_width = form
@@ -205,51 +192,34 @@ pub fn add_form_sheet(
     for (i, c) in form.columns.iter().enumerate() {
         ws.set_column_width(4 + i as u16, (display_width(&c.label) + 2.0).max(12.0))?;
     }
-    ws.set_column_width(note_col as u16, 14)?;
+    ws.set_column_width(last as u16, 14)?;
 
     ws.set_row_height(TITLE_ROW, 30)?;
     ws.merge_range(TITLE_ROW, 0, TITLE_ROW, last as u16, &form.title, &f.title)?;
-    layout.cells.insert(Spot::Title, Cell::new(TITLE_ROW, 0));
-    ws.merge_range(
-        NUMBER_ROW,
-        (last - 1) as u16,
-        NUMBER_ROW,
-        last as u16,
-        &format!("表    号：{}", form.number),
-        &f.right,
-    )?;
-    ws.merge_range(
-        ISSUER_ROW,
-        (last - 1) as u16,
-        ISSUER_ROW,
-        last as u16,
-        &format!("{}：{}", cat.layout.issuer, form.issuer),
-        &f.right,
-    )?;
-    let reporter = fill.reporter.clone().unwrap_or_default();
-    ws.merge_range(
-        REPORTER_ROW,
-        0,
-        REPORTER_ROW,
-        2,
-        &format!("{}：{reporter}", cat.layout.reporter),
-        &f.left,
-    )?;
-    layout
-        .cells
-        .insert(Spot::Reporter, Cell::new(REPORTER_ROW, 0));
-    let period = fill.period.clone().unwrap_or_else(|| "    年  月".into());
+    cells.insert(Spot::Title, Cell::new(TITLE_ROW, 0));
+    for (row, text) in [
+        (NUMBER_ROW, format!("表    号：{}", form.number)),
+        (
+            ISSUER_ROW,
+            format!("{}：{}", cat.layout.issuer, form.issuer),
+        ),
+    ] {
+        ws.merge_range(row, (last - 1) as u16, row, last as u16, &text, &f.above)?;
+    }
+    let reporter = fill.reporter.as_deref().unwrap_or_default();
+    let reporter = format!("{}：{reporter}", cat.layout.reporter);
+    let period = fill.period.as_deref().unwrap_or("    年  月");
+    ws.merge_range(REPORTER_ROW, 0, REPORTER_ROW, 2, &reporter, &f.above)?;
     ws.merge_range(
         REPORTER_ROW,
         3,
         REPORTER_ROW,
         (last - 2).max(4) as u16,
-        &period,
-        &f.left,
+        period,
+        &f.above,
     )?;
-    layout
-        .cells
-        .insert(Spot::Period, Cell::new(REPORTER_ROW, 3));
+    cells.insert(Spot::Reporter, Cell::new(REPORTER_ROW, 0));
+    cells.insert(Spot::Period, Cell::new(REPORTER_ROW, 3));
 
     // (the catalogue's check makes sure every list has its first word and
     // there are four letters)
@@ -277,27 +247,21 @@ pub fn add_form_sheet(
         ws.set_row_height(row, 18)?;
         ws.write_number_with_format(row, 0, (n + 1) as f64, &f.center)?;
         ws.write_string_with_format(row, 1, &ind.name, &f.text)?;
-        layout
-            .cells
-            .insert(Spot::Name(ind.code.clone()), Cell::new(row, 1));
+        cells.insert(Spot::Name(ind.code.clone()), Cell::new(row, 1));
         ws.write_string_with_format(row, 2, &ind.code, &f.center)?;
         let unit = fill.units.get(&ind.code).unwrap_or(&ind.unit);
         ws.write_string_with_format(row, 3, unit, &f.center)?;
-        layout
-            .cells
-            .insert(Spot::Unit(ind.code.clone()), Cell::new(row, 3));
+        cells.insert(Spot::Unit(ind.code.clone()), Cell::new(row, 3));
         let is_count = ind.is_count(cat);
         for (role, col) in &cols {
             let at = Cell::new(row, *col);
-            layout
-                .cells
-                .insert(Spot::Value(ind.code.clone(), *role), at);
+            cells.insert(Spot::Value(ind.code.clone(), *role), at);
             if *role == Role::ReportedGrowth {
-                write_growth(ws, form, ind, row, *col, fill, &f)?;
+                write_growth(ws, &cols, ind, at, fill, &f)?;
                 continue;
             }
             if !input_cell(ind, *role) {
-                ws.write_string_with_format(row, *col as u16, "—", &f.locked_dash)?;
+                ws.write_string_with_format(row, *col as u16, "—", &f.letters)?;
                 continue;
             }
             let fmt = if ind.kind == Kind::YesNo {
@@ -307,15 +271,8 @@ pub fn add_form_sheet(
             } else {
                 &f.amount_in
             };
-            match fill.values.get(&(ind.code.clone(), *role)) {
-                Some(FillValue::Number(v)) => {
-                    ws.write_number_with_format(row, *col as u16, *v, fmt)?
-                }
-                Some(FillValue::Text(t)) => {
-                    ws.write_string_with_format(row, *col as u16, t, fmt)?
-                }
-                None => ws.write_blank(row, *col as u16, fmt)?,
-            };
+            let value = fill.values.get(&(ind.code.clone(), *role));
+            write_value(ws, at, value, fmt)?;
             ws.add_data_validation(
                 row,
                 *col as u16,
@@ -325,19 +282,14 @@ pub fn add_form_sheet(
             )?;
         }
         let note = fill.notes.get(&ind.code).cloned().unwrap_or_default();
-        ws.write_string_with_format(
-            row,
-            note_col as u16,
-            crate::text::fit_cell(&note),
-            &f.text_in,
-        )?;
+        ws.write_string_with_format(row, last as u16, crate::text::fit_cell(&note), &f.text_in)?;
     }
     let after = FIRST_ROW + form.indicators.len() as u32 + 1;
     ws.merge_range(after, 0, after, last as u16, &cat.plan.signature, &f.foot)?;
     ws.merge_range(after + 1, 0, after + 1, last as u16, &form.notes, &f.foot)?;
 
     for m in marks {
-        let Some(at) = layout.cells.get(&m.spot).copied() else {
+        let Some(at) = cells.get(&m.spot).copied() else {
             continue;
         };
         let note = Note::new(crate::text::fit_cell(&m.text))
@@ -345,36 +297,21 @@ pub fn add_form_sheet(
             .set_width(320)
             .set_height(120);
         ws.insert_note(at.row, at.col as u16, &note)?;
-        if let Spot::Value(..) | Spot::Unit(_) | Spot::Name(_) = m.spot {
-            // Redraw the cell with the highlight, keeping its content.
-            let (code, role) = match &m.spot {
-                Spot::Value(c, r) => (c.clone(), Some(*r)),
-                Spot::Unit(c) | Spot::Name(c) => (c.clone(), None),
-                _ => unreachable!(),
-            };
-            let ind = form.indicators.iter().find(|i| i.code == code);
-            let content = match (&m.spot, role) {
-                (Spot::Unit(_), _) => {
-                    ind.map(|i| FillValue::Text(fill.units.get(&code).unwrap_or(&i.unit).clone()))
-                }
-                (Spot::Name(_), _) => ind.map(|i| FillValue::Text(i.name.clone())),
-                (_, Some(r)) => fill.values.get(&(code.clone(), r)).cloned(),
-                _ => None,
-            };
-            let fmt = f.marked.clone().set_unlocked();
-            match content {
-                Some(FillValue::Number(v)) => {
-                    ws.write_number_with_format(at.row, at.col as u16, v, &fmt)?
-                }
-                Some(FillValue::Text(t)) => ws.write_string_with_format(
-                    at.row,
-                    at.col as u16,
-                    crate::text::fit_cell(&t),
-                    &fmt,
-                )?,
-                None => ws.write_blank(at.row, at.col as u16, &fmt)?,
-            };
-        }
+        // Redraw the cell with the highlight, keeping its content.
+        let ind = |code: &str| form.indicators.iter().find(|i| i.code == code);
+        let content = match &m.spot {
+            Spot::Value(code, role) => fill.values.get(&(code.clone(), *role)).cloned(),
+            Spot::Unit(code) => {
+                ind(code).map(|i| FillValue::Text(fill.units.get(code).unwrap_or(&i.unit).clone()))
+            }
+            Spot::Name(code) => ind(code).map(|i| FillValue::Text(i.name.clone())),
+            Spot::Reporter | Spot::Period | Spot::Title => continue,
+        };
+        let content = content.map(|v| match v {
+            FillValue::Text(t) => FillValue::Text(crate::text::fit_cell(&t).into_owned()),
+            number => number,
+        });
+        write_value(ws, at, content.as_ref(), &f.marked.clone().set_unlocked())?;
     }
 
     ws.protect();
@@ -383,44 +320,30 @@ pub fn add_form_sheet(
     ws.set_print_fit_to_pages(1, 1);
     ws.set_print_center_horizontally(true);
     ws.set_footer("&C第 &P 页 共 &N 页");
-    Ok(layout)
+    Ok(())
 }
 
+/// The growth column: the figure the zone typed over the formula, else the
+/// formula on the row's current and prior values, with its result.
 fn write_growth(
     ws: &mut Worksheet,
-    form: &Form,
+    cols: &[(Role, u32)],
     ind: &Indicator,
-    row: u32,
-    col: u32,
+    at: Cell,
     fill: &Fill,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    let col_of = |role: Role| {
-        value_columns(form)
-            .into_iter()
-            .find(|(r, _)| *r == role)
-            .map(|(_, c)| c)
-    };
+    let col_of = |role: Role| cols.iter().find(|(r, _)| *r == role).map(|(_, c)| *c);
     let (Some(cur), Some(prior)) = (col_of(Role::Current), col_of(Role::Prior)) else {
-        return ws.write_blank(row, col as u16, &f.growth).map(|_| ());
+        return write_value(ws, at, None, &f.growth);
     };
     // A growth figure the zone typed over the formula (`12.5%`, `12.5`).
-    match fill.typed_growth.get(&ind.code) {
-        Some(FillValue::Number(v)) => {
-            return ws
-                .write_number_with_format(row, col as u16, *v, &f.growth)
-                .map(|_| ());
-        }
-        Some(FillValue::Text(t)) => {
-            return ws
-                .write_string_with_format(row, col as u16, t, &f.growth)
-                .map(|_| ());
-        }
-        None => {}
+    if let Some(typed) = fill.typed_growth.get(&ind.code) {
+        return write_value(ws, at, Some(typed), &f.growth);
     }
     let (c, p) = (
-        Cell::new(row, cur).to_string(),
-        Cell::new(row, prior).to_string(),
+        Cell::new(at.row, cur).to_string(),
+        Cell::new(at.row, prior).to_string(),
     );
     // Blank unless both are numbers: text typed into a value cell leaves the
     // growth empty instead of showing #VALUE!.
@@ -437,37 +360,57 @@ fn write_growth(
         _ => String::new(),
     };
     ws.write_formula_with_format(
-        row,
-        col as u16,
+        at.row,
+        at.col as u16,
         Formula::new(formula).set_result(result),
         &f.growth,
     )?;
     Ok(())
 }
 
+/// A value in its cell; None leaves the cell blank, in its format.
+fn write_value(
+    ws: &mut Worksheet,
+    at: Cell,
+    value: Option<&FillValue>,
+    fmt: &Format,
+) -> Result<(), XlsxError> {
+    let col = at.col as u16;
+    match value {
+        Some(FillValue::Number(v)) => ws.write_number_with_format(at.row, col, *v, fmt)?,
+        Some(FillValue::Text(t)) => ws.write_string_with_format(at.row, col, t, fmt)?,
+        None => ws.write_blank(at.row, col, fmt)?,
+    };
+    Ok(())
+}
+
 fn validation(ind: &Indicator, unit: &str, is_count: bool) -> DataValidation {
     let v = DataValidation::new();
-    let v = if ind.kind == Kind::YesNo {
-        v.allow_list_strings(&["是", "否"])
-            .expect("two short strings")
-            .set_input_message("请从下拉列表中选择“是”或“否”。")
-            .expect("short")
-            .set_error_message("只能填“是”或“否”。")
-            .expect("short")
+    let (v, input, error) = if ind.kind == Kind::YesNo {
+        (
+            v.allow_list_strings(&["是", "否"])
+                .expect("two short strings"),
+            "请从下拉列表中选择“是”或“否”。".to_string(),
+            "只能填“是”或“否”。".to_string(),
+        )
     } else if is_count {
-        v.allow_whole_number(DataValidationRule::GreaterThanOrEqualTo(0))
-            .set_input_message(format!("请填写大于或等于 0 的整数（{unit}）。"))
-            .expect("short")
-            .set_error_message(format!("本项应为大于或等于 0 的整数（{unit}）。"))
-            .expect("short")
+        (
+            v.allow_whole_number(DataValidationRule::GreaterThanOrEqualTo(0)),
+            format!("请填写大于或等于 0 的整数（{unit}）。"),
+            format!("本项应为大于或等于 0 的整数（{unit}）。"),
+        )
     } else {
-        v.allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0))
-            .set_input_message(format!("请填写大于或等于 0 的数值，单位：{unit}。"))
-            .expect("short")
-            .set_error_message(format!("本项应为大于或等于 0 的数值，单位：{unit}。"))
-            .expect("short")
+        (
+            v.allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0)),
+            format!("请填写大于或等于 0 的数值，单位：{unit}。"),
+            format!("本项应为大于或等于 0 的数值，单位：{unit}。"),
+        )
     };
-    v.set_input_title(&ind.code)
+    v.set_input_message(input)
+        .expect("short")
+        .set_error_message(error)
+        .expect("short")
+        .set_input_title(&ind.code)
         .expect("short")
         .set_error_title("输入有误")
         .expect("short")
@@ -496,16 +439,7 @@ pub fn add_text_sheet(
 /// The timestamp written into a workbook's properties: `SOURCE_DATE_EPOCH`
 /// when set (reproducible builds), else now.
 pub fn creation_time() -> ExcelDateTime {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        });
-    ExcelDateTime::from_timestamp(secs)
+    ExcelDateTime::from_timestamp(crate::report::MadeAt::from_env().unix())
         // (a time the workbook cannot hold: the Unix epoch)
         .unwrap_or_else(|_| ExcelDateTime::from_ymd(1970, 1, 1).expect("valid date"))
 }
@@ -595,7 +529,7 @@ pub fn write_templates(
         for (short, full) in reporters {
             let fill = Fill {
                 reporter: (!full.is_empty()).then(|| full.clone()),
-                period: req.period.map(|p| period_text(form, p)),
+                period: req.period.map(|p| form.period_text(p)),
                 ..Fill::default()
             };
             let mut wb = new_workbook(&form.title, created);
@@ -652,15 +586,13 @@ pub fn request(
                 .ok()
                 .and_then(|i| i.checked_sub(1))
                 .and_then(|i| cat.forms.get(i));
-            match by_index.or_else(|| cat.form(f)) {
-                Some(x) => vec![x.number.clone()],
-                None => {
-                    return Err(Error::Input {
-                        path: format!("--form {f}"),
-                        message: format!("未知的报表，应为 1-{} 或表号", cat.forms.len()),
-                    });
-                }
-            }
+            let found = by_index
+                .or_else(|| cat.form(f))
+                .ok_or_else(|| Error::Input {
+                    path: format!("--form {f}"),
+                    message: format!("未知的报表，应为 1-{} 或表号", cat.forms.len()),
+                })?;
+            vec![found.number.clone()]
         }
     };
     Ok(TemplateRequest {

@@ -20,7 +20,7 @@
 //! name too long for one 998-byte line is split into `filename*0*=`, `*1*`….
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::message::{Body, Mailbox, MessageBuilder, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use crate::error::Error;
@@ -53,11 +53,10 @@ pub(crate) struct Parts<'a> {
 /// [`Error::MailSettings`] when lettre refuses the headers (it checks the
 /// sender and recipients again).
 pub(crate) fn compose(p: Parts) -> Result<Composed, Error> {
-    let mut b = Message::builder()
-        .from(p.from.clone())
-        .subject(p.subject)
-        .message_id(Some(message_id(p.from)))
-        .user_agent(concat!("zonestat ", env!("CARGO_PKG_VERSION")).to_string());
+    let mut b = stamped(
+        Message::builder().from(p.from.clone()).subject(p.subject),
+        p.from,
+    );
     for m in p.to {
         b = b.to(m.clone());
     }
@@ -68,24 +67,18 @@ pub(crate) fn compose(p: Parts) -> Result<Composed, Error> {
         .header(AttachmentType::new(p.file_name))
         .header(AttachmentDisposition::new(p.file_name))
         .body(Body::new(p.attachment));
-    let message = b
-        .multipart(
-            MultiPart::mixed()
-                .singlepart(SinglePart::plain(p.body.to_string()))
-                .singlepart(attachment),
-        )
-        .map_err(|e| Error::MailSettings(format!("无法组成邮件：{e}")))?;
+    let message = b.multipart(
+        MultiPart::mixed()
+            .singlepart(SinglePart::plain(p.body.to_string()))
+            .singlepart(attachment),
+    );
     let mut recipients: Vec<Address> = Vec::new();
     for m in p.to.iter().chain(p.cc) {
         if !recipients.contains(&m.email) {
             recipients.push(m.email.clone());
         }
     }
-    Ok(Composed {
-        bytes: message.formatted(),
-        from: p.from.email.clone(),
-        recipients,
-    })
+    composed(message, p.from, recipients)
 }
 
 /// A plain text message to one recipient (a reminder, a return notice).
@@ -98,33 +91,42 @@ pub(crate) fn compose_text(
     subject: &str,
     body: &str,
 ) -> Result<Composed, Error> {
-    let message = Message::builder()
+    let b = Message::builder()
         .from(from.clone())
         .to(to.clone())
-        .subject(subject)
-        .message_id(Some(message_id(from)))
-        .user_agent(concat!("zonestat ", env!("CARGO_PKG_VERSION")).to_string())
-        .singlepart(SinglePart::plain(body.to_string()))
-        .map_err(|e| Error::MailSettings(format!("无法组成邮件：{e}")))?;
-    Ok(Composed {
-        bytes: message.formatted(),
-        from: from.email.clone(),
-        recipients: vec![to.email.clone()],
-    })
+        .subject(subject);
+    let message = stamped(b, from).singlepart(SinglePart::plain(body.to_string()));
+    composed(message, from, vec![to.email.clone()])
 }
 
-/// `<time.pid@sender-domain>`: unique enough, and in the sender's domain as
-/// spam filters like.
-fn message_id(from: &Mailbox) -> String {
+/// The Message-ID, `<time.pid@sender-domain>` (unique enough, and in the
+/// sender's domain as spam filters like), and the User-Agent.
+fn stamped(b: MessageBuilder, from: &Mailbox) -> MessageBuilder {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!(
+    let id = format!(
         "<{nanos:x}.{:x}.zonestat@{}>",
         std::process::id(),
         from.email.domain()
-    )
+    );
+    b.message_id(Some(id))
+        .user_agent(crate::output::MADE_BY.to_string())
+}
+
+/// The message as it goes out, or lettre's refusal of its headers.
+fn composed(
+    message: Result<Message, lettre::error::Error>,
+    from: &Mailbox,
+    recipients: Vec<Address>,
+) -> Result<Composed, Error> {
+    let message = message.map_err(|e| Error::MailSettings(format!("无法组成邮件：{e}")))?;
+    Ok(Composed {
+        bytes: message.formatted(),
+        from: from.email.clone(),
+        recipients,
+    })
 }
 
 /// Content-Type of the attachment, with the RFC 2047 `name=` fallback.
@@ -135,21 +137,6 @@ impl AttachmentType {
     fn new(file_name: &str) -> AttachmentType {
         let words = encoded_words(file_name);
         AttachmentType(format!("{XLSX};\r\n name=\"{}\"", words.join("\r\n ")))
-    }
-}
-
-impl Header for AttachmentType {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Content-Type")
-    }
-
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Err("written only".into())
-    }
-
-    fn display(&self) -> HeaderValue {
-        // Pre-encoded: plain ASCII, folded above.
-        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
     }
 }
 
@@ -166,19 +153,27 @@ impl AttachmentDisposition {
     }
 }
 
-impl Header for AttachmentDisposition {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Content-Disposition")
-    }
+/// The two headers go out as written above: plain ASCII, already folded.
+macro_rules! pre_encoded_header {
+    ($header:ident, $name:literal) => {
+        impl Header for $header {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
 
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Err("written only".into())
-    }
+            fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Err("written only".into())
+            }
 
-    fn display(&self) -> HeaderValue {
-        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
-    }
+            fn display(&self) -> HeaderValue {
+                HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+            }
+        }
+    };
 }
+
+pre_encoded_header!(AttachmentType, "Content-Type");
+pre_encoded_header!(AttachmentDisposition, "Content-Disposition");
 
 /// RFC 2231 parameters for `value`: `key*=UTF-8''%E5…` when it fits on a
 /// line, else `key*0*=UTF-8''…`, `key*1*=…` of at most 78 characters each.
@@ -238,22 +233,8 @@ pub(crate) fn encoded_words(value: &str) -> Vec<String> {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

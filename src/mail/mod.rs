@@ -103,16 +103,8 @@ impl MailOptions {
             user: flags.user.unwrap_or_else(|| mail.user.clone()),
             password,
             from: flags.from.unwrap_or_else(|| mail.from.clone()),
-            to: if flags.to.is_empty() {
-                mail.to.clone()
-            } else {
-                flags.to
-            },
-            cc: if flags.cc.is_empty() {
-                mail.cc.clone()
-            } else {
-                flags.cc
-            },
+            to: or_file(flags.to, &mail.to),
+            cc: or_file(flags.cc, &mail.cc),
             subject: flags.subject,
             timeout: Duration::from_secs(60),
             deadline: Duration::from_secs(mail.deadline_seconds),
@@ -127,6 +119,16 @@ impl MailOptions {
             Security::None => 25,
         })
     }
+
+    /// `host:port`, as the errors and the outcome name the server.
+    pub fn server(&self) -> String {
+        format!("{}:{}", self.host, self.port())
+    }
+}
+
+/// A list flag replaces the file's list when given.
+fn or_file(flag: Vec<String>, file: &[String]) -> Vec<String> {
+    if flag.is_empty() { file.to_vec() } else { flag }
 }
 
 /// `--security starttls|tls|none`: the same words as in the settings file.
@@ -220,7 +222,7 @@ pub fn send_report(
     let reply = smtp::deliver_within(mail, composed)?;
     Ok(SendOutcome {
         delivery: Delivery::Sent {
-            server: format!("{}:{}", mail.host, mail.port()),
+            server: mail.server(),
             reply,
         },
         ..outcome
@@ -240,12 +242,12 @@ pub fn send_notice(
     body: &str,
 ) -> Result<String, Error> {
     check_server(mail)?;
-    let from = mailbox(&mail.from, "发件人").and_then(|m| {
-        m.ok_or_else(|| {
-            Error::MailSettings("没有发件人：请在 zonestat.toml 的 [mail] 中填写 from".into())
-        })
-    })?;
-    let to = mailbox(to, "收件人")?.ok_or_else(|| Error::MailSettings("没有收件人地址".into()))?;
+    let from = required(
+        &mail.from,
+        "发件人",
+        "没有发件人：请在 zonestat.toml 的 [mail] 中填写 from",
+    )?;
+    let to = required(to, "收件人", "没有收件人地址")?;
     let composed = message::compose_text(&from, &to, subject, body)?;
     smtp::deliver_within(mail, composed)
 }
@@ -310,30 +312,28 @@ pub fn send_file(
             message: "找不到这个考核汇总表文件".into(),
         });
     }
-    let found = find_summary(report, summary, cat)?;
     // A workbook zonestat wrote knows its own period and summary, renamed or
     // mailed on without its JSON.
-    let own = match found {
-        None => Summary::from_properties(&workbook_properties(report)),
-        Some(_) => None,
+    let (found, body) = match find_summary(report, summary, cat)? {
+        Some((path, s)) => (Some(s), Some(BodySource::File(path))),
+        None => match Summary::from_properties(&workbook_properties(report)) {
+            Some(s) => (Some(s), Some(BodySource::Workbook)),
+            None => (None, None),
+        },
     };
     let mut mail = mail.clone();
     if found.is_none()
-        && own.is_none()
         && mail.subject.is_none()
         && let Some(label) = label_from_file_name(report, cat)
     {
         mail.subject = Some(format!("{}（{label}）", cat.plan.mail_subject()));
     }
-    let s = found.as_ref().map(|(_, s)| s).or(own.as_ref());
     let mut outcome = match dry_run {
-        Some(eml) => write_message(report, s, &mail, eml)?,
-        None => send_report(report, s, &mail)?,
+        Some(eml) => write_message(report, found.as_ref(), &mail, eml)?,
+        None => send_report(report, found.as_ref(), &mail)?,
     };
-    if let Some((path, _)) = found {
-        outcome.body = BodySource::File(path);
-    } else if own.is_some() {
-        outcome.body = BodySource::Workbook;
+    if let Some(body) = body {
+        outcome.body = body;
     }
     Ok(outcome)
 }
@@ -432,51 +432,39 @@ pub fn label_from_file_name(report: &Path, cat: &Catalogue) -> Option<String> {
 
 /// The short Chinese report printed after `send`.
 pub fn outcome_text(o: &SendOutcome) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
+    let mut lines = Vec::new();
     match &o.delivery {
-        Delivery::Sent { .. } => {
-            let _ = writeln!(out, "已发送：{}", o.subject);
-        }
+        Delivery::Sent { .. } => lines.push(format!("已发送：{}", o.subject)),
         Delivery::Written(path) => {
-            let _ = writeln!(
-                out,
+            lines.push(format!(
                 "未发送（试运行）：邮件已写到 {}，可用邮件程序打开检查",
                 path.display()
-            );
-            let _ = writeln!(out, "主题：{}", o.subject);
+            ));
+            lines.push(format!("主题：{}", o.subject));
         }
     }
-    let _ = writeln!(out, "发件人：{}", o.from);
-    let _ = writeln!(out, "收件人：{}", o.to.join("、"));
+    lines.push(format!("发件人：{}", o.from));
+    lines.push(format!("收件人：{}", o.to.join("、")));
     if !o.cc.is_empty() {
-        let _ = writeln!(out, "抄送：{}", o.cc.join("、"));
+        lines.push(format!("抄送：{}", o.cc.join("、")));
     }
-    let _ = writeln!(
-        out,
+    lines.push(format!(
         "附件：{}（邮件共 {} KB）",
         o.attachment,
         o.size.div_ceil(1024)
-    );
+    ));
     match &o.body {
         BodySource::Run => {}
-        BodySource::File(path) => {
-            let _ = writeln!(out, "正文摘要：取自 {}", path.display());
-        }
-        BodySource::Workbook => {
-            let _ = writeln!(out, "正文摘要：取自考核汇总表自身记录的汇总结果");
-        }
-        BodySource::FileNameOnly => {
-            let _ = writeln!(
-                out,
-                "正文：没有找到本次汇总的 JSON 结果，正文只写了附件名（可用 --summary 指定 consolidate --json 写出的文件）"
-            );
-        }
+        BodySource::File(path) => lines.push(format!("正文摘要：取自 {}", path.display())),
+        BodySource::Workbook => lines.push("正文摘要：取自考核汇总表自身记录的汇总结果".into()),
+        BodySource::FileNameOnly => lines.push(
+            "正文：没有找到本次汇总的 JSON 结果，正文只写了附件名（可用 --summary 指定 consolidate --json 写出的文件）".into(),
+        ),
     }
     if let Delivery::Sent { server, reply } = &o.delivery {
-        let _ = writeln!(out, "邮件服务器 {server} 回复：{reply}");
+        lines.push(format!("邮件服务器 {server} 回复：{reply}"));
     }
-    out
+    lines.join("\n") + "\n"
 }
 
 /// Checks everything and builds the message.
@@ -485,7 +473,6 @@ fn prepare(
     summary: Option<&Summary>,
     mail: &MailOptions,
 ) -> Result<(SendOutcome, message::Composed), Error> {
-    let settings = |m: String| Error::MailSettings(m);
     let file_name = report
         .file_name()
         .and_then(|n| n.to_str())
@@ -495,21 +482,19 @@ fn prepare(
         })?
         .to_string();
     if !file_name.to_ascii_lowercase().ends_with(".xlsx") {
-        return Err(settings(format!(
+        return Err(Error::MailSettings(format!(
             "附件应是考核汇总表（.xlsx 文件），而不是 {file_name}"
         )));
     }
-    let from = mailbox(&mail.from, "发件人").and_then(|m| {
-        m.ok_or_else(|| {
-            settings(
-                "没有发件人：请在 zonestat.toml 的 [mail] 中填写 from，或用 --from 指定".into(),
-            )
-        })
-    })?;
+    let from = required(
+        &mail.from,
+        "发件人",
+        "没有发件人：请在 zonestat.toml 的 [mail] 中填写 from，或用 --from 指定",
+    )?;
     let to = mailboxes(&mail.to, "收件人")?;
     let cc = mailboxes(&mail.cc, "抄送")?;
     if to.is_empty() {
-        return Err(settings(
+        return Err(Error::MailSettings(
             "没有收件人：请在 zonestat.toml 的 [mail] 中填写 to，或用 --to 指定".into(),
         ));
     }
@@ -517,14 +502,14 @@ fn prepare(
         (Some(s), _) if !s.trim().is_empty() => s.trim().to_string(),
         (_, Some(s)) => format!("{}（{}）", s.subject, s.label()),
         (_, None) => {
-            return Err(settings(format!(
+            return Err(Error::MailSettings(format!(
                 "看不出 {file_name} 是哪一期的考核汇总表：请用 --summary 指定 consolidate --json 写出的汇总结果，或用 --subject 写明邮件主题"
             )));
         }
     };
-    let body = match summary {
-        Some(s) => s.body(&file_name),
-        None => plain_body(&file_name),
+    let (body, source) = match summary {
+        Some(s) => (s.body(&file_name), BodySource::Run),
+        None => (plain_body(&file_name), BodySource::FileNameOnly),
     };
     let attachment = std::fs::read(report).map_err(|e| Error::Input {
         path: report.display().to_string(),
@@ -546,11 +531,7 @@ fn prepare(
         cc: cc.iter().map(ToString::to_string).collect(),
         attachment: file_name,
         size: composed.bytes.len(),
-        body: if summary.is_some() {
-            BodySource::Run
-        } else {
-            BodySource::FileNameOnly
-        },
+        body: source,
         delivery: Delivery::Written(PathBuf::new()),
     };
     Ok((outcome, composed))
@@ -569,12 +550,14 @@ fn mailbox(text: &str, what: &str) -> Result<Option<Mailbox>, Error> {
     })
 }
 
+/// One address that must be there: `missing` when blank.
+fn required(text: &str, what: &str, missing: &str) -> Result<Mailbox, Error> {
+    mailbox(text, what)?.ok_or_else(|| Error::MailSettings(missing.into()))
+}
+
+/// The addresses of a list, blank ones left out.
 fn mailboxes(list: &[String], what: &str) -> Result<Vec<Mailbox>, Error> {
-    let mut out = Vec::new();
-    for t in list {
-        if let Some(m) = mailbox(t, what)? {
-            out.push(m);
-        }
-    }
-    Ok(out)
+    list.iter()
+        .filter_map(|t| mailbox(t, what).transpose())
+        .collect()
 }

@@ -37,7 +37,7 @@ pub(crate) fn deliver_within(o: &MailOptions, m: Composed) -> Result<String, Err
     std::thread::spawn(move || {
         let _ = tx.send(deliver(&options, &m, &flag));
     });
-    let server = format!("{}:{}", o.host, o.port());
+    let server = o.server();
     match rx.recv_timeout(o.deadline) {
         Ok(result) => result,
         Err(_) if handed_over.load(Ordering::SeqCst) => Err(Error::MailUncertain {
@@ -60,70 +60,77 @@ pub(crate) fn deliver_within(o: &MailOptions, m: Composed) -> Result<String, Err
 /// Sends `m` over one SMTP session; the server's reply to the message.
 /// `handed_over` is set when the message itself starts to go out.
 fn deliver(o: &MailOptions, m: &Composed, handed_over: &AtomicBool) -> Result<String, Error> {
-    let port = o.port();
-    let server = format!("{}:{port}", o.host);
-    let connect = |message: String| Error::MailConnect {
-        server: server.clone(),
-        message,
-    };
-    let tls_failed = |message: String| Error::MailTls {
-        server: server.clone(),
-        message,
-    };
-    let addrs: Vec<SocketAddr> = (o.host.as_str(), port)
+    let server = o.server();
+    let addrs: Vec<SocketAddr> = (o.host.as_str(), o.port())
         .to_socket_addrs()
-        .map_err(|e| connect(format!("找不到这台服务器（{e}）")))?
+        .map_err(|e| connect_failed(&server, format!("找不到这台服务器（{e}）")))?
         .collect();
     if addrs.is_empty() {
-        return Err(connect("找不到这台服务器".into()));
+        return Err(connect_failed(&server, "找不到这台服务器".into()));
     }
     let hello = ClientId::default();
     let tls = match o.security {
         Security::None => None,
         Security::Tls | Security::Starttls => Some(
             TlsParameters::new(o.host.clone())
-                .map_err(|e| tls_failed(format!("无法准备加密连接（{}）", reply(&e))))?,
+                .map_err(|e| tls_failed(&server, format!("无法准备加密连接（{}）", reply(&e))))?,
         ),
     };
-    let wrapper = if o.security == Security::Tls {
-        tls.as_ref()
-    } else {
-        None
-    };
+    let wrapper = tls.as_ref().filter(|_| o.security == Security::Tls);
     let mut conn = SmtpConnection::connect(&addrs[..], Some(o.timeout), &hello, wrapper, None)
         .map_err(|e| classify_connect(&server, o.security, &e))?;
-
-    // From here on every failure goes through `fail`: nothing half-done stays open.
-    if o.security == Security::Starttls {
-        if !conn.can_starttls() {
-            return fail(
-                &mut conn,
-                tls_failed("服务器没有提供 STARTTLS（它可能只接受 tls，或不支持加密）".into()),
-            );
+    // Nothing half-done stays open: a failure says QUIT and closes.
+    match session(&mut conn, o, m, &server, tls.as_ref(), &hello, handed_over) {
+        Ok(r) => {
+            // Sent: a failing QUIT changes nothing.
+            let _ = conn.quit();
+            Ok(response_text(&r))
         }
-        if let Err(e) = conn.starttls(tls.as_ref().expect("TLS parameters"), &hello) {
-            return fail(&mut conn, tls_failed(reply(&e)));
+        Err(e) => {
+            conn.abort();
+            Err(e)
         }
     }
+}
+
+/// The session on an open connection: STARTTLS, login, the transaction.
+fn session(
+    conn: &mut SmtpConnection,
+    o: &MailOptions,
+    m: &Composed,
+    server: &str,
+    tls: Option<&TlsParameters>,
+    hello: &ClientId,
+    handed_over: &AtomicBool,
+) -> Result<Response, Error> {
+    if o.security == Security::Starttls {
+        if !conn.can_starttls() {
+            return Err(tls_failed(
+                server,
+                "服务器没有提供 STARTTLS（它可能只接受 tls，或不支持加密）".into(),
+            ));
+        }
+        conn.starttls(tls.expect("TLS parameters"), hello)
+            .map_err(|e| tls_failed(server, reply(&e)))?;
+    }
+    let auth_failed = |message: String| Error::MailAuth {
+        server: server.to_string(),
+        user: o.user.clone(),
+        message,
+    };
     if let Some(password) = &o.password {
         let creds = Credentials::new(o.user.clone(), password.clone());
-        if let Err(e) = conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds) {
-            let message = if e.status().is_some() {
-                format!("服务器回复 {}", reply(&e))
-            } else if e.is_client() {
-                "服务器不接受 PLAIN 或 LOGIN 登录方式（有的服务器只在加密连接上提供登录）".into()
-            } else {
-                reply(&e)
-            };
-            return fail(
-                &mut conn,
-                Error::MailAuth {
-                    server: server.clone(),
-                    user: o.user.clone(),
-                    message,
-                },
-            );
-        }
+        conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+            .map_err(|e| {
+                auth_failed(if e.status().is_some() {
+                    format!("服务器回复 {}", reply(&e))
+                } else if e.is_client() {
+                    "服务器不接受 PLAIN 或 LOGIN 登录方式（有的服务器只在加密连接上提供登录）"
+                        .into()
+                } else {
+                    reply(&e)
+                })
+            })?;
     }
 
     let mut params = Vec::new();
@@ -131,96 +138,73 @@ fn deliver(o: &MailOptions, m: &Composed, handed_over: &AtomicBool) -> Result<St
         !m.from.to_string().is_ascii() || m.recipients.iter().any(|a| !a.to_string().is_ascii());
     if non_ascii {
         if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-            return fail(
-                &mut conn,
-                Error::MailSettings(format!(
-                    "服务器 {server} 不支持含中文的邮件地址（SMTPUTF8）：请改用英文地址"
-                )),
-            );
+            return Err(Error::MailSettings(format!(
+                "服务器 {server} 不支持含中文的邮件地址（SMTPUTF8）：请改用英文地址"
+            )));
         }
         params.push(MailParameter::SmtpUtfEight);
     }
-    if let Err(e) = conn.command(Mail::new(Some(m.from.clone()), params)) {
-        let err = if e.status().is_some_and(|c| c.to_string() == "530") {
-            Error::MailAuth {
-                server: server.clone(),
-                user: o.user.clone(),
-                message: format!(
+    let refused = |message: String| Error::MailRefused {
+        server: server.to_string(),
+        message,
+    };
+    conn.command(Mail::new(Some(m.from.clone()), params))
+        .map_err(|e| {
+            if e.status().is_some_and(|c| c.to_string() == "530") {
+                auth_failed(format!(
                     "服务器要求先登录（{}）：请在 [mail] 的 user 中填写用户名并设置 ZONESTAT_SMTP_PASSWORD",
                     reply(&e)
-                ),
-            }
-        } else {
-            Error::MailRefused {
-                server: server.clone(),
-                message: format!(
+                ))
+            } else {
+                refused(format!(
                     "不接受发件人 {}（{}）：请检查 [mail] 的 from 是否是这个账号的地址",
                     m.from,
                     reply(&e)
-                ),
+                ))
             }
-        };
-        return fail(&mut conn, err);
-    }
+        })?;
     for to in &m.recipients {
-        if let Err(e) = conn.command(Rcpt::new(to.clone(), vec![])) {
-            let err = Error::MailRecipient {
-                server: server.clone(),
+        conn.command(Rcpt::new(to.clone(), vec![]))
+            .map_err(|e| Error::MailRecipient {
+                server: server.to_string(),
                 address: to.to_string(),
                 message: reply(&e),
-            };
-            return fail(&mut conn, err);
-        }
+            })?;
     }
-    if let Err(e) = conn.command(Data) {
-        let err = Error::MailRefused {
-            server: server.clone(),
-            message: format!("不接受邮件内容（{}）", reply(&e)),
-        };
-        return fail(&mut conn, err);
-    }
+    conn.command(Data)
+        .map_err(|e| refused(format!("不接受邮件内容（{}）", reply(&e))))?;
     handed_over.store(true, Ordering::SeqCst);
-    match conn.message(&m.bytes) {
-        Ok(r) => {
-            // Sent: a failing QUIT changes nothing.
-            let _ = conn.quit();
-            Ok(response_text(&r))
-        }
-        Err(e) if e.status().is_some() => fail(
-            &mut conn,
-            Error::MailRefused {
-                server: server.clone(),
-                message: format!("拒收了这封邮件（{}）", reply(&e)),
-            },
-        ),
-        Err(e) => fail(
-            &mut conn,
+    conn.message(&m.bytes).map_err(|e| {
+        if e.status().is_some() {
+            refused(format!("拒收了这封邮件（{}）", reply(&e)))
+        } else {
             Error::MailUncertain {
-                server: server.clone(),
+                server: server.to_string(),
                 message: reply(&e),
-            },
-        ),
+            }
+        }
+    })
+}
+
+fn connect_failed(server: &str, message: String) -> Error {
+    Error::MailConnect {
+        server: server.to_string(),
+        message,
     }
 }
 
-/// Says QUIT and closes the connection, then returns `e`.
-fn fail<T>(conn: &mut SmtpConnection, e: Error) -> Result<T, Error> {
-    conn.abort();
-    Err(e)
+fn tls_failed(server: &str, message: String) -> Error {
+    Error::MailTls {
+        server: server.to_string(),
+        message,
+    }
 }
 
 /// What went wrong before the session was open. With TLS from the start the
 /// handshake is the first exchange, so a garbled or refused handshake after
 /// a good TCP connection is a TLS failure.
 fn classify_connect(server: &str, security: Security, e: &SmtpError) -> Error {
-    let connect = |message: String| Error::MailConnect {
-        server: server.to_string(),
-        message,
-    };
-    let tls_failed = |message: String| Error::MailTls {
-        server: server.to_string(),
-        message,
-    };
+    let connect = |message: String| connect_failed(server, message);
     if e.status().is_some() {
         return connect(format!("服务器拒绝了连接（{}）", reply(e)));
     }
@@ -238,8 +222,8 @@ fn classify_connect(server: &str, security: Security, e: &SmtpError) -> Error {
             | ErrorKind::AddrNotAvailable
             | ErrorKind::NetworkDown,
         ) => connect(format!("网络不通（{}）", reply(e))),
-        Some(ErrorKind::InvalidData) if security != Security::None => tls_failed(reply(e)),
-        _ if security == Security::Tls => tls_failed(reply(e)),
+        Some(ErrorKind::InvalidData) if security != Security::None => tls_failed(server, reply(e)),
+        _ if security == Security::Tls => tls_failed(server, reply(e)),
         _ => connect(format!("服务器没有按 SMTP 协议回应（{}）", reply(e))),
     }
 }

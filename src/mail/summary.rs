@@ -10,18 +10,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aggregate::FormState;
-use crate::assess::Status;
+use crate::assess::{Status, TargetRow};
 use crate::catalog::{Catalogue, FilledBy, TargetScope};
 use crate::consolidate::Consolidation;
 use crate::error::Error;
 use crate::model::{Period, Severity};
+use crate::score::ZoneScore;
 
 /// The facts the mail's body reports, with the catalogue's names resolved.
 /// Serialised (as JSON in the workbook's document properties) field by
 /// field, so that a field added here is kept there too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    #[serde(with = "period_text")]
+    #[serde(deserialize_with = "period_from_text")]
     pub period: Period,
     /// The workbook's title, e.g. 湖州市开发区转型升级创新发展考核汇总表.
     pub title: String,
@@ -40,7 +41,7 @@ pub struct Summary {
     /// Every form accepted, no error anywhere, no target without data.
     pub whole: bool,
     /// City-level target rows by status, in [`Status::ALL`] order, zeros left out.
-    #[serde(with = "status_counts")]
+    #[serde(deserialize_with = "counts_from_labels")]
     pub counts: Vec<(Status, usize)>,
     /// City-level target rows assessed.
     pub targets: usize,
@@ -53,26 +54,6 @@ pub struct Summary {
     /// The 综合评价, best first: `第1名 湖州开发区 86.52 分`; then the zones
     /// not ranked, with the reason.
     pub ranking: Vec<String>,
-}
-
-/// One zone's 综合评价, as the run or the JSON has it.
-struct Standing {
-    zone: String,
-    total: f64,
-    rank: Option<u32>,
-    excluded: Option<String>,
-}
-
-/// One target row, as the run or the JSON has it.
-struct Row {
-    id: String,
-    zone: Option<String>,
-    actual: Option<f64>,
-    target: f64,
-    completion: Option<f64>,
-    schedule: Option<f64>,
-    status: Status,
-    note: String,
 }
 
 /// One finding, reduced to what the summary counts.
@@ -90,9 +71,11 @@ struct Facts {
     zones: Vec<(String, Vec<(String, FormState)>)>,
     /// City forms not accepted, with their state.
     city: Vec<(String, FormState)>,
-    rows: Vec<Row>,
+    /// Target rows and 综合评价 as the run has them; from the JSON without
+    /// what the summary does not use (each year's growth, the scoring parts).
+    rows: Vec<TargetRow>,
     findings: Vec<Found>,
-    scores: Vec<Standing>,
+    scores: Vec<ZoneScore>,
     complete: bool,
 }
 
@@ -115,20 +98,7 @@ impl Summary {
                 .filter(|(_, s)| *s != FormState::Accepted)
                 .cloned()
                 .collect(),
-            rows: c
-                .targets
-                .iter()
-                .map(|t| Row {
-                    id: t.id.clone(),
-                    zone: t.zone.clone(),
-                    actual: t.actual,
-                    target: t.target,
-                    completion: t.completion,
-                    schedule: t.schedule,
-                    status: t.status,
-                    note: t.note.clone(),
-                })
-                .collect(),
+            rows: c.targets.clone(),
             findings: c
                 .findings
                 .iter()
@@ -139,16 +109,7 @@ impl Summary {
                     form: f.form.clone(),
                 })
                 .collect(),
-            scores: c
-                .scores
-                .iter()
-                .map(|z| Standing {
-                    zone: z.zone.clone(),
-                    total: z.total,
-                    rank: z.rank,
-                    excluded: z.excluded.clone(),
-                })
-                .collect(),
+            scores: c.scores.clone(),
             complete: c.complete,
         };
         facts.summary(cat)
@@ -181,11 +142,7 @@ impl Summary {
 
     /// Reads the summary from the JSON value [`crate::summary::summary_json`] makes.
     fn from_json(v: &Value, cat: &Catalogue) -> Result<Summary, String> {
-        let period: Period = v["period"]
-            .as_str()
-            .ok_or("缺少 period")?
-            .parse()
-            .map_err(|e: String| e)?;
+        let period: Period = v["period"].as_str().ok_or("缺少 period")?.parse()?;
         let complete = v["complete"].as_bool().ok_or("缺少 complete")?;
         let state = |s: &Value| -> Result<FormState, String> {
             match s.as_str() {
@@ -262,12 +219,8 @@ impl Summary {
             .ok_or("缺少 targets")?
             .iter()
             .map(|t| {
-                let label = t["status"].as_str().unwrap_or_default();
-                let status = Status::ALL
-                    .into_iter()
-                    .find(|s| s.label() == label)
-                    .ok_or_else(|| format!("目标状态“{label}”不可识别"))?;
-                Ok(Row {
+                let status = status_of(t["status"].as_str().unwrap_or_default())?;
+                Ok(TargetRow {
                     id: text(&t["id"]).ok_or("目标缺少 id")?,
                     zone: text(&t["zone"]),
                     actual: number(&t["actual"]),
@@ -276,6 +229,7 @@ impl Summary {
                     schedule: number(&t["schedule"]),
                     status,
                     note: text(&t["note"]).unwrap_or_default(),
+                    yearly: Vec::new(),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -286,8 +240,9 @@ impl Summary {
             .unwrap_or_default()
             .iter()
             .map(|z| {
-                Ok(Standing {
+                Ok(ZoneScore {
                     zone: text(&z["zone"]).ok_or("综合评价缺少 zone")?,
+                    parts: Vec::new(),
                     total: number(&z["total"]).ok_or("综合评价缺少 total")?,
                     rank: z["rank"].as_u64().map(|r| r as u32),
                     excluded: text(&z["excluded"]),
@@ -399,15 +354,19 @@ fn signature() -> String {
     )
 }
 
+/// A zone's short name (湖州开发区), its code when the catalogue does not know it.
+fn short(cat: &Catalogue, code: &str) -> String {
+    cat.zone(code).map_or(code.to_string(), |z| z.short.clone())
+}
+
 impl Facts {
     fn summary(self, cat: &Catalogue) -> Summary {
-        let short = |code: &str| cat.zone(code).map_or(code.to_string(), |z| z.short.clone());
-        let errors_of = |zone: Option<&str>, form: &str| {
+        let errors_of = |zone: &str, form: &str| {
             self.findings
                 .iter()
                 .filter(|f| {
                     f.severity == Severity::Error
-                        && f.zone.as_deref() == zone
+                        && f.zone.as_deref() == Some(zone)
                         && f.form.as_deref() == Some(form)
                 })
                 .count()
@@ -418,7 +377,7 @@ impl Facts {
             let parts: Vec<String> = forms
                 .iter()
                 .filter(|(_, s)| *s != FormState::Accepted)
-                .map(|(form, s)| match (s, errors_of(Some(code), form)) {
+                .map(|(form, s)| match (s, errors_of(code, form)) {
                     (FormState::Rejected, n) if n > 0 => {
                         format!("{form}{}（{n} 处错误）", s.label())
                     }
@@ -428,13 +387,13 @@ impl Facts {
             if parts.is_empty() {
                 accepted += 1;
             } else {
-                gaps.push(format!("{}：{}", short(code), parts.join("；")));
+                gaps.push(format!("{}：{}", short(cat, code), parts.join("；")));
             }
         }
         for (form, s) in &self.city {
             gaps.push(format!("{}：{form}{}", cat.city.reporter, s.label()));
         }
-        let city_rows: Vec<&Row> = self.rows.iter().filter(|r| r.zone.is_none()).collect();
+        let city_rows: Vec<&TargetRow> = self.rows.iter().filter(|r| r.zone.is_none()).collect();
         let counts = Status::ALL
             .into_iter()
             .map(|s| (s, city_rows.iter().filter(|r| r.status == s).count()))
@@ -447,37 +406,28 @@ impl Facts {
                 .map(|r| self.target_line(r, cat))
                 .collect()
         };
-        let errors = self
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        let warnings = self
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-            .count();
+        let count = |severity| {
+            self.findings
+                .iter()
+                .filter(|f| f.severity == severity)
+                .count()
+        };
+        let errors = count(Severity::Error);
         let data_missing = lines(Status::DataMissing);
-        let mut ranked: Vec<&Standing> = self.scores.iter().filter(|z| z.rank.is_some()).collect();
-        ranked.sort_by_key(|z| z.rank);
-        let mut ranking: Vec<String> = ranked
+        // Ranked best first, then the zones not ranked in their order (the sort is stable).
+        let mut standings: Vec<&ZoneScore> = self.scores.iter().collect();
+        standings.sort_by_key(|z| (z.rank.is_none(), z.rank));
+        let ranking = standings
             .iter()
-            .map(|z| {
-                format!(
-                    "第{}名 {} {:.2} 分",
-                    z.rank.unwrap_or_default(),
-                    short(&z.zone),
-                    z.total
-                )
+            .map(|z| match z.rank {
+                Some(rank) => format!("第{rank}名 {} {:.2} 分", short(cat, &z.zone), z.total),
+                None => format!(
+                    "{} 不参与排名（{}）",
+                    short(cat, &z.zone),
+                    z.excluded.as_deref().unwrap_or("数据不全")
+                ),
             })
             .collect();
-        ranking.extend(self.scores.iter().filter(|z| z.rank.is_none()).map(|z| {
-            format!(
-                "{} 不参与排名（{}）",
-                short(&z.zone),
-                z.excluded.as_deref().unwrap_or("数据不全")
-            )
-        }));
         Summary {
             period: self.period,
             title: cat.plan.report_title.clone(),
@@ -493,13 +443,13 @@ impl Facts {
             not_met: lines(Status::NotMet),
             data_missing,
             errors,
-            warnings,
+            warnings: count(Severity::Warning),
             ranking,
         }
     }
 
     /// `T03 到2020年进出口总额达到51亿美元以上：完成 57.9%，序时进度 50%`.
-    fn target_line(&self, r: &Row, cat: &Catalogue) -> String {
+    fn target_line(&self, r: &TargetRow, cat: &Catalogue) -> String {
         let t = cat.targets.iter().find(|t| t.id == r.id);
         let name = match t {
             Some(t) => format!("{} {}", r.id, t.text),
@@ -508,11 +458,10 @@ impl Facts {
         let unit = t.map_or("", |t| t.unit.as_str());
         let each_zone = t.is_some_and(|t| t.scope == TargetScope::EachZone);
         let mut facts = Vec::new();
+        if (each_zone || r.status == Status::DataMissing) && !r.note.is_empty() {
+            facts.push(r.note.clone());
+        }
         if each_zone {
-            if !r.note.is_empty() {
-                facts.push(r.note.clone());
-            }
-            let short = |code: &str| cat.zone(code).map_or(code.to_string(), |z| z.short.clone());
             for (status, what) in [
                 (Status::NotMet, "未达标"),
                 (Status::Behind, "进度滞后"),
@@ -522,17 +471,13 @@ impl Facts {
                     .rows
                     .iter()
                     .filter(|z| z.id == r.id && z.status == status)
-                    .filter_map(|z| z.zone.as_deref().map(short))
+                    .filter_map(|z| z.zone.as_deref().map(|code| short(cat, code)))
                     .collect();
                 if !zones.is_empty() {
                     facts.push(format!("{what}：{}", zones.join("、")));
                 }
             }
-        } else if r.status == Status::DataMissing {
-            if !r.note.is_empty() {
-                facts.push(r.note.clone());
-            }
-        } else {
+        } else if r.status != Status::DataMissing {
             if let Some(a) = r.actual {
                 facts.push(format!("实际 {}{unit}", number(a)));
             }
@@ -570,44 +515,30 @@ const SUMMARY_PROPERTY: &str = "zonestat.summary";
 /// summary is stored in parts of that size, `zonestat.summary.1`, `.2` …
 const PART_CHARS: usize = 255;
 
-/// A period as `2020-06`.
-mod period_text {
-    use super::Period;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(p: &Period, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&p.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
+/// A period from its text, `2020-06` (it is written by `Period`'s `Serialize`).
+fn period_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
 }
 
-/// Target counts by status, the status by its label (`达标`).
-mod status_counts {
-    use super::Status;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+/// Target counts by status, the status by its label (`达标`), as `Status`'s
+/// `Serialize` writes it.
+fn counts_from_labels<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(Status, usize)>, D::Error> {
+    let labelled: Vec<(String, usize)> = Vec::deserialize(d)?;
+    labelled
+        .into_iter()
+        .map(|(label, n)| Ok((status_of(&label).map_err(serde::de::Error::custom)?, n)))
+        .collect()
+}
 
-    pub fn serialize<S: Serializer>(c: &[(Status, usize)], s: S) -> Result<S::Ok, S::Error> {
-        let labelled: Vec<(&str, usize)> = c.iter().map(|(st, n)| (st.label(), *n)).collect();
-        labelled.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Status, usize)>, D::Error> {
-        let labelled: Vec<(String, usize)> = Vec::deserialize(d)?;
-        labelled
-            .into_iter()
-            .map(|(label, n)| {
-                Status::ALL
-                    .into_iter()
-                    .find(|s| s.label() == label)
-                    .map(|s| (s, n))
-                    .ok_or_else(|| serde::de::Error::custom(format!("目标状态“{label}”不可识别")))
-            })
-            .collect()
-    }
+/// The status of a label (`达标`).
+fn status_of(label: &str) -> Result<Status, String> {
+    Status::ALL
+        .into_iter()
+        .find(|s| s.label() == label)
+        .ok_or_else(|| format!("目标状态“{label}”不可识别"))
 }
 
 impl Summary {
@@ -646,23 +577,9 @@ impl Summary {
 /// text ones only; empty when it has none or is not an xlsx.
 pub fn workbook_properties(path: &Path) -> Vec<(String, String)> {
     use quick_xml::events::Event;
-    use std::io::Read;
-    let Ok(file) = std::fs::File::open(path) else {
+    let Some(xml) = custom_xml(path) else {
         return Vec::new();
     };
-    let Ok(mut zip) = zip::ZipArchive::new(file) else {
-        return Vec::new();
-    };
-    let mut xml = String::new();
-    // A summary is a few kilobytes; a part far larger is not ours.
-    match zip.by_name("docProps/custom.xml") {
-        Ok(part) if part.size() < 4 << 20 => {
-            if part.take(4 << 20).read_to_string(&mut xml).is_err() {
-                return Vec::new();
-            }
-        }
-        _ => return Vec::new(),
-    }
     let mut reader = quick_xml::Reader::from_str(&xml);
     let v10 = quick_xml::XmlVersion::Implicit1_0;
     let mut out: Vec<(String, String)> = Vec::new();
@@ -706,6 +623,20 @@ pub fn workbook_properties(path: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `docProps/custom.xml` of a workbook, if it has one of a sensible size.
+fn custom_xml(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).ok()?).ok()?;
+    // A summary is a few kilobytes; a part far larger is not ours.
+    let part = zip
+        .by_name("docProps/custom.xml")
+        .ok()
+        .filter(|p| p.size() < 4 << 20)?;
+    let mut xml = String::new();
+    part.take(4 << 20).read_to_string(&mut xml).ok()?;
+    Some(xml)
 }
 
 #[cfg(test)]
