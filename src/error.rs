@@ -118,17 +118,27 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
         let end = start + s[start..].find('`')?;
         Some(s[start..end].to_string())
     };
-    let why = if raw.contains("unknown field") {
-        let known = raw
-            .split_once("expected")
+    // The names toml lists after "expected", for unknown fields and variants.
+    let known = |before: &str, after: &str| -> String {
+        raw.split_once("expected")
             .map(|(_, k)| {
-                k.replace('`', "")
+                let k = k
+                    .replace('`', "")
                     .replace(" one of", "")
-                    .replace(" or ", ", ")
+                    .replace(" or ", ", ");
+                format!(
+                    "{before}可以写的有：{}{after}",
+                    k.trim().trim_end_matches('.')
+                )
             })
-            .map(|k| format!("（可以写的有：{}）", k.trim().trim_end_matches('.')))
-            .unwrap_or_default();
-        format!("不认识的设置项“{}”{known}", quoted(raw).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let why = if raw.contains("unknown field") {
+        format!(
+            "不认识的设置项“{}”{}",
+            quoted(raw).unwrap_or_default(),
+            known("（", "）")
+        )
     } else if raw.contains("missing field") {
         format!("缺少必须写的设置项“{}”", quoted(raw).unwrap_or_default())
     } else if raw.contains("escape") {
@@ -161,16 +171,11 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
         };
         format!("值的写法不对：{expected}")
     } else if raw.contains("unknown variant") {
-        let known = raw
-            .split_once("expected")
-            .map(|(_, k)| {
-                k.replace('`', "")
-                    .replace(" one of", "")
-                    .replace(" or ", ", ")
-            })
-            .map(|k| format!("，可以写的有：{}", k.trim().trim_end_matches('.')))
-            .unwrap_or_default();
-        format!("“{}”不是可用的值{known}", quoted(raw).unwrap_or_default())
+        format!(
+            "“{}”不是可用的值{}",
+            quoted(raw).unwrap_or_default(),
+            known("，", "")
+        )
     } else {
         "这一行的写法不对（应为“名称 = 值”，文字要加引号，如 data = \"数据\"）".to_string()
     };

@@ -52,7 +52,7 @@ pub struct FormSummary {
 }
 
 /// The files of one period, read and checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub files: Vec<FileReport>,
     pub forms: Vec<CheckedForm>,
@@ -111,6 +111,20 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The files of the data folder's `period` folder (see [`list_files`]);
+/// none when there is no such folder.
+///
+/// # Errors
+/// [`Error::Input`] when the folder exists but cannot be listed.
+pub fn period_files(data: &Path, period: Period) -> Result<Vec<PathBuf>, Error> {
+    let dir = data.join(period.to_string());
+    if dir.is_dir() {
+        list_files(&dir)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// An entry of a folder that is not a regular file, and so is not read.
@@ -398,11 +412,7 @@ fn account(
 
 /// The batch of files read: duplicates marked, findings sorted.
 fn assemble(read: Vec<Accounted>) -> Batch {
-    let mut batch = Batch {
-        files: Vec::new(),
-        forms: Vec::new(),
-        findings: Vec::new(),
-    };
+    let mut batch = Batch::default();
     let strays = read.iter().filter(|r| r.3).count();
     batch.files.reserve_exact(read.len());
     // A file saved twice under two names counts once: the first in name order.
@@ -523,11 +533,11 @@ fn set_aside_other_periods(
                     ),
                 );
                 note.sheet = Some(f.sheet.clone());
-                note.cell = f.raw.period.as_ref().map(|l| l.cell);
                 note.zone = f.zone().map(str::to_string);
                 note.form = Some(f.form.clone());
-                note.found = Some(p.label());
-                note.expected = Some(chosen.label());
+                note.at(f.raw.period.as_ref().map(|l| l.cell))
+                    .found(p.label())
+                    .expected(chosen.label());
                 notes.push(note);
             }
             _ => kept.push(f),
@@ -570,19 +580,17 @@ fn summary(f: &CheckedForm, cat: &Catalogue) -> FormSummary {
 /// The same form from the same reporter for the same period twice: an error on
 /// each copy, naming the other file. Neither can be used until one is removed.
 fn mark_duplicates(forms: &mut [CheckedForm]) {
-    let mut groups: BTreeMap<(String, String, Option<Period>), Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();
     for (i, f) in forms.iter().enumerate() {
-        let Some(r) = &f.reporter else { continue };
-        let who = match r {
-            Reporter::Zone(z) => z.clone(),
-            Reporter::City => "city".into(),
-        };
-        groups
-            .entry((f.form.clone(), who, f.period))
-            .or_default()
-            .push(i);
+        if f.reporter.is_some() {
+            groups
+                .entry((&f.form, f.zone(), f.period))
+                .or_default()
+                .push(i);
+        }
     }
-    for idx in groups.values().filter(|v| v.len() > 1) {
+    let groups: Vec<Vec<usize>> = groups.into_values().filter(|v| v.len() > 1).collect();
+    for idx in &groups {
         for &i in idx {
             let others: Vec<String> = idx
                 .iter()
@@ -603,8 +611,9 @@ fn mark_duplicates(forms: &mut [CheckedForm]) {
             finding.sheet = Some(f.sheet.clone());
             finding.zone = f.zone().map(str::to_string);
             finding.form = Some(f.form.clone());
-            finding.found = Some(others.join("、"));
-            finding.expected = Some("每个单位每期每张表只报一份".into());
+            finding
+                .found(others.join("、"))
+                .expected("每个单位每期每张表只报一份");
             forms[i].findings.push(finding);
         }
     }

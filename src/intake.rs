@@ -133,17 +133,8 @@ pub fn intake(
         ));
     }
     report.notes.extend(archive.log_note());
-    let inbox_name = inbox
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let show = |path: &Path| {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        format!("{inbox_name}/{name}")
-    };
+    let inbox_name = file_name(inbox);
+    let show = |path: &Path| format!("{inbox_name}/{}", file_name(path));
     let (time, _) = utc_stamp(archive::now_secs());
     let bare = |file: String, action: Action, reason: String| Entry {
         time: time.clone(),
@@ -201,11 +192,7 @@ pub fn intake(
                     continue;
                 }
             };
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let b = folder::check_bytes(bytes.clone(), &name, &shown, None, cat);
+            let b = folder::check_bytes(bytes.clone(), &file_name(&path), &shown, None, cat);
             (bytes, b)
         };
         // A file that changed while it was read is still being written.
@@ -331,6 +318,13 @@ pub fn intake(
     }
     report.periods.sort();
     Ok(report)
+}
+
+/// The last part of a path, as text.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn vanished(e: &std::io::Error) -> String {
