@@ -404,22 +404,16 @@ pub fn read_period(
     let paths = folder::period_files(data_dir, period)?;
     let batch = folder::check_files(&paths, &display_name, Some(period), cat);
     let figures = aggregate(&batch, period, cat);
-    let mut findings: Vec<Finding> = if main {
-        batch.findings.clone()
-    } else {
+    let mut findings = batch.findings;
+    if !main {
         // History: the errors of the monthly zone forms it takes its sums from.
-        batch
-            .findings
-            .iter()
-            .filter(|f| f.is_error())
-            .filter(|f| {
-                f.form
+        findings.retain(|f| {
+            f.is_error()
+                && f.form
                     .as_deref()
                     .is_none_or(|n| cat.form(n).is_some_and(|x| x.filled_by == FilledBy::Zone))
-            })
-            .cloned()
-            .collect()
-    };
+        });
+    }
     if main && !data_dir.join(period.to_string()).is_dir() {
         findings.push(Finding::file(
             Severity::Error,
@@ -435,10 +429,7 @@ pub fn read_period(
                     .form(form)
                     .is_some_and(|f| f.frequency == Frequency::Monthly);
             if *state == FormState::Missing && needed_here {
-                let short = cat
-                    .zone(&z.code)
-                    .map(|x| x.short.as_str())
-                    .unwrap_or(&z.code);
+                let short = cat.zone(&z.code).map_or(z.code.as_str(), |x| &x.short);
                 let mut f = Finding::file(
                     Severity::Error,
                     "zone.form_missing",
@@ -454,21 +445,19 @@ pub fn read_period(
             }
         }
     }
-    if main {
-        for (form, state) in &figures.city.forms {
-            if *state == FormState::Missing {
-                let mut f = Finding::file(
-                    Severity::Error,
-                    "city.form_missing",
-                    &period.to_string(),
-                    format!(
-                        "{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。",
-                        cat.city.reporter
-                    ),
-                );
-                f.form = Some(form.clone());
-                findings.push(f);
-            }
+    for (form, state) in &figures.city.forms {
+        if main && *state == FormState::Missing {
+            let mut f = Finding::file(
+                Severity::Error,
+                "city.form_missing",
+                &period.to_string(),
+                format!(
+                    "{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。",
+                    cat.city.reporter
+                ),
+            );
+            f.form = Some(form.clone());
+            findings.push(f);
         }
     }
     Ok(PeriodRead {

@@ -118,6 +118,7 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
         let end = start + s[start..].find('`')?;
         Some(s[start..end].to_string())
     };
+    let has = |words: &[&str]| words.iter().any(|w| raw.contains(w));
     // The names toml lists after "expected", for unknown fields and variants.
     let known = |before: &str, after: &str| -> String {
         raw.split_once("expected")
@@ -143,28 +144,20 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
         format!("缺少必须写的设置项“{}”", quoted(raw).unwrap_or_default())
     } else if raw.contains("escape") {
         "字符串中的反斜杠“\\”后面不能跟这个字符：Windows 路径请把“\\”写成“\\\\”或“/”，或把整个路径放在单引号里（如 'D:\\数据'）".to_string()
-    } else if raw.contains("invalid basic string") || raw.contains("invalid literal string") {
+    } else if has(&["invalid basic string", "invalid literal string"]) {
         "引号里的文字写得不对（不能换行，也不能有制表符等控制字符）".to_string()
-    } else if raw.contains("unterminated")
-        || raw.contains("unclosed")
-        || raw.contains("missing closing")
-    {
+    } else if has(&["unterminated", "unclosed", "missing closing"]) {
         "引号或括号没有配对：少了结尾的引号或括号".to_string()
-    } else if raw.contains("duplicate key") || raw.contains("duplicate") {
+    } else if raw.contains("duplicate") {
         "同一个设置项写了两次".to_string()
-    } else if raw.contains("invalid type") || raw.contains("invalid value") {
-        let expected = if raw.contains("expected a sequence") || raw.contains("expected an array") {
+    } else if has(&["invalid type", "invalid value"]) {
+        let expected = if has(&["expected a sequence", "expected an array"]) {
             "应写成方括号里的列表，如 [\"a\", \"b\"]"
-        } else if raw.contains("expected a string") || raw.contains("expected a path") {
+        } else if has(&["expected a string", "expected a path"]) {
             "应写成引号里的文字"
-        } else if raw.contains("integer")
-            || raw.contains("u16")
-            || raw.contains("usize")
-            || raw.contains("f64")
-            || raw.contains("number")
-        {
+        } else if has(&["integer", "u16", "usize", "f64", "number"]) {
             "应写成数字"
-        } else if raw.contains("boolean") || raw.contains("bool") {
+        } else if raw.contains("bool") {
             "应写成 true 或 false"
         } else {
             "类型不对"

@@ -565,10 +565,7 @@ fn summary(f: &CheckedForm, cat: &Catalogue) -> FormSummary {
         sheet: f.sheet.clone(),
         zone: f.zone().map(str::to_string),
         reporter: f.reporter.as_ref().map(|r| match r {
-            Reporter::Zone(z) => cat
-                .zone(z)
-                .map(|z| z.short.clone())
-                .unwrap_or_else(|| z.clone()),
+            Reporter::Zone(z) => cat.zone(z).map_or(z, |x| &x.short).clone(),
             Reporter::City => cat.city.reporter.clone(),
         }),
         period: f.period,

@@ -169,7 +169,7 @@ fn period_after_year(year: i32, sep: char, rest: &str) -> Option<Period> {
         return Period::new(year, m);
     }
     let rest = rest.trim_end_matches(['份', ')', ']']);
-    if rest.is_empty() || rest == "度" || rest.starts_with("度") || rest == "全年" {
+    if rest.is_empty() || rest.starts_with('度') || rest == "全年" {
         return Period::new(year, 12);
     }
     let (first, len) = digits(rest)?;

@@ -114,22 +114,13 @@ impl Ctx<'_> {
         indicator: Option<&Indicator>,
         message: impl Into<String>,
     ) -> &mut Finding {
-        self.out.push(Finding {
-            severity,
-            rule,
-            file: self.file.to_string(),
-            sheet: Some(self.sheet.to_string()),
-            cell: None,
-            zone: self.zone.clone(),
-            form: Some(self.form.to_string()),
-            indicator: indicator.map(|i| i.code.clone()),
-            indicator_name: indicator.map(|i| i.name.clone()),
-            column: None,
-            found: None,
-            expected: None,
-            message: message.into(),
-            explanation: None,
-        });
+        let mut f = Finding::file(severity, rule, self.file, message);
+        f.sheet = Some(self.sheet.to_string());
+        f.zone = self.zone.clone();
+        f.form = Some(self.form.to_string());
+        f.indicator = indicator.map(|i| i.code.clone());
+        f.indicator_name = indicator.map(|i| i.name.clone());
+        self.out.push(f);
         self.out.last_mut().expect("just pushed")
     }
 
