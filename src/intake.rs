@@ -225,14 +225,8 @@ pub fn intake(
                 ),
             );
             entry.sha256 = file.sha256.clone();
-            entry.form = Some(
-                batch
-                    .forms
-                    .iter()
-                    .map(|f| f.form.as_str())
-                    .collect::<Vec<_>>()
-                    .join("+"),
-            );
+            let forms: Vec<&str> = batch.forms.iter().map(|f| f.form.as_str()).collect();
+            entry.form = Some(forms.join("+"));
             entry.zone = batch
                 .forms
                 .iter()
@@ -312,13 +306,10 @@ pub fn intake(
             ));
         }
         report.entries.extend(entries);
-        if let Some(p) = filing.period
-            && !report.periods.contains(&p)
-        {
-            report.periods.push(p);
-        }
+        report.periods.extend(filing.period);
     }
     report.periods.sort();
+    report.periods.dedup();
     Ok(report)
 }
 
