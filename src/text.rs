@@ -2,12 +2,8 @@
 
 use crate::model::Period;
 
-/// Folds full-width ASCII forms and the ideographic space to ASCII.
-pub fn to_half_width(s: &str) -> String {
-    s.chars().map(half_width).collect()
-}
-
-/// One character of [`to_half_width`].
+/// Folds a full-width ASCII form, the ideographic space and typographic
+/// quotes and dashes to ASCII.
 fn half_width(c: char) -> char {
     match c {
         '\u{3000}' | '\u{00A0}' => ' ',
