@@ -3,7 +3,7 @@
 //! never a zero. [`read_period`] reads one period folder and aggregates it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -111,6 +111,15 @@ pub struct ZoneResult {
     pub figures: Figures,
 }
 
+impl ZoneResult {
+    /// Whether the zone's `form` was accepted.
+    pub fn accepted(&self, form: &str) -> bool {
+        self.forms
+            .iter()
+            .any(|(n, s)| n == form && *s == FormState::Accepted)
+    }
+}
+
 /// The city's figures: sums over the zones whose forms were accepted, and the
 /// statistics bureau's reference values.
 #[derive(Debug, Clone, Default)]
@@ -159,8 +168,6 @@ impl PeriodFigures {
 /// period are used; a form that is not needed for the period is left out.
 pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigures {
     let needed: Vec<&str> = cat.forms_for(period).map(|f| f.number.as_str()).collect();
-    // A reporter's forms for the period; when there are none, its forms that
-    // state another period (or none): received, but with an error.
     // The batch's forms by form and reporter (None: the city), in batch
     // order: one pass, so a run with many zones stays linear.
     let mut by_reporter: HashMap<(&str, Option<&str>), Vec<&CheckedForm>> = HashMap::new();
@@ -172,27 +179,26 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
         };
         by_reporter.entry((&f.form, who)).or_default().push(f);
     }
-    let received = |form: &str, who: &Reporter| -> Vec<&CheckedForm> {
-        let key = match who {
-            Reporter::Zone(z) => (form, Some(z.as_str())),
-            Reporter::City => (form, None),
-        };
-        let theirs = by_reporter.get(&key).map(Vec::as_slice).unwrap_or_default();
+    // A reporter's form: its forms for the period or, when there are none,
+    // its forms that state another period (or none): received, but with an
+    // error. Accepted when it is one form, without errors, for the period.
+    let take = |form: &str, who: Option<&str>| -> (FormState, Option<&CheckedForm>) {
+        let theirs = by_reporter
+            .get(&(form, who))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let exact: Vec<&CheckedForm> = theirs
             .iter()
             .copied()
             .filter(|f| f.period == Some(period))
             .collect();
-        if exact.is_empty() {
-            theirs.to_vec()
-        } else {
-            exact
+        match if exact.is_empty() { theirs } else { &exact } {
+            [] => (FormState::Missing, None),
+            [one] if !one.has_errors() && one.period == Some(period) => {
+                (FormState::Accepted, Some(*one))
+            }
+            _ => (FormState::Rejected, None),
         }
-    };
-    let state = |forms: &[&CheckedForm]| match forms {
-        [] => FormState::Missing,
-        [one] if !one.has_errors() && one.period == Some(period) => FormState::Accepted,
-        _ => FormState::Rejected,
     };
     // Each indicator's kind by code, looked up once per value.
     let kinds: HashMap<&str, Kind> = cat
@@ -203,7 +209,6 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
         .collect();
     let mut zones = Vec::new();
     for z in &cat.zones {
-        let who = Reporter::Zone(z.code.clone());
         let mut forms = Vec::new();
         let mut sources = Vec::new();
         let mut figures = Figures::default();
@@ -212,16 +217,12 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
             .iter()
             .filter(|f| f.filled_by == FilledBy::Zone && needed.contains(&f.number.as_str()))
         {
-            let got = received(&f.number, &who);
-            let st = state(&got);
-            if st == FormState::Accepted {
-                sources.push(Source::of(got[0]));
-                for (code, entry) in &got[0].values {
-                    let kind = kinds[code.as_str()];
-                    figures.indicators.insert(
-                        code.clone(),
-                        zone_figure(entry.current, entry.prior, entry.cumulative, kind),
-                    );
+            let (st, got) = take(&f.number, Some(&z.code));
+            if let Some(got) = got {
+                sources.push(Source::of(got));
+                for (code, e) in &got.values {
+                    let fig = zone_figure(e.current, e.prior, e.cumulative, kinds[code.as_str()]);
+                    figures.indicators.insert(code.clone(), fig);
                 }
             }
             forms.push((f.number.clone(), st));
@@ -250,14 +251,8 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
     {
         match f.filled_by {
             FilledBy::Zone => {
-                let accepted: Vec<&ZoneResult> = zones
-                    .iter()
-                    .filter(|z| {
-                        z.forms
-                            .iter()
-                            .any(|(n, s)| n == &f.number && *s == FormState::Accepted)
-                    })
-                    .collect();
+                let accepted: Vec<&ZoneResult> =
+                    zones.iter().filter(|z| z.accepted(&f.number)).collect();
                 city.complete
                     .insert(f.number.clone(), accepted.len() == zones.len());
                 for ind in f.indicators.iter().filter(|i| i.kind != Kind::YesNo) {
@@ -265,33 +260,32 @@ pub fn aggregate(batch: &Batch, period: Period, cat: &Catalogue) -> PeriodFigure
                         .iter()
                         .filter_map(|z| z.figures.indicators.get(&ind.code))
                         .collect();
-                    let sum = |get: &dyn Fn(&IndicatorFigure) -> Option<f64>| -> Option<f64> {
+                    let sum = |get: fn(&IndicatorFigure) -> Option<f64>| -> Option<Val> {
                         if figs.is_empty() {
                             return None;
                         }
-                        figs.iter().map(|f| get(f)).sum::<Option<f64>>()
+                        figs.iter()
+                            .map(|f| get(f))
+                            .sum::<Option<f64>>()
+                            .map(Val::Number)
                     };
-                    let cur = sum(&|f| f.current_number());
-                    let prior = sum(&|f| f.prior_number());
-                    let cum = sum(&|f| f.cumulative);
                     let fig = zone_figure(
-                        cur.map(Val::Number),
-                        prior.map(Val::Number),
-                        cum.map(Val::Number),
+                        sum(IndicatorFigure::current_number),
+                        sum(IndicatorFigure::prior_number),
+                        sum(|f| f.cumulative),
                         ind.kind,
                     );
                     city.figures.indicators.insert(ind.code.clone(), fig);
                 }
             }
             FilledBy::City => {
-                let got = received(&f.number, &Reporter::City);
-                let st = state(&got);
+                let (st, got) = take(&f.number, None);
                 city.complete
                     .insert(f.number.clone(), st == FormState::Accepted);
                 city.forms.push((f.number.clone(), st));
-                if st == FormState::Accepted {
-                    city.sources.push(Source::of(got[0]));
-                    for (code, e) in &got[0].values {
+                if let Some(got) = got {
+                    city.sources.push(Source::of(got));
+                    for (code, e) in &got.values {
                         city.reference.insert(
                             code.clone(),
                             zone_figure(e.current, e.prior, None, Kind::Reference),
@@ -407,31 +401,20 @@ pub fn read_period(
     cat: &Catalogue,
     main: bool,
 ) -> Result<PeriodRead, Error> {
-    let dir = data_dir.join(period.to_string());
-    let paths: Vec<PathBuf> = if dir.is_dir() {
-        folder::list_files(&dir)?
-    } else {
-        Vec::new()
-    };
+    let paths = folder::period_files(data_dir, period)?;
     let batch = folder::check_files(&paths, &display_name, Some(period), cat);
     let figures = aggregate(&batch, period, cat);
-    let mut findings: Vec<Finding> = if main {
-        batch.findings.clone()
-    } else {
+    let mut findings = batch.findings;
+    if !main {
         // History: the errors of the monthly zone forms it takes its sums from.
-        batch
-            .findings
-            .iter()
-            .filter(|f| f.is_error())
-            .filter(|f| {
-                f.form
+        findings.retain(|f| {
+            f.is_error()
+                && f.form
                     .as_deref()
                     .is_none_or(|n| cat.form(n).is_some_and(|x| x.filled_by == FilledBy::Zone))
-            })
-            .cloned()
-            .collect()
-    };
-    if main && !dir.is_dir() {
+        });
+    }
+    if main && !data_dir.join(period.to_string()).is_dir() {
         findings.push(Finding::file(
             Severity::Error,
             "period.folder_missing",
@@ -446,10 +429,7 @@ pub fn read_period(
                     .form(form)
                     .is_some_and(|f| f.frequency == Frequency::Monthly);
             if *state == FormState::Missing && needed_here {
-                let short = cat
-                    .zone(&z.code)
-                    .map(|x| x.short.as_str())
-                    .unwrap_or(&z.code);
+                let short = cat.zone(&z.code).map_or(z.code.as_str(), |x| &x.short);
                 let mut f = Finding::file(
                     Severity::Error,
                     "zone.form_missing",
@@ -465,21 +445,19 @@ pub fn read_period(
             }
         }
     }
-    if main {
-        for (form, state) in &figures.city.forms {
-            if *state == FormState::Missing {
-                let mut f = Finding::file(
-                    Severity::Error,
-                    "city.form_missing",
-                    &period.to_string(),
-                    format!(
-                        "{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。",
-                        cat.city.reporter
-                    ),
-                );
-                f.form = Some(form.clone());
-                findings.push(f);
-            }
+    for (form, state) in &figures.city.forms {
+        if main && *state == FormState::Missing {
+            let mut f = Finding::file(
+                Severity::Error,
+                "city.form_missing",
+                &period.to_string(),
+                format!(
+                    "{period} 文件夹中没有{}的 {form}：需要全市对比基数的目标将显示为数据缺失。",
+                    cat.city.reporter
+                ),
+            );
+            f.form = Some(form.clone());
+            findings.push(f);
         }
     }
     Ok(PeriodRead {

@@ -1,13 +1,13 @@
 //! Figures → one row per target (and per zone for each-zone targets) with the
 //! actual value, completion, schedule and status, as docs/targets.md describes them.
 
-use crate::history::Decembers;
-
 use serde::{Serialize, Serializer};
 
-use crate::aggregate::{Figures, PeriodFigures, growth};
-use crate::catalog::{Catalogue, Compare, Form, Frequency, Target, TargetKind, TargetScope};
-use crate::model::Period;
+use crate::aggregate::{Figures, FormState, IndicatorFigure, PeriodFigures, growth};
+use crate::catalog::{
+    Catalogue, Compare, FilledBy, Form, Frequency, Target, TargetKind, TargetScope,
+};
+use crate::history::Decembers;
 use crate::validate::Val;
 
 /// A target's status.
@@ -83,9 +83,10 @@ pub fn assess(now: &PeriodFigures, history: &Decembers, cat: &Catalogue) -> Vec<
             forms: cat.target_forms(t),
         };
         match t.scope {
-            TargetScope::City => rows.push(a.city()),
+            TargetScope::City => rows.push(a.row(None)),
             TargetScope::EachZone => {
-                let zone_rows: Vec<TargetRow> = cat.zones.iter().map(|z| a.zone(&z.code)).collect();
+                let zone_rows: Vec<TargetRow> =
+                    cat.zones.iter().map(|z| a.row(Some(&z.code))).collect();
                 let met = zone_rows.iter().filter(|r| r.status == Status::Met).count();
                 let missing = zone_rows.iter().any(|r| r.status == Status::DataMissing);
                 let status = if missing {
@@ -123,8 +124,9 @@ struct Assessor<'a> {
 }
 
 impl Assessor<'_> {
+    /// The row of the city (zone None) or of a zone.
     fn row(&self, zone: Option<&str>) -> TargetRow {
-        TargetRow {
+        let mut row = TargetRow {
             id: self.t.id.clone(),
             zone: zone.map(str::to_string),
             actual: None,
@@ -134,11 +136,29 @@ impl Assessor<'_> {
             status: Status::DataMissing,
             note: String::new(),
             yearly: Vec::new(),
+        };
+        let assessed = match zone {
+            None => match self.missing_city() {
+                Some(why) => Err(why),
+                None => self.fill(&mut row, &self.now.city.figures, None),
+            },
+            Some(z) => match self.missing_zone(z) {
+                Some(why) => Err(why),
+                None => {
+                    let figs = &self
+                        .now
+                        .zone(z)
+                        .expect("zones come from the catalogue")
+                        .figures;
+                    self.fill(&mut row, figs, zone)
+                }
+            },
+        };
+        if let Err(why) = assessed {
+            row.status = Status::DataMissing;
+            row.note = format!("数据缺失：{why}");
         }
-    }
-
-    fn period(&self) -> Period {
-        self.now.period
+        row
     }
 
     /// Why the data are not whole, or None when they are.
@@ -154,93 +174,54 @@ impl Assessor<'_> {
 
     fn missing_zone(&self, zone: &str) -> Option<String> {
         let z = self.now.zone(zone)?;
-        let bad: Vec<String> = self
+        let mut all: Vec<String> = self
             .forms
             .iter()
-            .filter(|f| f.filled_by == crate::catalog::FilledBy::Zone)
+            .filter(|f| f.filled_by == FilledBy::Zone)
             .filter_map(|f| {
                 z.forms
                     .iter()
                     .find(|(n, _)| n == &f.number)
-                    .filter(|(_, s)| *s != crate::aggregate::FormState::Accepted)
+                    .filter(|(_, s)| *s != FormState::Accepted)
                     .map(|(n, s)| format!("{n}{}", s.label()))
             })
             .collect();
-        let city_bad: Vec<&str> = self
-            .forms
-            .iter()
-            .filter(|f| {
-                f.filled_by == crate::catalog::FilledBy::City && !self.now.form_complete(&f.number)
-            })
-            .map(|f| f.number.as_str())
-            .collect();
-        let mut all = bad;
-        all.extend(city_bad.iter().map(|n| format!("{n}缺失")));
+        all.extend(
+            self.forms
+                .iter()
+                .filter(|f| f.filled_by == FilledBy::City && !self.now.form_complete(&f.number))
+                .map(|f| format!("{}缺失", f.number)),
+        );
         (!all.is_empty()).then(|| all.join("、"))
     }
 
-    fn city(&self) -> TargetRow {
-        let mut row = self.row(None);
-        if let Some(why) = self.missing_city() {
-            row.note = format!("数据缺失：{why}");
-            return row;
-        }
-        let figs = &self.now.city.figures;
-        self.fill(&mut row, figs, None);
-        row
-    }
-
-    fn zone(&self, zone: &str) -> TargetRow {
-        let mut row = self.row(Some(zone));
-        if let Some(why) = self.missing_zone(zone) {
-            row.note = format!("数据缺失：{why}");
-            return row;
-        }
-        let figs = &self
-            .now
-            .zone(zone)
-            .expect("zones come from the catalogue")
-            .figures;
-        self.fill(&mut row, figs, Some(zone));
-        row
-    }
-
-    fn value_of(&self, figs: &Figures, code: &str) -> Option<crate::aggregate::IndicatorFigure> {
+    fn value_of(&self, figs: &Figures, code: &str) -> Option<IndicatorFigure> {
         figs.indicators
             .get(code)
             .copied()
             .or_else(|| self.now.city.reference.get(code).copied())
     }
 
-    fn fill(&self, row: &mut TargetRow, figs: &Figures, zone: Option<&str>) {
+    /// Fills in the row from the figures; Err says which data are missing.
+    fn fill(&self, row: &mut TargetRow, figs: &Figures, zone: Option<&str>) -> Result<(), String> {
         let t = self.t;
-        let p = self.period();
+        let p = self.now.period;
         let value = t.value;
-        let missing = |row: &mut TargetRow, why: &str| {
-            row.status = Status::DataMissing;
-            row.note = format!("数据缺失：{why}");
-        };
+        let start = self.cat.plan.start.year;
+        let measure = || self.value_of(figs, &t.measure);
         match t.kind {
+            TargetKind::Growth if !p.is_december() => {
+                let g = measure().and_then(|f| f.growth).ok_or("无法计算增速")?;
+                row.actual = Some(g);
+                row.status = reached(g >= value);
+            }
             TargetKind::Growth => {
-                if !p.is_december() {
-                    let g = self.value_of(figs, &t.measure).and_then(|f| f.growth);
-                    let Some(g) = g else {
-                        return missing(row, "无法计算增速");
-                    };
-                    row.actual = Some(g);
-                    row.status = if g >= value {
-                        Status::Met
-                    } else {
-                        Status::NotMet
-                    };
-                    return;
-                }
                 // Annual: geometric mean of the yearly growths since the plan started.
                 let mut product = 1.0;
                 let mut gaps = Vec::new();
-                for year in self.cat.plan.start.year..=p.year {
+                for year in start..=p.year {
                     let g = if year == p.year {
-                        self.value_of(figs, &t.measure).and_then(|f| f.growth)
+                        measure().and_then(|f| f.growth)
                     } else {
                         self.history_figures(year, zone)
                             .and_then(|f| f.indicators.get(&t.measure).and_then(|i| i.growth))
@@ -252,28 +233,20 @@ impl Assessor<'_> {
                     }
                 }
                 if !gaps.is_empty() {
-                    return missing(row, &format!("缺少 {} 的年度数据", gaps.join("、")));
+                    return Err(format!("缺少 {} 的年度数据", gaps.join("、")));
                 }
-                let years = (p.year - self.cat.plan.start.year + 1) as f64;
+                let years = (p.year - start + 1) as f64;
                 let avg = (product.powf(1.0 / years) - 1.0) * 100.0;
                 row.actual = Some(avg);
-                let this_year = row.yearly.last().and_then(|(_, g)| *g);
-                if let Some(g) = this_year {
+                if let Some(g) = row.yearly.last().and_then(|(_, g)| *g) {
                     row.note = format!("本年增长 {g:.2}%");
                 }
-                row.status = if avg >= value {
-                    Status::Met
-                } else {
-                    Status::NotMet
-                };
+                row.status = reached(avg >= value);
             }
             TargetKind::AnnualTotal | TargetKind::DeadlineTotal => {
-                let Some(actual) = self
-                    .value_of(figs, &t.measure)
+                let actual = measure()
                     .and_then(|f| f.current_number())
-                else {
-                    return missing(row, "本期数缺失");
-                };
+                    .ok_or("本期数缺失")?;
                 row.actual = Some(actual);
                 row.completion = Some(actual / value * 100.0);
                 let before_deadline =
@@ -281,15 +254,11 @@ impl Assessor<'_> {
                 if before_deadline {
                     row.status = Status::NotDue;
                     row.note = format!("{} 年考核", t.deadline.unwrap_or_default());
-                    return;
+                    return Ok(());
                 }
                 row.schedule = Some(p.month as f64 / 12.0 * 100.0);
                 row.status = if p.is_december() {
-                    if actual >= value {
-                        Status::Met
-                    } else {
-                        Status::NotMet
-                    }
+                    reached(actual >= value)
                 } else if row.completion >= row.schedule {
                     Status::OnSchedule
                 } else {
@@ -300,11 +269,9 @@ impl Assessor<'_> {
                 let monthly = self.forms.iter().all(|f| f.frequency == Frequency::Monthly);
                 let cumulative = if monthly {
                     // Decembers of the earlier plan years plus this period's year-to-date.
-                    let mut sum = self
-                        .value_of(figs, &t.measure)
-                        .and_then(|f| f.current_number());
+                    let mut sum = measure().and_then(|f| f.current_number());
                     let mut gaps = Vec::new();
-                    for year in self.cat.plan.start.year..p.year {
+                    for year in start..p.year {
                         let v = self.history_figures(year, zone).and_then(|f| {
                             f.indicators
                                 .get(&t.measure)
@@ -316,15 +283,13 @@ impl Assessor<'_> {
                         sum = sum.zip(v).map(|(a, b)| a + b);
                     }
                     if !gaps.is_empty() {
-                        return missing(row, &format!("缺少 {} 的年度数据", gaps.join("、")));
+                        return Err(format!("缺少 {} 的年度数据", gaps.join("、")));
                     }
                     sum
                 } else {
-                    self.value_of(figs, &t.measure).and_then(|f| f.cumulative)
+                    measure().and_then(|f| f.cumulative)
                 };
-                let Some(c) = cumulative else {
-                    return missing(row, "累计数缺失");
-                };
+                let c = cumulative.ok_or("累计数缺失")?;
                 row.actual = Some(c);
                 row.completion = Some(c / value * 100.0);
                 let elapsed = p.months_since(self.cat.plan.start) as f64;
@@ -341,29 +306,20 @@ impl Assessor<'_> {
                 };
             }
             TargetKind::Stock => {
-                let Some(v) = self
-                    .value_of(figs, &t.measure)
+                let v = measure()
                     .and_then(|f| f.current_number())
-                else {
-                    return missing(row, "年末数缺失");
-                };
+                    .ok_or("年末数缺失")?;
                 row.actual = Some(v);
-                row.status = if v >= value {
-                    Status::Met
-                } else {
-                    Status::NotMet
-                };
+                row.status = reached(v >= value);
             }
             TargetKind::Ratio => {
-                let Some(v) = figs.ratios.get(&t.measure).and_then(|r| r.current) else {
-                    return missing(row, "比重无法计算（分母为 0 或数据缺失）");
-                };
+                let v = figs
+                    .ratios
+                    .get(&t.measure)
+                    .and_then(|r| r.current)
+                    .ok_or("比重无法计算（分母为 0 或数据缺失）")?;
                 row.actual = Some(v);
-                row.status = if v >= value {
-                    Status::Met
-                } else {
-                    Status::NotMet
-                };
+                row.status = reached(v >= value);
             }
             TargetKind::AboveCity => {
                 let r = figs.ratios.get(&t.measure).copied().unwrap_or_default();
@@ -381,15 +337,9 @@ impl Assessor<'_> {
                         .map(|(a, b)| a - b),
                     _ => r.current.zip(ref_cur).map(|(a, b)| a - b),
                 };
-                let Some(m) = margin else {
-                    return missing(row, "比重或全市对比基数缺失");
-                };
+                let m = margin.ok_or("比重或全市对比基数缺失")?;
                 row.actual = Some(m);
-                row.status = if m >= value {
-                    Status::Met
-                } else {
-                    Status::NotMet
-                };
+                row.status = reached(m >= value);
             }
             TargetKind::ZoneCount => {
                 let mut count = 0;
@@ -405,17 +355,14 @@ impl Assessor<'_> {
                     match v {
                         Some(Val::Bool(true)) => count += 1,
                         Some(_) => {}
-                        None => return missing(row, &format!("{} 的数据缺失", z.short)),
+                        None => return Err(format!("{} 的数据缺失", z.short)),
                     }
                 }
                 row.actual = Some(count as f64);
-                row.status = if count as f64 >= value {
-                    Status::Met
-                } else {
-                    Status::NotMet
-                };
+                row.status = reached(count as f64 >= value);
             }
         }
+        Ok(())
     }
 
     /// A past December's figures for the city (zone None) or a zone, when whole.
@@ -429,15 +376,15 @@ impl Assessor<'_> {
                 .then_some(&h.city.figures),
             Some(z) => {
                 let zr = h.zone(z)?;
-                let ok = self.forms.iter().all(|f| {
-                    zr.forms
-                        .iter()
-                        .any(|(n, s)| n == &f.number && *s == crate::aggregate::FormState::Accepted)
-                });
-                ok.then_some(&zr.figures)
+                let whole = self.forms.iter().all(|f| zr.accepted(&f.number));
+                whole.then_some(&zr.figures)
             }
         }
     }
+}
+
+fn reached(met: bool) -> Status {
+    if met { Status::Met } else { Status::NotMet }
 }
 
 /// The yearly growth of an indicator for the city from a period's figures.

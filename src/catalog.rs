@@ -474,6 +474,14 @@ impl Form {
             Frequency::Monthly => period.label(),
         }
     }
+
+    /// The label of the value column of `role`; empty when the form has none.
+    pub fn column_label(&self, role: Role) -> &str {
+        self.columns
+            .iter()
+            .find(|c| c.role == role)
+            .map_or("", |c| c.label.as_str())
+    }
 }
 
 impl Form {

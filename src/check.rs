@@ -12,13 +12,13 @@ use serde::Serialize;
 use crate::catalog::Catalogue;
 use crate::crossperiod::cross_checks;
 use crate::error::Error;
-use crate::folder::{self, Batch, FileReport, display_name, folder_period};
+use crate::folder::{self, FileReport, display_name, folder_period};
 use crate::history::History;
-use crate::model::{Finding, Period};
+use crate::model::{Finding, Period, sort_findings};
 use crate::text::escape_controls;
 
 /// The result of `check`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct CheckReport {
     pub files: Vec<FileReport>,
     pub findings: Vec<Finding>,
@@ -43,11 +43,7 @@ pub fn check(
     period: Option<Period>,
     cat: &Catalogue,
 ) -> Result<CheckReport, Error> {
-    let mut report = CheckReport {
-        files: Vec::new(),
-        findings: Vec::new(),
-        forms: Vec::new(),
-    };
+    let mut report = CheckReport::default();
     for given in paths {
         // `.` or `..` has no name to take the period from: use the folder's own.
         let path = &given.canonicalize().unwrap_or_else(|_| given.clone());
@@ -63,7 +59,7 @@ pub fn check(
                 message: "文件或文件夹不存在".into(),
             });
         };
-        let mut batch: Batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
+        let mut batch = folder::check_files(&files, &display_name, period.or(folder_p), cat);
         // The folder's neighbours (same month last year, last month) sit beside it.
         let data_dir = if path.is_dir() {
             path.parent()
@@ -75,13 +71,12 @@ pub fn check(
             batch
                 .findings
                 .extend(cross_checks(&batch.forms, &history, cat));
-            crate::model::sort_findings(&mut batch.findings);
         }
         // Entries that are not read still each get a line, after the files.
         let (other_files, other_findings) = folder::account_others(&others, &display_name);
         batch.files.extend(other_files);
         batch.findings.extend(other_findings);
-        crate::model::sort_findings(&mut batch.findings);
+        sort_findings(&mut batch.findings);
         // Moved, not copied, when there is one path: a folder may hold 100,000 files.
         append(&mut report.files, batch.files);
         append(&mut report.forms, batch.forms);

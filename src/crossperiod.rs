@@ -7,56 +7,40 @@
 
 use crate::catalog::{Catalogue, Form, Frequency, Indicator, Kind, Role};
 use crate::history::History;
-use crate::model::{Cell, Finding, Period, Severity};
+use crate::model::{Finding, Period, Severity};
 use crate::text::format_number;
-use crate::validate::{CheckedForm, Entry, Val};
+use crate::validate::{CheckedForm, Ctx, Entry, Subject, Val};
 
 fn number(e: Option<&Entry>, role: Role) -> Option<f64> {
     e.and_then(|e| e.get(role)).and_then(Val::number)
 }
 
+/// One form's warnings: the form, its catalogue entry, the findings so far.
 struct Out<'f> {
-    form: &'f CheckedForm,
-    findings: Vec<Finding>,
+    f: &'f CheckedForm,
+    form: &'f Form,
+    ctx: Ctx<'f>,
 }
 
 impl Out<'_> {
-    #[allow(clippy::too_many_arguments)]
+    /// A warning about `ind`, at the form's cell in the column of `role`.
     fn warn(
         &mut self,
         rule: &'static str,
         ind: &Indicator,
-        cell: Option<Cell>,
-        column: &str,
-        found: String,
-        expected: String,
+        role: Role,
         message: String,
-    ) {
-        self.findings.push(Finding {
-            severity: Severity::Warning,
-            rule,
-            file: self.form.file.clone(),
-            sheet: Some(self.form.sheet.clone()),
-            cell,
-            zone: self.form.zone().map(str::to_string),
-            form: Some(self.form.form.clone()),
-            indicator: Some(ind.code.clone()),
-            indicator_name: Some(ind.name.clone()),
-            column: Some(column.to_string()),
-            found: Some(found),
-            expected: Some(expected),
-            message,
-            explanation: None,
-        });
+    ) -> &mut Finding {
+        let cell = self
+            .f
+            .values
+            .get(&ind.code)
+            .and_then(|e| e.cells.get(&role).copied());
+        self.ctx
+            .push(Severity::Warning, rule, Some(ind), message)
+            .at(cell)
+            .column(self.form.column_label(role))
     }
-}
-
-fn label(form: &Form, role: Role) -> &str {
-    form.columns
-        .iter()
-        .find(|c| c.role == role)
-        .map(|c| c.label.as_str())
-        .unwrap_or("")
 }
 
 /// The warnings for `forms` (one period's forms), comparing each with the
@@ -71,39 +55,41 @@ pub fn cross_checks(forms: &[CheckedForm], history: &History, cat: &Catalogue) -
             continue;
         };
         let mut out = Out {
-            form: f,
-            findings: Vec::new(),
+            f,
+            form,
+            ctx: Ctx {
+                file: &f.file,
+                sheet: &f.sheet,
+                form: &f.form,
+                zone: f.zone().map(str::to_string),
+                out: Vec::new(),
+            },
         };
-        growth_alerts(f, form, cat, &mut out);
+        growth_alerts(cat, &mut out);
         // Last year's form for the same period.
-        let last_year = Period {
-            year: period.year - 1,
-            month: period.month,
-        };
+        let last_year = period.year_before();
         if let Some(last) = history.form(last_year, &f.form, &who) {
-            prior_differs(f, last, form, cat, last_year, &mut out);
+            prior_differs(last, cat, last_year, &mut out);
             if form.frequency == Frequency::Annual {
-                cumulative_chain(f, Some(last), form, &mut out);
+                cumulative_chain(Some(last), &mut out);
             }
         } else if form.frequency == Frequency::Annual && period.year == cat.plan.start.year {
-            cumulative_chain(f, None, form, &mut out);
+            cumulative_chain(None, &mut out);
         }
         // The previous month of a year-to-date form.
         if form.frequency == Frequency::Monthly && period.month > 1 {
-            let before = Period {
-                year: period.year,
-                month: period.month - 1,
-            };
+            let before = period.previous();
             if let Some(prev) = history.form(before, &f.form, &who) {
-                ytd_decreased(f, prev, form, before, &mut out);
+                ytd_decreased(prev, before, &mut out);
             }
         }
-        all.extend(out.findings);
+        all.extend(out.ctx.out);
     }
     all
 }
 
-fn growth_alerts(f: &CheckedForm, form: &Form, cat: &Catalogue, out: &mut Out) {
+fn growth_alerts(cat: &Catalogue, out: &mut Out) {
+    let (f, form) = (out.f, out.form);
     let limit = cat.checks.growth_alert_pct;
     for ind in form.indicators.iter().filter(|i| i.kind == Kind::Flow) {
         let e = f.values.get(&ind.code);
@@ -117,34 +103,22 @@ fn growth_alerts(f: &CheckedForm, form: &Form, cat: &Catalogue, out: &mut Out) {
         if g.abs() <= limit {
             continue;
         }
-        let note = e.and_then(|e| e.note.clone());
-        let why = match &note {
+        let why = match e.and_then(|e| e.note.as_ref()) {
             Some(n) => format!("备注说明：“{n}”。"),
             None => "请核对数据，并在备注栏说明原因。".to_string(),
         };
-        out.warn(
-            "growth.extreme",
-            ind,
-            e.and_then(|e| e.cells.get(&Role::Current).copied()),
-            label(form, Role::Current),
-            format!("{g:.1}%"),
-            format!("增速在 ±{limit}% 以内，或有说明"),
-            format!(
-                "{} {} 同比增长 {g:.1}%，超出 ±{limit}%。{why}",
-                ind.code, ind.name
-            ),
+        let message = format!(
+            "{} {} 同比增长 {g:.1}%，超出 ±{limit}%。{why}",
+            ind.code, ind.name
         );
+        out.warn("growth.extreme", ind, Role::Current, message)
+            .found(format!("{g:.1}%"))
+            .expected(format!("增速在 ±{limit}% 以内，或有说明"));
     }
 }
 
-fn prior_differs(
-    f: &CheckedForm,
-    last: &CheckedForm,
-    form: &Form,
-    cat: &Catalogue,
-    when: Period,
-    out: &mut Out,
-) {
+fn prior_differs(last: &CheckedForm, cat: &Catalogue, when: Period, out: &mut Out) {
+    let (f, form) = (out.f, out.form);
     let tol = cat.checks.prior_tolerance_pct;
     for ind in form.indicators.iter().filter(|i| i.kind != Kind::YesNo) {
         let prior = number(f.values.get(&ind.code), Role::Prior);
@@ -165,29 +139,28 @@ fn prior_differs(
         } else {
             when.label()
         };
-        out.warn(
-            "cross.prior_differs",
-            ind,
-            f.values.get(&ind.code).and_then(|e| e.cells.get(&Role::Prior).copied()),
-            label(form, Role::Prior),
+        let message = format!(
+            "{}为 {}，与去年报送的 {}（{}）相差 {:.1}%，超过 {}%。如按可比口径调整过，请在备注中说明。",
+            Subject(ind, form.column_label(Role::Prior)),
             format_number(p),
-            format!("{}（{} 报送的{}）", format_number(r), when_label, label(form, Role::Current)),
-            format!(
-                "{} {}“{}”为 {}，与去年报送的 {}（{}）相差 {:.1}%，超过 {}%。如按可比口径调整过，请在备注中说明。",
-                ind.code,
-                ind.name,
-                label(form, Role::Prior),
-                format_number(p),
+            format_number(r),
+            when_label,
+            diff,
+            tol
+        );
+        out.warn("cross.prior_differs", ind, Role::Prior, message)
+            .found(format_number(p))
+            .expected(format!(
+                "{}（{} 报送的{}）",
                 format_number(r),
                 when_label,
-                diff,
-                tol
-            ),
-        );
+                form.column_label(Role::Current)
+            ));
     }
 }
 
-fn cumulative_chain(f: &CheckedForm, last: Option<&CheckedForm>, form: &Form, out: &mut Out) {
+fn cumulative_chain(last: Option<&CheckedForm>, out: &mut Out) {
+    let (f, form) = (out.f, out.form);
     for ind in form.indicators.iter().filter(|i| i.kind == Kind::NewInYear) {
         let e = f.values.get(&ind.code);
         let (Some(cum), Some(year)) = (number(e, Role::Cumulative), number(e, Role::Current))
@@ -213,26 +186,20 @@ fn cumulative_chain(f: &CheckedForm, last: Option<&CheckedForm>, form: &Form, ou
             ),
             None => format!("计划第一年，累计应等于本年 {}", format_number(year)),
         };
-        out.warn(
-            "cross.cumulative_chain",
-            ind,
-            e.and_then(|e| e.cells.get(&Role::Cumulative).copied()),
-            label(form, Role::Cumulative),
+        let message = format!(
+            "{}为 {}，应为 {}（{how}）。请核对累计数。",
+            Subject(ind, form.column_label(Role::Cumulative)),
             format_number(cum),
-            format!("{}（{how}）", format_number(want)),
-            format!(
-                "{} {}“{}”为 {}，应为 {}（{how}）。请核对累计数。",
-                ind.code,
-                ind.name,
-                label(form, Role::Cumulative),
-                format_number(cum),
-                format_number(want)
-            ),
+            format_number(want)
         );
+        out.warn("cross.cumulative_chain", ind, Role::Cumulative, message)
+            .found(format_number(cum))
+            .expected(format!("{}（{how}）", format_number(want)));
     }
 }
 
-fn ytd_decreased(f: &CheckedForm, prev: &CheckedForm, form: &Form, before: Period, out: &mut Out) {
+fn ytd_decreased(prev: &CheckedForm, before: Period, out: &mut Out) {
+    let (f, form) = (out.f, out.form);
     for ind in form.indicators.iter().filter(|i| i.kind == Kind::Flow) {
         let now = number(f.values.get(&ind.code), Role::Current);
         let then = number(prev.values.get(&ind.code), Role::Current);
@@ -242,24 +209,15 @@ fn ytd_decreased(f: &CheckedForm, prev: &CheckedForm, form: &Form, before: Perio
         if n + 1e-9 >= t {
             continue;
         }
-        out.warn(
-            "cross.ytd_decreased",
-            ind,
-            f.values
-                .get(&ind.code)
-                .and_then(|e| e.cells.get(&Role::Current).copied()),
-            label(form, Role::Current),
+        let message = format!(
+            "{}为 {}，小于上月报送的 {}（{}）；累计数一般不会减少，请核对。",
+            Subject(ind, form.column_label(Role::Current)),
             format_number(n),
-            format!("≥ {}（{}）", format_number(t), before.label()),
-            format!(
-                "{} {}“{}”为 {}，小于上月报送的 {}（{}）；累计数一般不会减少，请核对。",
-                ind.code,
-                ind.name,
-                label(form, Role::Current),
-                format_number(n),
-                format_number(t),
-                before.label()
-            ),
+            format_number(t),
+            before.label()
         );
+        out.warn("cross.ytd_decreased", ind, Role::Current, message)
+            .found(format_number(n))
+            .expected(format!("≥ {}（{}）", format_number(t), before.label()));
     }
 }

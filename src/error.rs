@@ -118,59 +118,57 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
         let end = start + s[start..].find('`')?;
         Some(s[start..end].to_string())
     };
-    let why = if raw.contains("unknown field") {
-        let known = raw
-            .split_once("expected")
+    let has = |words: &[&str]| words.iter().any(|w| raw.contains(w));
+    // The names toml lists after "expected", for unknown fields and variants.
+    let known = |before: &str, after: &str| -> String {
+        raw.split_once("expected")
             .map(|(_, k)| {
-                k.replace('`', "")
+                let k = k
+                    .replace('`', "")
                     .replace(" one of", "")
-                    .replace(" or ", ", ")
+                    .replace(" or ", ", ");
+                format!(
+                    "{before}可以写的有：{}{after}",
+                    k.trim().trim_end_matches('.')
+                )
             })
-            .map(|k| format!("（可以写的有：{}）", k.trim().trim_end_matches('.')))
-            .unwrap_or_default();
-        format!("不认识的设置项“{}”{known}", quoted(raw).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let why = if raw.contains("unknown field") {
+        format!(
+            "不认识的设置项“{}”{}",
+            quoted(raw).unwrap_or_default(),
+            known("（", "）")
+        )
     } else if raw.contains("missing field") {
         format!("缺少必须写的设置项“{}”", quoted(raw).unwrap_or_default())
     } else if raw.contains("escape") {
         "字符串中的反斜杠“\\”后面不能跟这个字符：Windows 路径请把“\\”写成“\\\\”或“/”，或把整个路径放在单引号里（如 'D:\\数据'）".to_string()
-    } else if raw.contains("invalid basic string") || raw.contains("invalid literal string") {
+    } else if has(&["invalid basic string", "invalid literal string"]) {
         "引号里的文字写得不对（不能换行，也不能有制表符等控制字符）".to_string()
-    } else if raw.contains("unterminated")
-        || raw.contains("unclosed")
-        || raw.contains("missing closing")
-    {
+    } else if has(&["unterminated", "unclosed", "missing closing"]) {
         "引号或括号没有配对：少了结尾的引号或括号".to_string()
-    } else if raw.contains("duplicate key") || raw.contains("duplicate") {
+    } else if raw.contains("duplicate") {
         "同一个设置项写了两次".to_string()
-    } else if raw.contains("invalid type") || raw.contains("invalid value") {
-        let expected = if raw.contains("expected a sequence") || raw.contains("expected an array") {
+    } else if has(&["invalid type", "invalid value"]) {
+        let expected = if has(&["expected a sequence", "expected an array"]) {
             "应写成方括号里的列表，如 [\"a\", \"b\"]"
-        } else if raw.contains("expected a string") || raw.contains("expected a path") {
+        } else if has(&["expected a string", "expected a path"]) {
             "应写成引号里的文字"
-        } else if raw.contains("integer")
-            || raw.contains("u16")
-            || raw.contains("usize")
-            || raw.contains("f64")
-            || raw.contains("number")
-        {
+        } else if has(&["integer", "u16", "usize", "f64", "number"]) {
             "应写成数字"
-        } else if raw.contains("boolean") || raw.contains("bool") {
+        } else if raw.contains("bool") {
             "应写成 true 或 false"
         } else {
             "类型不对"
         };
         format!("值的写法不对：{expected}")
     } else if raw.contains("unknown variant") {
-        let known = raw
-            .split_once("expected")
-            .map(|(_, k)| {
-                k.replace('`', "")
-                    .replace(" one of", "")
-                    .replace(" or ", ", ")
-            })
-            .map(|k| format!("，可以写的有：{}", k.trim().trim_end_matches('.')))
-            .unwrap_or_default();
-        format!("“{}”不是可用的值{known}", quoted(raw).unwrap_or_default())
+        format!(
+            "“{}”不是可用的值{}",
+            quoted(raw).unwrap_or_default(),
+            known("，", "")
+        )
     } else {
         "这一行的写法不对（应为“名称 = 值”，文字要加引号，如 data = \"数据\"）".to_string()
     };

@@ -55,7 +55,7 @@ pub struct FormSummary {
 }
 
 /// The files of one period, read and checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub files: Vec<FileReport>,
     pub forms: Vec<CheckedForm>,
@@ -114,6 +114,20 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The files of the data folder's `period` folder (see [`list_files`]);
+/// none when there is no such folder.
+///
+/// # Errors
+/// [`Error::Input`] when the folder exists but cannot be listed.
+pub fn period_files(data: &Path, period: Period) -> Result<Vec<PathBuf>, Error> {
+    let dir = data.join(period.to_string());
+    if dir.is_dir() {
+        list_files(&dir)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// An entry of a folder that is not a regular file, and so is not read.
@@ -403,11 +417,7 @@ fn account(
 
 /// The batch of files read: duplicates marked, findings sorted.
 fn assemble(read: Vec<Accounted>) -> Batch {
-    let mut batch = Batch {
-        files: Vec::new(),
-        forms: Vec::new(),
-        findings: Vec::new(),
-    };
+    let mut batch = Batch::default();
     let strays = read.iter().filter(|r| r.3).count();
     batch.files.reserve_exact(read.len());
     // A file saved twice under two names counts once: the first in name order.
@@ -528,11 +538,11 @@ fn set_aside_other_periods(
                     ),
                 );
                 note.sheet = Some(f.sheet.clone());
-                note.cell = f.raw.period.as_ref().map(|l| l.cell);
                 note.zone = f.zone().map(str::to_string);
                 note.form = Some(f.form.clone());
-                note.found = Some(p.label());
-                note.expected = Some(chosen.label());
+                note.at(f.raw.period.as_ref().map(|l| l.cell))
+                    .found(p.label())
+                    .expected(chosen.label());
                 notes.push(note);
             }
             _ => kept.push(f),
@@ -560,10 +570,7 @@ fn summary(f: &CheckedForm, cat: &Catalogue) -> FormSummary {
         sheet: f.sheet.clone(),
         zone: f.zone().map(str::to_string),
         reporter: f.reporter.as_ref().map(|r| match r {
-            Reporter::Zone(z) => cat
-                .zone(z)
-                .map(|z| z.short.clone())
-                .unwrap_or_else(|| z.clone()),
+            Reporter::Zone(z) => cat.zone(z).map_or(z, |x| &x.short).clone(),
             Reporter::City => cat.city.reporter.clone(),
         }),
         period: f.period,
@@ -575,19 +582,17 @@ fn summary(f: &CheckedForm, cat: &Catalogue) -> FormSummary {
 /// The same form from the same reporter for the same period twice: an error on
 /// each copy, naming the other file. Neither can be used until one is removed.
 fn mark_duplicates(forms: &mut [CheckedForm]) {
-    let mut groups: BTreeMap<(String, String, Option<Period>), Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();
     for (i, f) in forms.iter().enumerate() {
-        let Some(r) = &f.reporter else { continue };
-        let who = match r {
-            Reporter::Zone(z) => z.clone(),
-            Reporter::City => "city".into(),
-        };
-        groups
-            .entry((f.form.clone(), who, f.period))
-            .or_default()
-            .push(i);
+        if f.reporter.is_some() {
+            groups
+                .entry((&f.form, f.zone(), f.period))
+                .or_default()
+                .push(i);
+        }
     }
-    for idx in groups.values().filter(|v| v.len() > 1) {
+    let groups: Vec<Vec<usize>> = groups.into_values().filter(|v| v.len() > 1).collect();
+    for idx in &groups {
         for &i in idx {
             let others: Vec<String> = idx
                 .iter()
@@ -608,8 +613,9 @@ fn mark_duplicates(forms: &mut [CheckedForm]) {
             finding.sheet = Some(f.sheet.clone());
             finding.zone = f.zone().map(str::to_string);
             finding.form = Some(f.form.clone());
-            finding.found = Some(others.join("、"));
-            finding.expected = Some("每个单位每期每张表只报一份".into());
+            finding
+                .found(others.join("、"))
+                .expected("每个单位每期每张表只报一份");
             forms[i].findings.push(finding);
         }
     }

@@ -33,11 +33,12 @@ pub fn read_decembers(
     cat: &Catalogue,
 ) -> Result<(Decembers, History, Vec<Finding>), Error> {
     let likely: BTreeSet<Period> = compared_with(period, true).collect();
-    let years: Vec<i32> = (cat.plan.start.year..period.year).collect();
+    let years: Vec<Period> = (cat.plan.start.year..period.year)
+        .map(|year| Period { year, month: 12 })
+        .collect();
     let read: Vec<Result<Option<PeriodRead>, Error>> = years
         .par_iter()
-        .map(|&year| {
-            let p = Period { year, month: 12 };
+        .map(|&p| {
             if !data_dir.join(p.to_string()).is_dir() {
                 return Ok(None);
             }
@@ -47,20 +48,19 @@ pub fn read_decembers(
     let mut decembers = Decembers::new();
     let mut history = History::default();
     let mut findings = Vec::new();
-    for (year, past) in years.into_iter().zip(read) {
-        let p = Period { year, month: 12 };
+    for (p, past) in years.into_iter().zip(read) {
         let Some(past) = past? else {
             findings.push(Finding::file(
                 Severity::Warning,
                 "history.missing",
                 &p.to_string(),
-                format!("找不到 {p} 文件夹（{year} 年 12 月的报表）：需要历年数据的累计和年均增长目标将显示为数据缺失。"),
+                format!("找不到 {p} 文件夹（{} 年 12 月的报表）：需要历年数据的累计和年均增长目标将显示为数据缺失。", p.year),
             ));
-            decembers.insert(year, None);
+            decembers.insert(p.year, None);
             continue;
         };
         findings.extend(past.findings);
-        decembers.insert(year, Some(past.figures));
+        decembers.insert(p.year, Some(past.figures));
         if likely.contains(&p) {
             history.insert(p, past.forms);
         }
@@ -94,12 +94,7 @@ impl History {
             if self.forms.contains_key(&period) {
                 continue;
             }
-            let dir = data.join(period.to_string());
-            let files = if dir.is_dir() {
-                folder::list_files(&dir).unwrap_or_default()
-            } else {
-                Vec::new()
-            };
+            let files = folder::period_files(data, period).unwrap_or_default();
             let batch = folder::check_files(&files, &display_name, Some(period), cat);
             self.forms.insert(period, batch.forms);
         }
@@ -132,13 +127,6 @@ pub fn compared_periods(forms: &[CheckedForm], cat: &Catalogue) -> BTreeSet<Peri
 /// The periods a form of period `p` is compared with: the same period a year
 /// earlier, and the month before for a monthly (year-to-date) form.
 pub fn compared_with(p: Period, monthly: bool) -> impl Iterator<Item = Period> {
-    let year_before = Period {
-        year: p.year - 1,
-        month: p.month,
-    };
-    let month_before = (monthly && p.month > 1).then_some(Period {
-        year: p.year,
-        month: p.month - 1,
-    });
-    std::iter::once(year_before).chain(month_before)
+    let month_before = (monthly && p.month > 1).then(|| p.previous());
+    std::iter::once(p.year_before()).chain(month_before)
 }

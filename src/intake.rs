@@ -10,6 +10,7 @@
 //! file's trouble into that file's entry ([`Action::Failed`]).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +22,7 @@ use crate::error::Error;
 use crate::folder;
 use crate::history::History;
 use crate::model::{Finding, Period, Severity};
+use crate::text::escape_controls;
 use crate::validate::CheckedForm;
 
 /// How intake treats the inbox and the data folder (`[archive]` in zonestat.toml).
@@ -131,17 +133,8 @@ pub fn intake(
         ));
     }
     report.notes.extend(archive.log_note());
-    let inbox_name = inbox
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let show = |path: &Path| {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        format!("{inbox_name}/{name}")
-    };
+    let inbox_name = file_name(inbox);
+    let show = |path: &Path| format!("{inbox_name}/{}", file_name(path));
     let (time, _) = utc_stamp(archive::now_secs());
     let bare = |file: String, action: Action, reason: String| Entry {
         time: time.clone(),
@@ -199,11 +192,7 @@ pub fn intake(
                     continue;
                 }
             };
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let b = folder::check_bytes(bytes.clone(), &name, &shown, None, cat);
+            let b = folder::check_bytes(bytes.clone(), &file_name(&path), &shown, None, cat);
             (bytes, b)
         };
         // A file that changed while it was read is still being written.
@@ -234,14 +223,8 @@ pub fn intake(
                 ),
             );
             entry.sha256 = file.sha256.clone();
-            entry.form = Some(
-                batch
-                    .forms
-                    .iter()
-                    .map(|f| f.form.as_str())
-                    .collect::<Vec<_>>()
-                    .join("+"),
-            );
+            let forms: Vec<&str> = batch.forms.iter().map(|f| f.form.as_str()).collect();
+            entry.form = Some(forms.join("+"));
             entry.zone = batch
                 .forms
                 .iter()
@@ -321,14 +304,18 @@ pub fn intake(
             ));
         }
         report.entries.extend(entries);
-        if let Some(p) = filing.period
-            && !report.periods.contains(&p)
-        {
-            report.periods.push(p);
-        }
+        report.periods.extend(filing.period);
     }
     report.periods.sort();
+    report.periods.dedup();
     Ok(report)
+}
+
+/// The last part of a path, as text.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn vanished(e: &std::io::Error) -> String {
@@ -343,7 +330,7 @@ fn vanished(e: &std::io::Error) -> String {
 pub fn render(r: &IntakeReport, cat: &Catalogue) -> String {
     let mut out = String::new();
     for n in &r.notes {
-        out.push_str(&format!("  {n}\n"));
+        let _ = writeln!(out, "  {n}");
     }
     if r.entries.is_empty() {
         out.push_str("收件箱中没有文件。\n");
@@ -359,16 +346,12 @@ pub fn render(r: &IntakeReport, cat: &Catalogue) -> String {
             (Some(f), Some(p)) => format!(" {f} {zone} {p}"),
             _ => String::new(),
         };
-        out.push_str(&format!(
-            "  [{}] {}{}",
-            e.action.label(),
-            crate::text::escape_controls(&e.file),
-            what
-        ));
-        if let Some(to) = &e.to {
-            out.push_str(&format!(" → {to}"));
-        }
-        out.push('\n');
+        let to =
+            e.to.as_ref()
+                .map(|to| format!(" → {to}"))
+                .unwrap_or_default();
+        let file = escape_controls(&e.file);
+        let _ = writeln!(out, "  [{}] {file}{what}{to}", e.action.label());
         // A held file's problems are counted here and listed once, below.
         let count = |sev: Severity| {
             r.findings
@@ -378,17 +361,17 @@ pub fn render(r: &IntakeReport, cat: &Catalogue) -> String {
         };
         let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
         if e.action == Action::Held && errors + warnings > 0 {
-            let mut parts = vec![format!("{errors} 处错误")];
-            if warnings > 0 {
-                parts.push(format!("{warnings} 处警告"));
-            }
-            out.push_str(&format!("      {}，见下文\n", parts.join("、")));
+            let warned = match warnings {
+                0 => String::new(),
+                n => format!("、{n} 处警告"),
+            };
+            let _ = writeln!(out, "      {errors} 处错误{warned}，见下文");
         } else if let Some(r) = &e.reason {
-            out.push_str(&format!("      {}\n", crate::text::escape_controls(r)));
+            let _ = writeln!(out, "      {}", escape_controls(r));
         }
     }
     if !r.findings.is_empty() {
-        out.push_str(&format!("\n问题 {} 条：\n", r.findings.len()));
+        let _ = writeln!(out, "\n问题 {} 条：", r.findings.len());
         for f in &r.findings {
             out.push_str(&crate::check::render_finding(f));
         }

@@ -1,6 +1,5 @@
 //! Domain types shared by every stage: periods, cell addresses, findings.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -28,30 +27,29 @@ impl Period {
             .then_some(Period { year, month })
     }
 
-    /// The December of the same year.
-    pub fn december(self) -> Period {
-        Period {
-            year: self.year,
-            month: 12,
-        }
-    }
-
     pub fn is_december(self) -> bool {
         self.month == 12
     }
 
     /// The month before: `2020-06` → `2020-05`, `2020-01` → `2019-12`.
     pub fn previous(self) -> Period {
-        if self.month == 1 {
-            Period {
+        match self.month {
+            1 => Period {
                 year: self.year - 1,
                 month: 12,
-            }
-        } else {
-            Period {
+            },
+            m => Period {
                 year: self.year,
-                month: self.month - 1,
-            }
+                month: m - 1,
+            },
+        }
+    }
+
+    /// The same month a year earlier.
+    pub fn year_before(self) -> Period {
+        Period {
+            year: self.year - 1,
+            month: self.month,
         }
     }
 
@@ -264,6 +262,30 @@ impl Finding {
         }
     }
 
+    /// Sets the cell (builder style, on a finding just made).
+    pub fn at(&mut self, cell: impl Into<Option<Cell>>) -> &mut Finding {
+        self.cell = cell.into();
+        self
+    }
+
+    /// Sets the value column, by its label.
+    pub fn column(&mut self, label: &str) -> &mut Finding {
+        self.column = Some(label.to_string());
+        self
+    }
+
+    /// Sets the value found, as written.
+    pub fn found(&mut self, found: impl Into<Option<String>>) -> &mut Finding {
+        self.found = found.into();
+        self
+    }
+
+    /// Sets what was expected.
+    pub fn expected(&mut self, expected: impl Into<String>) -> &mut Finding {
+        self.expected = Some(expected.into());
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -292,7 +314,7 @@ impl Finding {
 
 /// Sorts findings by file, sheet, row, column (stable for equal keys).
 pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then(Ordering::Equal));
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
 /// Every rule id with the short Chinese description that everything printed

@@ -93,16 +93,12 @@ pub fn score(figures: &PeriodFigures, findings: &[Finding], cat: &Catalogue) -> 
     let mut order: Vec<usize> = (0..scores.len())
         .filter(|&i| scores[i].excluded.is_none())
         .collect();
-    order.sort_by(|&a, &b| key(&scores[b]).cmp(&key(&scores[a])).then(a.cmp(&b)));
-    let mut previous: Option<(i64, u32)> = None;
+    order.sort_by_key(|&i| std::cmp::Reverse(key(&scores[i])));
     for (position, &i) in order.iter().enumerate() {
-        let k = key(&scores[i]);
-        let rank = match previous {
-            Some((pk, pr)) if pk == k => pr,
-            _ => position as u32 + 1,
+        scores[i].rank = match position.checked_sub(1).map(|p| order[p]) {
+            Some(before) if key(&scores[before]) == key(&scores[i]) => scores[before].rank,
+            _ => Some(position as u32 + 1),
         };
-        scores[i].rank = Some(rank);
-        previous = Some((k, rank));
     }
     scores
 }

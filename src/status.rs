@@ -10,8 +10,7 @@ use serde::Serialize;
 use crate::aggregate::{FormState, PeriodFigures, aggregate};
 use crate::catalog::{Catalogue, FilledBy};
 use crate::error::Error;
-use crate::folder;
-use crate::folder::display_name;
+use crate::folder::{self, display_name};
 use crate::model::Period;
 
 /// One reporter's row.
@@ -46,12 +45,7 @@ impl StatusTable {
 /// # Errors
 /// [`Error::Input`] when the folder exists but cannot be listed.
 pub fn status(data: &Path, period: Period, cat: &Catalogue) -> Result<StatusTable, Error> {
-    let dir = data.join(period.to_string());
-    let files = if dir.is_dir() {
-        folder::list_files(&dir)?
-    } else {
-        Vec::new()
-    };
+    let files = folder::period_files(data, period)?;
     let batch = folder::check_files(&files, &display_name, Some(period), cat);
     Ok(table(&aggregate(&batch, period, cat), cat))
 }

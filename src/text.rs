@@ -2,12 +2,8 @@
 
 use crate::model::Period;
 
-/// Folds full-width ASCII forms and the ideographic space to ASCII.
-pub fn to_half_width(s: &str) -> String {
-    s.chars().map(half_width).collect()
-}
-
-/// One character of [`to_half_width`].
+/// Folds a full-width ASCII form, the ideographic space and typographic
+/// quotes and dashes to ASCII.
 fn half_width(c: char) -> char {
     match c {
         '\u{3000}' | '\u{00A0}' => ' ',
@@ -74,8 +70,11 @@ pub enum TextValue {
 /// assert_eq!(parse_text_value("—"), TextValue::NotApplicable);
 /// ```
 pub fn parse_text_value(s: &str) -> TextValue {
-    let half = to_half_width(s);
-    let t: String = half.chars().filter(|c| !c.is_whitespace()).collect();
+    let t: String = s
+        .chars()
+        .map(half_width)
+        .filter(|c| !c.is_whitespace())
+        .collect();
     if t.is_empty() {
         return TextValue::Blank;
     }
@@ -126,21 +125,22 @@ pub fn parse_text_value(s: &str) -> TextValue {
 /// assert_eq!(parse_period("2020.6").unwrap().to_string(), "2020-06");
 /// ```
 pub fn parse_period(text: &str) -> Result<Period, String> {
-    let t: String = to_half_width(text)
+    let t: String = text
         .chars()
+        .map(half_width)
         .filter(|c| !c.is_whitespace())
         .map(|c| if c == '~' { '-' } else { c })
         .collect();
     let bad = || format!("无法识别的报告期“{}”", text.trim());
     let chars: Vec<char> = t.chars().collect();
     // Find a four-digit year followed by 年 or '.'.
-    let mut i = 0;
-    while i + 4 < chars.len() + 1 {
-        let is_year = i + 4 <= chars.len()
-            && chars[i..i + 4].iter().all(|c| c.is_ascii_digit())
-            && (i == 0 || !chars[i - 1].is_ascii_digit());
-        if is_year && i + 4 < chars.len() && matches!(chars[i + 4], '年' | '.') {
-            let year: i32 = chars[i..i + 4]
+    for i in 0..chars.len().saturating_sub(4) {
+        let digits = &chars[i..i + 4];
+        if digits.iter().all(|c| c.is_ascii_digit())
+            && (i == 0 || !chars[i - 1].is_ascii_digit())
+            && matches!(chars[i + 4], '年' | '.')
+        {
+            let year: i32 = digits
                 .iter()
                 .collect::<String>()
                 .parse()
@@ -148,7 +148,6 @@ pub fn parse_period(text: &str) -> Result<Period, String> {
             let rest: String = chars[i + 5..].iter().collect();
             return period_after_year(year, chars[i + 4], &rest).ok_or_else(bad);
         }
-        i += 1;
     }
     Err(bad())
 }
@@ -166,7 +165,7 @@ fn period_after_year(year: i32, sep: char, rest: &str) -> Option<Period> {
         return Period::new(year, m);
     }
     let rest = rest.trim_end_matches(['份', ')', ']']);
-    if rest.is_empty() || rest == "度" || rest.starts_with("度") || rest == "全年" {
+    if rest.is_empty() || rest.starts_with('度') || rest == "全年" {
         return Period::new(year, 12);
     }
     let (first, len) = digits(rest)?;

@@ -31,12 +31,6 @@ impl Val {
             Val::Bool(_) => None,
         }
     }
-    pub fn boolean(self) -> Option<bool> {
-        match self {
-            Val::Bool(b) => Some(b),
-            Val::Number(_) => None,
-        }
-    }
 }
 
 /// One indicator's values on a form.
@@ -101,44 +95,42 @@ impl CheckedForm {
     }
 }
 
-/// Builds findings with the form's context filled in.
-struct Ctx<'a> {
-    file: &'a str,
-    sheet: &'a str,
-    form: &'a str,
-    zone: Option<String>,
-    out: Vec<Finding>,
+/// Makes the findings about one form, with its file, sheet, form and zone
+/// filled in; the cell, column, value found and value expected are set on
+/// the finding it returns (see [`Finding::at`]). Also the cross-period checks'.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a str,
+    pub sheet: &'a str,
+    pub form: &'a str,
+    pub zone: Option<String>,
+    pub out: Vec<Finding>,
 }
 
 impl Ctx<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
+    pub fn push(
         &mut self,
         severity: Severity,
         rule: &'static str,
-        cell: Option<Cell>,
         indicator: Option<&Indicator>,
-        column: Option<&str>,
-        found: Option<String>,
-        expected: Option<String>,
-        message: String,
-    ) {
-        self.out.push(Finding {
-            severity,
-            rule,
-            file: self.file.to_string(),
-            sheet: Some(self.sheet.to_string()),
-            cell,
-            zone: self.zone.clone(),
-            form: Some(self.form.to_string()),
-            indicator: indicator.map(|i| i.code.clone()),
-            indicator_name: indicator.map(|i| i.name.clone()),
-            column: column.map(str::to_string),
-            found,
-            expected,
-            message,
-            explanation: None,
-        });
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        let mut f = Finding::file(severity, rule, self.file, message);
+        f.sheet = Some(self.sheet.to_string());
+        f.zone = self.zone.clone();
+        f.form = Some(self.form.to_string());
+        f.indicator = indicator.map(|i| i.code.clone());
+        f.indicator_name = indicator.map(|i| i.name.clone());
+        self.out.push(f);
+        self.out.last_mut().expect("just pushed")
+    }
+
+    fn error(
+        &mut self,
+        rule: &'static str,
+        indicator: Option<&Indicator>,
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        self.push(Severity::Error, rule, indicator, message)
     }
 }
 
@@ -169,68 +161,46 @@ pub fn check_form(
     let period = check_period(&read, form, expected_period, cat, &mut ctx);
     let mut values = BTreeMap::new();
     if read.header_row.is_none() {
-        ctx.push(
-            Severity::Error,
-            "form.header_missing",
-            Some(read.form_cell),
-            None,
-            None,
-            None,
-            Some("表头行含“指标名称”和各数值列".into()),
-            format!(
-                "{} 找不到表头行（应有“指标名称”“{}”等列），无法读取数据。",
-                form.number, form.columns[0].label
-            ),
+        let message = format!(
+            "{} 找不到表头行（应有“指标名称”“{}”等列），无法读取数据。",
+            form.number, form.columns[0].label
         );
+        ctx.error("form.header_missing", None, message)
+            .at(read.form_cell)
+            .expected("表头行含“指标名称”和各数值列");
     } else {
         check_columns(&read, form, &mut ctx);
         for (code, first, second) in &read.duplicate_rows {
             let ind = form.indicators.iter().find(|i| &i.code == code);
-            ctx.push(
-                Severity::Error,
-                "row.duplicate",
-                Some(Cell::new(*second, read.header_anchor.col)),
-                ind,
-                None,
-                None,
-                Some("每个指标只填一行".into()),
-                format!(
-                    "指标 {code} 出现了两次（第 {} 行和第 {} 行），无法确定以哪一行为准。",
-                    first + 1,
-                    second + 1
-                ),
+            let message = format!(
+                "指标 {code} 出现了两次（第 {} 行和第 {} 行），无法确定以哪一行为准。",
+                first + 1,
+                second + 1
             );
+            ctx.error("row.duplicate", ind, message)
+                .at(Cell::new(*second, read.header_anchor.col))
+                .expected("每个指标只填一行");
         }
         for (row, name) in &read.unknown_rows {
-            ctx.push(
-                Severity::Warning,
-                "row.unknown",
-                Some(Cell::new(*row, read.header_anchor.col)),
-                None,
-                None,
-                Some(name.clone()),
-                Some(format!("{} 的指标", form.number)),
-                format!(
-                    "“{name}”不是 {} 的指标，这一行的数据未被使用。请核对指标名称是否被改动。",
-                    form.number
-                ),
+            let message = format!(
+                "“{name}”不是 {} 的指标，这一行的数据未被使用。请核对指标名称是否被改动。",
+                form.number
             );
+            ctx.push(Severity::Warning, "row.unknown", None, message)
+                .at(Cell::new(*row, read.header_anchor.col))
+                .found(name.clone())
+                .expected(format!("{} 的指标", form.number));
         }
         for ind in &form.indicators {
             match read.rows.iter().find(|r| r.code == ind.code) {
-                None => ctx.push(
-                    Severity::Error,
-                    "row.missing",
-                    None,
-                    Some(ind),
-                    None,
-                    None,
-                    Some(format!("{} {} 这一行", ind.code, ind.name)),
-                    format!(
+                None => {
+                    let message = format!(
                         "表中找不到指标 {} {}（按代码和名称都未找到）。请按表样补上这一行。",
                         ind.code, ind.name
-                    ),
-                ),
+                    );
+                    ctx.error("row.missing", Some(ind), message)
+                        .expected(format!("{} {} 这一行", ind.code, ind.name));
+                }
                 Some(row) => {
                     let entry = check_row(row, ind, form, cat, &mut ctx);
                     values.insert(ind.code.clone(), entry);
@@ -259,72 +229,46 @@ fn check_reporter(
     ctx: &mut Ctx,
 ) -> Option<Reporter> {
     let Some(written) = &read.reporter else {
-        ctx.push(
-            Severity::Error,
+        ctx.error(
             "form.reporter_missing",
             None,
-            None,
-            None,
-            None,
-            Some("填报单位：开发区全称".into()),
-            "表头找不到“填报单位”，无法确定是哪个开发区的报表。".into(),
-        );
+            "表头找不到“填报单位”，无法确定是哪个开发区的报表。",
+        )
+        .expected("填报单位：开发区全称");
         return None;
     };
-    let names = || {
-        cat.zones
+    let Some(r) = cat.reporter(&written.text) else {
+        let names = cat
+            .zones
             .iter()
             .map(|z| z.full.as_str())
             .chain([cat.city.reporter.as_str()])
             .collect::<Vec<_>>()
-            .join("、")
+            .join("、");
+        let message = format!(
+            "填报单位“{}”不是已知的开发区或统计局。应为：{names}。",
+            written.text
+        );
+        ctx.error("form.zone_unknown", None, message)
+            .at(written.cell)
+            .found(written.text.clone())
+            .expected(names);
+        return None;
     };
-    match cat.reporter(&written.text) {
-        None => {
-            ctx.push(
-                Severity::Error,
-                "form.zone_unknown",
-                Some(written.cell),
-                None,
-                None,
-                Some(written.text.clone()),
-                Some(names()),
-                format!(
-                    "填报单位“{}”不是已知的开发区或统计局。应为：{}。",
-                    written.text,
-                    names()
-                ),
-            );
-            None
-        }
-        Some(r) => {
-            let fits = matches!(
-                (&r, form.filled_by),
-                (Reporter::Zone(_), FilledBy::Zone) | (Reporter::City, FilledBy::City)
-            );
-            if !fits {
-                let who = match form.filled_by {
-                    FilledBy::Zone => "各开发区",
-                    FilledBy::City => cat.city.reporter.as_str(),
-                };
-                ctx.push(
-                    Severity::Error,
-                    "form.reporter_mismatch",
-                    Some(written.cell),
-                    None,
-                    None,
-                    Some(written.text.clone()),
-                    Some(who.to_string()),
-                    format!(
-                        "{} 应由{}填报，但填报单位是“{}”。",
-                        form.number, who, written.text
-                    ),
-                );
-                return None;
-            }
-            Some(r)
-        }
-    }
+    let who = match (&r, form.filled_by) {
+        (Reporter::Zone(_), FilledBy::Zone) | (Reporter::City, FilledBy::City) => return Some(r),
+        (_, FilledBy::Zone) => "各开发区",
+        (_, FilledBy::City) => cat.city.reporter.as_str(),
+    };
+    let message = format!(
+        "{} 应由{}填报，但填报单位是“{}”。",
+        form.number, who, written.text
+    );
+    ctx.error("form.reporter_mismatch", None, message)
+        .at(written.cell)
+        .found(written.text.clone())
+        .expected(who);
+    None
 }
 
 fn check_period(
@@ -336,61 +280,46 @@ fn check_period(
 ) -> Option<Period> {
     // The period the clerk is shown as an example: the one expected, else
     // the middle of the plan's last year.
-    let example = || {
-        let p = expected.unwrap_or(cat.example_period());
-        format!("如“{}”", form.period_text(p))
-    };
+    let example = format!(
+        "如“{}”",
+        form.period_text(expected.unwrap_or(cat.example_period()))
+    );
     let Some(written) = &read.period else {
-        ctx.push(
-            Severity::Error,
-            "form.period_missing",
-            None,
-            None,
-            None,
-            None,
-            Some(example()),
-            format!("{} 表头找不到报告期（{}）。", form.number, example()),
-        );
+        let message = format!("{} 表头找不到报告期（{example}）。", form.number);
+        ctx.error("form.period_missing", None, message)
+            .expected(example);
         return None;
     };
-    match parse_period(&written.text) {
+    let p = match parse_period(&written.text) {
+        Ok(p) => p,
         Err(message) => {
-            ctx.push(
-                Severity::Error,
+            ctx.error(
                 "form.period_unreadable",
-                Some(written.cell),
                 None,
-                None,
-                Some(written.text.clone()),
-                Some(example()),
-                format!("{message}，应写成{}", example()),
-            );
-            None
+                format!("{message}，应写成{example}"),
+            )
+            .at(written.cell)
+            .found(written.text.clone())
+            .expected(example);
+            return None;
         }
-        Ok(p) => {
-            if let Some(want) = expected
-                && p != want
-            {
-                ctx.push(
-                        Severity::Error,
-                        "form.period_mismatch",
-                        Some(written.cell),
-                        None,
-                        None,
-                        Some(written.text.clone()),
-                        Some(want.label()),
-                        format!(
-                            "报告期是“{}”（{}），但本次处理的是 {}（{}）。是否放错了文件夹或填错了月份？",
-                            written.text,
-                            p,
-                            want,
-                            want.label()
-                        ),
-                    );
-            }
-            Some(p)
-        }
+    };
+    if let Some(want) = expected
+        && p != want
+    {
+        let message = format!(
+            "报告期是“{}”（{}），但本次处理的是 {}（{}）。是否放错了文件夹或填错了月份？",
+            written.text,
+            p,
+            want,
+            want.label()
+        );
+        ctx.error("form.period_mismatch", None, message)
+            .at(written.cell)
+            .found(written.text.clone())
+            .expected(want.label());
     }
+    Some(p)
 }
 
 fn check_columns(read: &FormRead, form: &Form, ctx: &mut Ctx) {
@@ -398,20 +327,15 @@ fn check_columns(read: &FormRead, form: &Form, ctx: &mut Ctx) {
         if c.role == Role::ReportedGrowth || read.columns.iter().any(|(r, _)| *r == c.role) {
             continue;
         }
-        ctx.push(
-            Severity::Error,
-            "form.column_missing",
-            Some(read.header_anchor),
-            None,
-            Some(&c.label),
-            None,
-            Some(c.headers.join(" 或 ")),
-            format!(
-                "表头第 {} 行找不到“{}”列，这一列的数据无法读取。",
-                read.header_anchor.row + 1,
-                c.label
-            ),
+        let message = format!(
+            "表头第 {} 行找不到“{}”列，这一列的数据无法读取。",
+            read.header_anchor.row + 1,
+            c.label
         );
+        ctx.error("form.column_missing", None, message)
+            .at(read.header_anchor)
+            .column(&c.label)
+            .expected(c.headers.join(" 或 "));
     }
 }
 
@@ -420,56 +344,39 @@ fn row_factor(row: &RowRead, ind: &Indicator, cat: &Catalogue, ctx: &mut Ctx) ->
     let canonical = cat.unit(&ind.unit).expect("catalogue units are checked");
     let Some(written) = &row.unit else {
         if let Some(cell) = row.unit_cell {
-            ctx.push(
-                Severity::Warning,
-                "unit.missing",
-                Some(cell),
-                Some(ind),
-                None,
-                None,
-                Some(ind.unit.clone()),
-                format!(
-                    "{} {} 的计量单位是空的，已按“{}”读取。",
-                    ind.code, ind.name, ind.unit
-                ),
+            let message = format!(
+                "{} {} 的计量单位是空的，已按“{}”读取。",
+                ind.code, ind.name, ind.unit
             );
+            ctx.push(Severity::Warning, "unit.missing", Some(ind), message)
+                .at(cell)
+                .expected(ind.unit.clone());
         }
         return Some(1.0);
     };
-    let Some(unit) = cat.unit(&written.text) else {
-        ctx.push(
-            Severity::Error,
+    let (rule, message) = match cat.unit(&written.text) {
+        None => (
             "unit.unknown",
-            Some(written.cell),
-            Some(ind),
-            None,
-            Some(written.text.clone()),
-            Some(ind.unit.clone()),
             format!(
                 "{} {} 的计量单位“{}”无法识别，应为“{}”。",
                 ind.code, ind.name, written.text, ind.unit
             ),
-        );
-        return None;
-    };
-    if unit.dimension != canonical.dimension {
-        ctx.push(
-            Severity::Error,
+        ),
+        Some(unit) if unit.dimension != canonical.dimension => (
             "unit.mismatch",
-            Some(written.cell),
-            Some(ind),
-            None,
-            Some(written.text.clone()),
-            Some(ind.unit.clone()),
             format!(
                 "{} {} 的计量单位“{}”与指标不符（应为{}单位，如“{}”）。",
                 ind.code, ind.name, written.text, canonical.dimension, ind.unit
             ),
-        );
-        return None;
-    }
-    // Multiply by an exact integer ratio, or divide by one: 287481 万元 / 10000 = 28.7481 亿元 exactly rounded.
-    Some(unit.factor / canonical.factor)
+        ),
+        // Multiply by an exact integer ratio, or divide by one: 287481 万元 / 10000 = 28.7481 亿元 exactly rounded.
+        Some(unit) => return Some(unit.factor / canonical.factor),
+    };
+    ctx.error(rule, Some(ind), message)
+        .at(written.cell)
+        .found(written.text.clone())
+        .expected(ind.unit.clone());
+    None
 }
 
 fn convert(v: f64, factor: f64) -> f64 {
@@ -488,30 +395,17 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
     let factor = row_factor(row, ind, cat, ctx);
     for (role, raw) in &row.values {
         entry.cells.insert(*role, raw.cell);
-        let label = form
-            .columns
-            .iter()
-            .find(|c| c.role == *role)
-            .map(|c| c.label.as_str())
-            .unwrap_or("");
+        let label = form.column_label(*role);
         let v = check_value(raw, *role, label, ind, cat, factor, ctx);
         entry.set(*role, v);
     }
     // Whole-number and sign rules on the converted values.
     for role in [Role::Current, Role::Prior, Role::Cumulative] {
-        let Some(Val::Number(n)) = entry.get(role) else {
+        let (Some(Val::Number(n)), Some(&cell)) = (entry.get(role), entry.cells.get(&role)) else {
             continue;
         };
-        let Some(cell) = entry.cells.get(&role).copied() else {
-            continue;
-        };
-        let label = form
-            .columns
-            .iter()
-            .find(|c| c.role == role)
-            .map(|c| c.label.as_str())
-            .unwrap_or("");
-        let subject = subject(ind, label);
+        let label = form.column_label(role);
+        let subject = Subject(ind, label);
         // the value as written, for a message
         let written = || {
             row.values
@@ -521,36 +415,28 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         };
         if ind.non_negative && n < 0.0 {
             let raw = written();
-            ctx.push(
-                Severity::Error,
-                "value.negative",
-                Some(cell),
-                Some(ind),
-                Some(label),
-                raw.clone(),
-                Some("≥ 0".into()),
-                format!(
-                    "{subject}为负数（{}），应大于或等于 0。",
-                    raw.clone().unwrap_or_default()
-                ),
+            let message = format!(
+                "{subject}为负数（{}），应大于或等于 0。",
+                raw.clone().unwrap_or_default()
             );
+            ctx.error("value.negative", Some(ind), message)
+                .at(cell)
+                .column(label)
+                .found(raw)
+                .expected("≥ 0");
         }
         if ind.whole && (n - n.round()).abs() > 1e-9 {
             let raw = written();
-            ctx.push(
-                Severity::Error,
-                "value.not_whole",
-                Some(cell),
-                Some(ind),
-                Some(label),
-                raw.clone(),
-                Some(format!("整数（单位：{}）", ind.unit)),
-                format!(
-                    "{subject}应为整数（{}），但填的是 {}。",
-                    ind.unit,
-                    raw.unwrap_or_default()
-                ),
+            let message = format!(
+                "{subject}应为整数（{}），但填的是 {}。",
+                ind.unit,
+                raw.clone().unwrap_or_default()
             );
+            ctx.error("value.not_whole", Some(ind), message)
+                .at(cell)
+                .column(label)
+                .found(raw)
+                .expected(format!("整数（单位：{}）", ind.unit));
         }
     }
     // Required values.
@@ -565,14 +451,8 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         if !needed || entry.get(role).is_some() || !is_blank_or_na(raw) {
             continue;
         }
-        let label = form
-            .columns
-            .iter()
-            .find(|c| c.role == role)
-            .map(|c| c.label.as_str())
-            .unwrap_or("");
+        let label = form.column_label(role);
         let found = raw.value.display();
-        let subject = subject(ind, label);
         let what = if found.trim().is_empty() {
             "没有填写".to_string()
         } else {
@@ -583,38 +463,30 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         } else {
             format!("数值（{}）", ind.unit)
         };
-        ctx.push(
-            Severity::Error,
-            "value.required",
-            Some(raw.cell),
-            Some(ind),
-            Some(label),
-            Some(found),
-            Some(expected.clone()),
-            format!("{subject}{}，此项必须填报{}。", what, expected),
-        );
+        let message = format!("{}{what}，此项必须填报{expected}。", Subject(ind, label));
+        ctx.error("value.required", Some(ind), message)
+            .at(raw.cell)
+            .column(label)
+            .found(found)
+            .expected(expected);
     }
     // 累计 ≥ 本年.
     if ind.kind == Kind::NewInYear
         && let (Some(Val::Number(year)), Some(Val::Number(cum))) = (entry.current, entry.cumulative)
         && cum + 1e-9 < year
     {
-        let cell = entry.cells.get(&Role::Cumulative).copied();
-        ctx.push(
-            Severity::Error,
-            "value.cumulative_below_year",
-            cell,
-            Some(ind),
-            Some(label_of(form, Role::Cumulative)),
-            Some(format_number(cum)),
-            Some(format!("≥ 本年 {}", format_number(year))),
-            format!(
-                "{}为 {}，小于本年的 {}；累计数应不小于本年数。",
-                subject(ind, label_of(form, Role::Cumulative)),
-                format_number(cum),
-                format_number(year)
-            ),
+        let label = form.column_label(Role::Cumulative);
+        let message = format!(
+            "{}为 {}，小于本年的 {}；累计数应不小于本年数。",
+            Subject(ind, label),
+            format_number(cum),
+            format_number(year)
         );
+        ctx.error("value.cumulative_below_year", Some(ind), message)
+            .at(entry.cells.get(&Role::Cumulative).copied())
+            .column(label)
+            .found(format_number(cum))
+            .expected(format!("≥ 本年 {}", format_number(year)));
     }
     // The zone's own growth figure against the one computed from the values.
     if let (Some(reported), Some(Val::Number(cur)), Some(Val::Number(prior))) =
@@ -628,24 +500,19 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
         if off(reported) && !off(reported * 100.0) {
             entry.reported_growth = Some(reported * 100.0);
         } else if off(reported) {
-            let cell = entry.cells.get(&Role::ReportedGrowth).copied();
-            ctx.push(
-                    Severity::Warning,
-                    "growth.mismatch",
-                    cell,
-                    Some(ind),
-                    Some(label_of(form, Role::ReportedGrowth)),
-                    Some(format_number(reported)),
-                    Some(format!("{computed:.1}")),
-                    format!(
-                        "{} {} 填报的同比增长 {}% 与按本期、上年同期计算的 {:.1}% 相差超过 {} 个百分点，请核对。",
-                        ind.code,
-                        ind.name,
-                        format_number(reported),
-                        computed,
-                        GROWTH_TOLERANCE_PP
-                    ),
-                );
+            let message = format!(
+                "{} {} 填报的同比增长 {}% 与按本期、上年同期计算的 {:.1}% 相差超过 {} 个百分点，请核对。",
+                ind.code,
+                ind.name,
+                format_number(reported),
+                computed,
+                GROWTH_TOLERANCE_PP
+            );
+            ctx.push(Severity::Warning, "growth.mismatch", Some(ind), message)
+                .at(entry.cells.get(&Role::ReportedGrowth).copied())
+                .column(form.column_label(Role::ReportedGrowth))
+                .found(format_number(reported))
+                .expected(format!("{computed:.1}"));
         }
     }
     entry
@@ -653,24 +520,12 @@ fn check_row(row: &RowRead, ind: &Indicator, form: &Form, cat: &Catalogue, ctx: 
 
 /// How a message names a value: `A06 地方财政收入“1-本月累计”`; written
 /// out only when there is a message.
-fn subject<'a>(ind: &'a Indicator, label: &'a str) -> Subject<'a> {
-    Subject(ind, label)
-}
-
-struct Subject<'a>(&'a Indicator, &'a str);
+pub(crate) struct Subject<'a>(pub &'a Indicator, pub &'a str);
 
 impl std::fmt::Display for Subject<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}“{}”", self.0.code, self.0.name, self.1)
     }
-}
-
-fn label_of(form: &Form, role: Role) -> &str {
-    form.columns
-        .iter()
-        .find(|c| c.role == role)
-        .map(|c| c.label.as_str())
-        .unwrap_or("")
 }
 
 fn is_blank_or_na(raw: &RawValue) -> bool {
@@ -696,50 +551,44 @@ fn check_value(
 ) -> Option<Val> {
     let growth = role == Role::ReportedGrowth;
     let found = || raw.value.display();
-    let subject = subject(ind, label);
-    let mut bad = |rule: &'static str, expected: String, message: String| {
-        ctx.push(
-            Severity::Error,
-            rule,
-            Some(raw.cell),
-            Some(ind),
-            Some(label),
-            Some(found()),
-            Some(expected),
-            message,
-        );
+    let subject = Subject(ind, label);
+    // The zone's own growth figure is only compared with the computed one
+    // (growth.mismatch): one that does not read is left out, unremarked.
+    let mut bad = |rule: &'static str, expected: String, message: String| -> Option<Val> {
+        if !growth {
+            ctx.error(rule, Some(ind), message)
+                .at(raw.cell)
+                .column(label)
+                .found(found())
+                .expected(expected);
+        }
+        None
     };
     let yes_no = ind.kind == Kind::YesNo && !growth && role != Role::Cumulative;
     let words = &cat.layout;
     let yes_or_no = || format!("“{}”或“{}”", words.yes[0], words.no[0]);
+    let a_number = || format!("数值（{}）", ind.unit);
     let percent_unit = cat.unit(&ind.unit).is_some_and(|u| u.dimension == "百分比");
     // a date format on a value cell changes nothing: its number is read
     let value = raw.value.undated();
     let number = match value.as_ref() {
         CellValue::Empty => {
-            if let Some(f) = &raw.formula
-                && !growth
-            {
-                bad(
-                    "value.formula_no_result",
-                    "公式的计算结果".into(),
-                    format!(
-                        "{subject}是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
-                        f.trim_start_matches('=')
-                    ),
-                );
-            }
-            return None;
+            let f = raw.formula.as_ref()?;
+            return bad(
+                "value.formula_no_result",
+                "公式的计算结果".into(),
+                format!(
+                    "{subject}是公式（={}），但文件中没有保存计算结果。请用电子表格程序打开该文件，保存后重新报送。",
+                    f.trim_start_matches('=')
+                ),
+            );
         }
         CellValue::Error(e) => {
-            if !growth {
-                bad(
-                    "value.error",
-                    "数值".into(),
-                    format!("{subject}是错误值 {}，请修正公式或数据。", e),
-                );
-            }
-            return None;
+            return bad(
+                "value.error",
+                "数值".into(),
+                format!("{subject}是错误值 {e}，请修正公式或数据。"),
+            );
         }
         CellValue::Bool(b) if yes_no => return Some(Val::Bool(*b)),
         CellValue::Text(t) if yes_no => {
@@ -748,68 +597,54 @@ fn check_value(
                 _ if words.yes.contains(&n) => Some(Val::Bool(true)),
                 _ if words.no.contains(&n) => Some(Val::Bool(false)),
                 "" | "-" | "/" => None,
-                _ => {
-                    bad(
-                        "value.not_yes_no",
-                        yes_or_no(),
-                        format!("{subject}应填{}，但填的是“{}”。", yes_or_no(), t.trim()),
-                    );
-                    None
-                }
+                _ => bad(
+                    "value.not_yes_no",
+                    yes_or_no(),
+                    format!("{subject}应填{}，但填的是“{}”。", yes_or_no(), t.trim()),
+                ),
             };
         }
         _ if yes_no => {
-            bad(
+            return bad(
                 "value.not_yes_no",
                 yes_or_no(),
                 format!("{subject}应填{}，但填的是“{}”。", yes_or_no(), found()),
             );
-            return None;
         }
         CellValue::Number(n) => *n,
         // (undated above: a date is its number or text by now)
         CellValue::Date { .. } => return None,
         CellValue::Bool(_) => {
-            if !growth {
-                bad(
-                    "value.not_number",
-                    format!("数值（{}）", ind.unit),
-                    format!("{subject}应为数值，但填的是逻辑值 {}。", found()),
-                );
-            }
-            return None;
+            return bad(
+                "value.not_number",
+                a_number(),
+                format!("{subject}应为数值，但填的是逻辑值 {}。", found()),
+            );
         }
         CellValue::Text(t) => match parse_text_value(t) {
             TextValue::Blank | TextValue::NotApplicable => return None,
-            TextValue::Number { value, percent } => {
-                if percent && !growth && !percent_unit {
-                    bad(
-                        "value.not_number",
-                        format!("数值（{}）", ind.unit),
-                        format!(
-                            "{subject}填的是百分数“{}”，应填{}为单位的数值。",
-                            t.trim(),
-                            ind.unit
-                        ),
-                    );
-                    return None;
-                }
-                value
-            }
-            TextValue::Invalid => {
-                if growth {
-                    return None;
-                }
-                bad(
+            TextValue::Number { percent: true, .. } if !growth && !percent_unit => {
+                return bad(
                     "value.not_number",
-                    format!("数值（{}）", ind.unit),
+                    a_number(),
+                    format!(
+                        "{subject}填的是百分数“{}”，应填{}为单位的数值。",
+                        t.trim(),
+                        ind.unit
+                    ),
+                );
+            }
+            TextValue::Number { value, .. } => value,
+            TextValue::Invalid => {
+                return bad(
+                    "value.not_number",
+                    a_number(),
                     format!(
                         "{subject}填的“{}”不是数值，应填{}为单位的数字。",
                         t.trim(),
                         ind.unit
                     ),
                 );
-                return None;
             }
         },
     };
@@ -839,32 +674,28 @@ fn check_parts(form: &Form, values: &BTreeMap<String, Entry>, ctx: &mut Ctx) {
                 continue;
             };
             if p > t + 1e-9 * t.abs().max(1.0) {
-                let label = label_of(form, role);
-                ctx.push(
-                    Severity::Error,
-                    "value.part_exceeds_total",
-                    part.cells.get(&role).copied(),
-                    Some(ind),
-                    Some(label),
-                    Some(format_number(p)),
-                    Some(format!(
+                let label = form.column_label(role);
+                let message = format!(
+                    "{} {}“{}”为 {}，大于其总数 {} {} 的 {}（{}）；“其中”项不能大于总数。",
+                    ind.code,
+                    ind.short_name(),
+                    label,
+                    format_number(p),
+                    total_ind.code,
+                    total_ind.short_name(),
+                    format_number(t),
+                    ind.unit
+                );
+                ctx.error("value.part_exceeds_total", Some(ind), message)
+                    .at(part.cells.get(&role).copied())
+                    .column(label)
+                    .found(format_number(p))
+                    .expected(format!(
                         "≤ {} {} 的 {}",
                         total_ind.code,
                         total_ind.short_name(),
                         format_number(t)
-                    )),
-                    format!(
-                        "{} {}“{}”为 {}，大于其总数 {} {} 的 {}（{}）；“其中”项不能大于总数。",
-                        ind.code,
-                        ind.short_name(),
-                        label,
-                        format_number(p),
-                        total_ind.code,
-                        total_ind.short_name(),
-                        format_number(t),
-                        ind.unit
-                    ),
-                );
+                    ));
             }
         }
     }
