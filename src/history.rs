@@ -7,9 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use rayon::prelude::*;
-
-use crate::aggregate::{PeriodFigures, PeriodRead, read_period};
+use crate::aggregate::{PeriodFigures, read_period};
 use crate::catalog::{Catalogue, Frequency, Reporter};
 use crate::error::Error;
 use crate::folder::{self, display_name};
@@ -19,8 +17,8 @@ use crate::validate::CheckedForm;
 /// The December figures of the plan's earlier years, by year (None: folder absent).
 pub type Decembers = BTreeMap<i32, Option<PeriodFigures>>;
 
-/// The December folders of the plan's years before `period`, read side by
-/// side and aggregated: their figures, the findings the run reports about
+/// The December folders of the plan's years before `period`, read one after
+/// another and aggregated: their figures, the findings the run reports about
 /// them (a folder missing, errors in the monthly zone forms the sums come
 /// from), and the forms the checks of a form of `period` compare with (the
 /// rest are let go: with many zones the forms are most of a run's memory).
@@ -36,20 +34,13 @@ pub fn read_decembers(
     let years: Vec<Period> = (cat.plan.start.year..period.year)
         .map(|year| Period { year, month: 12 })
         .collect();
-    let read: Vec<Result<Option<PeriodRead>, Error>> = years
-        .par_iter()
-        .map(|&p| {
-            if !data_dir.join(p.to_string()).is_dir() {
-                return Ok(None);
-            }
-            read_period(data_dir, p, cat, false).map(Some)
-        })
-        .collect();
     let mut decembers = Decembers::new();
     let mut history = History::default();
     let mut findings = Vec::new();
-    for (p, past) in years.into_iter().zip(read) {
-        let Some(past) = past? else {
+    // One December at a time (each is read in parallel, file by file): the
+    // forms of one are let go before the next is read.
+    for p in years {
+        if !data_dir.join(p.to_string()).is_dir() {
             findings.push(Finding::file(
                 Severity::Warning,
                 "history.missing",
@@ -58,7 +49,8 @@ pub fn read_decembers(
             ));
             decembers.insert(p.year, None);
             continue;
-        };
+        }
+        let past = read_period(data_dir, p, cat, false)?;
         findings.extend(past.findings);
         decembers.insert(p.year, Some(past.figures));
         if likely.contains(&p) {
