@@ -7,7 +7,8 @@
 //!    (goal: all accepted, p95 under 1 s, the server and its reader workers
 //!    together under 300 MB);
 //! 3. the same with hostile files (`tests/fixtures/hostile/`) among them,
-//!    uploaded by the first zones' accounts: each must be refused or
+//!    uploaded by second accounts of the first zones (an account's uploads
+//!    are read one at a time): each must be refused or
 //!    rejected, every valid form still accepted.
 //!
 //! Between the phases the period folder is emptied, so every valid upload of
@@ -550,9 +551,19 @@ fn main() {
     for (i, h) in named.iter().enumerate() {
         let bytes = std::fs::read(Path::new(hostile_dir).join(h)).expect("hostile file");
         let code = &codes[i % codes.len()];
+        // A second account of the zone: an account's uploads are read one
+        // at a time, and its first account is sending its valid form.
+        let token = account(
+            &bin,
+            &cat_path,
+            &data,
+            port,
+            &format!("bench-{code}-h{i}"),
+            &["--role", "zone", "--zone", code],
+        );
         jobs.insert(
             (i * jobs.len()) / n_hostile.max(1),
-            (tokens[code].clone(), h.to_string(), bytes, true),
+            (token, h.to_string(), bytes, true),
         );
     }
     let sampler = Sampler::start(pid);

@@ -865,6 +865,76 @@ fn hostile_and_oversized_uploads_get_their_answer_and_the_server_goes_on() {
     assert_eq!(v["status"], "accepted", "{v}");
 }
 
+/// A crafted file keeps a reader worker busy up to its CPU limit: the same
+/// account's next upload is refused (429) until that one has its verdict,
+/// so one account cannot hold every worker; another account is not held up.
+#[test]
+fn an_accounts_next_upload_waits_for_the_verdict_on_its_last() {
+    let mut p = Portal::unstarted();
+    // A shorter CPU limit than the bundled 10 s, for a shorter test.
+    let plan = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/plan.toml"),
+    )
+    .unwrap()
+    .replace("max_cpu_seconds = 10", "max_cpu_seconds = 3");
+    std::fs::write(p.dir.path().join("plan.toml"), plan).unwrap();
+    std::fs::write(
+        p.dir.path().join("zonestat.toml"),
+        "catalogue = \"plan.toml\"\n",
+    )
+    .unwrap();
+    p.start();
+    p.open("2020-06");
+    let hz = p.ready("hz1", "zone", Some("HZ"), "Taihu-Lake-2020");
+    let aj = p.ready("aj1", "zone", Some("AJ"), "Anji-Bamboo-2020");
+    let crafted = std::fs::read(common::fixtures().join("hostile/ods-unclosed-table.ods")).unwrap();
+    let form = common::hz().xlsx();
+    let aj_form = common::form1("安吉经济开发区", "2020年1-6月").xlsx();
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| {
+            // (retried while one of the uploads below holds the account's turn)
+            loop {
+                let a = p.upload(&hz, "ods-unclosed-table.ods", &crafted);
+                if a.status != 429 {
+                    return a;
+                }
+            }
+        });
+        let mut busy = None;
+        while !slow.is_finished() {
+            std::thread::sleep(Duration::from_millis(150));
+            let a = p.upload(&hz, "湖州6月.xlsx", &form);
+            if a.status == 429 && busy.is_none() {
+                busy = Some(a.value());
+                // Another zone's upload is read meanwhile.
+                let other = p.upload(&aj, "安吉6月.xlsx", &aj_form).value();
+                assert_eq!(other["status"], "accepted", "{other}");
+            }
+        }
+        let busy = busy.expect("no upload of the same account was refused while one was read");
+        assert_eq!(busy["error"], "upload_in_progress", "{busy}");
+        assert!(
+            busy["message"]
+                .as_str()
+                .unwrap()
+                .contains("上一个文件还在检查中"),
+            "{busy}"
+        );
+        let slow = slow.join().unwrap().value();
+        assert_eq!(slow["status"], "refused", "{slow}");
+        assert!(slow.to_string().contains("file.reader_limit"), "{slow}");
+    });
+    // The account's turn is back once the verdict is in.
+    let a = p.upload(&hz, "湖州6月.xlsx", &form).value();
+    assert_eq!(a["status"], "accepted", "{a}");
+    let office = p.ready("office1", "office", None, "Office-Pass-2020");
+    let refused = audit_rows(&p, &office, "upload")
+        .into_iter()
+        .filter(|r| r["outcome"] == "refused: busy")
+        .count();
+    assert!(refused >= 1, "the refusal is audited");
+}
+
 // ---------------------------------------------------------------------------
 // The office's side (issue 18)
 
@@ -2037,15 +2107,21 @@ fn many_uploads_at_once_each_get_their_verdict_and_each_form_is_filed_once() {
         ("NX", "南浔经济开发区", "南浔开发区"),
         ("AJ", "安吉开发区", "安吉开发区"),
     ];
-    let tokens: Vec<String> = zones
+    // (an account's uploads are read one at a time: each upload of the
+    // burst comes from its own account, five a zone)
+    let tokens: Vec<Vec<String>> = zones
         .iter()
         .map(|(code, _, _)| {
-            p.ready(
-                &format!("{code}-1"),
-                "zone",
-                Some(code),
-                "Many-Uploads-2020",
-            )
+            (0..5)
+                .map(|k| {
+                    p.ready(
+                        &format!("{code}-{k}"),
+                        "zone",
+                        Some(code),
+                        "Many-Uploads-2020",
+                    )
+                })
+                .collect()
         })
         .collect();
     // Each zone's form four times (the same bytes: a workbook written again
@@ -2054,11 +2130,12 @@ fn many_uploads_at_once_each_get_their_verdict_and_each_form_is_filed_once() {
         .iter()
         .map(|(_, reporter, _)| common::form1(reporter, "2020年1-7月").xlsx())
         .collect();
-    let mut jobs: Vec<(usize, String, Vec<u8>, bool)> = Vec::new();
+    let mut jobs: Vec<(usize, usize, String, Vec<u8>, bool)> = Vec::new();
     for round in 0..4 {
         for (i, (_, reporter, _)) in zones.iter().enumerate() {
             jobs.push((
                 i,
+                round,
                 format!("{reporter}7月-{round}.xlsx"),
                 forms[i].clone(),
                 false,
@@ -2071,17 +2148,17 @@ fn many_uploads_at_once_each_get_their_verdict_and_each_form_is_filed_once() {
         .enumerate()
     {
         let bytes = std::fs::read(hostile.join(name)).unwrap();
-        jobs.insert(i * 7, (i, name.to_string(), bytes, true));
+        jobs.insert(i * 7, (i, 4, name.to_string(), bytes, true));
     }
     let barrier = std::sync::Barrier::new(jobs.len());
     let answers: Vec<(usize, bool, Value)> = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
-            .map(|(zone, name, bytes, bad)| {
+            .map(|(zone, account, name, bytes, bad)| {
                 let (p, tokens, barrier) = (&p, &tokens, &barrier);
                 s.spawn(move || {
                     barrier.wait();
-                    let a = p.upload(&tokens[*zone], name, bytes);
+                    let a = p.upload(&tokens[*zone][*account], name, bytes);
                     assert_eq!(a.status, 200, "{name}: {}", a.body);
                     (*zone, *bad, a.value())
                 })

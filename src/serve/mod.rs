@@ -138,6 +138,9 @@ pub struct App {
     pub db: Db,
     pub cat: Catalogue,
     pub config: Config,
+    /// The accounts whose upload is being read now: one at a time each, so
+    /// that one account's crafted files cannot hold every reader worker.
+    pub uploading: upload::InFlight,
 }
 
 type Shared = Arc<App>;
@@ -188,7 +191,12 @@ pub fn run(mut config: Config, cat: Catalogue) -> Result<(), Error> {
             .map_err(|e| Error::Serve(crate::error::io_message(&e)))?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("报表收集门户已启动：{scheme}://{addr}/ （按 Ctrl-C 停止）");
-        let app = Arc::new(App { db, cat, config });
+        let app = Arc::new(App {
+            db,
+            cat,
+            config,
+            uploading: upload::InFlight::default(),
+        });
         if let Some(days) = app.config.remind_days_before {
             tokio::spawn(office::remind_by_themselves(app.clone(), days));
         }

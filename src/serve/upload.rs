@@ -8,7 +8,9 @@
 //! file from the request ([`file_field`]) and hand it over ([`take`]) alike,
 //! and show a submission only to whom may see it ([`visible_submission`]).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::Multipart;
@@ -238,15 +240,48 @@ pub async fn file_field(app: &App, mut form: Multipart) -> Result<(String, Vec<u
     }
 }
 
-/// Receives an upload off the event loop: the submission, or why not.
+/// The accounts with an upload being read (their user ids).
+#[derive(Debug, Default)]
+pub struct InFlight(Mutex<HashSet<i64>>);
+
+/// An account's place in [`InFlight`], given up when dropped.
+struct Slot(Shared, i64);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut ids = self.0.uploading.0.lock().unwrap_or_else(|e| e.into_inner());
+        ids.remove(&self.1);
+    }
+}
+
+/// Receives an upload off the event loop: the submission, or why not. An
+/// account's next upload waits for the verdict on its last one: it is
+/// refused (429) while that one is still being read, even when the browser
+/// has given up on it.
 pub async fn take(
     app: &Shared,
     c: &Caller,
     name: String,
     bytes: Vec<u8>,
 ) -> Result<Submission, Refusal> {
+    let fresh = (app.uploading.0.lock())
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(c.user.id);
+    if !fresh {
+        audit(app, c, "upload", &display_name(&name), "refused: busy");
+        return Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "upload_in_progress",
+            "您上一个文件还在检查中，请等它有了结果再上传下一个。",
+        ));
+    }
+    let slot = Slot(app.clone(), c.user.id);
     let (app2, c2) = (app.clone(), c.clone());
-    let done = tokio::task::spawn_blocking(move || receive(&app2, &c2, &name, &bytes)).await;
+    let done = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        receive(&app2, &c2, &name, &bytes)
+    })
+    .await;
     match done {
         Ok(Ok(s)) => {
             let outcome = if s.locked_by.is_some() {
