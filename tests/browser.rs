@@ -339,24 +339,39 @@ async fn logout(driver: &WebDriver) {
     wait_path(driver, "/login").await;
 }
 
+/// The office's and 湖州's accounts, made with `zonestat user add`: their
+/// first passwords.
+fn office_and_zone(work: &std::path::Path) -> (String, String) {
+    let office = first_password(&run(work, &["user", "add", "office1", "--role", "office"]));
+    let zone = first_password(&run(
+        work,
+        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
+    ));
+    (office, zone)
+}
+
+/// Logs in with a first password and changes it, ending on the home page.
+async fn first_login(driver: &WebDriver, base: &str, user: &str, first: &str, new: &str) {
+    login(driver, base, user, first).await;
+    wait_path(driver, "/password").await;
+    set_password(driver, first, new).await;
+    wait_path(driver, "/").await;
+}
+
+/// Logs in with a changed password, ending on the home page.
+async fn login_home(driver: &WebDriver, base: &str, user: &str, password: &str) {
+    login(driver, base, user, password).await;
+    wait_path(driver, "/").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     let Some(b) = browser().await else { return };
     let (work, base, downloads, driver) = (&b.work, &b.base, &b.downloads, &b.driver);
-    let office_pw = first_password(&run(
-        work.path(),
-        &["user", "add", "office1", "--role", "office"],
-    ));
-    let zone_pw = first_password(&run(
-        work.path(),
-        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
-    ));
+    let (office_pw, zone_pw) = office_and_zone(work.path());
 
     // The office opens the period in the API (its page comes with the office's issue).
-    login(driver, base, "office1", &office_pw).await;
-    wait_path(driver, "/password").await;
-    set_password(driver, &office_pw, "Office-Pass-2020").await;
-    wait_path(driver, "/").await;
+    first_login(driver, base, "office1", &office_pw, "Office-Pass-2020").await;
     let opened: serde_json::Value = driver
         .execute(
             r#"return fetch('/api/v1/periods', {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -370,14 +385,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     assert_eq!(opened, 201);
     driver.goto(format!("{base}/")).await.unwrap();
     shot(driver, "portal-office.png").await;
-    driver
-        .find(By::Css("header button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_path(driver, "/login").await;
+    logout(driver).await;
 
     // The zone logs in and must change its first password.
     login(driver, base, "hz1", &zone_pw).await;
@@ -417,19 +425,10 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     let text = body_text(driver).await;
     assert!(text.contains("已通过检查并归档"), "{text}");
     shot(driver, "portal-accepted.png").await;
-    driver
-        .find(By::Css("header button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-
-    wait_path(driver, "/login").await;
+    logout(driver).await;
 
     // The office's grid shows the upload, linked to its record.
-    login(driver, base, "office1", "Office-Pass-2020").await;
-    wait_path(driver, "/").await;
+    login_home(driver, base, "office1", "Office-Pass-2020").await;
     shot(driver, "portal-office-after.png").await;
     let cell = driver
         .find(By::Css("table.grid td.accepted a"))
@@ -447,19 +446,9 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
 async fn the_office_runs_a_month_in_the_browser() {
     let Some(b) = browser().await else { return };
     let (work, base, downloads, driver) = (&b.work, &b.base, &b.downloads, &b.driver);
-    let office_pw = first_password(&run(
-        work.path(),
-        &["user", "add", "office1", "--role", "office"],
-    ));
-    let zone_pw = first_password(&run(
-        work.path(),
-        &["user", "add", "hz1", "--role", "zone", "--zone", "HZ"],
-    ));
+    let (office_pw, zone_pw) = office_and_zone(work.path());
     // The office opens July on its page, with a deadline already past.
-    login(driver, base, "office1", &office_pw).await;
-    wait_path(driver, "/password").await;
-    set_password(driver, &office_pw, "Office-Pass-2020").await;
-    wait_path(driver, "/").await;
+    first_login(driver, base, "office1", &office_pw, "Office-Pass-2020").await;
     driver
         .find(By::Css("#open-period input[name=period]"))
         .await
@@ -481,10 +470,7 @@ async fn the_office_runs_a_month_in_the_browser() {
     logout(driver).await;
 
     // 湖州 uploads late.
-    login(driver, base, "hz1", &zone_pw).await;
-    wait_path(driver, "/password").await;
-    set_password(driver, &zone_pw, "Taihu-Lake-2020").await;
-    wait_path(driver, "/").await;
+    first_login(driver, base, "hz1", &zone_pw, "Taihu-Lake-2020").await;
     let july = work.path().join("湖州7月.xlsx");
     std::fs::write(
         &july,
@@ -501,8 +487,7 @@ async fn the_office_runs_a_month_in_the_browser() {
     logout(driver).await;
 
     // The office returns it with a reason.
-    login(driver, base, "office1", "Office-Pass-2020").await;
-    wait_path(driver, "/").await;
+    login_home(driver, base, "office1", "Office-Pass-2020").await;
     let text = body_text(driver).await;
     assert!(text.contains("已报送（待审核）（逾期）"), "{text}");
     click(driver, "table.grid td.accepted a").await;
@@ -521,8 +506,7 @@ async fn the_office_runs_a_month_in_the_browser() {
     logout(driver).await;
 
     // 湖州 sees the reason and uploads again.
-    login(driver, base, "hz1", "Taihu-Lake-2020").await;
-    wait_path(driver, "/").await;
+    login_home(driver, base, "hz1", "Taihu-Lake-2020").await;
     let text = body_text(driver).await;
     assert!(
         text.contains("统计科退回了") && text.contains("营业收入与快报不符"),
@@ -540,8 +524,7 @@ async fn the_office_runs_a_month_in_the_browser() {
     logout(driver).await;
 
     // The office approves, consolidates and downloads the workbook.
-    login(driver, base, "office1", "Office-Pass-2020").await;
-    wait_path(driver, "/").await;
+    login_home(driver, base, "office1", "Office-Pass-2020").await;
     click(driver, "table.grid td.accepted a").await;
     wait_path_prefix(driver, "/submissions/").await;
     assert!(body_text(driver).await.contains("湖州7月（重报）.xlsx"));
