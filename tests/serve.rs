@@ -200,6 +200,12 @@ impl Portal {
         office
     }
 
+    /// The office's word on a submission: `POST …/submissions/{id}/{verb}`.
+    fn review(&self, token: &str, id: i64, verb: &str, body: Value) -> Answer {
+        let path = format!("/api/v1/submissions/{id}/{verb}");
+        self.json("POST", &path, Some(token), body)
+    }
+
     /// Logs in and returns the session token.
     fn login(&self, user: &str, password: &str) -> (String, Value) {
         let a = self.json(
@@ -992,12 +998,7 @@ fn an_approved_form_is_locked_until_unlocked_and_a_returned_one_is_shown_to_its_
     );
     // A zone may not approve, return or unlock (403); the office needs a reason.
     for verb in ["approve", "return", "unlock"] {
-        let a = p.json(
-            "POST",
-            &format!("/api/v1/submissions/{id}/{verb}"),
-            Some(&hz),
-            json!({"reason": "x"}),
-        );
+        let a = p.review(&hz, id, verb, json!({"reason": "x"}));
         assert_eq!(
             (a.status, a.value()["error"].as_str()),
             (403, Some("forbidden")),
@@ -1005,24 +1006,14 @@ fn an_approved_form_is_locked_until_unlocked_and_a_returned_one_is_shown_to_its_
         );
     }
     for verb in ["return", "unlock"] {
-        let a = p.json(
-            "POST",
-            &format!("/api/v1/submissions/{id}/{verb}"),
-            Some(&office),
-            json!({"reason": "  "}),
-        );
+        let a = p.review(&office, id, verb, json!({"reason": "  "}));
         assert_eq!(
             (a.status, a.value()["error"].as_str()),
             (400, Some("reason_required")),
             "{verb}"
         );
     }
-    let a = p.json(
-        "POST",
-        &format!("/api/v1/submissions/{id}/approve"),
-        Some(&office),
-        Value::Null,
-    );
+    let a = p.review(&office, id, "approve", Value::Null);
     assert_eq!(a.status, 204, "{}", a.body);
     let c = cell(&p, &hz, "2020-06", "HZ");
     assert_eq!(
@@ -1046,10 +1037,10 @@ fn an_approved_form_is_locked_until_unlocked_and_a_returned_one_is_shown_to_its_
     );
     assert_eq!(files_in(&june), before);
     // Unlocked with a reason: uploads are taken again.
-    let a = p.json(
-        "POST",
-        &format!("/api/v1/submissions/{id}/unlock"),
-        Some(&office),
+    let a = p.review(
+        &office,
+        id,
+        "unlock",
         json!({"reason": "湖州开发区申请更正工业产值"}),
     );
     assert_eq!(a.status, 204, "{}", a.body);
@@ -1059,20 +1050,15 @@ fn an_approved_form_is_locked_until_unlocked_and_a_returned_one_is_shown_to_its_
     assert_eq!(v["status"], "accepted", "{v}");
     let second = v["submission"].as_i64().unwrap();
     // The old one cannot be approved any more; the new one is returned.
-    let a = p.json(
-        "POST",
-        &format!("/api/v1/submissions/{id}/approve"),
-        Some(&office),
-        Value::Null,
-    );
+    let a = p.review(&office, id, "approve", Value::Null);
     assert_eq!(
         (a.status, a.value()["error"].as_str()),
         (409, Some("superseded"))
     );
-    let a = p.json(
-        "POST",
-        &format!("/api/v1/submissions/{second}/return"),
-        Some(&office),
+    let a = p.review(
+        &office,
+        second,
+        "return",
         json!({"reason": "营业收入与快报不符，请核实"}),
     );
     assert_eq!(a.status, 204, "{}", a.body);
@@ -1636,12 +1622,7 @@ fn a_return_is_mailed_to_the_zone_and_the_workbook_is_sent_as_run_send() {
     );
     let v = p.upload(&hz, "湖州6月.xlsx", &common::hz().xlsx()).value();
     let id = v["submission"].as_i64().unwrap();
-    let a = p.json(
-        "POST",
-        &format!("/api/v1/submissions/{id}/return"),
-        Some(&office),
-        json!({"reason": "请补填备注栏"}),
-    );
+    let a = p.review(&office, id, "return", json!({"reason": "请补填备注栏"}));
     assert_eq!(a.status, 204);
     assert_eq!(smtp.recipients(), ["hz@example.com"]);
     assert_eq!(audit_rows(&p, &office, "return_mail")[0]["outcome"], "sent");
