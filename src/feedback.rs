@@ -51,10 +51,7 @@ pub fn write_feedback(
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
-        path: dir.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
+    crate::output::create_dir(dir)?;
     let mut written = Vec::new();
     for ((index, p), group) in groups {
         let Some(zone) = cat.zones.get(index) else {

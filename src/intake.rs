@@ -42,7 +42,7 @@ impl IntakeOptions {
         IntakeOptions {
             settle: Duration::from_secs(s.settle_seconds),
             lock_wait: Duration::from_secs(s.lock_wait_seconds),
-            today: Period::of_time(archive::now_secs()),
+            today: Period::of_time(crate::model::unix_now()),
         }
     }
 }
@@ -135,7 +135,7 @@ pub fn intake(
     report.notes.extend(archive.log_note());
     let inbox_name = file_name(inbox);
     let show = |path: &Path| format!("{inbox_name}/{}", file_name(path));
-    let (time, _) = utc_stamp(archive::now_secs());
+    let (time, _) = utc_stamp(crate::model::unix_now());
     let bare = |file: String, action: Action, reason: String| Entry {
         time: time.clone(),
         file,

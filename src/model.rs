@@ -183,6 +183,13 @@ impl Severity {
     }
 }
 
+/// Unix seconds now (0 on a clock set before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The calendar date (year, month, day) of a day counted from 1970-01-01
 /// (Howard Hinnant's algorithm).
 pub fn civil_date(days: i64) -> (i64, u32, u32) {

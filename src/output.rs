@@ -13,6 +13,17 @@ use crate::error::Error;
 /// page footers, the mail).
 pub const MADE_BY: &str = concat!("zonestat ", env!("CARGO_PKG_VERSION"));
 
+/// Makes a folder and those above it.
+///
+/// # Errors
+/// [`Error::Output`] naming the folder.
+pub fn create_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+        path: dir.display().to_string(),
+        message: crate::error::io_message(&e),
+    })
+}
+
 /// Writes `bytes` to `path` atomically.
 ///
 /// # Errors

@@ -499,10 +499,7 @@ pub fn write_templates(
     cat: &Catalogue,
     created: &ExcelDateTime,
 ) -> Result<Vec<PathBuf>, Error> {
-    std::fs::create_dir_all(&req.out_dir).map_err(|e| Error::Output {
-        path: req.out_dir.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
+    crate::output::create_dir(&req.out_dir)?;
     let wanted = |f: &Form| {
         if !req.forms.is_empty() {
             return req.forms.contains(&f.number);

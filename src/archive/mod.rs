@@ -112,13 +112,6 @@ pub fn utc_stamp(secs: i64) -> (String, String) {
     )
 }
 
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Who filled a form in, as a short name for file names.
 fn reporter_name(f: &CheckedForm, cat: &Catalogue) -> Option<String> {
     match f.reporter.as_ref()? {
@@ -238,9 +231,11 @@ impl Archive {
         let path = data.join(LOG_NAME);
         // What a reader would skip is said before the torn line is repaired.
         let torn = log::read(&path).note(&path);
-        let repaired = log::repair(&path, &utc_stamp(now_secs()).0).map_err(|e| Error::Output {
-            path: path.display().to_string(),
-            message: crate::error::io_message(&e),
+        let repaired = log::repair(&path, &utc_stamp(crate::model::unix_now()).0).map_err(|e| {
+            Error::Output {
+                path: path.display().to_string(),
+                message: crate::error::io_message(&e),
+            }
         })?;
         let torn = match (torn, repaired) {
             (Some(note), Some(line)) => Some(format!(
@@ -327,7 +322,7 @@ impl Archive {
             }
         };
         let file = &batch.files[0];
-        let (time, stamp) = utc_stamp(now_secs());
+        let (time, stamp) = utc_stamp(crate::model::unix_now());
         let forms: Vec<&CheckedForm> = batch.forms.iter().collect();
         let mut entry = Entry {
             time,

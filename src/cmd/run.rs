@@ -106,10 +106,7 @@ pub fn run(
     let pb = bar(4);
     pb.set_message("收件箱归档");
     pb.suspend(|| say(&format!("一、收件箱归档：{}", s.inbox.display())));
-    std::fs::create_dir_all(&s.inbox).map_err(|e| Error::Output {
-        path: s.inbox.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
+    crate::output::create_dir(&s.inbox)?;
     let report = {
         let mut quiet = |line: &str| pb.suspend(|| say(line));
         intake(
@@ -139,10 +136,7 @@ pub fn run(
     pb.inc(1);
 
     pb.set_message("写出汇总表");
-    std::fs::create_dir_all(&s.output).map_err(|e| Error::Output {
-        path: s.output.display().to_string(),
-        message: crate::error::io_message(&e),
-    })?;
+    crate::output::create_dir(&s.output)?;
     let workbook = s.output.join(default_report_name(period, cat));
     let summary = workbook.with_extension("json");
     write_pair(&c, cat, &workbook, Some(&summary))?;

@@ -25,7 +25,6 @@ mod zone;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 
@@ -83,11 +82,9 @@ impl MadeAt {
     }
 
     pub fn now() -> MadeAt {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        MadeAt { unix }
+        MadeAt {
+            unix: crate::model::unix_now(),
+        }
     }
 
     pub fn unix(self) -> i64 {

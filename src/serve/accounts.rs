@@ -132,7 +132,14 @@ pub fn add(
         _ => {}
     }
     let password = random_password();
-    let user = db.add_user(name, role, zone, email, &hash_password(&password)?, now())?;
+    let user = db.add_user(
+        name,
+        role,
+        zone,
+        email,
+        &hash_password(&password)?,
+        crate::model::unix_now(),
+    )?;
     Ok((user, password))
 }
 
@@ -160,14 +167,6 @@ pub fn disable(db: &Db, name: &str, disabled: bool) -> Result<(), Error> {
 fn find(db: &Db, name: &str) -> Result<User, Error> {
     db.user_by_name(name)?
         .ok_or_else(|| Error::Account(format!("没有名为“{name}”的账户")))
-}
-
-/// Unix seconds now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// The account list as text for the terminal.

@@ -279,10 +279,7 @@ impl Db {
     pub fn open(data: &Path) -> Result<Db, Error> {
         let path = data.join(FILE_NAME);
         let err = db_error(&path);
-        std::fs::create_dir_all(data).map_err(|e| Error::Output {
-            path: data.display().to_string(),
-            message: crate::error::io_message(&e),
-        })?;
+        crate::output::create_dir(data)?;
         let conn = Connection::open(&path).map_err(&err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(&err)?;

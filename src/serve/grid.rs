@@ -99,7 +99,7 @@ pub fn grid(app: &App, c: &Caller, period: Period) -> Result<Grid, Error> {
         .db
         .submissions(upload::own_zone(c).as_deref(), Some(&period.to_string()))?;
     let reviews = app.db.reviews(&period.to_string())?;
-    let today = local_date(crate::serve::accounts::now());
+    let today = local_date(crate::model::unix_now());
     let past_deadline = row.as_ref().is_some_and(|p| p.deadline < today);
     let (subs, reviews) = (&subs, &reviews);
     let filings = &filed::latest(&app.config.data, period);

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::mail::{MailOptions, MailOverrides, SendOutcome};
+use crate::model::unix_now;
 use crate::model::{Explanation, Period};
-use crate::serve::accounts::now;
 use crate::serve::db::current_review;
 use crate::serve::db::{ConsolidationRow, Review, Role, Submission};
 use crate::serve::session::{Caller, audit};
@@ -56,7 +56,7 @@ pub async fn blocking<T: Send + 'static>(
 
 /// The period the messages give as an example: the one being collected now.
 pub fn example_period(app: &App) -> Period {
-    crate::archive::collecting_period(&app.config.data, Period::of_time(now()))
+    crate::archive::collecting_period(&app.config.data, Period::of_time(unix_now()))
 }
 
 fn parse_period(app: &App, p: &str) -> Result<Period, Refusal> {
@@ -91,7 +91,8 @@ pub fn open_period(app: &App, c: &Caller, period: &str, deadline: &str) -> Resul
             format!("截止日期应写成 YYYY-MM-DD，例如 {year:04}-{month:02}-10。"),
         ));
     }
-    app.db.open_period(&period.to_string(), deadline, now())?;
+    app.db
+        .open_period(&period.to_string(), deadline, unix_now())?;
     audit(
         app,
         c,
@@ -278,7 +279,7 @@ pub fn review(
         submission: s.id,
         reason: reason.to_string(),
         by_user: c.user.name.clone(),
-        at: now(),
+        at: unix_now(),
     };
     app.db.set_review(&r, &s.forms)?;
     let outcome = if reason.is_empty() {
@@ -428,7 +429,7 @@ pub fn explain(
     }
     let eid = app
         .db
-        .add_explanation(s.id, rule, cell, text, &c.user.name, now())?;
+        .add_explanation(s.id, rule, cell, text, &c.user.name, unix_now())?;
     audit(app, c, "explain", &format!("{target} {rule} {cell}"), "ok");
     Ok(eid)
 }
@@ -440,7 +441,10 @@ pub fn explain(
 pub fn accept(app: &App, c: &Caller, id: i64, eid: i64) -> Result<(), Refusal> {
     let target = format!("submission {id} explanation {eid}");
     office_only(app, c, "explanation_accept", &target)?;
-    if !app.db.accept_explanation(id, eid, &c.user.name, now())? {
+    if !app
+        .db
+        .accept_explanation(id, eid, &c.user.name, unix_now())?
+    {
         return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -547,7 +551,7 @@ pub fn consolidate(
     let mut run = crate::consolidate::consolidate(data, period, &app.cat)?;
     explain_findings(app, period, &mut run.findings)?;
     let (workbook, summary) = consolidation_paths(app, period);
-    upload::make_dir(&data.join(CONSOLIDATIONS).join(period.to_string()))?;
+    crate::output::create_dir(&data.join(CONSOLIDATIONS).join(period.to_string()))?;
     crate::report::write_pair(
         &run,
         &app.cat,
@@ -565,7 +569,7 @@ pub fn consolidate(
         summary,
         gaps: run.has_gaps(),
         by_user: c.user.name.clone(),
-        at: now(),
+        at: unix_now(),
     };
     app.db.set_consolidation(&row)?;
     audit(
@@ -740,7 +744,7 @@ pub fn send(
 /// # Errors
 /// [`Error::Database`].
 pub fn on_time(app: &App, year: i32) -> Result<Vec<(String, String, usize, usize)>, Error> {
-    let today = view::local_date(now());
+    let today = view::local_date(unix_now());
     let periods: Vec<_> = app
         .db
         .periods()?
@@ -783,7 +787,7 @@ const AUTO: &str = "reminder_auto";
 pub async fn remind_by_themselves(app: std::sync::Arc<App>, days: u32) {
     loop {
         let a = app.clone();
-        let done = tokio::task::spawn_blocking(move || remind_due(&a, days, now())).await;
+        let done = tokio::task::spawn_blocking(move || remind_due(&a, days, unix_now())).await;
         if let Ok(Err(e)) = done {
             eprintln!("自动催报出错：{e}");
         }

@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
+use crate::model::unix_now;
 use crate::read::sha256_hex;
-use crate::serve::accounts::{self, now};
+use crate::serve::accounts;
 use crate::serve::db::{AuditEntry, User};
 use crate::serve::{App, Refusal, Shared};
 
@@ -119,7 +120,7 @@ fn caller(app: &App, headers: &HeaderMap, ip: &str) -> Result<Option<Caller>, Er
     let Some((user_id, created, seen)) = app.db.session(&hash)? else {
         return Ok(None);
     };
-    let t = now();
+    let t = unix_now();
     let expired = t - seen > app.config.idle_timeout || t - created > app.config.absolute_timeout;
     let user = app.db.user(user_id)?;
     match user {
@@ -151,7 +152,7 @@ pub type Login = Result<(User, HeaderValue), Refusal>;
 /// # Errors
 /// [`Error::Database`].
 pub fn login(app: &App, name: &str, password: &str, ip: &str) -> Result<Login, Error> {
-    let t = now();
+    let t = unix_now();
     let audit = |outcome: &str| {
         app.db.audit(&AuditEntry {
             at: t,
@@ -235,7 +236,7 @@ pub fn change_password(
         &slow(|| accounts::hash_password(new))?,
         false,
     )?;
-    let cookie = new_session(app, caller.user.id, now())?;
+    let cookie = new_session(app, caller.user.id, unix_now())?;
     record(app, caller, "password", "", "ok")?;
     Ok(Ok(cookie))
 }
@@ -260,7 +261,7 @@ fn record(
     outcome: &str,
 ) -> Result<(), Error> {
     app.db.audit(&AuditEntry {
-        at: now(),
+        at: unix_now(),
         user: caller.user.name.clone(),
         action: action.into(),
         target: target.into(),

@@ -23,7 +23,8 @@ use crate::error::Error;
 use crate::folder;
 use crate::history::History;
 use crate::model::sort_findings;
-use crate::serve::accounts::{now, random_hex};
+use crate::model::unix_now;
+use crate::serve::accounts::random_hex;
 use crate::serve::db::{Role, Submission};
 use crate::serve::session::{Caller, audit};
 use crate::serve::view::{local_date, unit_name};
@@ -58,13 +59,13 @@ static FILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn receive(app: &App, caller: &Caller, name: &str, bytes: &[u8]) -> Result<Submission, Error> {
     let data = &app.config.data;
     let cat = &app.cat;
-    let at = now();
+    let at = unix_now();
     let tag = format!("{}-{}", crate::intake::utc_stamp(at).1, random_hex::<4>());
     // The name keeps its extension: the reader notes one that does not match.
     let shown = display_name(name);
     let stored_rel = format!("{UPLOADS}/{tag}-{}", crate::template::sanitize(&shown));
     let stored = data.join(&stored_rel);
-    make_dir(stored.parent().unwrap_or(data))?;
+    crate::output::create_dir(stored.parent().unwrap_or(data))?;
     crate::output::write_atomic(&stored, bytes)?;
 
     let batch = folder::check_bytes(bytes.to_vec(), &shown, &shown, None, cat);
@@ -322,7 +323,7 @@ fn feedback(
 ) -> Result<Option<String>, Error> {
     let rel = format!("{FEEDBACK}/{tag}");
     let dir = app.config.data.join(&rel);
-    make_dir(&dir)?;
+    crate::output::create_dir(&dir)?;
     let created = crate::template::creation_time();
     let written = crate::feedback::write_feedback(forms, None, &app.cat, &dir, &created)?;
     Ok(written.first().and_then(|p| {
@@ -339,17 +340,6 @@ fn display_name(name: &str) -> String {
     } else {
         base.to_string()
     }
-}
-
-/// Makes a folder (and those above it) in the data folder.
-///
-/// # Errors
-/// [`Error::Output`] naming it.
-pub fn make_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
-        path: dir.display().to_string(),
-        message: crate::error::io_message(&e),
-    })
 }
 
 /// Where a stored path (relative to the data folder) is, refusing anything
