@@ -1009,6 +1009,12 @@ impl Catalogue {
         self.index.zones.get(code).map(|&at| &self.zones[at])
     }
 
+    /// A zone's short name (湖州开发区); the code itself when no zone has it.
+    pub fn zone_short(&self, code: &str) -> String {
+        self.zone(code)
+            .map_or(code.to_string(), |z| z.short.clone())
+    }
+
     pub fn form(&self, number: &str) -> Option<&Form> {
         self.forms.iter().find(|f| f.number == number)
     }

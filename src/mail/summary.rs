@@ -354,11 +354,6 @@ fn signature() -> String {
     )
 }
 
-/// A zone's short name (湖州开发区), its code when the catalogue does not know it.
-fn short(cat: &Catalogue, code: &str) -> String {
-    cat.zone(code).map_or(code.to_string(), |z| z.short.clone())
-}
-
 impl Facts {
     fn summary(self, cat: &Catalogue) -> Summary {
         let errors_of = |zone: &str, form: &str| {
@@ -387,7 +382,7 @@ impl Facts {
             if parts.is_empty() {
                 accepted += 1;
             } else {
-                gaps.push(format!("{}：{}", short(cat, code), parts.join("；")));
+                gaps.push(format!("{}：{}", cat.zone_short(code), parts.join("；")));
             }
         }
         for (form, s) in &self.city {
@@ -420,10 +415,10 @@ impl Facts {
         let ranking = standings
             .iter()
             .map(|z| match z.rank {
-                Some(rank) => format!("第{rank}名 {} {:.2} 分", short(cat, &z.zone), z.total),
+                Some(rank) => format!("第{rank}名 {} {:.2} 分", cat.zone_short(&z.zone), z.total),
                 None => format!(
                     "{} 不参与排名（{}）",
-                    short(cat, &z.zone),
+                    cat.zone_short(&z.zone),
                     z.excluded.as_deref().unwrap_or("数据不全")
                 ),
             })
@@ -471,7 +466,7 @@ impl Facts {
                     .rows
                     .iter()
                     .filter(|z| z.id == r.id && z.status == status)
-                    .filter_map(|z| z.zone.as_deref().map(|code| short(cat, code)))
+                    .filter_map(|z| z.zone.as_deref().map(|code| cat.zone_short(code)))
                     .collect();
                 if !zones.is_empty() {
                     facts.push(format!("{what}：{}", zones.join("、")));

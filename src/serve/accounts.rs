@@ -179,7 +179,7 @@ pub fn render(users: &[User], cat: &Catalogue) -> String {
         let zone = u
             .zone
             .as_deref()
-            .map(|z| cat.zone(z).map_or(z.to_string(), |x| x.short.clone()))
+            .map(|z| cat.zone_short(z))
             .unwrap_or_default();
         let mut state = Vec::new();
         if u.disabled {

@@ -29,7 +29,7 @@ pub fn unit_name(cat: &Catalogue, code: &str) -> String {
     if code == "city" {
         return cat.city.reporter.clone();
     }
-    cat.zone(code).map_or(code.to_string(), |z| z.short.clone())
+    cat.zone_short(code)
 }
 
 /// Who filled in a submission's forms, as a name.
