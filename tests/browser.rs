@@ -78,63 +78,26 @@ async fn shot(driver: &WebDriver, name: &str) {
 
 async fn login(driver: &WebDriver, base: &str, user: &str, password: &str) {
     driver.goto(format!("{base}/login")).await.unwrap();
-    driver
-        .find(By::Name("user"))
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    driver
-        .find(By::Name("password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    driver
-        .find(By::Css("form.box button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(driver, By::Name("user"), user).await;
+    type_into(driver, By::Name("password"), password).await;
+    click(driver, "form.box button").await;
 }
 
 async fn set_password(driver: &WebDriver, old: &str, new: &str) {
     for (field, value) in [("old", old), ("new", new), ("again", new)] {
-        driver
-            .find(By::Name(field))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
+        type_into(driver, By::Name(field), value).await;
     }
-    driver
-        .find(By::Css("form.box button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "form.box button").await;
 }
 
 async fn upload(driver: &WebDriver, file: &Path) {
-    driver
-        .find(By::Css("input[type=file]"))
-        .await
-        .unwrap()
-        .send_keys(file.display().to_string())
-        .await
-        .unwrap();
-    driver
-        .find(By::Css("#upload button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(
+        driver,
+        By::Css("input[type=file]"),
+        file.display().to_string(),
+    )
+    .await;
+    click(driver, "#upload button").await;
 }
 
 /// Waits (up to 20 s) until the page's path is `path`.
@@ -334,6 +297,12 @@ async fn click(driver: &WebDriver, css: &str) {
         .unwrap();
 }
 
+/// Types `text` into the element `by` finds.
+async fn type_into(driver: &WebDriver, by: By, text: impl Into<String>) {
+    let field = driver.find(by).await.unwrap();
+    field.send_keys(text.into()).await.unwrap();
+}
+
 async fn logout(driver: &WebDriver) {
     click(driver, "header button").await;
     wait_path(driver, "/login").await;
@@ -405,13 +374,7 @@ async fn a_zone_corrects_its_form_in_the_browser_and_the_office_sees_it() {
     assert!(text.contains("湖开统1表!E12"), "{text}");
     assert!(text.contains("-5"), "{text}");
     shot(driver, "portal-rejected.png").await;
-    driver
-        .find(By::Id("feedback"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "#feedback").await;
     let feedback = downloaded(downloads).await;
     let name = feedback.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with("反馈-湖州开发区"), "{name}");
@@ -449,13 +412,12 @@ async fn the_office_runs_a_month_in_the_browser() {
     let (office_pw, zone_pw) = office_and_zone(work.path());
     // The office opens July on its page, with a deadline already past.
     first_login(driver, base, "office1", &office_pw, "Office-Pass-2020").await;
-    driver
-        .find(By::Css("#open-period input[name=period]"))
-        .await
-        .unwrap()
-        .send_keys("2020-07")
-        .await
-        .unwrap();
+    type_into(
+        driver,
+        By::Css("#open-period input[name=period]"),
+        "2020-07",
+    )
+    .await;
     // A date field's typing depends on the locale: set its value.
     driver
         .execute(
@@ -492,13 +454,12 @@ async fn the_office_runs_a_month_in_the_browser() {
     assert!(text.contains("已报送（待审核）（逾期）"), "{text}");
     click(driver, "table.grid td.accepted a").await;
     wait_path_prefix(driver, "/submissions/").await;
-    driver
-        .find(By::Css("form[action$='/return'] input[name=reason]"))
-        .await
-        .unwrap()
-        .send_keys("营业收入与快报不符，请核实后重报")
-        .await
-        .unwrap();
+    type_into(
+        driver,
+        By::Css("form[action$='/return'] input[name=reason]"),
+        "营业收入与快报不符，请核实后重报",
+    )
+    .await;
     click(driver, "#return").await;
     let text = wait_text(driver, "已退回：").await;
     assert!(text.contains("营业收入与快报不符"), "{text}");

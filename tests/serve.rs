@@ -200,6 +200,11 @@ impl Portal {
         office
     }
 
+    /// `GET path` as the holder of `token`.
+    fn get(&self, token: &str, path: &str) -> Answer {
+        self.json("GET", path, Some(token), Value::Null)
+    }
+
     /// The office's word on a submission: `POST …/submissions/{id}/{verb}`.
     fn review(&self, token: &str, id: i64, verb: &str, body: Value) -> Answer {
         let path = format!("/api/v1/submissions/{id}/{verb}");
@@ -320,7 +325,7 @@ fn a_first_password_must_be_changed_before_anything_else() {
         who,
         json!({"user": "hz1", "role": "zone", "zone": "HZ", "must_change_password": true})
     );
-    let a = p.json("GET", "/api/v1/periods", Some(&token), Value::Null);
+    let a = p.get(&token, "/api/v1/periods");
     assert_eq!(
         (a.status, a.value()["error"].as_str()),
         (403, Some("password_change_required"))
@@ -346,16 +351,8 @@ fn a_first_password_must_be_changed_before_anything_else() {
     let fresh = a.session().unwrap();
     assert_ne!(fresh, token, "a new session id after the change");
     // The old session is gone; the new one works; the new password logs in.
-    assert_eq!(
-        p.json("GET", "/api/v1/periods", Some(&token), Value::Null)
-            .status,
-        401
-    );
-    assert_eq!(
-        p.json("GET", "/api/v1/periods", Some(&fresh), Value::Null)
-            .status,
-        200
-    );
+    assert_eq!(p.get(&token, "/api/v1/periods").status, 401);
+    assert_eq!(p.get(&fresh, "/api/v1/periods").status, 200);
     let (_, who) = p.login("hz1", "Taihu-Lake-2020");
     assert_eq!(who["must_change_password"], false);
 }
@@ -402,7 +399,7 @@ fn wrong_passwords_get_one_answer_and_are_throttled_and_audited() {
         (a.status, a.value()["error"].as_str()),
         (429, Some("throttled"))
     );
-    let log = p.json("GET", "/api/v1/audit", Some(&office), Value::Null);
+    let log = p.get(&office, "/api/v1/audit");
     assert_eq!(log.status, 200);
     let rows = log.value();
     let outcomes: Vec<&str> = rows
@@ -536,11 +533,7 @@ fn only_the_office_opens_periods_and_each_zone_sees_its_own_row() {
         "five zones and the city"
     );
     // A zone may not read the audit log; the office may close the period.
-    assert_eq!(
-        p.json("GET", "/api/v1/audit", Some(&hz), Value::Null)
-            .status,
-        403
-    );
+    assert_eq!(p.get(&hz, "/api/v1/audit").status, 403);
     let close = p.json(
         "POST",
         "/api/v1/periods/2020-06/close",
@@ -567,16 +560,12 @@ fn a_restarted_server_keeps_its_accounts_sessions_and_periods() {
     p.stop();
     assert!(p.data().join("zonestat.sqlite").is_file());
     p.start();
-    let periods = p.json("GET", "/api/v1/periods", Some(&office), Value::Null);
+    let periods = p.get(&office, "/api/v1/periods");
     assert_eq!(periods.status, 200, "the session outlives the restart");
     assert_eq!(periods.value()[0]["period"], "2020-12");
     let a = p.json("POST", "/api/v1/logout", Some(&office), Value::Null);
     assert_eq!(a.status, 204);
-    assert_eq!(
-        p.json("GET", "/api/v1/periods", Some(&office), Value::Null)
-            .status,
-        401
-    );
+    assert_eq!(p.get(&office, "/api/v1/periods").status, 401);
 }
 
 #[test]
@@ -678,11 +667,7 @@ fn user_commands_list_reset_and_disable_accounts() {
     assert_eq!(old.status, 401);
     let (token, _) = p.login("hz1", &new);
     assert_eq!(run(&["user", "disable", "hz1"]).0, 0);
-    assert_eq!(
-        p.json("GET", "/api/v1/periods", Some(&token), Value::Null)
-            .status,
-        401
-    );
+    assert_eq!(p.get(&token, "/api/v1/periods").status, 401);
     let a = p.json(
         "POST",
         "/api/v1/login",
