@@ -338,22 +338,8 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
     };
     let (code, text) = zonestat(&["init"]);
     assert_eq!(code, Some(0), "{text}");
-    let toml = work.path().join("zonestat.toml");
-    // The forms are copied in just now: file them without waiting for them to settle.
-    let settings = std::fs::read_to_string(&toml).unwrap();
-    std::fs::write(
-        &toml,
-        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
-    )
-    .unwrap();
     // The clerk drops every received workbook into the inbox, the history first.
-    for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
-        for f in std::fs::read_dir(data(p)).unwrap() {
-            let f = f.unwrap().path();
-            let name = format!("{p}-{}", f.file_name().unwrap().to_string_lossy());
-            std::fs::copy(&f, work.path().join("收件箱").join(name)).unwrap();
-        }
-    }
+    inbox_everything(work.path());
     let (code, text) = zonestat(&["run"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("全部报齐"), "{text}");
@@ -412,20 +398,7 @@ fn run_in_a_folder_made_by_init_produces_the_workbook() {
 fn run_finishes_its_work_when_its_pipe_closes() {
     let work = tempfile::tempdir().unwrap();
     zonestat::cmd::init::init(work.path()).unwrap();
-    let toml = work.path().join("zonestat.toml");
-    let settings = std::fs::read_to_string(&toml).unwrap();
-    std::fs::write(
-        &toml,
-        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
-    )
-    .unwrap();
-    for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
-        for f in std::fs::read_dir(data(p)).unwrap() {
-            let f = f.unwrap().path();
-            let name = format!("{p}-{}", f.file_name().unwrap().to_string_lossy());
-            std::fs::copy(&f, work.path().join("收件箱").join(name)).unwrap();
-        }
-    }
+    inbox_everything(work.path());
     // `zonestat run | head -1` with the reader gone at once.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -551,4 +524,23 @@ fn json_is_not_replaced_when_the_workbook_cannot_be_written() {
         "{\"old\": true}",
         "the old summary stays beside the old workbook"
     );
+}
+
+/// Every sample workbook, the history first, copied into the work folder's
+/// inbox just now: filed without waiting for them to settle.
+fn inbox_everything(work: &std::path::Path) {
+    let toml = work.join("zonestat.toml");
+    let settings = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        settings.replace("settle_seconds = 5", "settle_seconds = 0"),
+    )
+    .unwrap();
+    for p in ["2017-12", "2018-12", "2019-12", "2020-06"] {
+        for f in std::fs::read_dir(data(p)).unwrap() {
+            let f = f.unwrap().path();
+            let name = format!("{p}-{}", f.file_name().unwrap().to_string_lossy());
+            std::fs::copy(&f, work.join("收件箱").join(name)).unwrap();
+        }
+    }
 }
